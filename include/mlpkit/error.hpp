@@ -1,0 +1,21 @@
+#pragma once
+/** @file
+ * mlpkit::Error, the one exception type the library throws for bad input.
+ */
+#include <stdexcept>
+#include <string>
+
+namespace mlpkit {
+
+/**
+ * Thrown for bad input: a shape mismatch, `ld < cols`, null data with a non-zero size, a size
+ * whose product overflows `std::size_t`, a non-finite value where a result would be meaningless,
+ * an unknown or unsupported ISA. The message names the function, the argument and the values,
+ * e.g. `mlpkit::gemm: ldc (3) is smaller than n (4)`.
+ */
+class Error : public std::invalid_argument {
+ public:
+  explicit Error(const std::string& message) : std::invalid_argument(message) {}
+};
+
+}  // namespace mlpkit

@@ -1,0 +1,107 @@
+#pragma once
+/** @file
+ * Row-major matrix views and an owning, 64-byte aligned matrix.
+ *
+ * Layout convention of the whole library: row-major with a leading dimension `ld >= cols`
+ * (in elements), like CBLAS `CblasRowMajor`. Activations store features as rows and examples
+ * as columns (`X` is `n_x × m`).
+ */
+#include <cstddef>
+#include <memory>
+#include <type_traits>
+
+#include "mlpkit/error.hpp"
+
+namespace mlpkit {
+
+/** Whether an operand of gemm is used as it is or transposed. */
+enum class Trans { no, yes };
+
+/**
+ * A non-owning view of a row-major matrix: element (i, j) is `data[i * ld + j]`.
+ * `MatrixView<T>` converts implicitly to `MatrixView<const T>`. A view is only checked when a
+ * library function receives it (see detail::check_view): `ld >= cols`, `data != nullptr` unless
+ * `rows * cols == 0`, and `rows * ld` fits `std::size_t`.
+ */
+template <class T>
+struct MatrixView {
+  T* data = nullptr;
+  std::size_t rows = 0;
+  std::size_t cols = 0;
+  std::size_t ld = 0;
+
+  /** Element (i, j); unchecked. */
+  T& operator()(std::size_t i, std::size_t j) const { return data[i * ld + j]; }
+  /** Pointer to the first element of row i; unchecked. */
+  T* row(std::size_t i) const { return data + i * ld; }
+  /** True when the view holds no element. */
+  bool empty() const { return rows == 0 || cols == 0; }
+
+  template <class U = T, class = std::enable_if_t<!std::is_const_v<U>>>
+  operator MatrixView<const U>() const {  // NOLINT(google-explicit-constructor): T* → const T*
+    return {data, rows, cols, ld};
+  }
+};
+
+namespace detail {
+/** Frees memory from aligned_alloc_bytes. */
+struct AlignedFree {
+  void operator()(void* p) const noexcept;
+};
+/** `bytes` of uninitialized memory aligned to 64 bytes (nullptr for 0); throws std::bad_alloc. */
+void* aligned_alloc_bytes(std::size_t bytes);
+/** The leading dimension Matrix uses for `cols` columns of `elem_size` bytes: a multiple of 64 bytes. */
+std::size_t padded_ld(std::size_t cols, std::size_t elem_size);
+/** rows * ld * elem_size, or throws mlpkit::Error naming `function` when it overflows. */
+std::size_t checked_bytes(const char* function, std::size_t rows, std::size_t ld, std::size_t elem_size);
+}  // namespace detail
+
+/**
+ * An owning row-major matrix whose storage is 64-byte aligned and whose leading dimension is
+ * padded to a multiple of 64 bytes, so every row starts on a cache line. Elements are
+ * zero-initialized (padding included). Movable, copyable.
+ *
+ * Throws mlpkit::Error when `rows × ld` overflows, std::bad_alloc when memory runs out.
+ */
+template <class T>
+class Matrix {
+  static_assert(std::is_trivially_copyable_v<T>, "Matrix holds trivially copyable numbers");
+
+ public:
+  /** An empty 0 × 0 matrix. */
+  Matrix() = default;
+  /** A zero-filled `rows × cols` matrix with ld = padded_ld(cols). */
+  Matrix(std::size_t rows, std::size_t cols);
+  /** A zero-filled `rows × cols` matrix with the given ld (throws if `ld < cols`). */
+  Matrix(std::size_t rows, std::size_t cols, std::size_t ld);
+
+  Matrix(const Matrix& other);
+  Matrix& operator=(const Matrix& other);
+  Matrix(Matrix&&) noexcept = default;
+  Matrix& operator=(Matrix&&) noexcept = default;
+  ~Matrix() = default;
+
+  std::size_t rows() const { return rows_; }
+  std::size_t cols() const { return cols_; }
+  std::size_t ld() const { return ld_; }
+  /** Number of stored elements, `rows × ld` (padding included). */
+  std::size_t storage_size() const { return rows_ * ld_; }
+  T* data() { return data_.get(); }
+  const T* data() const { return data_.get(); }
+  T& operator()(std::size_t i, std::size_t j) { return data_.get()[i * ld_ + j]; }
+  const T& operator()(std::size_t i, std::size_t j) const { return data_.get()[i * ld_ + j]; }
+
+  MatrixView<T> view() { return {data_.get(), rows_, cols_, ld_}; }
+  MatrixView<const T> view() const { return {data_.get(), rows_, cols_, ld_}; }
+  operator MatrixView<T>() { return view(); }              // NOLINT(google-explicit-constructor)
+  operator MatrixView<const T>() const { return view(); }  // NOLINT(google-explicit-constructor)
+
+ private:
+  std::unique_ptr<T[], detail::AlignedFree> data_;
+  std::size_t rows_ = 0, cols_ = 0, ld_ = 0;
+};
+
+extern template class Matrix<float>;
+extern template class Matrix<double>;
+
+}  // namespace mlpkit

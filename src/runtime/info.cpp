@@ -1,0 +1,53 @@
+// Cache sizes and the version string.
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "mlpkit/runtime.hpp"
+#include "mlpkit/version.hpp"
+
+namespace mlpkit {
+namespace {
+
+std::size_t sysconf_size(int name) {
+  const long value = ::sysconf(name);
+  return value > 0 ? static_cast<std::size_t>(value) : 0;
+}
+
+// /sys/devices/system/cpu/cpu0/cache/index<i>/size, e.g. "32K", for kernels where sysconf says 0.
+std::size_t sysfs_cache_size(int level, bool data) {
+  for (int index = 0; index < 8; ++index) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    std::ifstream level_file(dir + "level"), type_file(dir + "type"), size_file(dir + "size");
+    int l = 0;
+    std::string type, size;
+    if (!(level_file >> l) || !(type_file >> type) || !(size_file >> size)) break;
+    if (l != level || (data && type == "Instruction") || (!data && type != "Unified")) continue;
+    std::size_t value = std::stoul(size);
+    if (size.back() == 'K') value <<= 10;
+    if (size.back() == 'M') value <<= 20;
+    return value;
+  }
+  return 0;
+}
+
+}  // namespace
+
+CacheInfo cache_info() {
+  CacheInfo info;
+#ifdef _SC_LEVEL1_DCACHE_SIZE
+  info.l1d = sysconf_size(_SC_LEVEL1_DCACHE_SIZE);
+  info.l2 = sysconf_size(_SC_LEVEL2_CACHE_SIZE);
+  info.l3 = sysconf_size(_SC_LEVEL3_CACHE_SIZE);
+  if (const std::size_t line = sysconf_size(_SC_LEVEL1_DCACHE_LINESIZE); line != 0) info.line = line;
+#endif
+  if (info.l1d == 0) info.l1d = sysfs_cache_size(1, true);
+  if (info.l2 == 0) info.l2 = sysfs_cache_size(2, false);
+  if (info.l3 == 0) info.l3 = sysfs_cache_size(3, false);
+  return info;
+}
+
+std::string_view version() { return MLPKIT_VERSION_STRING; }
+
+}  // namespace mlpkit

@@ -1,0 +1,63 @@
+// Aligned storage and the Matrix class.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "runtime/checks.hpp"
+
+namespace mlpkit {
+namespace detail {
+
+namespace {
+constexpr std::size_t kAlignment = 64;  // a cache line, and one AVX-512 register
+}
+
+void AlignedFree::operator()(void* p) const noexcept { std::free(p); }
+
+void* aligned_alloc_bytes(std::size_t bytes) {
+  if (bytes == 0) return nullptr;
+  if (bytes > std::numeric_limits<std::size_t>::max() - kAlignment) throw std::bad_alloc();
+  const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;  // aligned_alloc requires it
+  void* p = std::aligned_alloc(kAlignment, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+std::size_t padded_ld(std::size_t cols, std::size_t elem_size) {
+  const std::size_t per_line = kAlignment / elem_size;
+  if (cols > std::numeric_limits<std::size_t>::max() - per_line) fail("Matrix", "cols (", cols, ") is too large");
+  return (cols + per_line - 1) / per_line * per_line;
+}
+
+std::size_t checked_bytes(const char* function, std::size_t rows, std::size_t ld, std::size_t elem_size) {
+  return checked_mul(function, "rows × ld × sizeof(T)", checked_mul(function, "rows × ld", rows, ld), elem_size);
+}
+
+}  // namespace detail
+
+template <class T>
+Matrix<T>::Matrix(std::size_t rows, std::size_t cols) : Matrix(rows, cols, detail::padded_ld(cols, sizeof(T))) {}
+
+template <class T>
+Matrix<T>::Matrix(std::size_t rows, std::size_t cols, std::size_t ld) : rows_(rows), cols_(cols), ld_(ld) {
+  if (ld < cols) detail::fail("Matrix", "ld (", ld, ") is smaller than cols (", cols, ")");
+  const std::size_t bytes = detail::checked_bytes("Matrix", rows, ld, sizeof(T));
+  data_.reset(static_cast<T*>(detail::aligned_alloc_bytes(bytes)));
+  if (bytes != 0) std::memset(data_.get(), 0, bytes);
+}
+
+template <class T>
+Matrix<T>::Matrix(const Matrix& other) : Matrix(other.rows_, other.cols_, other.ld_) {
+  if (other.storage_size() != 0) std::memcpy(data_.get(), other.data_.get(), other.storage_size() * sizeof(T));
+}
+
+template <class T>
+Matrix<T>& Matrix<T>::operator=(const Matrix& other) {
+  if (this != &other) *this = Matrix(other);
+  return *this;
+}
+
+template class Matrix<float>;
+template class Matrix<double>;
+
+}  // namespace mlpkit

@@ -1,0 +1,23 @@
+#include <omp.h>
+
+#include <atomic>
+
+#include "runtime/checks.hpp"
+#include "runtime/threads.hpp"
+
+namespace mlpkit {
+namespace {
+std::atomic<int> configured_threads{0};  // 0: follow OpenMP's default
+}
+
+void set_num_threads(int n) {
+  if (n < 1) detail::fail("set_num_threads", "n (", n, ") must be at least 1");
+  configured_threads.store(n);
+}
+
+int num_threads() {
+  const int n = configured_threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : std::max(1, omp_get_max_threads());
+}
+
+}  // namespace mlpkit

@@ -1,0 +1,67 @@
+#pragma once
+// parallel_for: the one way kernels go parallel. OpenMP underneath, never nested, with a
+// minimum-work cut-off (as Eigen's Parallelizer) so small problems stay on the calling thread.
+//
+// Determinism: callers split work into items that write disjoint outputs, so the result does
+// not depend on how items are spread over threads. A reduction is never split across threads;
+// callers reduce fixed-size chunks and combine the partial results in item order.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <exception>
+
+#include "mlpkit/runtime.hpp"
+
+namespace mlpkit::detail {
+
+/** Work (≈ flops) below which a thread is not worth waking: ~10 µs of one core. */
+inline constexpr double kMinWorkPerThread = 4.0e4;
+
+/** Threads to use for `items` items of `work_per_item` each: 1 inside a parallel region. */
+inline int threads_for(std::size_t items, double work_per_item) {
+  if (items < 2 || omp_in_parallel()) return 1;
+  const double total = static_cast<double>(items) * work_per_item;
+  const auto by_work = static_cast<std::size_t>(std::max(1.0, total / kMinWorkPerThread));
+  const std::size_t n = std::min({static_cast<std::size_t>(num_threads()), items, by_work});
+  return static_cast<int>(std::max<std::size_t>(n, 1));
+}
+
+/** How parallel_for hands items to threads. */
+enum class Schedule {
+  even,     // contiguous equal blocks: for items of equal cost
+  balanced  // one item at a time to whichever thread is free: for items of uneven cost
+};
+
+/**
+ * Calls body(i) for every i in [0, items), spread over up to num_threads() threads when the
+ * total work is large enough. An exception thrown by body is rethrown on the calling thread
+ * (the one of the lowest item index, so the outcome does not depend on the schedule).
+ */
+template <class Body>
+void parallel_for(std::size_t items, double work_per_item, Body&& body, Schedule schedule = Schedule::even) {
+  const int threads = threads_for(items, work_per_item);
+  if (threads == 1) {
+    for (std::size_t i = 0; i < items; ++i) body(i);
+    return;
+  }
+  const std::size_t chunk =
+      schedule == Schedule::balanced ? 1 : (items + static_cast<std::size_t>(threads) - 1) / static_cast<std::size_t>(threads);
+  std::exception_ptr first_error;
+  std::size_t first_error_item = items;
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(threads)
+  for (std::size_t i = 0; i < items; ++i) {
+    try {
+      body(i);
+    } catch (...) {
+#pragma omp critical(mlpkit_parallel_for_error)
+      if (i < first_error_item) {
+        first_error_item = i;
+        first_error = std::current_exception();
+      }
+    }
+  }
+  if (first_error) std::rethrow_exception(first_error);
+}
+
+}  // namespace mlpkit::detail

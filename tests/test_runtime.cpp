@@ -1,0 +1,112 @@
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "mlpkit/mlpkit.hpp"
+#include "mlpkit/version.hpp"
+#include "runtime/threads.hpp"
+#include "test_support.hpp"
+
+using namespace mlpkit;
+
+TEST_CASE("detection reports a supported ISA and sse2 is always available") {
+  const auto isas = supported_isas();
+  REQUIRE(!isas.empty());
+  CHECK(isas.front() == Isa::sse2);
+  CHECK(isas.back() == detected_isa());
+  MESSAGE("detected ISA: " << isa_name(detected_isa()));
+}
+
+TEST_CASE("isa names round-trip and unknown names are rejected with the accepted values") {
+  for (Isa isa : {Isa::sse2, Isa::avx2, Isa::avx512}) CHECK(parse_isa(isa_name(isa)) == isa);
+  CHECK_THROWS_WITH_AS(parse_isa("avx3"), doctest::Contains("accepted: sse2, avx2, avx512"), Error);
+}
+
+TEST_CASE("the ISA override selects each supported ISA and rejects unsupported ones") {
+  for (Isa isa : supported_isas()) {
+    detail::ScopedIsa forced(isa);
+    CHECK(current_isa() == isa);
+    CHECK(active_isa() == isa_name(isa));
+  }
+  if (detected_isa() != Isa::avx512) CHECK_THROWS_AS(detail::ScopedIsa(Isa::avx512), Error);
+}
+
+// Run by CTest with MLPKIT_ARCH set (tests/CMakeLists.txt); passes trivially when run without it.
+TEST_CASE("MLPKIT_ARCH forces a lower ISA and an unknown value is an error") {
+  const char* expect = std::getenv("MLPKIT_EXPECT_ISA");
+  if (expect == nullptr) return;
+  if (std::strcmp(expect, "error") == 0) {
+    CHECK_THROWS_WITH_AS(current_isa(), doctest::Contains("MLPKIT_ARCH"), Error);
+    const float x[1] = {1.0F};
+    CHECK_THROWS_AS(sum(x, 1), Error);  // every kernel call reports it
+  } else {
+    CHECK(active_isa() == std::string(expect));
+  }
+}
+
+TEST_CASE("set_num_threads takes effect and rejects n < 1") {
+  const int before = num_threads();
+  set_num_threads(3);
+  CHECK(num_threads() == 3);
+  CHECK_THROWS_WITH_AS(set_num_threads(0), doctest::Contains("set_num_threads: n (0)"), Error);
+  set_num_threads(before);
+  CHECK(num_threads() == before);
+}
+
+TEST_CASE("parallel_for visits every item once and rethrows the lowest failing item's exception") {
+  test::ScopedThreads threads(3);
+  std::vector<int> visits(1000, 0);
+  detail::parallel_for(visits.size(), 1e6, [&](std::size_t i) { visits[i] += 1; });
+  for (int v : visits) REQUIRE(v == 1);
+  CHECK_THROWS_WITH(detail::parallel_for(100, 1e6,
+                                         [](std::size_t i) {
+                                           if (i % 10 == 7) throw std::runtime_error("item " + std::to_string(i));
+                                         }),
+                    "item 7");
+}
+
+TEST_CASE("parallel_for stays serial inside a parallel region and for small work") {
+  test::ScopedThreads threads(2);
+  CHECK(detail::threads_for(1000, 1.0) == 1);    // too little work
+  CHECK(detail::threads_for(1000, 1e6) == 2);
+  int inner = 0;
+#pragma omp parallel num_threads(2)
+  {
+#pragma omp single
+    inner = detail::threads_for(1000, 1e6);
+  }
+  CHECK(inner == 1);  // no nesting
+}
+
+TEST_CASE("Matrix is 64-byte aligned with a padded leading dimension and zero-filled") {
+  Matrix<float> a(3, 5);
+  CHECK(a.rows() == 3);
+  CHECK(a.cols() == 5);
+  CHECK(a.ld() == 16);
+  CHECK(reinterpret_cast<std::uintptr_t>(a.data()) % 64 == 0);
+  for (std::size_t i = 0; i < a.storage_size(); ++i) REQUIRE(a.data()[i] == 0.0F);
+  Matrix<double> b(2, 9);
+  CHECK(b.ld() == 16);
+  a(2, 4) = 7.0F;
+  Matrix<float> c = a;
+  CHECK(c(2, 4) == 7.0F);
+  CHECK(c.data() != a.data());
+  MatrixView<const float> v = c.view();
+  CHECK(v(2, 4) == 7.0F);
+  Matrix<float> empty(0, 0);
+  CHECK(empty.data() == nullptr);
+}
+
+TEST_CASE("Matrix rejects ld < cols and sizes that overflow") {
+  CHECK_THROWS_WITH_AS(Matrix<float>(2, 8, 4), doctest::Contains("ld (4) is smaller than cols (8)"), Error);
+  const std::size_t huge = std::numeric_limits<std::size_t>::max() / 2;
+  CHECK_THROWS_WITH_AS(Matrix<double>(huge, 4, 4), doctest::Contains("overflows"), Error);
+}
+
+TEST_CASE("cache_info and version answer") {
+  const CacheInfo info = cache_info();
+  CHECK(info.line >= 32);
+  MESSAGE("L1d " << info.l1d << " L2 " << info.l2 << " L3 " << info.l3);
+  CHECK(version() == MLPKIT_VERSION_STRING);
+}

@@ -1,0 +1,57 @@
+#pragma once
+// Helpers shared by the tests: running a check under every ISA, thread counts, data, ULPs.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "mlpkit/runtime.hpp"
+#include "runtime/dispatch.hpp"
+
+namespace mlpkit::test {
+
+/** Runs body() once per ISA this machine supports, with that ISA forced, as a doctest subcase each. */
+template <class Body>
+void for_each_isa(Body&& body) {
+  for (Isa isa : supported_isas()) {
+    const std::string name(isa_name(isa));
+    SUBCASE(name.c_str()) {
+      detail::ScopedIsa forced(isa);
+      INFO("isa = " << name);
+      body(isa);
+    }
+  }
+}
+
+/** Sets the thread count for a scope and restores the previous one. */
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int n) : previous_(num_threads()) { set_num_threads(n); }
+  ~ScopedThreads() { set_num_threads(previous_); }
+  ScopedThreads(const ScopedThreads&) = delete;
+  ScopedThreads& operator=(const ScopedThreads&) = delete;
+
+ private:
+  int previous_;
+};
+
+/** n values uniform in [lo, hi), reproducible from seed. */
+template <class T>
+std::vector<T> uniform(std::size_t n, std::uint64_t seed, double lo = -1.0, double hi = 1.0) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> dist(lo, hi);
+  std::vector<T> v(n);
+  for (auto& x : v) x = static_cast<T>(dist(rng));
+  return v;
+}
+
+/** Sizes that hit SIMD edges: 0, 1, 7, register widths ± 1, and a few longer odd ones. */
+inline const std::vector<std::size_t>& awkward_sizes() {
+  static const std::vector<std::size_t> sizes{0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 129, 1000, 4095, 4097, 12289};
+  return sizes;
+}
+
+}  // namespace mlpkit::test

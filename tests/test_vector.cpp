@@ -1,0 +1,67 @@
+#include <cmath>
+#include <vector>
+
+#include "kernels/vector/vector_kernels.hpp"
+#include "mlpkit/mlpkit.hpp"
+#include "test_support.hpp"
+
+using namespace mlpkit;
+
+TEST_CASE_TEMPLATE("dot, axpy and sum match the scalar reference under every ISA at awkward sizes", T, float, double) {
+  const auto& ref = detail::vector_kernels_ref<T>();
+  const double tolerance = std::is_same_v<T, float> ? 1e-5 : 1e-13;
+  test::for_each_isa([&](Isa) {
+    for (std::size_t n : test::awkward_sizes()) {
+      CAPTURE(n);
+      // Odd offsets make every load unaligned.
+      auto x_storage = test::uniform<T>(n + 1, 1 + n);
+      auto y_storage = test::uniform<T>(n + 3, 2 + n);
+      const T* x = x_storage.data() + 1;
+      T* y = y_storage.data() + 3;
+      const double scale = static_cast<double>(n) + 1.0;
+      CHECK(std::abs(double(dot(x, y, n)) - double(ref.dot(x, y, n))) <= tolerance * scale);
+      CHECK(std::abs(double(sum(x, n)) - double(ref.sum(x, n))) <= tolerance * scale);
+      std::vector<T> expected(y, y + n);
+      ref.axpy(T(0.5), x, expected.data(), n);
+      axpy(T(0.5), x, y, n);
+      for (std::size_t i = 0; i < n; ++i) REQUIRE(std::abs(double(y[i] - expected[i])) <= tolerance * 4);
+      if (n == 0) continue;
+      // A wrong tail would leave the last element out: the sum of ones must be exact.
+      std::vector<T> ones(n, T(1));
+      CHECK(sum(ones.data(), n) == T(static_cast<double>(n)));
+      CHECK(dot(ones.data(), ones.data(), n) == T(static_cast<double>(n)));
+    }
+  });
+}
+
+TEST_CASE_TEMPLATE("reductions are bitwise identical for 1, 2 and 3 threads", T, float, double) {
+  const std::size_t n = 100003;
+  const auto x = test::uniform<T>(n, 11);
+  const auto y = test::uniform<T>(n, 12);
+  test::for_each_isa([&](Isa) {
+    T dot1{}, sum1{};
+    std::vector<T> axpy1;
+    for (int threads : {1, 2, 3}) {
+      test::ScopedThreads scoped(threads);
+      const T d = dot(x.data(), y.data(), n);
+      const T s = sum(x.data(), n);
+      std::vector<T> z = y;
+      axpy(T(-1.25), x.data(), z.data(), n);
+      if (threads == 1) {
+        dot1 = d, sum1 = s, axpy1 = z;
+      } else {
+        CHECK(d == dot1);
+        CHECK(s == sum1);
+        CHECK(z == axpy1);
+      }
+    }
+  });
+}
+
+TEST_CASE("level-1 kernels reject null pointers with a non-zero size") {
+  const float x[2] = {1, 2};
+  CHECK_THROWS_WITH_AS(dot<float>(nullptr, x, 2), doctest::Contains("mlpkit::dot: x is null but holds 2"), Error);
+  CHECK_THROWS_WITH_AS(axpy<float>(1.0F, x, nullptr, 2), doctest::Contains("mlpkit::axpy: y is null"), Error);
+  CHECK_THROWS_AS(sum<double>(nullptr, 1), Error);
+  CHECK(sum<double>(nullptr, 0) == 0.0);
+}
