@@ -1,0 +1,30 @@
+# install(EXPORT) with a config + version file, and a pkg-config file.
+include(CMakePackageConfigHelpers)
+
+set(MLPKIT_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/mlpkit" CACHE STRING
+    "Where mlpkitConfig.cmake is installed, relative to the prefix")
+
+install(TARGETS mlpkit EXPORT mlpkitTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/mlpkit" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES "${PROJECT_BINARY_DIR}/include/mlpkit/version.hpp" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/mlpkit)
+install(EXPORT mlpkitTargets NAMESPACE mlpkit:: DESTINATION ${MLPKIT_INSTALL_CMAKEDIR})
+
+configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/mlpkitConfig.cmake.in"
+                              "${PROJECT_BINARY_DIR}/mlpkitConfig.cmake"
+                              INSTALL_DESTINATION ${MLPKIT_INSTALL_CMAKEDIR})
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/mlpkitConfigVersion.cmake"
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES "${PROJECT_BINARY_DIR}/mlpkitConfig.cmake" "${PROJECT_BINARY_DIR}/mlpkitConfigVersion.cmake"
+        DESTINATION ${MLPKIT_INSTALL_CMAKEDIR})
+
+# pkg-config: OpenMP's flag travels in Libs/Cflags since consumers of a static mlpkit need it.
+set(MLPKIT_PC_OPENMP_FLAGS "${OpenMP_CXX_FLAGS}")
+# Relocatable: the prefix is found relative to the .pc file, so `cmake --install --prefix` anywhere works.
+file(RELATIVE_PATH MLPKIT_PC_PREFIX_FROM_PCFILEDIR "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+string(REGEX REPLACE "/$" "" MLPKIT_PC_PREFIX_FROM_PCFILEDIR "${MLPKIT_PC_PREFIX_FROM_PCFILEDIR}")
+configure_file("${PROJECT_SOURCE_DIR}/cmake/mlpkit.pc.in" "${PROJECT_BINARY_DIR}/mlpkit.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/mlpkit.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
