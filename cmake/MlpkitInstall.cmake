@@ -4,12 +4,23 @@ include(CMakePackageConfigHelpers)
 set(MLPKIT_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/mlpkit" CACHE STRING
     "Where mlpkitConfig.cmake is installed, relative to the prefix")
 
-install(TARGETS mlpkit EXPORT mlpkitTargets
+# mlpkit::mpi (and its header, and the config's MPI lookup) only when built with MLPKIT_WITH_MPI.
+set(MLPKIT_EXPORTED_TARGETS mlpkit)
+set(MLPKIT_HEADERS_EXCLUDED PATTERN "mpi.hpp" EXCLUDE)
+set(MLPKIT_CONFIG_FIND_MPI "")
+if(MLPKIT_WITH_MPI)
+  list(APPEND MLPKIT_EXPORTED_TARGETS mlpkit_mpi)
+  set(MLPKIT_HEADERS_EXCLUDED "")
+  set(MLPKIT_CONFIG_FIND_MPI "find_dependency(MPI COMPONENTS CXX)  # mlpkit::mpi")
+endif()
+
+install(TARGETS ${MLPKIT_EXPORTED_TARGETS} EXPORT mlpkitTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/mlpkit" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/mlpkit" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        ${MLPKIT_HEADERS_EXCLUDED})
 install(FILES "${PROJECT_BINARY_DIR}/include/mlpkit/version.hpp" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/mlpkit)
 install(EXPORT mlpkitTargets NAMESPACE mlpkit:: DESTINATION ${MLPKIT_INSTALL_CMAKEDIR})
 

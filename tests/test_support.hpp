@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -37,6 +38,13 @@ class ScopedThreads {
  private:
   int previous_;
 };
+
+/** Bitwise equality of two vectors (NaN equals NaN when the bits agree). Empty vectors are equal:
+ * memcmp of their null data would be undefined even for 0 bytes. */
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
 
 /** n values uniform in [lo, hi), reproducible from seed. */
 template <class T>

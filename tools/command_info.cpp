@@ -27,13 +27,14 @@ std::string info_text() {
 
 }  // namespace
 
-void register_info(CLI::App& app) {
-  auto* command = app.add_subcommand("info", "Detected and active ISA, thread count, cache sizes");
+void register_info(CLI::App& app, int& exit_code) {
   static CommonOptions options;
+  auto* command = app.add_subcommand("info", "Detected and active ISA, thread count, cache sizes");
   add_common_options(*command, options);
-  command->callback([] {
+  command->callback([&exit_code] {
     apply_common_options(options);
     emit(options, info_text());
+    exit_code = 0;
   });
 }
 

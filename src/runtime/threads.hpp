@@ -15,6 +15,14 @@
 
 namespace mlpkit::detail {
 
+/**
+ * A thread count for calls made by the calling application thread only (0: none): num_threads()
+ * returns it on this thread while set; set_num_threads and other threads are unaffected. Used for
+ * per-call options such as GradcheckOptions::threads.
+ */
+int thread_limit_of_this_thread();
+void set_thread_limit_of_this_thread(int n);
+
 /** Work (≈ flops) below which a thread is not worth waking: ~10 µs of one core. */
 inline constexpr double kMinWorkPerThread = 4.0e4;
 

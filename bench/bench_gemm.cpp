@@ -1,0 +1,187 @@
+// GEMM throughput: mlpkit beside OpenBLAS (cblas_?gemm, same thread count) in one run, for square
+// shapes and MLP layers (features × batch), plus the fused gemm + bias + ReLU epilogue against
+// OpenBLAS gemm followed by a separate bias + ReLU pass. Rates are GFLOP/s of 2·m·n·k.
+// MLPKIT_BENCH_THREADS=1,16 picks other thread counts than the default 1 and 2.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "mlpkit/mlpkit.hpp"
+
+#ifdef MLPKIT_BENCH_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+namespace {
+
+struct Shape {
+  std::int64_t m, n, k;
+};
+
+// Square shapes, then MLP layers with batch 256 (M = features out, N = batch, K = features in).
+const std::vector<Shape>& shapes() {
+  static const std::vector<Shape> all{{32, 32, 32},      {64, 64, 64},       {128, 128, 128},    {256, 256, 256},
+                                      {512, 512, 512},   {1024, 1024, 1024}, {2048, 2048, 2048}, {64, 256, 64},
+                                      {1024, 256, 1024}, {256, 64, 784}};
+  return all;
+}
+const std::vector<Shape>& mlp_shapes() {
+  static const std::vector<Shape> all{{64, 256, 64}, {256, 256, 256}, {1024, 256, 1024}, {256, 64, 784}};
+  return all;
+}
+
+template <class T>
+struct Problem {
+  mlpkit::Matrix<T> a, b, c;
+  std::vector<T> bias;
+  std::size_t m, n, k;
+  explicit Problem(const benchmark::State& state)
+      : m(static_cast<std::size_t>(state.range(0))),
+        n(static_cast<std::size_t>(state.range(1))),
+        k(static_cast<std::size_t>(state.range(2))) {
+    a = mlpkit::Matrix<T>(m, k);
+    b = mlpkit::Matrix<T>(k, n);
+    c = mlpkit::Matrix<T>(m, n);
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t p = 0; p < k; ++p) a(i, p) = T(static_cast<double>((i * 7 + p * 3) % 17) / 17.0 - 0.5);
+    for (std::size_t p = 0; p < k; ++p)
+      for (std::size_t j = 0; j < n; ++j) b(p, j) = T(static_cast<double>((p * 5 + j * 11) % 13) / 13.0 - 0.5);
+    bias.assign(m, T(0.01));
+  }
+};
+
+void set_rate(benchmark::State& state) {
+  const double flops = 2.0 * double(state.range(0)) * double(state.range(1)) * double(state.range(2));
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class T>
+void BM_mlpkit(benchmark::State& state) {
+  Problem<T> p(state);
+  mlpkit::set_num_threads(static_cast<int>(state.range(3)));
+  for (auto _ : state) {
+    mlpkit::gemm(mlpkit::Trans::no, mlpkit::Trans::no, T(1), p.a.view(), p.b.view(), T(0), p.c.view());
+    benchmark::ClobberMemory();
+  }
+  set_rate(state);
+}
+
+template <class T>
+void BM_mlpkit_fused_bias_relu(benchmark::State& state) {
+  Problem<T> p(state);
+  mlpkit::set_num_threads(static_cast<int>(state.range(3)));
+  const mlpkit::Epilogue<T> epilogue{p.bias.data(), mlpkit::Activation::relu};
+  for (auto _ : state) {
+    mlpkit::gemm(mlpkit::Trans::no, mlpkit::Trans::no, T(1), p.a.view(), p.b.view(), T(0), p.c.view(), epilogue);
+    benchmark::ClobberMemory();
+  }
+  set_rate(state);
+}
+
+#ifdef MLPKIT_BENCH_HAVE_OPENBLAS
+template <class T>
+void cblas_gemm(Problem<T>& p) {
+  const auto m = static_cast<blasint>(p.m), n = static_cast<blasint>(p.n), k = static_cast<blasint>(p.k);
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, p.a.data(), static_cast<blasint>(p.a.ld()),
+                p.b.data(), static_cast<blasint>(p.b.ld()), 0.0f, p.c.data(), static_cast<blasint>(p.c.ld()));
+  else
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, p.a.data(), static_cast<blasint>(p.a.ld()),
+                p.b.data(), static_cast<blasint>(p.b.ld()), 0.0, p.c.data(), static_cast<blasint>(p.c.ld()));
+}
+
+template <class T>
+void BM_openblas(benchmark::State& state) {
+  Problem<T> p(state);
+  openblas_set_num_threads(static_cast<int>(state.range(3)));
+  for (auto _ : state) {
+    cblas_gemm(p);
+    benchmark::ClobberMemory();
+  }
+  set_rate(state);
+}
+
+template <class T>
+void BM_openblas_then_bias_relu(benchmark::State& state) {
+  Problem<T> p(state);
+  openblas_set_num_threads(static_cast<int>(state.range(3)));
+  for (auto _ : state) {
+    cblas_gemm(p);
+    // The separate pass an unfused layer needs: C = max(C + b, 0), one row per feature.
+    for (std::size_t i = 0; i < p.m; ++i) {
+      T* row = p.c.data() + i * p.c.ld();
+      const T b = p.bias[i];
+      for (std::size_t j = 0; j < p.n; ++j) row[j] = std::max(row[j] + b, T(0));
+    }
+    benchmark::ClobberMemory();
+  }
+  set_rate(state);
+}
+#endif
+
+// Thread counts to run: 1 and 2, or the comma-separated list in MLPKIT_BENCH_THREADS (e.g. "1,16").
+std::vector<int> thread_counts() {
+  std::vector<int> counts;
+  if (const char* list = std::getenv("MLPKIT_BENCH_THREADS")) {
+    for (const char* p = list; *p != '\0';) {
+      char* end = nullptr;
+      const long value = std::strtol(p, &end, 10);
+      if (end == p) break;
+      if (value > 0) counts.push_back(static_cast<int>(value));
+      p = *end == ',' ? end + 1 : end;
+    }
+  }
+  if (counts.empty()) counts = {1, 2};
+  return counts;
+}
+
+template <class T>
+void register_type(const std::string& type) {
+  for (int threads : thread_counts()) {
+    for (const Shape& s : shapes()) {
+      const std::vector<std::int64_t> args{s.m, s.n, s.k, threads};
+      benchmark::RegisterBenchmark(("gemm<" + type + ">/mlpkit").c_str(), BM_mlpkit<T>)
+          ->Args(args)
+          ->ArgNames({"m", "n", "k", "threads"})
+          ->UseRealTime();
+#ifdef MLPKIT_BENCH_HAVE_OPENBLAS
+      benchmark::RegisterBenchmark(("gemm<" + type + ">/openblas").c_str(), BM_openblas<T>)
+          ->Args(args)
+          ->ArgNames({"m", "n", "k", "threads"})
+          ->UseRealTime();
+#endif
+    }
+    for (const Shape& s : mlp_shapes()) {
+      const std::vector<std::int64_t> args{s.m, s.n, s.k, threads};
+      benchmark::RegisterBenchmark(("gemm_bias_relu<" + type + ">/mlpkit_fused").c_str(), BM_mlpkit_fused_bias_relu<T>)
+          ->Args(args)
+          ->ArgNames({"m", "n", "k", "threads"})
+          ->UseRealTime();
+#ifdef MLPKIT_BENCH_HAVE_OPENBLAS
+      benchmark::RegisterBenchmark(("gemm_bias_relu<" + type + ">/openblas_then_pass").c_str(),
+                                   BM_openblas_then_bias_relu<T>)
+          ->Args(args)
+          ->ArgNames({"m", "n", "k", "threads"})
+          ->UseRealTime();
+#endif
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_type<float>("float");
+  register_type<double>("double");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("mlpkit_isa", std::string(mlpkit::active_isa()));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

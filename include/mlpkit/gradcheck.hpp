@@ -1,0 +1,192 @@
+#pragma once
+/** @file
+ * Gradient checking: numeric central differences against an analytic gradient, in parallel, with a
+ * per-tensor report that names the likely bug.
+ *
+ * dθ_approx[i] = (J(θ + ε·eᵢ) − J(θ − ε·eᵢ)) / (h⁺ + h⁻), where h⁺ = (θᵢ+ε)−θᵢ and h⁻ = θᵢ−(θᵢ−ε) are
+ * the steps actually taken in floating point. The global figure is
+ * ‖dθ_approx − dθ‖₂ / (‖dθ_approx‖₂ + ‖dθ‖₂): below 1e-7 great, up to 1e-3 suspicious, beyond wrong.
+ * Everything numeric runs in double; results are bitwise identical for any thread count.
+ */
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mlpkit/matrix.hpp"
+#include "mlpkit/mlp.hpp"  // Mlp, TensorInfo
+
+namespace mlpkit {
+
+/** How a relative error reads. Default bands: < 1e-7 great, 1e-7 … 1e-3 suspicious, ≥ 1e-3 wrong. */
+enum class Verdict { great, suspicious, wrong };
+
+/** Which entries are checked. */
+enum class GradcheckMode {
+  full,        // every parameter: 2 evaluations each
+  sampled,     // per tensor: the largest |dθ|, the smallest |dθ| and random ones; the report states the coverage
+  directional  // random unit directions v: (J(θ+εv) − J(θ−εv)) / 2ε against dθ·v, failures localized by bisection
+};
+
+/** Which evaluator an Mlp check uses (the generic API always calls f). */
+enum class GradcheckEvaluator {
+  incremental,  // cached forward pass, only the affected rows and layers recomputed (exact, fast)
+  naive         // a full Mlp::loss per evaluation on a thread-local copy (the course's algorithm)
+};
+
+/** The likely cause of a failing tensor, from the fit analytic ≈ α·numeric + β·W. */
+enum class Fingerprint {
+  none,              // passes, or nothing to fit (no failing entries)
+  sign_flip,         // α ≈ −1
+  factor_two,        // α ≈ 2: a derivative doubled (e.g. of ½‖·‖²)
+  factor_half,       // α ≈ ½
+  factor_m,          // α ≈ m: the 1/m average forgotten
+  factor_inverse_m,  // α ≈ 1/m: averaged twice
+  scaled,            // α is another constant: fit_alpha says which
+  missing_l2,        // analytic ≈ numeric − (λ/m)·W: the L2 derivative left out (fit_beta ≈ −λ/m)
+  l2_mismatch,       // analytic ≈ numeric + β·W with another β: the L2 derivative scaled wrongly
+  transposed,        // analytic holds numericᵀ
+  all_zero,          // analytic is exactly zero, numeric is not
+  upstream,          // wrong in this and every earlier layer, right after it: look at the backward step
+                     // through this layer's activation (e.g. a wrong activation derivative)
+  unexplained        // no simple fit: look at the entries
+};
+
+/** Options of gradcheck. */
+struct GradcheckOptions {
+  /** Step ε (> 0, finite). 1e-7 balances truncation O(ε²) and rounding O(u/ε) in double. */
+  double eps = 1e-7;
+  /** Relative errors below this are great. */
+  double great_below = 1e-7;
+  /** Relative errors from this on are wrong (between the two: suspicious). */
+  double wrong_from = 1e-3;
+  GradcheckMode mode = GradcheckMode::full;
+  /** sampled: entries per tensor (a third largest |dθ|, a third smallest |dθ|, the rest random). */
+  std::size_t samples_per_tensor = 24;
+  /** directional: number of random unit directions. */
+  std::size_t directions = 8;
+  /** Seed of sampling and directions. */
+  std::uint64_t seed = 0x9e3779b97f4a7c15ULL;
+  /**
+   * Threads for this call only (other application threads and set_num_threads are unaffected);
+   * 0: mlpkit::num_threads(). The results do not depend on it.
+   */
+  int threads = 0;
+  /** Mlp checks only: which evaluator computes J. */
+  GradcheckEvaluator evaluator = GradcheckEvaluator::incremental;
+  /**
+   * Called on the calling thread after each batch of parameters with (done, total) parameter
+   * counts; returning false cancels: the report then covers what was checked and says `cancelled`.
+   */
+  std::function<bool(std::size_t done, std::size_t total)> progress;
+  /** Examples in the batch (for the factor-m fingerprints); 0: unknown. Set by the Mlp overloads. */
+  std::size_t batch_size = 0;
+  /**
+   * Differences at the level of rounding noise count as zero: a tensor's relative error uses the
+   * denominator max(‖num‖ + ‖ana‖, noise_floor · ‖rounding bound‖ / great_below), so tiny but correct
+   * gradients (whose numeric side is mostly rounding) are not called wrong. 0: the plain formula.
+   */
+  double noise_floor = 10;
+  /** λ/m of the L2 term, for the missing-L2 fingerprint; 0: unknown. Set by the Mlp overloads. */
+  double l2_over_m = 0;
+};
+
+/** One entry of θ and its two derivatives. */
+struct GradcheckEntry {
+  std::size_t index = 0;  // in θ
+  std::size_t layer = 0, row = 0, col = 0;
+  double numeric = 0, analytic = 0;
+};
+
+/** The check of one named tensor (W1, b1, …). */
+struct TensorCheck {
+  std::string name;
+  std::size_t layer = 0;  // the number at the end of the name (W2 → 2), else 0
+  std::size_t offset = 0, rows = 0, cols = 0;
+  /** ‖num − ana‖ / (‖num‖ + ‖ana‖) over the checked, kink-free entries (0 when both are 0). */
+  double relative_error = 0;
+  Verdict verdict = Verdict::great;
+  double max_abs_diff = 0;
+  GradcheckEntry worst;  // the entry of largest |num − ana|
+  std::size_t checked = 0, total = 0, kinks = 0;
+  Fingerprint fingerprint = Fingerprint::none;
+  double fit_alpha = 1, fit_beta = 0;  // analytic ≈ α·numeric + β·W over the checked entries
+  std::string diagnosis;               // one sentence naming the likely bug
+  /** directional mode: rows [suspect_row_begin, suspect_row_end) localized by bisection (empty if none). */
+  std::size_t suspect_row_begin = 0, suspect_row_end = 0;
+};
+
+/** What gradcheck found. */
+struct GradcheckReport {
+  /** ‖dθ_approx − dθ‖₂ / (‖dθ_approx‖₂ + ‖dθ‖₂) over the checked, kink-free entries (directional: over directions). */
+  double relative_error = 0;
+  Verdict verdict = Verdict::great;
+  std::vector<TensorCheck> tensors;
+  GradcheckMode mode = GradcheckMode::full;
+  double eps = 0;
+  std::size_t checked = 0, total = 0;  // parameters checked (directional: directions) of total
+  double coverage = 0;                  // checked / total parameters (directional: 1)
+  std::size_t evaluations = 0;          // evaluations of J (the two determinism checks included)
+  bool cancelled = false;
+  /** Entries whose difference straddles a kink of ReLU / leaky ReLU: reported apart, not as failures. */
+  std::vector<GradcheckEntry> kinks;
+  /** dθ_approx, one per parameter; NaN where not checked (sampled mode, cancel); empty in directional mode. */
+  std::vector<double> numeric_gradient;
+  /** directional mode: per direction, the numeric and the analytic directional derivative. */
+  std::vector<double> directional_numeric, directional_analytic;
+
+  /** A readable table: the global verdict, then one line per tensor, diagnoses, kinks. */
+  std::string to_text() const;
+  /** Everything above except the per-parameter arrays, as JSON. */
+  std::string to_json() const;
+};
+
+/** "great", "suspicious", "wrong". */
+std::string_view verdict_name(Verdict verdict);
+/** "none", "sign_flip", "factor_two", … (the enumerator's name). */
+std::string_view fingerprint_name(Fingerprint fingerprint);
+/** "full", "sampled", "directional". */
+std::string_view gradcheck_mode_name(GradcheckMode mode);
+
+/**
+ * Checks `analytic_gradient` against central differences of any J: Rⁿ → R.
+ * f is called concurrently from several threads, each with its own copy of θ, and must return
+ * the same value for the same argument (checked up front: J(θ) is evaluated twice).
+ * layout: named slices of θ (non-overlapping, in bounds); the report is per slice and fingerprints
+ * bugs; empty: θ is one tensor "theta" of n × 1.
+ * Throws mlpkit::Error when θ and analytic_gradient differ in size, ε ≤ 0 or is not finite, the
+ * thresholds are not 0 < great_below ≤ wrong_from, a slice is out of bounds, J(θ) differs between two
+ * identical evaluations, or J is not finite at some evaluation (the message names the parameter
+ * index). An exception thrown by f propagates.
+ */
+GradcheckReport gradcheck(const std::function<double(std::span<const double>)>& f, std::span<const double> theta,
+                          std::span<const double> analytic_gradient, std::span<const TensorInfo> layout = {},
+                          const GradcheckOptions& options = {});
+
+/**
+ * Checks an Mlp's own backpropagation: dθ from forward_backward on a copy of `net` against the
+ * numeric gradient of Mlp::loss (L2 term included). x: n[0] × m, y: n[L] × m (examples are columns).
+ * With dropout (keep_prob < 1) every evaluation uses the model's deterministic mask of its current step.
+ * Throws mlpkit::Error for X/Y shapes that do not match the model, and as the generic overload.
+ */
+GradcheckReport gradcheck(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
+                          const GradcheckOptions& options = {});
+
+/**
+ * Checks a user-computed gradient of an Mlp's loss (same layout as Mlp::parameters()) with the
+ * Mlp machinery: incremental evaluation, kink detection, per-tensor fingerprints with λ/m and m known.
+ */
+GradcheckReport gradcheck(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
+                          std::span<const double> analytic_gradient, const GradcheckOptions& options = {});
+
+/**
+ * Checks a float model: its float dθ against the numeric gradient of a double copy of the model
+ * (same parameters, data converted). Thresholds default to float's: great below 1e-4, wrong from
+ * 1e-2 (used unless `options` sets others than the double defaults).
+ */
+GradcheckReport gradcheck(const Mlp<float>& net, MatrixView<const float> x, MatrixView<const float> y,
+                          const GradcheckOptions& options = {});
+
+}  // namespace mlpkit

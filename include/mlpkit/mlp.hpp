@@ -1,0 +1,250 @@
+#pragma once
+/** @file
+ * The multilayer perceptron: configuration, the flat parameter vector θ, the forward pass with its
+ * cache, backpropagation with L2 and (inverted) dropout, prediction.
+ *
+ * Notation of the course the library grew from: layers l = 1 … L, `dims = {n[0], …, n[L]}`,
+ * examples are columns (`X` is n[0] × m, `Y` is n[L] × m), `W[l]` is n[l] × n[l−1], `b[l]` is
+ * n[l] × 1, `Z[l] = W[l]·A[l−1] + b[l]`, `A[l] = g(Z[l])`, `A[0] = X`. Layer numbers in this API
+ * are 1-based, as in the tensor names W1, b1, …
+ *
+ * Determinism: forward_backward and loss are bitwise identical for any thread count; the
+ * initialization and the dropout masks are pure functions of the seed and their coordinates.
+ */
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mlpkit/activations.hpp"
+#include "mlpkit/init.hpp"
+#include "mlpkit/losses.hpp"
+#include "mlpkit/matrix.hpp"
+
+namespace mlpkit {
+
+/** One named slice of θ: `rows × cols` elements, row-major, starting at θ[offset]. */
+struct TensorInfo {
+  std::string name;
+  std::size_t offset = 0, rows = 0, cols = 0;
+};
+
+/**
+ * What an Mlp is. Valid combinations of output activation and loss:
+ * - `binary_cross_entropy`: `output = sigmoid`; n[L] = 1, or n[L] > 1 with `multi_label = true`
+ *   (independent labels). The loss is computed from the logits Z[L] (stable), not from σ(Z[L]).
+ * - `cross_entropy`: softmax over the n[L] ≥ 2 logits of each example. Softmax is not an elementwise
+ *   activation, so `output` must be `identity` (the layer emits the logits; the loss applies softmax).
+ * - `mean_squared_error`: any output activation (identity for regression); J = (1/(2m)) Σ ‖ŷ − y‖².
+ */
+template <class T>
+struct MlpConfig {
+  /** n[0] = inputs, …, n[L] = outputs; at least two entries, none 0, none above 2³²−1. */
+  std::vector<std::size_t> dims;
+  /** Activation of the hidden layers 1 … L−1. */
+  Activation hidden = Activation::relu;
+  /** Activation of the output layer L (see the loss rules above). */
+  Activation output = Activation::sigmoid;
+  Loss loss = Loss::binary_cross_entropy;
+  Init init = Init::he;
+  /** Multiplies Init::normal only (N(0,1)·init_scale); ≥ 0. */
+  T init_scale = T(0.01);
+  /** λ ≥ 0 of the L2 term (λ/2m) Σ_l ‖W[l]‖²_F (biases are not regularized). */
+  T l2 = 0;
+  /** Inverted dropout on the hidden layers: a unit is kept with probability keep_prob ∈ (0, 1]; 1: off. */
+  T keep_prob = 1;
+  /** Seeds the initialization and the dropout masks. */
+  std::uint64_t seed = 0;
+  /** Slope of leaky_relu for negative inputs (hidden or output). */
+  T leaky_slope = T(0.01);
+  /** binary_cross_entropy with n[L] > 1: each output is an independent label. */
+  bool multi_label = false;
+};
+
+/**
+ * Throws mlpkit::Error naming the field and why when `config` is not a valid MlpConfig: fewer than
+ * two dims, a zero or too large dim, keep_prob outside (0, 1], l2 < 0, init_scale < 0, a non-finite
+ * number, or an output activation / loss / n[L] that do not fit together (see MlpConfig).
+ */
+template <class T>
+void validate_config(const MlpConfig<T>& config);
+
+/** The same configuration in another precision (numbers converted with static_cast). */
+template <class T, class U>
+MlpConfig<T> convert_config(const MlpConfig<U>& config) {
+  MlpConfig<T> out;
+  out.dims = config.dims;
+  out.hidden = config.hidden;
+  out.output = config.output;
+  out.loss = config.loss;
+  out.init = config.init;
+  out.init_scale = static_cast<T>(config.init_scale);
+  out.l2 = static_cast<T>(config.l2);
+  out.keep_prob = static_cast<T>(config.keep_prob);
+  out.seed = config.seed;
+  out.leaky_slope = static_cast<T>(config.leaky_slope);
+  out.multi_label = config.multi_label;
+  return out;
+}
+
+/**
+ * The dropout mask: true when unit `unit` (0-based row) of hidden layer `layer` (1-based) is kept
+ * for example `example` (0-based column of the batch passed in) at dropout step `step`. A pure
+ * function of its arguments (Philox4x32-10 keyed by the seed), the same in every evaluation, so
+ * J(θ ± εeᵢ) at a fixed step compare. keep_prob = 1 keeps everything. Kept activations are scaled by
+ * 1/keep_prob (inverted dropout). Throws mlpkit::Error for keep_prob outside (0, 1] and for
+ * layer or unit above 2³²−1.
+ */
+bool dropout_keep(std::uint64_t seed, std::uint64_t step, std::size_t layer, std::size_t unit, std::size_t example,
+                  double keep_prob);
+
+template <class T>
+class Mlp;
+
+/**
+ * Buffers of one forward (and backward) pass: Z[l], A[l], dropout masks, gradient scratch.
+ * Reused across calls (they only grow), so evaluating a warm workspace allocates nothing.
+ * A workspace may serve any Mlp, but only one call at a time: give each thread its own.
+ */
+template <class T>
+class MlpWorkspace {
+ public:
+  MlpWorkspace() = default;
+
+ private:
+  friend class Mlp<T>;
+  std::vector<std::vector<T>> z_, a_, mask_;
+  std::vector<T> dz_, dz_next_, output_;
+  // The cached masks are those of (seed, step, keep_prob, m); recomputed when any changes.
+  bool mask_valid_ = false;
+  std::uint64_t mask_seed_ = 0, mask_step_ = 0;
+  T mask_keep_prob_ = 0;
+  std::size_t mask_examples_ = 0;
+  std::vector<std::size_t> mask_dims_;
+};
+
+/**
+ * A multilayer perceptron in precision T (float or double).
+ *
+ * θ = (W1, b1, W2, b2, …, WL, bL), each row-major and contiguous (ld = cols), in one vector;
+ * dθ has the same layout. The model owns a workspace for forward_backward; `loss` and `predict` are
+ * const and thread-safe (they use their own or a given workspace). Copyable and movable.
+ */
+template <class T>
+class Mlp {
+ public:
+  /** A model initialized from config (see Init; biases 0; dropout step 0). Throws as validate_config. */
+  explicit Mlp(const MlpConfig<T>& config);
+
+  /** A copy of a model of the other precision: same config, parameters converted, same step. */
+  template <class U>
+  explicit Mlp(const Mlp<U>& other) : Mlp(convert_config<T>(other.config())) {
+    const auto source = other.parameters();
+    for (std::size_t i = 0; i < source.size(); ++i) theta_[i] = static_cast<T>(source[i]);
+    step_ = other.step();
+  }
+
+  /** The configuration the model was built from. */
+  const MlpConfig<T>& config() const { return config_; }
+  /** L, the number of layers with weights (dims.size() − 1). */
+  std::size_t layers() const { return config_.dims.size() - 1; }
+  /** Number of parameters, Σ_l n[l]·(n[l−1] + 1). */
+  std::size_t parameter_count() const { return theta_.size(); }
+
+  /** θ = W1, b1, W2, b2, … flattened, row-major each. Writable: set weights through it. */
+  std::span<T> parameters() { return theta_; }
+  std::span<const T> parameters() const { return theta_; }
+  /** dθ in θ's layout, as filled by the last forward_backward (zeros before the first). */
+  std::span<const T> gradients() const { return grad_; }
+  /** W1, b1, W2, b2, … with their offset, rows and cols in θ (W[l]: n[l] × n[l−1], b[l]: n[l] × 1). */
+  std::vector<TensorInfo> tensors() const;
+
+  /** W[l], n[l] × n[l−1] (ld = n[l−1]), a view into θ; l in 1 … L, else throws mlpkit::Error. */
+  MatrixView<T> weights(std::size_t l);
+  MatrixView<const T> weights(std::size_t l) const;
+  /** b[l], n[l] × 1 (ld = 1), a view into θ; l in 1 … L, else throws mlpkit::Error. */
+  MatrixView<T> bias(std::size_t l);
+  MatrixView<const T> bias(std::size_t l) const;
+  /** dW[l] and db[l] of the last forward_backward, views into dθ; l in 1 … L, else throws. */
+  MatrixView<const T> weight_gradient(std::size_t l) const;
+  MatrixView<const T> bias_gradient(std::size_t l) const;
+
+  /** The dropout step whose masks loss and forward_backward use (see dropout_keep). Starts at 0. */
+  std::uint64_t step() const { return step_; }
+  /** Sets the dropout step; the trainer sets it to the iteration number. Never changed implicitly. */
+  void set_step(std::uint64_t step) { step_ = step; }
+
+  /**
+   * J(θ) = (1/m) Σᵢ loss(ŷ⁽ⁱ⁾, y⁽ⁱ⁾) + (λ/2m) Σ_l ‖W[l]‖²_F, with the dropout masks of the current
+   * step (the training objective that forward_backward differentiates).
+   * x: n[0] × m, y: n[L] × m, m ≥ 1, any ld. Throws mlpkit::Error for wrong shapes, m = 0, invalid
+   * views, and labels the loss rejects (BCE: not 0/1; CE: outside [0, 1]).
+   */
+  T loss(MatrixView<const T> x, MatrixView<const T> y) const;
+  /** loss() with a caller's workspace (no allocation once warm). */
+  T loss(MatrixView<const T> x, MatrixView<const T> y, MlpWorkspace<T>& workspace) const;
+  /**
+   * J at other parameters `theta` (θ's layout and size), with this model's config and step: what a
+   * gradient checker evaluates at θ ± εeᵢ without copying the model. Throws as loss(), and when
+   * theta's size differs from parameter_count().
+   */
+  T loss_at(std::span<const T> theta, MatrixView<const T> x, MatrixView<const T> y,
+            MlpWorkspace<T>& workspace) const;
+
+  /**
+   * J(θ) as loss() does, and dθ into gradients(): dW[l] = dZ[l]·A[l−1]ᵀ + (λ/m)·W[l],
+   * db[l] = Σ_columns dZ[l]. The forward pass runs the fused GEMM epilogue (bias + activation,
+   * storing Z[l] only where g'(Z) cannot be read exactly off A, i.e. unless the hidden activation is
+   * identity, relu or leaky_relu without dropout); buffers are reused, so a warm call with the same
+   * or a smaller m allocates nothing.
+   * Throws as loss().
+   */
+  T forward_backward(MatrixView<const T> x, MatrixView<const T> y);
+
+  /**
+   * The output ŷ = g_out(Z[L]) without dropout (softmax probabilities for cross_entropy) into
+   * out (n[L] × m). x: n[0] × m. Throws mlpkit::Error for wrong shapes and invalid views.
+   */
+  void predict(MatrixView<const T> x, MatrixView<T> out) const;
+  /** The same, returned as a new n[L] × m matrix. */
+  Matrix<T> predict(MatrixView<const T> x) const;
+
+  /**
+   * One layer of the training-mode forward pass, for evaluators that recompute only part of the
+   * network: for a hidden layer l < L, out = g(Z[l]) with the dropout mask of the current step
+   * applied (columns are examples first_example, first_example+1, … of the batch); for l = L, out =
+   * Z[L], the logits. z (optional, data may be null) receives Z[l]. a_prev: n[l−1] × k, out and z:
+   * n[l] × k. Uses this model's θ. Throws mlpkit::Error for l outside 1 … L and wrong shapes.
+   */
+  void forward_layer(std::size_t l, MatrixView<const T> a_prev, MatrixView<T> out, std::size_t first_example = 0,
+                     MatrixView<T> z = {}) const;
+  /**
+   * The data term of J from the output logits Z[L] (n[L] × m): (1/m) Σ loss, without L2.
+   * Then J = data_loss(Z[L], y) + l2_penalty(m). Throws mlpkit::Error for wrong shapes and bad labels.
+   */
+  T data_loss(MatrixView<const T> logits, MatrixView<const T> y) const;
+  /** (λ/2m) Σ_l ‖W[l]‖²_F of this model's θ (0 when λ = 0). Throws mlpkit::Error for m = 0. */
+  T l2_penalty(std::size_t m) const;
+
+ private:
+  std::size_t weight_offset(std::size_t l) const { return weight_offset_[l - 1]; }
+  std::size_t bias_offset(std::size_t l) const { return weight_offset_[l - 1] + config_.dims[l] * config_.dims[l - 1]; }
+  void check_layer(const char* function, std::size_t l) const;
+  void check_batch(const char* function, MatrixView<const T> x, MatrixView<const T> y) const;
+  MatrixView<const T> forward_pass(const T* theta, MatrixView<const T> x, MlpWorkspace<T>& ws, bool keep_z,
+                                   bool dropout) const;
+  void prepare_masks(MlpWorkspace<T>& ws, std::size_t m) const;
+  T l2_term(const T* theta, std::size_t m) const;
+
+  MlpConfig<T> config_;
+  std::vector<std::size_t> weight_offset_;
+  std::vector<T> theta_, grad_;
+  std::uint64_t step_ = 0;
+  MlpWorkspace<T> workspace_;
+};
+
+extern template class Mlp<float>;
+extern template class Mlp<double>;
+
+}  // namespace mlpkit

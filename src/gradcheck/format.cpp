@@ -1,0 +1,139 @@
+// GradcheckReport::to_text and to_json, and the names of the enumerations.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "gradcheck/gradcheck_internal.hpp"
+
+namespace mlpkit {
+
+std::string_view verdict_name(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::great: return "great";
+    case Verdict::suspicious: return "suspicious";
+    case Verdict::wrong: return "wrong";
+  }
+  return "unknown";
+}
+
+std::string_view fingerprint_name(Fingerprint fingerprint) {
+  switch (fingerprint) {
+    case Fingerprint::none: return "none";
+    case Fingerprint::sign_flip: return "sign_flip";
+    case Fingerprint::factor_two: return "factor_two";
+    case Fingerprint::factor_half: return "factor_half";
+    case Fingerprint::factor_m: return "factor_m";
+    case Fingerprint::factor_inverse_m: return "factor_inverse_m";
+    case Fingerprint::scaled: return "scaled";
+    case Fingerprint::missing_l2: return "missing_l2";
+    case Fingerprint::l2_mismatch: return "l2_mismatch";
+    case Fingerprint::transposed: return "transposed";
+    case Fingerprint::all_zero: return "all_zero";
+    case Fingerprint::upstream: return "upstream";
+    case Fingerprint::unexplained: return "unexplained";
+  }
+  return "unknown";
+}
+
+std::string_view gradcheck_mode_name(GradcheckMode mode) {
+  switch (mode) {
+    case GradcheckMode::full: return "full";
+    case GradcheckMode::sampled: return "sampled";
+    case GradcheckMode::directional: return "directional";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::string format(const char* pattern, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, pattern, value);
+  return buffer;
+}
+
+nlohmann::json entry_json(const GradcheckEntry& e) {
+  return {{"index", e.index}, {"layer", e.layer},       {"row", e.row},
+          {"col", e.col},     {"numeric", e.numeric}, {"analytic", e.analytic}};
+}
+
+}  // namespace
+
+std::string GradcheckReport::to_text() const {
+  std::ostringstream out;
+  out << "gradcheck (" << gradcheck_mode_name(mode) << ", eps " << format("%.1e", eps) << "): relative error "
+      << format("%.3e", relative_error) << " -> " << verdict_name(verdict) << "\n";
+  out << "checked " << checked << (mode == GradcheckMode::directional ? " directions" : " of " + std::to_string(total))
+      << " (coverage " << format("%.1f", 100 * coverage) << " %), " << evaluations << " evaluations of J"
+      << (cancelled ? ", CANCELLED" : "") << "\n\n";
+  char line[256];
+  std::snprintf(line, sizeof line, "%-10s %9s %11s %11s %-10s %-22s %12s %12s %8s %6s\n", "tensor", "shape",
+                "rel.error", "max|diff|", "verdict", "worst (layer,row,col)", "numeric", "analytic", "checked",
+                "kinks");
+  out << line;
+  for (const TensorCheck& t : tensors) {
+    char shape[48], where[80];
+    std::snprintf(shape, sizeof shape, "%zux%zu", t.rows, t.cols);
+    std::snprintf(where, sizeof where, "(%zu,%zu,%zu)", t.worst.layer, t.worst.row, t.worst.col);
+    std::snprintf(line, sizeof line, "%-10s %9s %11.3e %11.3e %-10s %-22s %12.5e %12.5e %8zu %6zu\n",
+                  t.name.c_str(), shape, t.relative_error, t.max_abs_diff,
+                  std::string(verdict_name(t.verdict)).c_str(), where, t.worst.numeric, t.worst.analytic,
+                  t.checked, t.kinks);
+    out << line;
+  }
+  bool any = false;
+  for (const TensorCheck& t : tensors) {
+    if (t.fingerprint == Fingerprint::none) continue;
+    if (!any) out << "\nlikely causes:\n";
+    any = true;
+    out << "  " << t.name << ": [" << fingerprint_name(t.fingerprint) << "] " << t.diagnosis << "\n";
+  }
+  if (!kinks.empty()) {
+    out << "\n" << kinks.size() << " entries straddle a ReLU kink (not counted):";
+    for (std::size_t k = 0; k < kinks.size() && k < 8; ++k)
+      out << " (" << kinks[k].layer << "," << kinks[k].row << "," << kinks[k].col << ")";
+    out << (kinks.size() > 8 ? " ..." : "") << "\n";
+  }
+  return out.str();
+}
+
+std::string GradcheckReport::to_json() const {
+  nlohmann::json j;
+  j["relative_error"] = relative_error;
+  j["verdict"] = verdict_name(verdict);
+  j["mode"] = gradcheck_mode_name(mode);
+  j["eps"] = eps;
+  j["checked"] = checked;
+  j["total"] = total;
+  j["coverage"] = coverage;
+  j["evaluations"] = evaluations;
+  j["cancelled"] = cancelled;
+  j["tensors"] = nlohmann::json::array();
+  for (const TensorCheck& t : tensors) {
+    nlohmann::json tj{{"name", t.name},
+                      {"layer", t.layer},
+                      {"offset", t.offset},
+                      {"rows", t.rows},
+                      {"cols", t.cols},
+                      {"relative_error", t.relative_error},
+                      {"verdict", verdict_name(t.verdict)},
+                      {"max_abs_diff", t.max_abs_diff},
+                      {"worst", entry_json(t.worst)},
+                      {"checked", t.checked},
+                      {"total", t.total},
+                      {"kinks", t.kinks},
+                      {"fingerprint", fingerprint_name(t.fingerprint)},
+                      {"fit_alpha", t.fit_alpha},
+                      {"fit_beta", t.fit_beta},
+                      {"diagnosis", t.diagnosis}};
+    if (t.suspect_row_end > t.suspect_row_begin)
+      tj["suspect_rows"] = {t.suspect_row_begin, t.suspect_row_end};
+    j["tensors"].push_back(std::move(tj));
+  }
+  j["kinks"] = nlohmann::json::array();
+  for (const GradcheckEntry& e : kinks) j["kinks"].push_back(entry_json(e));
+  // NaN/inf (a wrong worst entry may hold one) become null rather than invalid JSON.
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace mlpkit

@@ -1,0 +1,215 @@
+#pragma once
+// The pieces of gradcheck shared by the generic and the Mlp front ends: an evaluator interface
+// (who computes J), the driver that runs the perturbation loop in parallel, and the report builder.
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mlpkit/gradcheck.hpp"
+
+namespace mlpkit::detail {
+
+/**
+ * Computes J and central differences of J. Implementations keep per-thread scratch indexed by
+ * omp_get_thread_num() (parallel_for runs at most num_threads() threads), so every const method may
+ * run concurrently on different threads.
+ */
+class LossEvaluator {
+ public:
+  virtual ~LossEvaluator() = default;
+  /** Number of parameters n. */
+  virtual std::size_t size() const = 0;
+  /** J(θ), unperturbed. */
+  virtual double value() const = 0;
+  /**
+   * For each index i in `indices` (ascending, all inside one tensor of the layout):
+   * numeric[k] = (J(θ+h⁺eᵢ) − J(θ−h⁻eᵢ)) / (h⁺+h⁻), rounding[k] = a bound of its rounding error,
+   * kink[k] = 1 when a ReLU-like pre-activation changes sign between the two evaluations.
+   * Throws mlpkit::Error naming i when J is not finite at either evaluation.
+   */
+  virtual void differences(std::span<const std::size_t> indices, std::span<double> numeric,
+                           std::span<double> rounding, std::span<unsigned char> kink) const = 0;
+  /** J(θ + step·direction), direction of n entries. */
+  virtual double along(std::span<const double> direction, double step) const = 0;
+  /** How many parameters one work item should hold (a batch that amortizes per-item cost). */
+  virtual std::size_t batch() const { return 8; }
+  /** Rough flops of one central difference, for parallel_for's cut-off. */
+  virtual double work_per_parameter() const = 0;
+  /**
+   * Estimated relative cost of differences(indices), in any unit common to all calls on this
+   * evaluator; used to cut the work items into blocks of equal cost (MPI ranks). Default: uniform.
+   */
+  virtual double cost(std::span<const std::size_t> indices) const { return static_cast<double>(indices.size()); }
+};
+
+/** The rounding bound of one central difference: u·(|J⁺|+|J⁻|)/(h⁺+h⁻) with u = 2⁻⁵³, times a few ulps. */
+double rounding_bound(double j_plus, double j_minus, double step_sum);
+
+/** (θᵢ+ε)−θᵢ and θᵢ−(θᵢ−ε): the steps actually taken; throws naming i when their sum is 0. */
+struct Steps {
+  double plus, minus;
+};
+Steps steps_for(const char* function, double theta_i, double eps, std::size_t i);
+
+/** Throws unless J is finite, naming the parameter index and the side. */
+void check_finite_value(const char* function, double j, std::size_t i, const char* side);
+
+/**
+ * Checks the options and the layout, runs the loop in options.mode over `evaluator`, and builds the
+ * report: plan_gradcheck, run_items over every item, finish_gradcheck (directional: run_directional).
+ * layout: the caller's slices (empty: θ is one tensor "theta").
+ */
+GradcheckReport run_gradcheck(const char* function, const LossEvaluator& evaluator,
+                              std::span<const double> theta, std::span<const double> analytic,
+                              std::span<const TensorInfo> layout, const GradcheckOptions& options);
+
+// The phases of run_gradcheck, reused by the MPI front end (src/mpi) which runs one block of items
+// per rank and gathers the packed results before finishing.
+
+/** A run of θ entries to check that lies within one tensor (or one gap between tensors). */
+struct Segment {
+  std::vector<std::size_t> indices;  // ascending
+};
+
+/** One work item: `count` consecutive entries of segments[segment] from position `first`. */
+struct WorkItem {
+  std::size_t segment = 0, first = 0, count = 0;
+};
+
+/**
+ * What a check does, fixed before any difference is taken: the same for the same input on every
+ * rank, for any thread count (item sizes come from the evaluator only).
+ */
+struct GradcheckPlan {
+  GradcheckReport report;           // mode, eps, total and the two evaluations of J(θ) so far
+  double j0 = 0;                    // J(θ)
+  std::vector<TensorInfo> tensors;  // the layout, or "theta" n × 1 without one
+  std::vector<Segment> segments;    // full and sampled modes only
+  std::vector<WorkItem> items;      // segment by segment
+  std::size_t to_check = 0;         // entries over all items
+  double work_per_item = 0;         // for parallel_for's cut-off
+
+  std::span<const std::size_t> indices(const WorkItem& item) const {
+    return {segments[item.segment].indices.data() + item.first, item.count};
+  }
+  /** Entries in items [first, last). */
+  std::size_t entries(std::size_t first, std::size_t last) const;
+};
+
+/**
+ * Checks the options and the layout, evaluates J(θ) twice (refusing a non-deterministic J) and
+ * lays out the segments and work items (none in directional mode).
+ */
+GradcheckPlan plan_gradcheck(const char* function, const LossEvaluator& evaluator, std::span<const double> theta,
+                             std::span<const double> analytic, std::span<const TensorInfo> layout,
+                             const GradcheckOptions& options);
+
+/**
+ * parts + 1 ascending item boundaries cutting plan.items into `parts` contiguous blocks of about
+ * equal evaluator.cost (block r is items [b[r], b[r+1]); blocks may be empty).
+ */
+std::vector<std::size_t> split_items(const GradcheckPlan& plan, const LossEvaluator& evaluator, std::size_t parts);
+
+/** Values packed per checked entry, in item order: numeric, rounding, kink (0 or 1). */
+inline constexpr std::size_t kPackedPerEntry = 3;
+
+/** The results of a block of items: items [first, first + done), kPackedPerEntry values per entry. */
+struct PackedResults {
+  std::size_t first = 0, done = 0;
+  std::vector<double> values;
+};
+
+/**
+ * Runs items [first, last) of the plan with parallel_for. options.progress, when set, is called on
+ * the calling thread after each round with (entries done, entries in the block); when it returns
+ * false the block stops after that round (done < last − first).
+ */
+PackedResults run_items(const LossEvaluator& evaluator, const GradcheckPlan& plan, std::size_t first,
+                        std::size_t last, const GradcheckOptions& options);
+
+/** Per-parameter results of a whole check, filled block by block. */
+struct GradcheckResults {
+  explicit GradcheckResults(std::size_t n);
+  /** Stores items [first, first + done) from their packed values; adds their entries to checked. */
+  void store(const GradcheckPlan& plan, std::size_t first, std::size_t done, std::span<const double> packed);
+
+  std::vector<double> numeric;  // NaN where not checked
+  std::vector<double> rounding;
+  std::vector<unsigned char> kink;
+  std::size_t checked = 0;
+  bool cancelled = false;
+};
+
+/** The report of a full or sampled check from its plan and its results (plan.report is moved out). */
+GradcheckReport finish_gradcheck(GradcheckPlan& plan, std::span<const double> theta, std::span<const double> analytic,
+                                 const GradcheckOptions& options, GradcheckResults&& results);
+
+/**
+ * The evaluator of gradcheck(f, θ, dθ, …), after checking f, θ, dθ and the options. Create it
+ * under ThreadLimit(options.threads): it sizes per-thread copies of θ. f and θ must outlive it.
+ */
+std::unique_ptr<LossEvaluator> function_evaluator(const char* function,
+                                                  const std::function<double(std::span<const double>)>& f,
+                                                  std::span<const double> theta,
+                                                  std::span<const double> analytic_gradient,
+                                                  const GradcheckOptions& options);
+
+/** The directional mode: random directions, per-tensor restrictions, bisection over rows. */
+void run_directional(const char* function, const LossEvaluator& evaluator, double j0, std::span<const double> theta,
+                     std::span<const double> analytic, std::span<const TensorInfo> layout,
+                     const GradcheckOptions& options, GradcheckReport& report);
+
+/** Fingerprint from a one-parameter fit analytic ≈ α·numeric, or Fingerprint::none when α ≈ 1. */
+Fingerprint classify_alpha(double alpha, std::size_t batch_size);
+
+/** One sentence for a fingerprint (with the fitted α, β). */
+std::string describe(Fingerprint fingerprint, double alpha, double beta, const std::string& tensor);
+
+/** Throws mlpkit::Error for ε ≤ 0 / not finite or thresholds not 0 < great_below ≤ wrong_from. */
+void check_options(const char* function, const GradcheckOptions& options);
+
+/** Throws unless every slice lies inside [0, n) and no two overlap. */
+void check_layout(const char* function, std::span<const TensorInfo> layout, std::size_t n);
+
+/** The layer number at the end of a tensor name ("W12" → 12), else 0. */
+std::size_t layer_of(const std::string& name);
+
+/** The band of a relative error. */
+Verdict verdict_for(double relative_error, const GradcheckOptions& options);
+
+/**
+ * Builds the per-tensor checks, the global figures and the fingerprints from the numeric gradient
+ * (NaN where not checked), the rounding bounds and the kink flags.
+ */
+void fill_report(GradcheckReport& report, std::span<const double> theta, std::span<const double> analytic,
+                 std::span<const double> numeric, std::span<const double> rounding,
+                 std::span<const unsigned char> kink, std::span<const TensorInfo> layout,
+                 const GradcheckOptions& options);
+
+/** Sets fingerprint, fit and diagnosis of each failing tensor (also the cross-tensor "upstream" one). */
+void fingerprint_tensors(GradcheckReport& report, std::span<const double> theta, std::span<const double> analytic,
+                         std::span<const double> numeric, std::span<const unsigned char> kink,
+                         const GradcheckOptions& options);
+
+/** Per-thread scratch slots a loop needs: num_threads(), or more when already inside a parallel region. */
+std::size_t thread_slots();
+/** This thread's slot, < thread_slots() taken before the loop. */
+std::size_t thread_slot();
+
+/** Restricts num_threads() on the calling thread to options.threads for a scope, when it is > 0 (others unaffected). */
+class ThreadLimit {
+ public:
+  explicit ThreadLimit(int threads);
+  ~ThreadLimit();
+  ThreadLimit(const ThreadLimit&) = delete;
+  ThreadLimit& operator=(const ThreadLimit&) = delete;
+
+ private:
+  int previous_ = 0;
+  bool active_ = false;
+};
+
+}  // namespace mlpkit::detail

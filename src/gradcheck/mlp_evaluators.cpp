@@ -1,0 +1,453 @@
+// The naive and the incremental evaluators of an Mlp's J (see mlp_evaluators.hpp).
+#include "gradcheck/mlp_evaluators.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "mlpkit/activations.hpp"
+#include "mlpkit/gemm.hpp"
+#include "model/dropout.hpp"
+#include "model/mlp_loss.hpp"
+#include "runtime/checks.hpp"
+
+namespace mlpkit::detail {
+namespace {
+
+constexpr const char* kFunction = "gradcheck";
+
+/** Flops of one full forward pass over m examples. */
+double forward_flops(const std::vector<std::size_t>& dims, std::size_t m) {
+  double f = 0;
+  for (std::size_t l = 1; l < dims.size(); ++l) f += 2.0 * static_cast<double>(dims[l] * dims[l - 1] * m);
+  return f;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Naive
+
+struct NaiveMlpEvaluator::Slot {
+  std::vector<double> theta;
+  MlpWorkspace<double> workspace;
+};
+
+NaiveMlpEvaluator::NaiveMlpEvaluator(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
+                                     double eps)
+    : net_(net), x_(x), y_(y), eps_(eps), work_(2 * forward_flops(net.config().dims, x.cols)), slots_(thread_slots()) {}
+
+NaiveMlpEvaluator::~NaiveMlpEvaluator() = default;
+
+std::size_t NaiveMlpEvaluator::size() const { return net_.parameter_count(); }
+
+NaiveMlpEvaluator::Slot& NaiveMlpEvaluator::slot() const {
+  std::unique_ptr<Slot>& s = slots_[thread_slot()];
+  if (!s) {
+    s = std::make_unique<Slot>();
+    const auto theta = net_.parameters();
+    s->theta.assign(theta.begin(), theta.end());
+  }
+  return *s;
+}
+
+double NaiveMlpEvaluator::value() const {
+  Slot& s = slot();
+  return net_.loss_at(s.theta, x_, y_, s.workspace);
+}
+
+void NaiveMlpEvaluator::differences(std::span<const std::size_t> indices, std::span<double> numeric,
+                                    std::span<double> rounding, std::span<unsigned char> kink) const {
+  Slot& s = slot();
+  const auto theta = net_.parameters();
+  for (std::size_t q = 0; q < indices.size(); ++q) {
+    const std::size_t i = indices[q];
+    const Steps h = steps_for(kFunction, theta[i], eps_, i);
+    s.theta[i] = theta[i] + eps_;
+    const double plus = net_.loss_at(s.theta, x_, y_, s.workspace);
+    s.theta[i] = theta[i] - eps_;
+    const double minus = net_.loss_at(s.theta, x_, y_, s.workspace);
+    s.theta[i] = theta[i];
+    check_finite_value(kFunction, plus, i, " + ");
+    check_finite_value(kFunction, minus, i, " − ");
+    numeric[q] = (plus - minus) / (h.plus + h.minus);
+    rounding[q] = rounding_bound(plus, minus, h.plus + h.minus);
+    kink[q] = 0;
+  }
+}
+
+double NaiveMlpEvaluator::along(std::span<const double> direction, double step) const {
+  Slot& s = slot();
+  const auto theta = net_.parameters();
+  for (std::size_t i = 0; i < theta.size(); ++i) s.theta[i] = theta[i] + step * direction[i];
+  const double j = net_.loss_at(s.theta, x_, y_, s.workspace);
+  std::copy(theta.begin(), theta.end(), s.theta.begin());
+  return j;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incremental
+
+struct IncrementalMlpEvaluator::Scratch {
+  std::vector<double> z_row, a_row;               // 2·count × m: row j of Z[l] and A[l] per copy
+  std::vector<std::size_t> columns, changed, offset, source;  // changed examples and the column layout
+  std::vector<double> delta;                      // ΔA[l][j] per changed column
+  std::vector<double> wide_z, wide_a, wide_next, wide_y;  // n × width
+  std::vector<double> loss_scratch;
+  std::vector<Steps> steps;
+  std::vector<Place> places;
+  std::vector<unsigned char> kinked;  // per parameter of the item
+  double flops = 0;                   // performed, for the benchmark's counter
+};
+
+IncrementalMlpEvaluator::IncrementalMlpEvaluator(const Mlp<double>& net, MatrixView<const double> x,
+                                                 MatrixView<const double> y, double eps)
+    : net_(net), x_(x), y_(y), eps_(eps), along_(net, x, y, eps), scratch_(thread_slots()) {
+  const MlpConfig<double>& config = net.config();
+  dims_ = config.dims;
+  layers_ = net.layers();
+  m_ = x.cols;
+  const std::size_t L = layers_, m = m_;
+  kinky_ = L > 1 && (config.hidden == Activation::relu || config.hidden == Activation::leaky_relu);
+  // Enough perturbed copies side by side for a GEMM of ~1024 columns (B panels stay in L2).
+  batch_ = std::clamp<std::size_t>(1024 / (2 * m), 1, 64);
+
+  // The unperturbed forward pass, once, through the model's own layer function.
+  z_.resize(L + 1);
+  a_.resize(L + 1);
+  mask_.resize(L + 1);
+  a_[0].resize(dims_[0] * m);
+  for (std::size_t r = 0; r < dims_[0]; ++r) std::copy(x.row(r), x.row(r) + m, a_[0].data() + r * m);
+  for (std::size_t l = 1; l <= L; ++l) {
+    z_[l].resize(dims_[l] * m);
+    a_[l].resize(dims_[l] * m);
+    const MatrixView<double> z{z_[l].data(), dims_[l], m, m};
+    const MatrixView<double> out = l == L ? z : MatrixView<double>{a_[l].data(), dims_[l], m, m};
+    net.forward_layer(l, MatrixView<const double>{a_[l - 1].data(), dims_[l - 1], m, m}, out, 0,
+                      l == L ? MatrixView<double>{} : z);
+    if (l < L && config.keep_prob < 1) {
+      mask_[l].resize(dims_[l] * m);
+      const DropoutStream stream(config.seed, net.step(), static_cast<std::uint32_t>(l));
+      for (std::size_t r = 0; r < dims_[l]; ++r)
+        fill_dropout_mask(stream, static_cast<std::uint32_t>(r), 0, m, config.keep_prob, mask_[l].data() + r * m);
+    }
+  }
+  l2_scale_ = config.l2 / (2.0 * static_cast<double>(m));
+
+  // Flops of a dense central difference (both evaluations, every example changed), averaged over
+  // the parameters, for parallel_for's cut-off: the GEMMs, plus ~30 per element of the elementwise
+  // passes (rank-1 update, activation, signs) and ~40 per logit for the loss.
+  double total = 0;
+  for (std::size_t l = 1; l <= L; ++l) {
+    double per = 40.0 * static_cast<double>(dims_[L] * m);
+    if (l < L) per += 30.0 * static_cast<double>(dims_[l + 1] * m);
+    for (std::size_t k = l + 2; k <= L; ++k) per += (2.0 * static_cast<double>(dims_[k - 1]) + 30) * static_cast<double>(dims_[k] * m);
+    total += 2 * per * static_cast<double>(dims_[l] * (dims_[l - 1] + 1));
+  }
+  work_ = net.parameter_count() ? total / static_cast<double>(net.parameter_count()) : 0;
+
+  // cost(): the time of one changed column of layer l, in GEMM flops. An elementwise pass over one
+  // row element (rank-1 update, activation, signs, mask, loss) costs about 42 GEMM flops, and the
+  // fixed part of an entry (its rows of Z[l], the scans, two loss calls) about 1000·m: fitted to
+  // measured times per tensor of a depth-4 width-128 ReLU network, batch 32, AVX-512 (Zen 4).
+  constexpr double elementwise = 42;
+  cost_per_column_.assign(L + 1, 0.0);
+  for (std::size_t l = 1; l <= L; ++l) {
+    double per = elementwise * static_cast<double>(dims_[L]);  // the loss
+    if (l < L) per += 2 * elementwise * static_cast<double>(dims_[l + 1]);
+    for (std::size_t k = l + 2; k <= L; ++k)
+      per += (2.0 * static_cast<double>(dims_[k - 1]) + elementwise) * static_cast<double>(dims_[k]);
+    cost_per_column_[l] = per;
+  }
+  cost_per_entry_ = 1000.0 * static_cast<double>(m);
+}
+
+double IncrementalMlpEvaluator::cost(std::span<const std::size_t> indices) const {
+  // Only the examples whose activation changes are propagated (see differences): an inactive ReLU
+  // unit, a dropped unit or a zero input leaves an example out. Counting them here, from the cached
+  // forward pass, is what balances blocks of early layers (many changed examples, deep propagation)
+  // against late ones.
+  const MlpConfig<double>& config = net_.config();
+  const bool relu = layers_ > 1 && config.hidden == Activation::relu;
+  double total = 0;
+  for (const std::size_t i : indices) {
+    const Place p = place(i);
+    const std::size_t l = p.layer;
+    const double* z = z_[l].data() + p.row * m_;
+    const double* a_prev = p.bias ? nullptr : a_[l - 1].data() + p.col * m_;
+    const double* mask = l < layers_ && !mask_[l].empty() ? mask_[l].data() + p.row * m_ : nullptr;
+    std::size_t changed = 0;
+    for (std::size_t e = 0; e < m_; ++e)
+      changed += (a_prev == nullptr || a_prev[e] != 0) && (l == layers_ || !relu || z[e] > 0) &&
+                 (mask == nullptr || mask[e] != 0);
+    total += cost_per_entry_ + 2 * static_cast<double>(changed) * cost_per_column_[l];  // the + and the − copy
+  }
+  return total;
+}
+
+IncrementalMlpEvaluator::~IncrementalMlpEvaluator() = default;
+
+std::size_t IncrementalMlpEvaluator::size() const { return net_.parameter_count(); }
+double IncrementalMlpEvaluator::value() const { return along_.value(); }
+double IncrementalMlpEvaluator::along(std::span<const double> direction, double step) const {
+  return along_.along(direction, step);
+}
+
+IncrementalMlpEvaluator::Scratch& IncrementalMlpEvaluator::scratch() const {
+  std::unique_ptr<Scratch>& s = scratch_[thread_slot()];
+  if (!s) s = std::make_unique<Scratch>();
+  return *s;
+}
+
+double IncrementalMlpEvaluator::performed_flops() const {
+  double total = 0;
+  for (const auto& s : scratch_)
+    if (s) total += s->flops;
+  return total;
+}
+
+IncrementalMlpEvaluator::Place IncrementalMlpEvaluator::place(std::size_t i) const {
+  std::size_t offset = 0;
+  for (std::size_t l = 1; l <= layers_; ++l) {
+    const std::size_t w = dims_[l] * dims_[l - 1];
+    if (i < offset + w) return {l, (i - offset) / dims_[l - 1], (i - offset) % dims_[l - 1], false};
+    offset += w;
+    if (i < offset + dims_[l]) return {l, i - offset, 0, true};
+    offset += dims_[l];
+  }
+  fail(kFunction, "parameter index ", i, " is out of range");
+}
+
+void IncrementalMlpEvaluator::dense_layer(std::size_t k, const double* a_prev, double* out, std::size_t width,
+                                          Activation f) const {
+  const MlpConfig<double>& config = net_.config();
+  const MatrixView<const double> w = net_.weights(k);
+  const double* b = net_.bias(k).data;
+  if (dims_[k] >= 8) {
+    gemm(Trans::no, Trans::no, 1.0, w, MatrixView<const double>{a_prev, dims_[k - 1], width, width}, 0.0,
+         MatrixView<double>{out, dims_[k], width, width}, Epilogue<double>{b, f, config.leaky_slope, {}});
+    return;
+  }
+  // A few rows (the output layer of a classifier): a GEMM would fill its 12-row tiles with padding;
+  // rows of axpys stream the wide activations once instead.
+  for (std::size_t r = 0; r < dims_[k]; ++r) {
+    double* row = out + r * width;
+    std::fill(row, row + width, b[r]);
+    for (std::size_t c = 0; c < dims_[k - 1]; ++c) {
+      const double wrc = w(r, c);
+      const double* a = a_prev + c * width;
+      for (std::size_t t = 0; t < width; ++t) row[t] += wrc * a[t];
+    }
+    if (f != Activation::identity) activation_forward(f, row, row, width, config.leaky_slope);
+  }
+}
+
+// Only the examples (columns) whose layer-l activation actually changes are propagated: an example
+// whose A[l][j][e] is bitwise unchanged by both perturbations (an inactive ReLU unit, a dropped unit,
+// a zero input) has the same loss term in J(θ+h⁺eᵢ) and J(θ−h⁻eᵢ), which cancels exactly. So
+// J(θ+h⁺eᵢ) − J(θ−h⁻eᵢ) = (k/m)·(mean⁺ − mean⁻) + ΔL2 over the k changed examples, computed without
+// subtracting two nearly equal totals.
+void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, std::span<double> numeric,
+                                          std::span<double> rounding, std::span<unsigned char> kink) const {
+  const MlpConfig<double>& config = net_.config();
+  const auto theta = net_.parameters();
+  const std::size_t L = layers_, m = m_, count = indices.size();
+  const std::size_t l = place(indices[0]).layer;  // every index of an item lies in one tensor
+  Scratch& s = scratch();
+  s.kinked.assign(count, 0);
+  s.steps.resize(count);
+  s.places.resize(count);
+
+  // Row j of Z[l] (and of A[l] for a hidden layer) per copy: copy 2q is θᵢ + h⁺, 2q+1 is θᵢ − h⁻.
+  s.z_row.resize(2 * count * m);
+  s.a_row.resize(2 * count * m);
+  for (std::size_t q = 0; q < count; ++q) {
+    const std::size_t i = indices[q];
+    s.places[q] = place(i);
+    s.steps[q] = steps_for(kFunction, theta[i], eps_, i);
+    const Place& p = s.places[q];
+    const double* z = z_[l].data() + p.row * m;
+    const double* a_prev = a_[l - 1].data() + p.col * m;
+    for (int side = 0; side < 2; ++side) {
+      const double step = side == 0 ? s.steps[q].plus : -s.steps[q].minus;
+      double* out = s.z_row.data() + (2 * q + side) * m;
+      if (p.bias) {
+        for (std::size_t e = 0; e < m; ++e) out[e] = z[e] + step;
+      } else {
+        for (std::size_t e = 0; e < m; ++e) out[e] = z[e] + step * a_prev[e];
+      }
+    }
+  }
+  const bool output = l == L;
+  if (!output) {
+    activation_forward(config.hidden, s.z_row.data(), s.a_row.data(), 2 * count * m, config.leaky_slope);
+    for (std::size_t q = 0; q < count; ++q) {
+      const std::size_t j = s.places[q].row;
+      const double* mask = mask_[l].empty() ? nullptr : mask_[l].data() + j * m;
+      for (int side = 0; side < 2; ++side) {
+        double* a = s.a_row.data() + (2 * q + side) * m;
+        if (mask)
+          for (std::size_t e = 0; e < m; ++e) a[e] *= mask[e];
+      }
+      if (kinky_) {
+        const double* plus = s.z_row.data() + 2 * q * m;
+        unsigned char crossed = 0;
+        for (std::size_t e = 0; e < m; ++e) crossed |= static_cast<unsigned char>((plus[e] > 0) != (plus[m + e] > 0));
+        s.kinked[q] = crossed;
+      }
+    }
+  }
+
+  // The changed examples of each parameter (the same columns for its two copies) and the column
+  // offset of each copy in the wide matrices.
+  const std::vector<double>& changed_from = output ? z_[L] : a_[l];
+  const std::vector<double>& perturbed = output ? s.z_row : s.a_row;
+  s.columns.clear();
+  s.offset.assign(2 * count + 1, 0);
+  s.changed.assign(count, 0);
+  for (std::size_t q = 0; q < count; ++q) {
+    const double* base = changed_from.data() + s.places[q].row * m;
+    const double* plus = perturbed.data() + 2 * q * m;
+    const double* minus = plus + m;
+    const std::size_t first = s.columns.size();
+    for (std::size_t e = 0; e < m; ++e)
+      if (plus[e] != base[e] || minus[e] != base[e]) s.columns.push_back(e);
+    s.changed[q] = s.columns.size() - first;
+  }
+  // Column layout: parameter q's + copy, then its − copy, each over its changed examples.
+  const std::size_t total_changed = s.columns.size();
+  s.source.resize(2 * total_changed);
+  {
+    std::size_t at = 0, from = 0;
+    for (std::size_t q = 0; q < count; ++q) {
+      for (int side = 0; side < 2; ++side) {
+        s.offset[2 * q + side] = at;
+        for (std::size_t t = 0; t < s.changed[q]; ++t) s.source[at + t] = s.columns[from + t];
+        at += s.changed[q];
+      }
+      from += s.changed[q];
+    }
+    s.offset[2 * count] = at;
+  }
+  const std::size_t width = 2 * total_changed;
+  s.flops += 4.0 * static_cast<double>(count * m);
+
+  // Marks parameter q when a hidden pre-activation (or activation: ReLU keeps the sign) changes sign
+  // between its two evaluations.
+  auto compare_signs = [&](const double* values, std::size_t rows) {
+    if (!kinky_) return;
+    for (std::size_t q = 0; q < count; ++q) {
+      unsigned char crossed = s.kinked[q];
+      const std::size_t k = s.changed[q];
+      for (std::size_t r = 0; r < rows && !crossed; ++r) {
+        const double* plus = values + r * width + s.offset[2 * q];
+        const double* minus = plus + k;
+        for (std::size_t t = 0; t < k; ++t) crossed |= static_cast<unsigned char>((plus[t] > 0) != (minus[t] > 0));
+      }
+      s.kinked[q] = crossed;
+    }
+  };
+  auto apply_mask = [&](std::size_t layer, double* a) {
+    if (mask_[layer].empty()) return;
+    for (std::size_t r = 0; r < dims_[layer]; ++r) {
+      const double* mask = mask_[layer].data() + r * m;
+      double* row = a + r * width;
+      for (std::size_t t = 0; t < width; ++t) row[t] *= mask[s.source[t]];
+    }
+  };
+
+  const double* logits = nullptr;
+  if (width > 0) {
+    if (output) {
+      // The output layer: the base logits of the changed examples, row j replaced.
+      s.wide_z.resize(dims_[L] * width);
+      for (std::size_t r = 0; r < dims_[L]; ++r)
+        for (std::size_t t = 0; t < width; ++t) s.wide_z[r * width + t] = z_[L][r * m + s.source[t]];
+      for (std::size_t c = 0; c < 2 * count; ++c) {
+        const std::size_t q = c / 2;
+        double* row = s.wide_z.data() + s.places[q].row * width + s.offset[c];
+        const double* z = s.z_row.data() + c * m;
+        for (std::size_t t = 0; t < s.changed[q]; ++t) row[t] = z[s.source[s.offset[c] + t]];
+      }
+      logits = s.wide_z.data();
+    } else {
+      // Z[l+1] + W[l+1][:, j]·ΔA[l][j] on the changed examples of every copy: n[l+1] × width.
+      const std::size_t next = l + 1;
+      const MatrixView<const double> w_next = net_.weights(next);
+      s.wide_z.resize(dims_[next] * width);
+      s.delta.resize(width);
+      for (std::size_t c = 0; c < 2 * count; ++c) {
+        const std::size_t q = c / 2, j = s.places[q].row;
+        const double* a = s.a_row.data() + c * m;
+        const double* base = a_[l].data() + j * m;
+        for (std::size_t t = 0; t < s.changed[q]; ++t) {
+          const std::size_t e = s.source[s.offset[c] + t];
+          s.delta[s.offset[c] + t] = a[e] - base[e];
+        }
+      }
+      for (std::size_t r = 0; r < dims_[next]; ++r) {
+        double* out = s.wide_z.data() + r * width;
+        const double* base = z_[next].data() + r * m;
+        for (std::size_t t = 0; t < width; ++t) out[t] = base[s.source[t]];
+        for (std::size_t c = 0; c < 2 * count; ++c) {
+          const double wrj = w_next(r, s.places[c / 2].row);
+          for (std::size_t t = s.offset[c]; t < s.offset[c + 1]; ++t) out[t] += wrj * s.delta[t];
+        }
+      }
+      s.flops += 2.0 * static_cast<double>(dims_[next] * width);
+      if (next == L) {
+        logits = s.wide_z.data();
+      } else {
+        s.wide_a.resize(dims_[next] * width);
+        activation_forward(config.hidden, s.wide_z.data(), s.wide_a.data(), dims_[next] * width, config.leaky_slope);
+        compare_signs(s.wide_a.data(), dims_[next]);
+        apply_mask(next, s.wide_a.data());
+        // Layers l+2 … L on every changed column of every copy at once: one wide GEMM each.
+        for (std::size_t k = next + 1; k <= L; ++k) {
+          s.wide_next.resize(dims_[k] * width);
+          dense_layer(k, s.wide_a.data(), s.wide_next.data(), width, k == L ? Activation::identity : config.hidden);
+          s.flops += 2.0 * static_cast<double>(dims_[k] * dims_[k - 1] * width);
+          if (k < L) {
+            compare_signs(s.wide_next.data(), dims_[k]);
+            apply_mask(k, s.wide_next.data());
+          }
+          std::swap(s.wide_a, s.wide_next);
+        }
+        logits = s.wide_a.data();
+      }
+    }
+    // Y of the changed examples, in the same column layout.
+    s.wide_y.resize(dims_[L] * width);
+    for (std::size_t r = 0; r < dims_[L]; ++r)
+      for (std::size_t t = 0; t < width; ++t) s.wide_y[r * width + t] = y_(r, s.source[t]);
+  }
+
+  const double inverse_m = 1.0 / static_cast<double>(m);
+  for (std::size_t q = 0; q < count; ++q) {
+    const std::size_t i = indices[q], k = s.changed[q];
+    double data[2] = {0, 0};
+    for (int side = 0; side < 2 && k > 0; ++side) {
+      const std::size_t at = s.offset[2 * q + side];
+      // (k/m)·mean over the changed examples = (1/m)·Σ of their loss terms.
+      data[side] = static_cast<double>(k) * inverse_m *
+                   output_loss(config, MatrixView<const double>{logits + at, dims_[L], k, width},
+                               MatrixView<const double>{s.wide_y.data() + at, dims_[L], k, width}, MatrixView<double>{},
+                               s.loss_scratch);
+    }
+    double plus = data[0], minus = data[1];
+    if (l2_scale_ != 0 && !s.places[q].bias) {
+      // (λ/2m)·Σ W² changes by (λ/2m)·((w+h)² − w²) = (λ/2m)·(2wh + h²).
+      const double w = theta[i], hp = s.steps[q].plus, hm = s.steps[q].minus;
+      plus += l2_scale_ * (2 * w * hp + hp * hp);
+      minus += l2_scale_ * (-2 * w * hm + hm * hm);
+    }
+    check_finite_value(kFunction, plus, i, " + ");
+    check_finite_value(kFunction, minus, i, " − ");
+    const double step = s.steps[q].plus + s.steps[q].minus;
+    numeric[q] = (plus - minus) / step;
+    rounding[q] = rounding_bound(plus, minus, step);
+    kink[q] = s.kinked[q];
+  }
+}
+
+}  // namespace mlpkit::detail

@@ -1,0 +1,182 @@
+// Public activation and softmax API: argument checks, chunked multithreading, dispatch.
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "kernels/activations/activations_kernels.hpp"
+#include "mlpkit/activations.hpp"
+#include "runtime/checks.hpp"
+#include "runtime/dispatch.hpp"
+#include "runtime/threads.hpp"
+
+namespace mlpkit {
+namespace detail {
+
+template <class T>
+const ActivationKernels<T>& active_activation_kernels() {
+  return dispatch([]<class Arch>() -> const ActivationKernels<T>& { return activation_kernels<Arch, T>(); });
+}
+
+namespace {
+
+constexpr std::array<std::string_view, 7> kActivationNames{"identity", "relu",     "leaky_relu", "sigmoid",
+                                                           "tanh",     "gelu",     "gelu_tanh"};
+
+// Rough cost per element in flops, for the parallel cut-off only.
+double cost_per_element(Activation f) {
+  switch (f) {
+    case Activation::identity:
+    case Activation::relu:
+    case Activation::leaky_relu:
+      return 2;
+    case Activation::sigmoid:
+    case Activation::tanh:
+      return 25;
+    case Activation::gelu:
+    case Activation::gelu_tanh:
+      break;
+  }
+  return 60;
+}
+
+void check_activation(const char* function, Activation f) {
+  if (static_cast<std::size_t>(f) >= kActivationNames.size())
+    fail(function, "f (", static_cast<int>(f), ") is not an Activation");
+}
+
+}  // namespace
+
+void check_overlap(const char* function, const char* a_name, const void* a, const char* b_name, const void* b,
+                   std::size_t bytes) {
+  if (a == b || bytes == 0) return;
+  const auto pa = reinterpret_cast<std::uintptr_t>(a);
+  const auto pb = reinterpret_cast<std::uintptr_t>(b);
+  if (pa < pb + bytes && pb < pa + bytes)
+    fail(function, a_name, " and ", b_name, " overlap without being the same array (", a, " and ", b, ", ", bytes,
+         " bytes each)");
+}
+
+/** Runs kernel(begin, count) over [0, n) in fixed chunks, spread over threads when long enough. */
+template <class Kernel>
+void for_each_chunk(std::size_t n, double cost, Kernel&& kernel) {
+  const std::size_t chunks = (n + kActivationChunk - 1) / kActivationChunk;
+  if (chunks <= 1) {
+    if (n != 0) kernel(std::size_t{0}, n);
+    return;
+  }
+  parallel_for(chunks, cost * static_cast<double>(kActivationChunk), [&](std::size_t c) {
+    const std::size_t begin = c * kActivationChunk;
+    kernel(begin, std::min(n, begin + kActivationChunk) - begin);
+  });
+}
+
+}  // namespace detail
+
+std::string_view activation_name(Activation f) {
+  detail::check_activation("activation_name", f);
+  return detail::kActivationNames[static_cast<std::size_t>(f)];
+}
+
+Activation parse_activation(std::string_view name) {
+  for (std::size_t i = 0; i < detail::kActivationNames.size(); ++i)
+    if (detail::kActivationNames[i] == name) return static_cast<Activation>(i);
+  std::string accepted;
+  for (auto known : detail::kActivationNames) accepted += (accepted.empty() ? "" : ", ") + std::string(known);
+  detail::fail("parse_activation", "name \"", name, "\" is not an activation (accepted: ", accepted, ")");
+}
+
+template <class T>
+void activation_forward(Activation f, const T* x, T* y, std::size_t n, T leaky_slope) {
+  constexpr const char* fn = "activation_forward";
+  detail::check_activation(fn, f);
+  detail::check_pointer(fn, "x", x, n);
+  detail::check_pointer(fn, "y", y, n);
+  detail::checked_mul(fn, "n", n, sizeof(T));
+  detail::check_overlap(fn, "x", x, "y", y, n * sizeof(T));
+  const auto& k = detail::active_activation_kernels<T>();
+  detail::for_each_chunk(n, detail::cost_per_element(f), [&](std::size_t begin, std::size_t count) {
+    k.forward(f, x + begin, y + begin, count, leaky_slope);
+  });
+}
+
+template <class T>
+void activation_backward(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T leaky_slope) {
+  constexpr const char* fn = "activation_backward";
+  detail::check_activation(fn, f);
+  detail::check_pointer(fn, "x", x, n);
+  detail::check_pointer(fn, "dy", dy, n);
+  detail::check_pointer(fn, "dx", dx, n);
+  const std::size_t bytes = detail::checked_mul(fn, "n", n, sizeof(T));
+  detail::check_overlap(fn, "x", x, "dx", dx, bytes);
+  detail::check_overlap(fn, "dy", dy, "dx", dx, bytes);
+  const auto& k = detail::active_activation_kernels<T>();
+  detail::for_each_chunk(n, detail::cost_per_element(f), [&](std::size_t begin, std::size_t count) {
+    k.backward(f, x + begin, dy + begin, dx + begin, count, leaky_slope);
+  });
+}
+
+template <class T>
+void activation_backward_from_output(Activation f, const T* y, const T* dy, T* dx, std::size_t n, T leaky_slope) {
+  constexpr const char* fn = "activation_backward_from_output";
+  detail::check_activation(fn, f);
+  if (f == Activation::gelu || f == Activation::gelu_tanh)
+    detail::fail(fn, "f (", activation_name(f), ") has no derivative in terms of its output; use activation_backward");
+  if (f == Activation::leaky_relu && !(leaky_slope >= T(0)))
+    detail::fail(fn, "leaky_slope (", leaky_slope, ") must be ≥ 0 to recover the sign of x from y");
+  detail::check_pointer(fn, "y", y, n);
+  detail::check_pointer(fn, "dy", dy, n);
+  detail::check_pointer(fn, "dx", dx, n);
+  const std::size_t bytes = detail::checked_mul(fn, "n", n, sizeof(T));
+  detail::check_overlap(fn, "y", y, "dx", dx, bytes);
+  detail::check_overlap(fn, "dy", dy, "dx", dx, bytes);
+  const auto& k = detail::active_activation_kernels<T>();
+  detail::for_each_chunk(n, 3.0, [&](std::size_t begin, std::size_t count) {
+    k.backward_from_output(f, y + begin, dy + begin, dx + begin, count, leaky_slope);
+  });
+}
+
+namespace detail {
+namespace {
+
+template <class T>
+void softmax_any(const char* fn, MatrixView<const T> z, MatrixView<T> out, bool log) {
+  check_view(fn, "z", z);
+  check_view(fn, "out", out);
+  check_shape(fn, "out", out, z.rows, z.cols);
+  if (z.empty()) return;
+  check_alias(fn, "out", out, "z", z);
+  const auto& k = active_activation_kernels<T>();
+  const std::size_t blocks = (z.cols + kSoftmaxColumnBlock - 1) / kSoftmaxColumnBlock;
+  parallel_for(blocks, 30.0 * static_cast<double>(kSoftmaxColumnBlock * z.rows), [&](std::size_t b) {
+    const std::size_t j = b * kSoftmaxColumnBlock;
+    k.softmax_columns(z.data + j, z.ld, out.data + j, out.ld, z.rows, std::min(z.cols, j + kSoftmaxColumnBlock) - j,
+                      log);
+  });
+}
+
+}  // namespace
+}  // namespace detail
+
+template <class T>
+void softmax(MatrixView<const T> z, MatrixView<T> out) {
+  detail::softmax_any("softmax", z, out, false);
+}
+
+template <class T>
+void log_softmax(MatrixView<const T> z, MatrixView<T> out) {
+  detail::softmax_any("log_softmax", z, out, true);
+}
+
+#define MLPKIT_INSTANTIATE_ACTIVATIONS(T)                                                              \
+  template void activation_forward<T>(Activation, const T*, T*, std::size_t, T);                      \
+  template void activation_backward<T>(Activation, const T*, const T*, T*, std::size_t, T);           \
+  template void activation_backward_from_output<T>(Activation, const T*, const T*, T*, std::size_t, T); \
+  template void softmax<T>(MatrixView<const T>, MatrixView<T>);                                        \
+  template void log_softmax<T>(MatrixView<const T>, MatrixView<T>);                                    \
+  template const detail::ActivationKernels<T>& detail::active_activation_kernels<T>();
+MLPKIT_INSTANTIATE_ACTIVATIONS(float)
+MLPKIT_INSTANTIATE_ACTIVATIONS(double)
+#undef MLPKIT_INSTANTIATE_ACTIVATIONS
+
+}  // namespace mlpkit

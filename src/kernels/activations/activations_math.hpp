@@ -1,0 +1,253 @@
+#pragma once
+// Vector elementary functions for the activation kernels, accurate to about 0.5–1 ULP each so that
+// sigmoid and tanh stay within 2 ULP: exp and expm1 by Cody–Waite reduction x = k·ln2 + r,
+// |r| ≤ ln2/2, and a Taylor polynomial long enough for T (degree 7 float, 13 double). xsimd's own
+// functions are not used here: they are less accurate (double erf) or slower (tanh).
+// Everything is a template over the arch tag: no symbol is shared between ISA objects.
+#include <xsimd/xsimd.hpp>
+
+// GCC 12 reports the deliberately undefined pass-through operand of the AVX-512 shift intrinsics
+// (_mm512_slli_epi32/64 inlined from xsimd) as "maybe uninitialized": a known false positive.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <cstdint>
+#include <type_traits>
+
+namespace mlpkit::detail::simd {
+
+/**
+ * x·y + z with one rounding. xsimd 8.1 has no FMA kernel for its avx512 archs (it falls back to an
+ * unfused x*y + z), so AVX-512 calls the intrinsic; SSE2 has no FMA and stays unfused (callers that
+ * need an exact product use division_remainder, which handles SSE2 separately).
+ */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> fmadd(const xsimd::batch<T, Arch>& x, const xsimd::batch<T, Arch>& y,
+                                   const xsimd::batch<T, Arch>& z) {
+  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+    if constexpr (std::is_same_v<T, float>) return _mm512_fmadd_ps(x, y, z);
+    else return _mm512_fmadd_pd(x, y, z);
+  } else {
+    return xsimd::fma(x, y, z);
+  }
+}
+
+/** z − x·y with one rounding (see fmadd). */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> fnmadd(const xsimd::batch<T, Arch>& x, const xsimd::batch<T, Arch>& y,
+                                    const xsimd::batch<T, Arch>& z) {
+  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+    if constexpr (std::is_same_v<T, float>) return _mm512_fnmadd_ps(x, y, z);
+    else return _mm512_fnmadd_pd(x, y, z);
+  } else {
+    return xsimd::fnma(x, y, z);
+  }
+}
+
+template <class T>
+using IntFor = std::conditional_t<std::is_same_v<T, float>, std::int32_t, std::int64_t>;
+
+// Constants per precision; plain constexpr functions, so nothing becomes a shared data symbol.
+template <class T>
+constexpr T kLog2e = T(1.4426950408889634074);
+template <class T>
+constexpr T ln2_hi() {  // trailing zero bits: k·ln2_hi is exact for the k that occur
+  if constexpr (std::is_same_v<T, float>) return 0.693359375F;
+  else return 0.693147180369123816490;
+}
+template <class T>
+constexpr T ln2_lo() {
+  if constexpr (std::is_same_v<T, float>) return -2.12194440e-4F;
+  else return 1.90821492927058770002e-10;
+}
+template <class T>
+constexpr T shifter() {  // 1.5·2^mantissa: adding it rounds to an integer kept in the low bits
+  if constexpr (std::is_same_v<T, float>) return 12582912.0F;
+  else return 6755399441055744.0;
+}
+template <class T>
+constexpr int mantissa_bits() { return std::is_same_v<T, float> ? 23 : 52; }
+template <class T>
+constexpr T exp_fast_limit() {  // |x| below it: 2^k is a normal number, no special value occurs
+  if constexpr (std::is_same_v<T, float>) return 87.0F;
+  else return 708.0;
+}
+
+/** q(r) = 1/2! + r/3! + … so that e^r − 1 ≈ r + r²·q(r) for |r| ≤ ln2/2 (truncation below 0.1 ULP). */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> exp_tail(const xsimd::batch<T, Arch>& r) {
+  using B = xsimd::batch<T, Arch>;
+  B q;
+  if constexpr (std::is_same_v<T, float>) {
+    q = fmadd(B(1.0F / 5040.0F), r, B(1.0F / 720.0F));
+    q = fmadd(q, r, B(1.0F / 120.0F));
+    q = fmadd(q, r, B(1.0F / 24.0F));
+    q = fmadd(q, r, B(1.0F / 6.0F));
+    q = fmadd(q, r, B(0.5F));
+  } else {
+    q = fmadd(B(1.0 / 6227020800.0), r, B(1.0 / 479001600.0));
+    q = fmadd(q, r, B(1.0 / 39916800.0));
+    q = fmadd(q, r, B(1.0 / 3628800.0));
+    q = fmadd(q, r, B(1.0 / 362880.0));
+    q = fmadd(q, r, B(1.0 / 40320.0));
+    q = fmadd(q, r, B(1.0 / 5040.0));
+    q = fmadd(q, r, B(1.0 / 720.0));
+    q = fmadd(q, r, B(1.0 / 120.0));
+    q = fmadd(q, r, B(1.0 / 24.0));
+    q = fmadd(q, r, B(1.0 / 6.0));
+    q = fmadd(q, r, B(0.5));
+  }
+  return q;
+}
+
+/** e^r − 1 for |r| ≤ ln2/2. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> expm1_reduced(const xsimd::batch<T, Arch>& r) {
+  return fmadd(r * r, exp_tail(r), r);
+}
+
+/**
+ * 2^k·e^r with one final rounding: 1 + r is split exactly into hi + lo, so neither the rounding of
+ * 1 + r nor that of e^r − 1 shows up as a 0.5-ULP step (about 0.6 ULP in all).
+ */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> scaled_exp_reduced(const xsimd::batch<T, Arch>& r, const xsimd::batch<T, Arch>& scale) {
+  const auto hi = T(1) + r;
+  const auto lo = (T(1) - hi) + r;  // Fast2Sum, |r| < 1
+  return fmadd(hi, scale, fmadd(r * r, exp_tail(r), lo) * scale);
+}
+
+
+
+/** 2^k for integral k (as T) in the normal exponent range, built from the exponent bits. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> pow2_integral(const xsimd::batch<T, Arch>& k) {
+  using I = xsimd::batch<IntFor<T>, Arch>;
+  const I bits = xsimd::bitwise_cast<I>(k + xsimd::batch<T, Arch>(shifter<T>()));
+  // bits = bits(shifter) + k; shifted into the exponent field, bits(shifter) drops out.
+  const I one = xsimd::bitwise_cast<I>(xsimd::batch<T, Arch>(T(1)));
+  return xsimd::bitwise_cast<xsimd::batch<T, Arch>>((bits << mantissa_bits<T>()) + one);
+}
+
+/** Splits x = k·ln2 + r; returns r, sets k (integral, as T). */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> reduce_ln2(const xsimd::batch<T, Arch>& x, xsimd::batch<T, Arch>& k) {
+  using B = xsimd::batch<T, Arch>;
+  k = fmadd(x, B(kLog2e<T>), B(shifter<T>())) - B(shifter<T>());
+  B r = fnmadd(k, B(ln2_hi<T>()), x);
+  return fnmadd(k, B(ln2_lo<T>()), r);
+}
+
+/** e^x for |x| < exp_fast_limit (no NaN). */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> exp_fast(const xsimd::batch<T, Arch>& x) {
+  xsimd::batch<T, Arch> k;
+  const auto r = reduce_ln2(x, k);
+  const auto scale = pow2_integral(k);
+  return scaled_exp_reduced(r, scale);
+}
+
+/** e^x for any x: overflow to +Inf, gradual underflow to subnormals and 0, NaN → NaN. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> exp_any(const xsimd::batch<T, Arch>& x) {
+  using B = xsimd::batch<T, Arch>;
+  if (xsimd::all(xsimd::abs(x) < B(exp_fast_limit<T>()))) return exp_fast(x);
+  // Beyond these bounds e^x rounds to +Inf or 0 anyway.
+  const T lo = std::is_same_v<T, float> ? T(-104) : T(-746);
+  const T hi = std::is_same_v<T, float> ? T(89) : T(710);
+  const B clamped = xsimd::min(xsimd::max(x, B(lo)), B(hi));
+  B k;
+  const B r = reduce_ln2(clamped, k);
+  // 2^k as 2^k1·2^k2: each factor is normal, the product rounds once into the subnormals or to Inf.
+  const B k1 = fmadd(k, B(T(0.5)), B(shifter<T>())) - B(shifter<T>());
+  const B scale1 = pow2_integral(k1);
+  const B e = scaled_exp_reduced(r, scale1) * pow2_integral(k - k1);
+  return xsimd::select(xsimd::isnan(x), x + x, e);
+}
+
+/** e^u − 1 for u in [−2, 44] (callers clamp): relative error about 0.5 ULP. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> expm1_bounded(const xsimd::batch<T, Arch>& u) {
+  using B = xsimd::batch<T, Arch>;
+  B k;
+  const B r = reduce_ln2(u, k);
+  const B p = expm1_reduced(r);
+  const B scale = pow2_integral(k);
+  // e^u − 1 = 2^k·p + (2^k − 1); 2^k − 1 is exact while k ≤ mantissa bits, and for k = 0 this is p itself.
+  return fmadd(scale, p, scale - T(1));
+}
+
+/** num − q·d exactly (when q = num/d rounded): one FMA, or Dekker's product where SSE2 has no FMA. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> division_remainder(const xsimd::batch<T, Arch>& num, const xsimd::batch<T, Arch>& q,
+                                                const xsimd::batch<T, Arch>& d) {
+  using B = xsimd::batch<T, Arch>;
+  if constexpr (!std::is_same_v<Arch, xsimd::sse2>) {
+    return fnmadd(q, d, num);
+  } else {
+    const T split = std::is_same_v<T, float> ? T(4097) : T(134217729);  // 2^⌈p/2⌉ + 1
+    const B cq = q * split, cd = d * split;
+    const B q_hi = cq - (cq - q), q_lo = q - q_hi;
+    const B d_hi = cd - (cd - d), d_lo = d - d_hi;
+    const B product = q * d;
+    const B error = ((q_hi * d_hi - product) + q_hi * d_lo + q_lo * d_hi) + q_lo * d_lo;
+    return (num - product) - error;
+  }
+}
+
+/**
+ * (num + num_lo)/(a + b + b_lo) for |a| ≥ |b| and small lo parts: a + b is carried as an exact
+ * double-word sum and the quotient corrected by its exact remainder, so the result is within about
+ * 0.5 ULP beyond the errors of the inputs (one division).
+ */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> divide_by_sum(const xsimd::batch<T, Arch>& num, const xsimd::batch<T, Arch>& num_lo,
+                                           const xsimd::batch<T, Arch>& a, const xsimd::batch<T, Arch>& b,
+                                           const xsimd::batch<T, Arch>& b_lo) {
+  using B = xsimd::batch<T, Arch>;
+  const B d = a + b;
+  const B d_lo = ((a - d) + b) + b_lo;  // Fast2Sum: exact since |a| ≥ |b|
+  const B inv = T(1) / d;
+  const B q = num * inv;
+  const B remainder = division_remainder(num, q, d) + num_lo;
+  return fmadd(fnmadd(q, d_lo, remainder), inv, q);
+}
+
+/** 1/(1 + e^−x), within 2 ULP, σ(−Inf) = 0, σ(+Inf) = 1, NaN → NaN. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> sigmoid(const xsimd::batch<T, Arch>& x) {
+  using B = xsimd::batch<T, Arch>;
+  const B t = exp_any(-xsimd::abs(x));  // e^−|x| ∈ (0, 1]: never overflows
+  // x ≥ 0: 1/(1+t); x < 0: t/(1+t), which keeps tiny results (down to subnormals) accurate.
+  const B numerator = xsimd::select(x < B(T(0)), t, B(T(1)));
+  const B zero(T(0));
+  return divide_by_sum(numerator, zero, B(T(1)), t, zero);
+}
+
+/** tanh(x) within 2 ULP: |t|/(t+2) with t = expm1(±2|x|), the sign chosen so t never cancels. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> tanh(const xsimd::batch<T, Arch>& x) {
+  using B = xsimd::batch<T, Arch>;
+  const B ax = xsimd::abs(x);
+  const B sign = x ^ ax;  // the sign bit of x alone
+  // Small |x| uses expm1(−2|x|) ∈ (−0.67, 0], large |x| expm1(2|x|) ≥ 2: neither form divides by a
+  // cancelled difference (log(3)/2 is where both are equally good). Beyond 40 tanh rounds to 1.
+  const B two_ax = ax + ax;
+  const B u = xsimd::select(ax > B(T(0.5493061443340548)), xsimd::min(B(T(40)), two_ax), -two_ax);
+  // t = e^u − 1 = (2^k − 1) + 2^k·p as an exact double-word sum t + t_lo (2^k − 1 is exact up to
+  // k = mantissa bits, beyond which tanh rounds to 1 anyway): t's rounding is then not amplified by
+  // the division, whose sensitivity to t reaches 1.5 near |x| = 0.5.
+  B k;
+  const B r = reduce_ln2(u, k);
+  const B scale = pow2_integral(k);
+  const B high = scale - T(1), low = scale * expm1_reduced(r);
+  const B t = high + low;
+  const B low_part = t - high;
+  const B t_lo = (high - (t - low_part)) + (low - low_part);
+  const B t_sign = t & B(-T(0));
+  const B two(T(2));
+  return divide_by_sum(xsimd::abs(t), t_lo ^ t_sign, xsimd::max(t, two), xsimd::min(t, two), t_lo) | sign;
+}
+
+}  // namespace mlpkit::detail::simd

@@ -1,0 +1,241 @@
+#pragma once
+// Activation and softmax kernels written once against xsimd and compiled per ISA (see isa/<isa>.cpp).
+// Everything here is a template over the arch tag, so no symbol is shared between ISA objects.
+// The GEMM epilogue includes this header for activate().
+#include <xsimd/xsimd.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+#include <type_traits>
+
+#include "kernels/activations/activations_kernels.hpp"
+#include "kernels/activations/activations_math.hpp"
+
+namespace mlpkit::detail::simd {
+
+/** GELU lanes go through the scalar reference (baseline code): an erfc accurate to 4 ULP is not vectorized yet. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> reference_lanes(Activation f, const xsimd::batch<T, Arch>& x, T leaky_slope) {
+  alignas(64) T lanes[xsimd::batch<T, Arch>::size];
+  x.store_aligned(lanes);
+  activation_kernels_ref<T>().forward(f, lanes, lanes, xsimd::batch<T, Arch>::size, leaky_slope);
+  return xsimd::batch<T, Arch>::load_aligned(lanes);
+}
+
+/** f(x) lane by lane, as activation_forward computes it (bitwise the same values). */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> activate(Activation f, const xsimd::batch<T, Arch>& x, T leaky_slope) {
+  using B = xsimd::batch<T, Arch>;
+  switch (f) {
+    case Activation::identity:
+      return x;
+    case Activation::relu:
+      return xsimd::select(x < B(T(0)), B(T(0)), x);  // keeps −0 and NaN
+    case Activation::leaky_relu:
+      return xsimd::select(x < B(T(0)), x * leaky_slope, x);
+    case Activation::sigmoid:
+      return sigmoid(x);
+    case Activation::tanh:
+      return simd::tanh(x);
+    case Activation::gelu:
+    case Activation::gelu_tanh:
+      break;
+  }
+  return reference_lanes(f, x, leaky_slope);
+}
+
+/** dy·f'(x), as activation_backward computes it. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> derivative_times(Activation f, const xsimd::batch<T, Arch>& x,
+                                              const xsimd::batch<T, Arch>& dy, T leaky_slope) {
+  using B = xsimd::batch<T, Arch>;
+  switch (f) {
+    case Activation::identity:
+      return dy;
+    case Activation::relu:
+      return xsimd::select(x > B(T(0)), dy, B(T(0)));
+    case Activation::leaky_relu:
+      return xsimd::select(x > B(T(0)), dy, dy * leaky_slope);
+    case Activation::sigmoid: {
+      // σ' = σ(x)σ(−x) = e/(1+e)², e = e^−|x|: no cancellation in 1 − σ for large |x|.
+      const B e = exp_any(-xsimd::abs(x));
+      const B d = T(1) + e;
+      return dy * (e / (d * d));
+    }
+    case Activation::tanh: {
+      // tanh' = 1/cosh² = 4e/(1+e)², e = e^−2|x|.
+      const B e = exp_any(T(-2) * xsimd::abs(x));
+      const B d = T(1) + e;
+      return dy * ((T(4) * e) / (d * d));
+    }
+    case Activation::gelu:
+    case Activation::gelu_tanh:
+      break;
+  }
+  return dy;  // not reached: the gelu family goes through the reference
+}
+
+/** dy·f'(x) from y = f(x). */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> derivative_from_output_times(Activation f, const xsimd::batch<T, Arch>& y,
+                                                          const xsimd::batch<T, Arch>& dy, T leaky_slope) {
+  using B = xsimd::batch<T, Arch>;
+  switch (f) {
+    case Activation::relu:
+      return xsimd::select(y > B(T(0)), dy, B(T(0)));
+    case Activation::leaky_relu:
+      return xsimd::select(y > B(T(0)), dy, dy * leaky_slope);
+    case Activation::sigmoid:
+      return dy * (y * (T(1) - y));
+    case Activation::tanh:
+      return dy * ((T(1) - y) * (T(1) + y));
+    default:
+      return dy;
+  }
+}
+
+// Applies op to full batches, then to the tail through a zero-padded batch, so every element gets
+// the same arithmetic wherever it sits (chunk boundaries cannot change a result).
+template <class Arch, class T, class Op>
+inline void elementwise(const T* a, const T* b, T* out, std::size_t n, Op&& op) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t w = B::size;
+  std::size_t i = 0;
+  for (; i + w <= n; i += w) {
+    const B va = B::load_unaligned(a + i);
+    const B vb = b ? B::load_unaligned(b + i) : va;
+    op(va, vb).store_unaligned(out + i);
+  }
+  if (i == n) return;
+  alignas(64) T ta[w] = {}, tb[w] = {};
+  std::copy(a + i, a + n, ta);
+  if (b) std::copy(b + i, b + n, tb);
+  alignas(64) T to[w];
+  op(B::load_aligned(ta), b ? B::load_aligned(tb) : B::load_aligned(ta)).store_aligned(to);
+  std::copy(to, to + (n - i), out + i);
+}
+
+template <class Arch, class T>
+void forward(Activation f, const T* x, T* y, std::size_t n, T slope) {
+  using B = xsimd::batch<T, Arch>;
+  switch (f) {
+    case Activation::identity:
+      if (x != y) std::copy(x, x + n, y);
+      return;
+    case Activation::relu:
+      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
+                               [](const B& v, const B&) { return xsimd::select(v < B(T(0)), B(T(0)), v); });
+    case Activation::leaky_relu:
+      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
+                               [slope](const B& v, const B&) { return xsimd::select(v < B(T(0)), v * slope, v); });
+    case Activation::sigmoid:
+      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
+                               [](const B& v, const B&) { return sigmoid(v); });
+    case Activation::tanh:
+      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
+                               [](const B& v, const B&) { return simd::tanh(v); });
+    case Activation::gelu:
+    case Activation::gelu_tanh:
+      break;
+  }
+  activation_kernels_ref<T>().forward(f, x, y, n, slope);
+}
+
+// dx = dy·f'(·) for the pointwise functions, reading `from` (x or y = f(x)): one loop per function,
+// so the switch inside `lane(kind, from, dy)` (kind: an integral_constant) is resolved outside the loop.
+template <class Arch, class T, class Lane>
+inline void derivative_loop(Activation f, const T* from, const T* dy, T* dx, std::size_t n, Lane&& lane) {
+  using B = xsimd::batch<T, Arch>;
+  if (f == Activation::identity) {
+    if (dy != dx) std::copy(dy, dy + n, dx);
+    return;
+  }
+  auto run = [&](auto kind) {
+    elementwise<Arch>(from, dy, dx, n, [&lane, kind](const B& v, const B& vdy) { return lane(kind, v, vdy); });
+  };
+  switch (f) {
+    case Activation::relu:
+      return run(std::integral_constant<Activation, Activation::relu>{});
+    case Activation::leaky_relu:
+      return run(std::integral_constant<Activation, Activation::leaky_relu>{});
+    case Activation::sigmoid:
+      return run(std::integral_constant<Activation, Activation::sigmoid>{});
+    default:
+      return run(std::integral_constant<Activation, Activation::tanh>{});
+  }
+}
+
+template <class Arch, class T>
+void backward(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T slope) {
+  using B = xsimd::batch<T, Arch>;
+  if (f == Activation::gelu || f == Activation::gelu_tanh)
+    return activation_kernels_ref<T>().backward(f, x, dy, dx, n, slope);
+  derivative_loop<Arch>(f, x, dy, dx, n, [slope](auto kind, const B& vx, const B& vdy) {
+    return derivative_times<Arch, T>(decltype(kind)::value, vx, vdy, slope);
+  });
+}
+
+template <class Arch, class T>
+void backward_from_output(Activation f, const T* y, const T* dy, T* dx, std::size_t n, T slope) {
+  using B = xsimd::batch<T, Arch>;
+  derivative_loop<Arch>(f, y, dy, dx, n, [slope](auto kind, const B& vy, const B& vdy) {
+    return derivative_from_output_times<Arch, T>(decltype(kind)::value, vy, vdy, slope);
+  });
+}
+
+// A batch of adjacent columns at a time: rows are contiguous, so each row contributes one load.
+template <class Arch, class T>
+void softmax_columns(const T* z, std::size_t ldz, T* out, std::size_t ldo, std::size_t rows, std::size_t cols,
+                     bool log) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t w = B::size;
+  std::size_t j = 0;
+  for (; j + w <= cols && rows != 0; j += w) {
+    B max = B::load_unaligned(z + j);
+    auto has_nan = max != max;
+    for (std::size_t i = 1; i < rows; ++i) {
+      const B v = B::load_unaligned(z + i * ldz + j);
+      max = xsimd::max(max, v);
+      has_nan = has_nan || (v != v);
+    }
+    // A NaN anywhere in the column makes the whole column NaN (max alone might skip it).
+    max = xsimd::select(has_nan, B(std::numeric_limits<T>::quiet_NaN()), max);
+    B total(T(0));
+    for (std::size_t i = 0; i < rows; ++i) {
+      const B e = exp_any(B::load_unaligned(z + i * ldz + j) - max);
+      total += e;
+      if (!log) e.store_unaligned(out + i * ldo + j);
+    }
+    if (log) {
+      const B log_total = xsimd::log(total);
+      for (std::size_t i = 0; i < rows; ++i)
+        ((B::load_unaligned(z + i * ldz + j) - max) - log_total).store_unaligned(out + i * ldo + j);
+    } else {
+      for (std::size_t i = 0; i < rows; ++i)
+        (B::load_unaligned(out + i * ldo + j) / total).store_unaligned(out + i * ldo + j);
+    }
+  }
+  if (j < cols) activation_kernels_ref<T>().softmax_columns(z + j, ldz, out + j, ldo, rows, cols - j, log);
+}
+
+template <class Arch, class T>
+void exp(const T* x, T* y, std::size_t n) {
+  using B = xsimd::batch<T, Arch>;
+  elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n, [](const B& v, const B&) { return exp_any(v); });
+}
+
+}  // namespace mlpkit::detail::simd
+
+namespace mlpkit::detail {
+
+template <class Arch, class T>
+const ActivationKernels<T>& activation_kernels() {
+  static_assert(Arch::supported(), "compile this ISA's source with its flags (cmake/MlpkitCompileOptions.cmake)");
+  static constexpr ActivationKernels<T> table{&simd::forward<Arch, T>, &simd::backward<Arch, T>,
+                                              &simd::backward_from_output<Arch, T>,
+                                              &simd::softmax_columns<Arch, T>, &simd::exp<Arch, T>};
+  return table;
+}
+
+}  // namespace mlpkit::detail

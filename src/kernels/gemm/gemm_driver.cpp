@@ -1,0 +1,160 @@
+// The Goto/BLIS loops around the per-ISA kernels: blocking over N (NC), K (KC) and M (MC) with
+// packed panels, or a direct path for small problems; threads over output tiles only.
+//
+// Determinism: the K blocking (and so every sum's order) depends only on the problem and the
+// ISA's block sizes; threads split output tiles, so any thread count gives the same bits.
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+
+#include "kernels/gemm/gemm_kernels.hpp"
+#include "runtime/threads.hpp"
+
+namespace mlpkit::detail {
+namespace {
+
+std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+
+// Packing buffers, kept per thread between calls (slot 0: B chunk, 1: all of packed A, 2: direct B sliver).
+template <class T>
+T* thread_buffer(int slot, std::size_t count) {
+  thread_local std::unique_ptr<void, AlignedFree> buffers[3];
+  thread_local std::size_t capacity[3] = {0, 0, 0};
+  const std::size_t bytes = count * sizeof(T);
+  if (bytes > capacity[slot]) {
+    buffers[slot].reset(aligned_alloc_bytes(bytes));
+    capacity[slot] = bytes;
+  }
+  return static_cast<T*>(buffers[slot].get());
+}
+
+// parallel_for's work unit is scalar work (its cut-off is ~10 µs of a scalar loop); the micro-kernel
+// does ~25 flops per scalar step, so flops are scaled down before they are compared with it.
+constexpr double kFlopsPerWorkUnit = 25.0;
+
+// Bytes of one row of a column chunk: a KC × chunk panel of B (256 KiB) then fits the 1 MiB L2 beside
+// an MC × KC block of A, so both are re-read from L2 (B across A blocks, A across B slivers).
+constexpr std::size_t kChunkRowBytes = 1024;
+// Elements of packed A held at once (rows × k): bounds the buffer for huge A (then A goes in super-blocks).
+constexpr std::size_t kMaxPackedA = std::size_t(1) << 22;
+// Work items per thread the compute step aims for, so a narrow C still spreads over threads. Only
+// the split of C among items depends on the thread count; every element's sum stays the same.
+constexpr std::size_t kItemsPerThread = 2;
+
+}  // namespace
+
+template <class T>
+void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k,
+                  T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc,
+                  const Epilogue<T>& epilogue) {
+  if (m == 0 || n == 0) return;
+  const GemmBlocking& bl = kernels.blocking;
+  // alpha = 0 or k = 0: C = beta·C (+ epilogue) without reading A or B, as CBLAS. alpha times the
+  // empty sum is 0 even for alpha = ±Inf or NaN (0·Inf would be NaN), so alpha is zeroed then.
+  const std::size_t kk = alpha == T(0) ? 0 : k;
+  if (kk == 0) alpha = T(0);
+  static const T dummy[1] = {T(0)};
+  StridedOperand<T> op_a = ta == Trans::no ? StridedOperand<T>{a, lda, 1} : StridedOperand<T>{a, 1, lda};
+  StridedOperand<T> op_b = tb == Trans::no ? StridedOperand<T>{b, ldb, 1} : StridedOperand<T>{b, 1, ldb};
+  if (kk == 0) op_a = op_b = StridedOperand<T>{dummy, 0, 0};
+
+  const bool fused = epilogue.bias != nullptr || epilogue.activation != Activation::identity ||
+                     epilogue.pre_activation.data != nullptr;
+  const GemmTileEpilogue<T> full{epilogue.bias, epilogue.activation, epilogue.leaky_slope, epilogue.pre_activation.data,
+                                 epilogue.pre_activation.ld};
+  auto tile_epilogue = [&](std::size_t i, std::size_t j) {
+    GemmTileEpilogue<T> e = full;
+    if (e.bias != nullptr) e.bias += i;
+    if (e.pre_activation != nullptr) e.pre_activation += i * e.ld_pre + j;
+    return e;
+  };
+
+  if (m <= bl.direct_max_m && kk <= bl.direct_max_k) {
+    // Direct: A unpacked; each thread packs one k × NR sliver of B at a time into its own buffer.
+    const std::size_t slivers = ceil_div(n, bl.nr);
+    parallel_for(slivers, 2.0 * double(m) * double(kk + 1) * double(bl.nr) / kFlopsPerWorkUnit, [&](std::size_t s) {
+      const std::size_t j0 = s * bl.nr;
+      const std::size_t nc = std::min(bl.nr, n - j0);
+      const GemmTileEpilogue<T> e = tile_epilogue(0, j0);
+      if (op_b.cs == 1 && nc == bl.nr && kk > 0) {
+        // Rows of B are contiguous and the sliver is whole: read it in place.
+        kernels.direct_kernel(m, nc, kk, alpha, op_a, op_b.data + j0, op_b.rs, false, beta, c + j0, ldc,
+                              fused ? &e : nullptr);
+        return;
+      }
+      T* sliver = thread_buffer<T>(2, std::max<std::size_t>(kk, 1) * bl.nr);
+      kernels.pack_b(kk, nc, StridedOperand<T>{op_b.data + j0 * op_b.cs, op_b.rs, op_b.cs}, sliver);
+      kernels.direct_kernel(m, nc, kk, alpha, op_a, sliver, bl.nr, true, beta, c + j0, ldc, fused ? &e : nullptr);
+    });
+    return;
+  }
+
+  // Packed path, in two parallel steps (two barriers a call, which matters when cores are shared):
+  // 1. pack all of op(A) (rows of one super-block) into MR-row panels, one item per MC × KC block;
+  // 2. one item per (row group × column chunk) of C: it packs its own KC × chunk panel of B for each
+  //    K block and runs the macro-kernel over its MC blocks (A block in L2, B sliver in L1).
+  const std::size_t k_blocks = std::max<std::size_t>(ceil_div(kk, bl.kc), 1);
+  const std::size_t super_rows = std::max(
+      bl.mc,
+      std::min(ceil_div(m, bl.mc), std::max<std::size_t>(kMaxPackedA / (bl.mc * std::max<std::size_t>(kk, 1)), 1)) *
+          bl.mc);
+  const std::size_t wanted_items = kItemsPerThread * static_cast<std::size_t>(num_threads());
+  std::size_t chunk_cols = std::max<std::size_t>(kChunkRowBytes / sizeof(T) / bl.nr, 1) * bl.nr;
+  // With few rows of MC blocks, narrower column chunks give every thread work.
+  const std::size_t row_blocks = ceil_div(std::min(m, super_rows), bl.mc);
+  if (num_threads() > 1 && row_blocks * ceil_div(n, chunk_cols) < wanted_items)
+    chunk_cols = std::max(bl.nr, ceil_div(ceil_div(n, ceil_div(wanted_items, row_blocks)), bl.nr) * bl.nr);
+  const std::size_t col_chunks = ceil_div(n, chunk_cols);
+  for (std::size_t ic0 = 0; ic0 < m; ic0 += super_rows) {
+    const std::size_t ms = std::min(super_rows, m - ic0);
+    const std::size_t a_blocks = ceil_div(ms, bl.mc);
+    const std::size_t panel_rows = ceil_div(ms, bl.mr) * bl.mr;  // packed rows of one K block
+    T* packed_a = thread_buffer<T>(1, std::max<std::size_t>(panel_rows * kk, 1));
+    if (kk > 0) {
+      parallel_for(k_blocks * a_blocks, double(bl.mc) * double(bl.kc), [&](std::size_t item) {
+        const std::size_t q = item / a_blocks, blk = item % a_blocks;
+        const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, kk - pc), i = ic0 + blk * bl.mc;
+        kernels.pack_a(std::min(bl.mc, m - i), kc,
+                       StridedOperand<T>{op_a.data + i * op_a.rs + pc * op_a.cs, op_a.rs, op_a.cs},
+                       packed_a + pc * panel_rows + blk * bl.mc * kc);
+      });
+    }
+    // Enough items to share out even when C is one column chunk wide (the split never changes a result).
+    const std::size_t row_groups = num_threads() == 1 ? 1 : std::min(a_blocks, ceil_div(wanted_items, col_chunks));
+    const std::size_t blocks_per_group = ceil_div(a_blocks, row_groups);
+    const std::size_t groups = ceil_div(a_blocks, blocks_per_group);
+    const double rows_per_group = double(std::min(ms, blocks_per_group * bl.mc));
+    parallel_for(
+        groups * col_chunks, 2.0 * rows_per_group * double(chunk_cols) * double(kk + 1) / kFlopsPerWorkUnit,
+        [&](std::size_t item) {
+          const std::size_t group = item / col_chunks;
+          const std::size_t j = (item % col_chunks) * chunk_cols;
+          const std::size_t nc = std::min(chunk_cols, n - j);
+          T* packed_b = thread_buffer<T>(0, std::max<std::size_t>(std::min(kk, bl.kc), 1) * chunk_cols);
+          for (std::size_t q = 0; q < k_blocks; ++q) {
+            const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, kk - pc);
+            if (kc > 0)
+              kernels.pack_b(kc, nc, StridedOperand<T>{op_b.data + pc * op_b.rs + j * op_b.cs, op_b.rs, op_b.cs},
+                             packed_b);
+            const bool last = q + 1 == k_blocks;
+            for (std::size_t blk = group * blocks_per_group; blk < std::min(a_blocks, (group + 1) * blocks_per_group);
+                 ++blk) {
+              const std::size_t i = ic0 + blk * bl.mc;
+              const GemmTileEpilogue<T> e = tile_epilogue(i, j);
+              kernels.macro_kernel(std::min(bl.mc, m - i), nc, kc, alpha, packed_a + pc * panel_rows + blk * bl.mc * kc,
+                                   packed_b, q == 0 ? beta : T(1), c + i * ldc + j, ldc, last && fused ? &e : nullptr);
+            }
+          }
+        },
+        Schedule::balanced);
+  }
+}
+
+template void gemm_blocked<float>(const GemmKernels<float>&, Trans, Trans, std::size_t, std::size_t, std::size_t, float,
+                                  const float*, std::size_t, const float*, std::size_t, float, float*, std::size_t,
+                                  const Epilogue<float>&);
+template void gemm_blocked<double>(const GemmKernels<double>&, Trans, Trans, std::size_t, std::size_t, std::size_t,
+                                   double, const double*, std::size_t, const double*, std::size_t, double, double*,
+                                   std::size_t, const Epilogue<double>&);
+
+}  // namespace mlpkit::detail

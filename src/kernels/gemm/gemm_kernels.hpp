@@ -1,0 +1,101 @@
+#pragma once
+// GEMM building blocks: one table of single-threaded kernels per ISA (packing, macro-kernel over
+// packed panels, direct kernel without packing), driven by the blocking/threading loops of
+// gemm_driver.cpp. No xsimd here: baseline code only sees function pointers.
+#include <cstddef>
+
+#include "mlpkit/activations.hpp"
+#include "mlpkit/gemm.hpp"
+#include "mlpkit/matrix.hpp"
+
+namespace mlpkit::detail {
+
+/**
+ * Register tile MR × NR and cache blocks of one ISA and type (Goto/BLIS naming): a packed A block
+ * is MC × KC (kept in L2), a packed B panel KC × NC (kept in L3), a B sliver KC × NR (kept in L1).
+ * `direct_max_m`/`direct_max_k`: up to these sizes the direct path (A unpacked, one K block) runs.
+ */
+struct GemmBlocking {
+  std::size_t mr, nr, mc, kc, nc;
+  std::size_t direct_max_m, direct_max_k;
+};
+
+/**
+ * What a micro-kernel applies in the store of the last K block. Pointers are already offset to
+ * the block the kernel writes: bias[i] is the bias of the block's row i, pre_activation (null when
+ * not wanted) receives Z at pre_activation[i·ld_pre + j].
+ */
+template <class T>
+struct GemmTileEpilogue {
+  const T* bias;
+  Activation activation;
+  T leaky_slope;
+  T* pre_activation;
+  std::size_t ld_pre;
+};
+
+/** A strided matrix operand: element (r, c) is data[r·rs + c·cs]. */
+template <class T>
+struct StridedOperand {
+  const T* data;
+  std::size_t rs, cs;
+};
+
+/** Single-threaded GEMM kernels of one ISA. */
+template <class T>
+struct GemmKernels {
+  GemmBlocking blocking;
+  /** Packs the mc × kc block of `a` into ⌈mc/MR⌉ panels of MR × kc (panel[p·MR + i]), zero padded. */
+  void (*pack_a)(std::size_t mc, std::size_t kc, StridedOperand<T> a, T* packed);
+  /** Packs the kc × nc block of `b` into ⌈nc/NR⌉ slivers of kc × NR (sliver[p·NR + j]), zero padded. */
+  void (*pack_b)(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed);
+  /**
+   * C(mc × nc) = alpha·Apacked·Bpacked + beta·C, then the epilogue when it is non-null. beta = 0
+   * never reads C. packed_b holds the slivers of exactly these nc columns.
+   */
+  void (*macro_kernel)(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const T* packed_a, const T* packed_b,
+                       T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue);
+  /**
+   * The same over an unpacked A (all k at once) and one k × NR sliver of B (nc ≤ NR columns valid):
+   * for small problems where packing A costs more than it saves. The sliver is packed (b_packed,
+   * aligned, row stride NR) or, when nc = NR, read in place (element (p, j) at b[p·b_rs + j]).
+   */
+  void (*direct_kernel)(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
+                        std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
+                        const GemmTileEpilogue<T>* epilogue);
+};
+
+/** The kernels compiled for xsimd arch `Arch`; defined in gemm_simd.hpp, instantiated in isa/<isa>.cpp. */
+template <class Arch, class T>
+const GemmKernels<T>& gemm_kernels();
+
+/** The kernels of current_isa(). */
+template <class T>
+const GemmKernels<T>& active_gemm_kernels();
+
+/**
+ * The blocked, multithreaded GEMM over `kernels` (any ISA's table): loops over NC, KC and MC with
+ * packed panels, or the direct path for small problems. Arguments are already checked.
+ */
+template <class T>
+void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k,
+                  T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc,
+                  const Epilogue<T>& epilogue);
+
+/**
+ * Checks every argument of the pointer form of gemm (and gemm_ref): leading dimensions,
+ * null pointers, overflowing sizes. Throws mlpkit::Error naming `function`.
+ */
+template <class T>
+void check_gemm_arguments(const char* function, Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k,
+                          const T* a, std::size_t lda, const T* b, std::size_t ldb, const T* c, std::size_t ldc);
+
+/**
+ * Checks the view form: shapes of a, b, c, the epilogue's activation and its pre_activation (shape,
+ * and no overlap with c other than being c itself). Returns k.
+ */
+template <class T>
+std::size_t check_gemm_views(const char* function, Trans ta, Trans tb, MatrixView<const T> a, MatrixView<const T> b,
+                             MatrixView<T> c, const Epilogue<T>& epilogue);
+
+}  // namespace mlpkit::detail

@@ -1,0 +1,155 @@
+#pragma once
+// The MR × NR register-blocked GEMM micro-kernel and its store (alpha, beta, fused epilogue),
+// written once against xsimd. Everything is a template over the arch tag, so no symbol is shared
+// between ISA objects (see isa/<isa>.cpp).
+#include <algorithm>
+#include <cstddef>
+#include <type_traits>
+#include <xsimd/xsimd.hpp>
+
+#include "kernels/activations/activations_simd.hpp"
+#include "kernels/gemm/gemm_kernels.hpp"
+
+namespace mlpkit::detail::gemm_simd {
+
+template <class Arch, class T>
+using Batch = xsimd::batch<T, Arch>;
+
+// x·y + z fused. xsimd 8.1 has no avx512 fma kernel (its generic x*y+z leaves fusing to the
+// compiler, which then fuses differently per call site), so avx512 calls the intrinsic itself.
+template <class Arch, class T>
+Batch<Arch, T> fmadd(const Batch<Arch, T>& x, const Batch<Arch, T>& y, const Batch<Arch, T>& z) {
+  if constexpr (std::is_same_v<Arch, xsimd::avx512bw>) {
+    if constexpr (std::is_same_v<T, float>)
+      return _mm512_fmadd_ps(x, y, z);
+    else
+      return _mm512_fmadd_pd(x, y, z);
+  } else {
+    return xsimd::fma(x, y, z);
+  }
+}
+
+/**
+ * Stores the accumulators of one full MR × (NB·W) tile: C = alpha·acc + beta·C (C unread when
+ * beta = 0), then with an epilogue Z = C + bias[i], pre_activation = Z, C = act(Z).
+ */
+template <class Arch, class T, std::size_t MR, std::size_t NB>
+inline void store_tile(Batch<Arch, T> (&acc)[MR][NB], T alpha, T beta, T* c, std::size_t ldc,
+                       const GemmTileEpilogue<T>* epilogue) {
+  using B = Batch<Arch, T>;
+  constexpr std::size_t W = B::size;
+  const B va(alpha), vb(beta);
+  const bool read_c = beta != T(0);
+#pragma GCC unroll 32
+  for (std::size_t i = 0; i < MR; ++i) {
+#pragma GCC unroll 8
+    for (std::size_t jb = 0; jb < NB; ++jb) {
+      T* cp = c + i * ldc + jb * W;
+      B r = acc[i][jb] * va;
+      if (read_c) r = fmadd<Arch, T>(vb, B::load_unaligned(cp), r);
+      if (epilogue != nullptr) {
+        // Through fmadd: a plain add could be contracted with alpha·acc by the compiler, and
+        // then the fused result would differ from gemm followed by a separate bias add.
+        if (epilogue->bias != nullptr) r = fmadd<Arch, T>(r, B(T(1)), B(epilogue->bias[i]));
+        if (epilogue->pre_activation != nullptr)
+          r.store_unaligned(epilogue->pre_activation + i * epilogue->ld_pre + jb * W);
+        // The same lane function activation_forward uses, so fused equals unfused bit for bit.
+        r = simd::activate<Arch, T>(epilogue->activation, r, epilogue->leaky_slope);
+      }
+      r.store_unaligned(cp);
+    }
+  }
+}
+
+/**
+ * acc = Σ_p A(:, p)·B(p, :) over k, for one full tile. A is a packed MR × k panel (PackedA,
+ * element (i, p) at a[p·MR + i]) or unpacked rows a_rows[i][p·a_cs]; B is a packed k × NR sliver
+ * (PackedB, element (p, j) at b[p·NR + j], 64-byte aligned) or unpacked rows b[p·b_rs + j].
+ */
+template <class Arch, class T, std::size_t MR, std::size_t NB, bool PackedA, bool PackedB>
+inline void accumulate(std::size_t k, const T* a, const T* const* a_rows, std::size_t a_cs, const T* b,
+                       std::size_t b_rs, Batch<Arch, T> (&acc)[MR][NB]) {
+  using B = Batch<Arch, T>;
+  constexpr std::size_t W = B::size;
+  constexpr std::size_t NR = NB * W;
+#pragma GCC unroll 32
+  for (std::size_t i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb] = B(T(0));
+  for (std::size_t p = 0; p < k; ++p) {
+    B bv[NB];
+#pragma GCC unroll 8
+    for (std::size_t jb = 0; jb < NB; ++jb) {
+      if constexpr (PackedB)
+        bv[jb] = B::load_aligned(b + p * NR + jb * W);
+      else
+        bv[jb] = B::load_unaligned(b + p * b_rs + jb * W);
+    }
+#pragma GCC unroll 32
+    for (std::size_t i = 0; i < MR; ++i) {
+      const B ai(PackedA ? a[p * MR + i] : a_rows[i][p * a_cs]);
+#pragma GCC unroll 8
+      for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb] = fmadd<Arch, T>(ai, bv[jb], acc[i][jb]);
+    }
+  }
+}
+
+/**
+ * One m_eff × n_eff tile (m_eff ≤ MR, n_eff ≤ NR) of C = alpha·A·B + beta·C (+ epilogue).
+ * A partial tile goes through a local MR × NR buffer, so the arithmetic is that of a full tile.
+ * For unpacked A, rows past m_eff read row m_eff − 1 (their results are dropped).
+ */
+template <class Arch, class T, std::size_t MR, std::size_t NB, bool PackedA, bool PackedB>
+void micro_tile(std::size_t k, const T* a, std::size_t a_rs, std::size_t a_cs, const T* b, std::size_t b_rs, T alpha,
+                T beta, T* c, std::size_t ldc, std::size_t m_eff, std::size_t n_eff,
+                const GemmTileEpilogue<T>* epilogue) {
+  using B = Batch<Arch, T>;
+  constexpr std::size_t NR = NB * B::size;
+  const T* a_rows[MR];
+  if constexpr (!PackedA) {
+    for (std::size_t i = 0; i < MR; ++i) a_rows[i] = a + std::min(i, m_eff - 1) * a_rs;
+  }
+  const bool full = m_eff == MR && n_eff == NR;
+  if (full) {
+    // C is read (or written) only after the K loop; fetching it now hides the misses of its strided rows.
+    for (std::size_t i = 0; i < MR; ++i) {
+      __builtin_prefetch(c + i * ldc, 1);
+      __builtin_prefetch(c + i * ldc + NR - 1, 1);
+    }
+  }
+  B acc[MR][NB];
+  accumulate<Arch, T, MR, NB, PackedA, PackedB>(k, a, a_rows, a_cs, b, b_rs, acc);
+  if (full) {
+    store_tile<Arch, T, MR, NB>(acc, alpha, beta, c, ldc, epilogue);
+    return;
+  }
+  alignas(64) T tile[MR * NR];
+  alignas(64) T pre[MR * NR];
+  T bias[MR];
+  std::fill(tile, tile + MR * NR, T(0));
+  if (beta != T(0))
+    for (std::size_t i = 0; i < m_eff; ++i)
+      for (std::size_t j = 0; j < n_eff; ++j) tile[i * NR + j] = c[i * ldc + j];
+  GemmTileEpilogue<T> local{};
+  if (epilogue != nullptr) {
+    local = *epilogue;
+    if (epilogue->bias != nullptr) {
+      std::fill(bias, bias + MR, T(0));
+      std::copy(epilogue->bias, epilogue->bias + m_eff, bias);
+      local.bias = bias;
+    }
+    if (epilogue->pre_activation != nullptr) {
+      local.pre_activation = pre;
+      local.ld_pre = NR;
+    }
+  }
+  store_tile<Arch, T, MR, NB>(acc, alpha, beta, tile, NR, epilogue != nullptr ? &local : nullptr);
+  // Z before act(Z), as store_tile does: when pre_activation is C itself, C must end up holding act(Z).
+  if (epilogue != nullptr && epilogue->pre_activation != nullptr)
+    for (std::size_t i = 0; i < m_eff; ++i)
+      for (std::size_t j = 0; j < n_eff; ++j) epilogue->pre_activation[i * epilogue->ld_pre + j] = pre[i * NR + j];
+  for (std::size_t i = 0; i < m_eff; ++i)
+    for (std::size_t j = 0; j < n_eff; ++j) c[i * ldc + j] = tile[i * NR + j];
+}
+
+}  // namespace mlpkit::detail::gemm_simd

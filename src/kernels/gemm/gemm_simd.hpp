@@ -1,0 +1,160 @@
+#pragma once
+// GEMM kernels of one ISA: packing, the macro-kernel over packed panels and the direct kernel,
+// with the register tile and cache blocks chosen per ISA and type. Compiled per ISA through
+// explicit instantiations in isa/<isa>.cpp; every function is a template over the arch tag.
+#include <algorithm>
+#include <cstddef>
+#include <type_traits>
+#include <xsimd/xsimd.hpp>
+
+#include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/gemm/gemm_microkernel.hpp"
+
+namespace mlpkit::detail::gemm_simd {
+
+/**
+ * Register tile (MR rows × NB batches) and cache blocks of one ISA and type, measured on Zen 4
+ * (single core, CPU time, beside OpenBLAS; BLIS's zen3 6×16 and 144/256/4080 were the start).
+ * - avx512 (Zen 4 runs it on a 256-bit datapath): 8 × 2 zmm (16 accumulators of 32) beat 6×32,
+ *   10×32, 12×32, 14×32, 24×16, 28×16, 8×48, 6×48 and 4×64 by 3–25 % in float; in double 12×16,
+ *   16×8, 6×16 and 8×24 (and KC 128/192/384, MC 96–192) were no better. Sizes that are
+ *   multiples of 8 also avoid partial tiles.
+ * - sse2 / avx2: 6 × 2 vectors (12 accumulators of 16 registers).
+ * KC = 256 makes a KC × NR sliver of B 32 KiB for avx512 (it measured better than 128 or 192 all
+ * the same: the A panel streams from L2 alongside); MC = 24 panels keeps MC × KC of A well inside
+ * the 1 MiB L2; NC ≈ 4096 keeps the KC × NC panel of B in L3. Up to DIRECT_MAX_M rows and KC
+ * inner dimension the direct path (no packing of A) wins.
+ */
+template <class Arch, class T>
+struct Config {
+  static constexpr bool is_avx512 = std::is_same_v<Arch, xsimd::avx512bw>;
+  static constexpr std::size_t W = Batch<Arch, T>::size;
+  static constexpr std::size_t MR = is_avx512 ? 8 : 6;
+  static constexpr std::size_t NB = 2;
+  static constexpr std::size_t NR = NB * W;
+  static constexpr std::size_t KC = 256;
+  static constexpr std::size_t MC = MR * 24;
+  static constexpr std::size_t NC = NR * (4096 / NR);
+  static constexpr std::size_t DIRECT_MAX_M = 256;
+  static constexpr std::size_t DIRECT_MAX_K = KC;
+};
+
+// packed[p·MR + i] = A(i, p) for each MR-row panel; rows past mc are zero.
+template <class Arch, class T, std::size_t MR>
+void pack_a_panels(std::size_t mc, std::size_t kc, StridedOperand<T> a, T* packed) {
+  for (std::size_t ir = 0; ir < mc; ir += MR, packed += MR * kc) {
+    const std::size_t rows = std::min(MR, mc - ir);
+    const T* src = a.data + ir * a.rs;
+    if (a.rs == 1 && rows == MR) {
+      // op(A) = Aᵀ: each p reads MR contiguous elements.
+      for (std::size_t p = 0; p < kc; ++p)
+        for (std::size_t i = 0; i < MR; ++i) packed[p * MR + i] = src[p * a.cs + i];
+    } else if (a.cs == 1 && rows == MR) {
+      // Rows are contiguous: read MR rows in step, write the panel column by column.
+      const T* row[MR];
+      for (std::size_t i = 0; i < MR; ++i) row[i] = src + i * a.rs;
+      for (std::size_t p = 0; p < kc; ++p)
+#pragma GCC unroll 32
+        for (std::size_t i = 0; i < MR; ++i) packed[p * MR + i] = row[i][p];
+    } else {
+      for (std::size_t p = 0; p < kc; ++p)
+        for (std::size_t i = 0; i < MR; ++i) packed[p * MR + i] = i < rows ? src[i * a.rs + p * a.cs] : T(0);
+    }
+  }
+}
+
+// packed[p·NR + j] = B(p, j) for each NR-column sliver; columns past nc are zero.
+template <class Arch, class T, std::size_t NR>
+void pack_b_slivers(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed) {
+  for (std::size_t jr = 0; jr < nc; jr += NR, packed += NR * kc) {
+    const std::size_t cols = std::min(NR, nc - jr);
+    const T* src = b.data + jr * b.cs;
+    if (b.cs == 1 && cols == NR) {
+      for (std::size_t p = 0; p < kc; ++p)
+        for (std::size_t j = 0; j < NR; ++j) packed[p * NR + j] = src[p * b.rs + j];
+    } else if (b.rs == 1 && cols == NR) {
+      // op(B) = Bᵀ: walk each stored row (one column of op(B)) contiguously.
+      for (std::size_t j = 0; j < NR; ++j) {
+        const T* col = src + j * b.cs;
+        for (std::size_t p = 0; p < kc; ++p) packed[p * NR + j] = col[p];
+      }
+    } else {
+      for (std::size_t p = 0; p < kc; ++p)
+        for (std::size_t j = 0; j < NR; ++j) packed[p * NR + j] = j < cols ? src[p * b.rs + j * b.cs] : T(0);
+    }
+  }
+}
+
+template <class Arch, class T>
+void pack_a(std::size_t mc, std::size_t kc, StridedOperand<T> a, T* packed) {
+  pack_a_panels<Arch, T, Config<Arch, T>::MR>(mc, kc, a, packed);
+}
+
+template <class Arch, class T>
+void pack_b(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed) {
+  pack_b_slivers<Arch, T, Config<Arch, T>::NR>(kc, nc, b, packed);
+}
+
+// The epilogue of the tile at (i, j) of a block whose epilogue starts at `base`. Templated on Arch
+// although it does not use it: a helper on T alone would be one weak symbol for all ISA objects.
+template <class Arch, class T>
+GemmTileEpilogue<T> offset_epilogue(const GemmTileEpilogue<T>& base, std::size_t i, std::size_t j) {
+  GemmTileEpilogue<T> e = base;
+  if (e.bias != nullptr) e.bias += i;
+  if (e.pre_activation != nullptr) e.pre_activation += i * e.ld_pre + j;
+  return e;
+}
+
+// Loop order jr (B sliver stays in L1) then ir (A panels stream from L2), as in BLIS.
+template <class Arch, class T>
+void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const T* packed_a, const T* packed_b, T beta,
+                  T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
+  using C = Config<Arch, T>;
+  for (std::size_t jr = 0; jr < nc; jr += C::NR) {
+    const T* b = packed_b + (jr / C::NR) * kc * C::NR;
+    const std::size_t n_eff = std::min(C::NR, nc - jr);
+    for (std::size_t ir = 0; ir < mc; ir += C::MR) {
+      const T* a = packed_a + (ir / C::MR) * kc * C::MR;
+      const std::size_t m_eff = std::min(C::MR, mc - ir);
+      GemmTileEpilogue<T> e{};
+      if (epilogue != nullptr) e = offset_epilogue<Arch>(*epilogue, ir, jr);
+      micro_tile<Arch, T, C::MR, C::NB, true, true>(kc, a, 1, C::MR, b, C::NR, alpha, beta, c + ir * ldc + jr, ldc,
+                                                    m_eff, n_eff, epilogue != nullptr ? &e : nullptr);
+    }
+  }
+}
+
+template <class Arch, class T>
+void direct_kernel(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
+                   std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
+                   const GemmTileEpilogue<T>* epilogue) {
+  using C = Config<Arch, T>;
+  for (std::size_t ir = 0; ir < m; ir += C::MR) {
+    const std::size_t m_eff = std::min(C::MR, m - ir);
+    GemmTileEpilogue<T> e{};
+    if (epilogue != nullptr) e = offset_epilogue<Arch>(*epilogue, ir, 0);
+    const GemmTileEpilogue<T>* tile_epilogue = epilogue != nullptr ? &e : nullptr;
+    if (b_packed)
+      micro_tile<Arch, T, C::MR, C::NB, false, true>(k, a.data + ir * a.rs, a.rs, a.cs, b, C::NR, alpha, beta,
+                                                     c + ir * ldc, ldc, m_eff, nc, tile_epilogue);
+    else
+      micro_tile<Arch, T, C::MR, C::NB, false, false>(k, a.data + ir * a.rs, a.rs, a.cs, b, b_rs, alpha, beta,
+                                                      c + ir * ldc, ldc, m_eff, nc, tile_epilogue);
+  }
+}
+
+}  // namespace mlpkit::detail::gemm_simd
+
+namespace mlpkit::detail {
+
+template <class Arch, class T>
+const GemmKernels<T>& gemm_kernels() {
+  static_assert(Arch::supported(), "compile this ISA's source with its flags (cmake/MlpkitCompileOptions.cmake)");
+  using C = gemm_simd::Config<Arch, T>;
+  static constexpr GemmKernels<T> table{
+      GemmBlocking{C::MR, C::NR, C::MC, C::KC, C::NC, C::DIRECT_MAX_M, C::DIRECT_MAX_K}, &gemm_simd::pack_a<Arch, T>,
+      &gemm_simd::pack_b<Arch, T>, &gemm_simd::macro_kernel<Arch, T>, &gemm_simd::direct_kernel<Arch, T>};
+  return table;
+}
+
+}  // namespace mlpkit::detail

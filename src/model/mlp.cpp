@@ -1,0 +1,390 @@
+// Mlp: parameters, forward pass with cache (fused GEMM epilogue), backpropagation, dropout, L2.
+#include "mlpkit/mlp.hpp"
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "mlpkit/gemm.hpp"
+#include "mlpkit/vector.hpp"
+#include "model/dropout.hpp"
+#include "model/mlp_loss.hpp"
+#include "runtime/checks.hpp"
+#include "runtime/threads.hpp"
+
+namespace mlpkit {
+
+namespace {
+
+constexpr std::size_t kMax32 = std::numeric_limits<std::uint32_t>::max();
+
+// Grows a buffer to at least n elements; never shrinks, so a warm workspace allocates nothing.
+template <class T>
+T* reserve(std::vector<T>& buffer, std::size_t n) {
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
+// A contiguous rows × cols view (ld = cols) over a workspace buffer.
+template <class T>
+MatrixView<T> contiguous(std::vector<T>& buffer, std::size_t rows, std::size_t cols) {
+  return {reserve(buffer, rows * cols), rows, cols, cols};
+}
+
+bool dropout_active(double keep_prob) { return keep_prob < 1.0; }
+
+// Whether backward can take g'(Z) from A = g(Z) exactly (the same 0/1/slope factors), so the
+// forward pass need not store Z: only without dropout, whose scaling A would then carry.
+template <class T>
+bool derivative_from_output(Activation f, T leaky_slope, bool dropout) {
+  if (dropout) return false;
+  return f == Activation::identity || f == Activation::relu || (f == Activation::leaky_relu && leaky_slope > T(0));
+}
+
+}  // namespace
+
+bool dropout_keep(std::uint64_t seed, std::uint64_t step, std::size_t layer, std::size_t unit, std::size_t example,
+                  double keep_prob) {
+  if (!(keep_prob > 0.0 && keep_prob <= 1.0)) detail::fail("dropout_keep", "keep_prob (", keep_prob, ") must be in (0, 1]");
+  if (layer > kMax32) detail::fail("dropout_keep", "layer (", layer, ") exceeds 2^32 − 1");
+  if (unit > kMax32) detail::fail("dropout_keep", "unit (", unit, ") exceeds 2^32 − 1");
+  const detail::DropoutStream stream(seed, step, static_cast<std::uint32_t>(layer));
+  return detail::DropoutStream::keeps(stream.block(static_cast<std::uint32_t>(unit), example / 4)[example % 4], keep_prob);
+}
+
+template <class T>
+void validate_config(const MlpConfig<T>& config) {
+  const char* fn = "Mlp";
+  const auto& dims = config.dims;
+  if (dims.size() < 2)
+    detail::fail(fn, "config.dims has ", dims.size(), " entries but needs at least 2 (n[0] inputs … n[L] outputs)");
+  std::size_t parameters = 0;
+  for (std::size_t l = 0; l < dims.size(); ++l) {
+    if (dims[l] == 0) detail::fail(fn, "config.dims[", l, "] is 0: every layer needs at least one unit");
+    if (dims[l] > kMax32) detail::fail(fn, "config.dims[", l, "] (", dims[l], ") exceeds 2^32 − 1");
+    if (l == 0) continue;
+    const std::size_t layer = detail::checked_mul(fn, "the parameter count", dims[l], dims[l - 1] + 1);
+    if (parameters > std::numeric_limits<std::size_t>::max() - layer) detail::fail(fn, "the parameter count overflows size_t");
+    parameters += layer;
+  }
+  const auto keep_prob = static_cast<double>(config.keep_prob);
+  if (!(keep_prob > 0.0 && keep_prob <= 1.0))
+    detail::fail(fn, "config.keep_prob (", keep_prob, ") must be in (0, 1] (1 turns dropout off)");
+  const auto l2 = static_cast<double>(config.l2);
+  if (!(l2 >= 0.0) || !std::isfinite(l2)) detail::fail(fn, "config.l2 (", l2, ") must be finite and ≥ 0");
+  const auto scale = static_cast<double>(config.init_scale);
+  if (!(scale >= 0.0) || !std::isfinite(scale)) detail::fail(fn, "config.init_scale (", scale, ") must be finite and ≥ 0");
+  if (!std::isfinite(static_cast<double>(config.leaky_slope)))
+    detail::fail(fn, "config.leaky_slope (", static_cast<double>(config.leaky_slope), ") must be finite");
+  for (const Activation f : {config.hidden, config.output})
+    if (static_cast<int>(f) < 0 || static_cast<int>(f) > static_cast<int>(Activation::gelu_tanh))
+      detail::fail(fn, "config has an unknown activation (", static_cast<int>(f), ")");
+  if (static_cast<int>(config.init) < 0 || static_cast<int>(config.init) > static_cast<int>(Init::xavier_uniform))
+    detail::fail(fn, "config.init is an unknown scheme (", static_cast<int>(config.init), ")");
+  const std::size_t outputs = dims.back();
+  switch (config.loss) {
+    case Loss::binary_cross_entropy:
+      if (config.output != Activation::sigmoid)
+        detail::fail(fn, "binary_cross_entropy needs output = sigmoid, not ", activation_name(config.output));
+      if (outputs > 1 && !config.multi_label)
+        detail::fail(fn, "binary_cross_entropy with n[L] = ", outputs,
+                     " outputs: set multi_label = true for independent labels, or use cross_entropy for one class of ",
+                     outputs);
+      break;
+    case Loss::cross_entropy:
+      if (config.output != Activation::identity)
+        detail::fail(fn, "cross_entropy applies softmax to the logits itself: output must be identity, not ",
+                     activation_name(config.output));
+      if (outputs < 2) detail::fail(fn, "cross_entropy needs n[L] ≥ 2 classes, got ", outputs, " (use binary_cross_entropy)");
+      break;
+    case Loss::mean_squared_error:
+      break;
+    default:
+      detail::fail(fn, "config.loss is an unknown loss (", static_cast<int>(config.loss), ")");
+  }
+}
+
+template <class T>
+Mlp<T>::Mlp(const MlpConfig<T>& config) : config_(config) {
+  validate_config(config_);
+  const auto& dims = config_.dims;
+  std::size_t offset = 0;
+  for (std::size_t l = 1; l < dims.size(); ++l) {
+    weight_offset_.push_back(offset);
+    offset += dims[l] * (dims[l - 1] + 1);
+  }
+  theta_.assign(offset, T(0));  // biases start at 0
+  grad_.assign(offset, T(0));
+  for (std::size_t l = 1; l <= layers(); ++l) init_weights(config_.init, config_.init_scale, config_.seed, l, weights(l));
+}
+
+template <class T>
+std::vector<TensorInfo> Mlp<T>::tensors() const {
+  std::vector<TensorInfo> out;
+  for (std::size_t l = 1; l <= layers(); ++l) {
+    // Appending, not "W" + to_string(l): GCC 12 raises a false -Wrestrict on the latter.
+    std::string weight_name = "W", bias_name = "b";
+    weight_name += std::to_string(l);
+    bias_name += std::to_string(l);
+    out.push_back({weight_name, weight_offset(l), config_.dims[l], config_.dims[l - 1]});
+    out.push_back({bias_name, bias_offset(l), config_.dims[l], 1});
+  }
+  return out;
+}
+
+template <class T>
+void Mlp<T>::check_layer(const char* function, std::size_t l) const {
+  if (l < 1 || l > layers()) detail::fail(function, "layer ", l, " is outside 1 … L = ", layers(), " (layers are 1-based)");
+}
+
+template <class T>
+MatrixView<T> Mlp<T>::weights(std::size_t l) {
+  check_layer("Mlp::weights", l);
+  return {theta_.data() + weight_offset(l), config_.dims[l], config_.dims[l - 1], config_.dims[l - 1]};
+}
+template <class T>
+MatrixView<const T> Mlp<T>::weights(std::size_t l) const {
+  check_layer("Mlp::weights", l);
+  return {theta_.data() + weight_offset(l), config_.dims[l], config_.dims[l - 1], config_.dims[l - 1]};
+}
+template <class T>
+MatrixView<T> Mlp<T>::bias(std::size_t l) {
+  check_layer("Mlp::bias", l);
+  return {theta_.data() + bias_offset(l), config_.dims[l], 1, 1};
+}
+template <class T>
+MatrixView<const T> Mlp<T>::bias(std::size_t l) const {
+  check_layer("Mlp::bias", l);
+  return {theta_.data() + bias_offset(l), config_.dims[l], 1, 1};
+}
+template <class T>
+MatrixView<const T> Mlp<T>::weight_gradient(std::size_t l) const {
+  check_layer("Mlp::weight_gradient", l);
+  return {grad_.data() + weight_offset(l), config_.dims[l], config_.dims[l - 1], config_.dims[l - 1]};
+}
+template <class T>
+MatrixView<const T> Mlp<T>::bias_gradient(std::size_t l) const {
+  check_layer("Mlp::bias_gradient", l);
+  return {grad_.data() + bias_offset(l), config_.dims[l], 1, 1};
+}
+
+template <class T>
+void Mlp<T>::check_batch(const char* function, MatrixView<const T> x, MatrixView<const T> y) const {
+  detail::check_view(function, "x", x);
+  detail::check_view(function, "y", y);
+  if (x.rows != config_.dims.front())
+    detail::fail(function, "x has ", x.rows, " rows but the model has n[0] = ", config_.dims.front(),
+                 " inputs (examples are columns)");
+  if (x.cols == 0) detail::fail(function, "x has 0 columns: m = 0, a batch needs at least one example");
+  detail::check_shape(function, "y", y, config_.dims.back(), x.cols);
+}
+
+// Z[l] = W[l]·A[l−1] + b[l] and A[l] = g(Z[l]) for every layer, the epilogue fused into the GEMM.
+// Keeps Z[l] of hidden layers only when backward needs it; Z[L] (the logits) always.
+template <class T>
+MatrixView<const T> Mlp<T>::forward_pass(const T* theta, MatrixView<const T> x, MlpWorkspace<T>& ws, bool keep_z,
+                                         bool dropout) const {
+  const auto& dims = config_.dims;
+  const std::size_t L = layers(), m = x.cols;
+  const bool drop = dropout && dropout_active(static_cast<double>(config_.keep_prob));
+  ws.z_.resize(L);
+  ws.a_.resize(L);
+  if (drop) prepare_masks(ws, m);
+  MatrixView<const T> a_prev = x;
+  for (std::size_t l = 1; l <= L; ++l) {
+    const MatrixView<const T> w{theta + weight_offset(l), dims[l], dims[l - 1], dims[l - 1]};
+    const T* b = theta + bias_offset(l);
+    if (l == L) {
+      const MatrixView<T> z = contiguous(ws.z_[l - 1], dims[l], m);
+      gemm(Trans::no, Trans::no, T(1), w, a_prev, T(0), z, Epilogue<T>{b, Activation::identity, config_.leaky_slope, {}});
+      return z;
+    }
+    const MatrixView<T> a = contiguous(ws.a_[l - 1], dims[l], m);
+    const bool store_z = keep_z && !derivative_from_output(config_.hidden, config_.leaky_slope, drop);
+    const MatrixView<T> z = store_z ? contiguous(ws.z_[l - 1], dims[l], m) : MatrixView<T>{};
+    gemm(Trans::no, Trans::no, T(1), w, a_prev, T(0), a, Epilogue<T>{b, config_.hidden, config_.leaky_slope, z});
+    if (drop) {
+      const T* mask = ws.mask_[l - 1].data();
+      detail::parallel_for(dims[l], static_cast<double>(m), [&](std::size_t i) {
+        T* row = a.row(i);
+        const T* mask_row = mask + i * m;
+        for (std::size_t j = 0; j < m; ++j) row[j] *= mask_row[j];
+      });
+    }
+    a_prev = a;
+  }
+  return {};  // unreachable: L ≥ 1
+}
+
+// The masks of the current step for m examples, cached in the workspace: a pure function of
+// (seed, step, keep_prob, dims, m), recomputed only when one of them changes.
+template <class T>
+void Mlp<T>::prepare_masks(MlpWorkspace<T>& ws, std::size_t m) const {
+  const auto& dims = config_.dims;
+  if (ws.mask_valid_ && ws.mask_seed_ == config_.seed && ws.mask_step_ == step_ &&
+      ws.mask_keep_prob_ == config_.keep_prob && ws.mask_examples_ == m && ws.mask_dims_ == dims)
+    return;
+  ws.mask_valid_ = false;
+  ws.mask_.resize(layers());
+  for (std::size_t l = 1; l < layers(); ++l) {
+    T* mask = reserve(ws.mask_[l - 1], dims[l] * m);
+    const detail::DropoutStream stream(config_.seed, step_, static_cast<std::uint32_t>(l));
+    detail::parallel_for(dims[l], 40.0 * static_cast<double>(m), [&](std::size_t i) {
+      detail::fill_dropout_mask(stream, static_cast<std::uint32_t>(i), 0, m, config_.keep_prob, mask + i * m);
+    });
+  }
+  ws.mask_seed_ = config_.seed;
+  ws.mask_step_ = step_;
+  ws.mask_keep_prob_ = config_.keep_prob;
+  ws.mask_examples_ = m;
+  ws.mask_dims_ = dims;
+  ws.mask_valid_ = true;
+}
+
+template <class T>
+T Mlp<T>::l2_term(const T* theta, std::size_t m) const {
+  if (config_.l2 == T(0)) return T(0);
+  T squares = 0;
+  for (std::size_t l = 1; l <= layers(); ++l) {
+    const T* w = theta + weight_offset(l);
+    squares += dot(w, w, config_.dims[l] * config_.dims[l - 1]);
+  }
+  return config_.l2 / (T(2) * static_cast<T>(m)) * squares;
+}
+
+template <class T>
+T Mlp<T>::loss(MatrixView<const T> x, MatrixView<const T> y) const {
+  MlpWorkspace<T> workspace;
+  return loss(x, y, workspace);
+}
+
+template <class T>
+T Mlp<T>::loss(MatrixView<const T> x, MatrixView<const T> y, MlpWorkspace<T>& workspace) const {
+  return loss_at(theta_, x, y, workspace);
+}
+
+template <class T>
+T Mlp<T>::loss_at(std::span<const T> theta, MatrixView<const T> x, MatrixView<const T> y,
+                  MlpWorkspace<T>& workspace) const {
+  if (theta.size() != theta_.size())
+    detail::fail("Mlp::loss_at", "theta has ", theta.size(), " elements but the model has ", theta_.size(), " parameters");
+  check_batch("Mlp::loss", x, y);
+  const MatrixView<const T> logits = forward_pass(theta.data(), x, workspace, false, true);
+  return detail::output_loss(config_, logits, y, MatrixView<T>{}, workspace.output_) + l2_term(theta.data(), x.cols);
+}
+
+template <class T>
+T Mlp<T>::forward_backward(MatrixView<const T> x, MatrixView<const T> y) {
+  check_batch("Mlp::forward_backward", x, y);
+  MlpWorkspace<T>& ws = workspace_;
+  const auto& dims = config_.dims;
+  const std::size_t L = layers(), m = x.cols;
+  const MatrixView<const T> logits = forward_pass(theta_.data(), x, ws, true, true);
+  MatrixView<T> dz = contiguous(ws.dz_, dims[L], m);
+  const T cost = detail::output_loss(config_, logits, y, dz, ws.output_) + l2_term(theta_.data(), m);
+
+  const bool drop = dropout_active(static_cast<double>(config_.keep_prob));
+  const T l2_over_m = config_.l2 / static_cast<T>(m);
+  for (std::size_t l = L; l >= 1; --l) {
+    const MatrixView<const T> a_prev =
+        l > 1 ? MatrixView<const T>{ws.a_[l - 2].data(), dims[l - 1], m, m} : x;
+    const MatrixView<const T> w = weights(l);
+    // dW[l] = dZ[l]·A[l−1]ᵀ + (λ/m)·W[l]: the L2 derivative enters as gemm's beta·C.
+    const MatrixView<T> dw{grad_.data() + weight_offset(l), dims[l], dims[l - 1], dims[l - 1]};
+    T beta = T(0);
+    if (l2_over_m != T(0)) {
+      const std::size_t count = dims[l] * dims[l - 1];
+      for (std::size_t k = 0; k < count; ++k) dw.data[k] = l2_over_m * w.data[k];
+      beta = T(1);
+    }
+    gemm(Trans::no, Trans::yes, T(1), MatrixView<const T>(dz), a_prev, beta, dw);
+    // db[l] = Σ_j dZ[l](i, j): one fixed-order sum per row, whatever the thread count.
+    T* db = grad_.data() + bias_offset(l);
+    detail::parallel_for(dims[l], static_cast<double>(m), [&](std::size_t i) { db[i] = sum(dz.row(i), m); });
+    if (l == 1) break;
+    // dA[l−1] = W[l]ᵀ·dZ[l], then dZ[l−1] = dA[l−1] ⊙ D[l−1]/keep_prob ⊙ g'(Z[l−1]).
+    const MatrixView<T> da = contiguous(ws.dz_next_, dims[l - 1], m);
+    gemm(Trans::yes, Trans::no, T(1), w, MatrixView<const T>(dz), T(0), da);
+    const T* mask = drop ? ws.mask_[l - 2].data() : nullptr;
+    if (mask != nullptr)
+      detail::parallel_for(dims[l - 1], static_cast<double>(m), [&](std::size_t i) {
+        T* row = da.row(i);
+        for (std::size_t j = 0; j < m; ++j) row[j] *= mask[i * m + j];
+      });
+    // One call over the whole contiguous matrix: per-row calls would pay the dispatch n[l−1] times.
+    if (derivative_from_output(config_.hidden, config_.leaky_slope, drop))
+      activation_backward_from_output(config_.hidden, a_prev.data, da.data, da.data, dims[l - 1] * m,
+                                      config_.leaky_slope);
+    else
+      activation_backward(config_.hidden, ws.z_[l - 2].data(), da.data, da.data, dims[l - 1] * m, config_.leaky_slope);
+    std::swap(ws.dz_, ws.dz_next_);
+    dz = da;
+  }
+  return cost;
+}
+
+template <class T>
+void Mlp<T>::predict(MatrixView<const T> x, MatrixView<T> out) const {
+  detail::check_view("Mlp::predict", "x", x);
+  detail::check_view("Mlp::predict", "out", out);
+  if (x.rows != config_.dims.front())
+    detail::fail("Mlp::predict", "x has ", x.rows, " rows but the model has n[0] = ", config_.dims.front(), " inputs");
+  if (x.cols == 0) detail::fail("Mlp::predict", "x has 0 columns: m = 0, a batch needs at least one example");
+  detail::check_shape("Mlp::predict", "out", out, config_.dims.back(), x.cols);
+  MlpWorkspace<T> ws;
+  const MatrixView<const T> logits = forward_pass(theta_.data(), x, ws, false, false);
+  detail::output_activation(config_, logits, out);
+}
+
+template <class T>
+Matrix<T> Mlp<T>::predict(MatrixView<const T> x) const {
+  detail::check_view("Mlp::predict", "x", x);
+  Matrix<T> out(config_.dims.back(), x.cols);
+  predict(x, out.view());
+  return out;
+}
+
+template <class T>
+void Mlp<T>::forward_layer(std::size_t l, MatrixView<const T> a_prev, MatrixView<T> out, std::size_t first_example,
+                           MatrixView<T> z) const {
+  const char* fn = "Mlp::forward_layer";
+  check_layer(fn, l);
+  const auto& dims = config_.dims;
+  detail::check_view(fn, "a_prev", a_prev);
+  detail::check_view(fn, "out", out);
+  if (a_prev.rows != dims[l - 1]) detail::fail(fn, "a_prev has ", a_prev.rows, " rows but n[", l - 1, "] = ", dims[l - 1]);
+  detail::check_shape(fn, "out", out, dims[l], a_prev.cols);
+  if (z.data != nullptr) detail::check_shape(fn, "z", z, dims[l], a_prev.cols);
+  const bool output_layer = l == layers();
+  const Activation f = output_layer ? Activation::identity : config_.hidden;
+  gemm(Trans::no, Trans::no, T(1), weights(l), a_prev, T(0), out,
+       Epilogue<T>{bias(l).data, f, config_.leaky_slope, z});
+  if (output_layer || !dropout_active(static_cast<double>(config_.keep_prob))) return;
+  const detail::DropoutStream stream(config_.seed, step_, static_cast<std::uint32_t>(l));
+  detail::parallel_for(dims[l], 40.0 * static_cast<double>(out.cols), [&](std::size_t i) {
+    detail::apply_dropout(stream, static_cast<std::uint32_t>(i), first_example, out.cols, config_.keep_prob, out.row(i));
+  });
+}
+
+template <class T>
+T Mlp<T>::data_loss(MatrixView<const T> logits, MatrixView<const T> y) const {
+  detail::check_view("Mlp::data_loss", "logits", logits);
+  if (logits.rows != config_.dims.back())
+    detail::fail("Mlp::data_loss", "logits has ", logits.rows, " rows but n[L] = ", config_.dims.back());
+  std::vector<T> scratch;
+  return detail::output_loss(config_, logits, y, MatrixView<T>{}, scratch);
+}
+
+template <class T>
+T Mlp<T>::l2_penalty(std::size_t m) const {
+  if (m == 0) detail::fail("Mlp::l2_penalty", "m is 0: the penalty (λ/2m)Σ‖W‖² needs at least one example");
+  return l2_term(theta_.data(), m);
+}
+
+template void validate_config<float>(const MlpConfig<float>&);
+template void validate_config<double>(const MlpConfig<double>&);
+template class Mlp<float>;
+template class Mlp<double>;
+
+}  // namespace mlpkit

@@ -1,0 +1,71 @@
+#pragma once
+// Helpers shared by the Mlp tests: loss/output combinations, random matrices, labels a loss accepts.
+#include <cstdint>
+#include <vector>
+
+#include "mlpkit/mlpkit.hpp"
+#include "test_support.hpp"
+
+namespace mlpkit::test {
+
+
+// Output activation and width that fit each loss; MSE is also checked behind a non-identity output.
+struct LossCase {
+  const char* name;
+  Loss loss;
+  Activation output;
+  std::size_t outputs;
+  bool multi_label;
+};
+inline const LossCase kLossCases[] = {
+    {"bce", Loss::binary_cross_entropy, Activation::sigmoid, 1, false},
+    {"bce_multi_label", Loss::binary_cross_entropy, Activation::sigmoid, 3, true},
+    {"cross_entropy", Loss::cross_entropy, Activation::identity, 3, false},
+    {"mse", Loss::mean_squared_error, Activation::identity, 2, false},
+    {"mse_tanh_output", Loss::mean_squared_error, Activation::tanh, 2, false},
+};
+inline const Activation kHidden[] = {Activation::identity, Activation::relu, Activation::leaky_relu, Activation::sigmoid,
+                              Activation::tanh,     Activation::gelu, Activation::gelu_tanh};
+
+template <class T>
+MlpConfig<T> make_config(const LossCase& c, Activation hidden, std::vector<std::size_t> dims) {
+  MlpConfig<T> config;
+  dims.push_back(c.outputs);
+  config.dims = dims;
+  config.hidden = hidden;
+  config.output = c.output;
+  config.loss = c.loss;
+  config.multi_label = c.multi_label;
+  config.init = Init::xavier;
+  config.seed = 42;
+  config.leaky_slope = T(0.1);
+  return config;
+}
+
+template <class T>
+Matrix<T> random_matrix(std::size_t rows, std::size_t cols, std::uint64_t seed, double lo = -1, double hi = 1) {
+  Matrix<T> out(rows, cols);
+  const auto values = test::uniform<T>(rows * cols, seed, lo, hi);
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j = 0; j < cols; ++j) out(i, j) = values[i * cols + j];
+  return out;
+}
+
+// Labels the loss accepts: 0/1 for BCE, one-hot columns for CE, anything for MSE.
+template <class T>
+Matrix<T> labels_for(Loss loss, std::size_t rows, std::size_t m, std::uint64_t seed) {
+  Matrix<T> y = random_matrix<T>(rows, m, seed, 0, 1);
+  for (std::size_t j = 0; j < m; ++j) {
+    if (loss == Loss::cross_entropy) {
+      std::size_t hot = 0;
+      for (std::size_t i = 0; i < rows; ++i)
+        if (y(i, j) > y(hot, j)) hot = i;
+      for (std::size_t i = 0; i < rows; ++i) y(i, j) = i == hot ? T(1) : T(0);
+    } else if (loss == Loss::binary_cross_entropy) {
+      for (std::size_t i = 0; i < rows; ++i) y(i, j) = y(i, j) < T(0.5) ? T(0) : T(1);
+    }
+  }
+  return y;
+}
+
+}  // namespace mlpkit::test

@@ -1,0 +1,315 @@
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "kernels/gemm/gemm_kernels.hpp"
+#include "mlpkit/mlpkit.hpp"
+#include "test_support.hpp"
+
+using namespace mlpkit;
+
+namespace {
+
+// A stored operand of rows × cols with a leading dimension larger than its row (odd padding).
+template <class T>
+struct Operand {
+  std::size_t rows, cols, ld;
+  std::vector<T> data;
+  Operand(std::size_t r, std::size_t c, std::size_t pad, std::uint64_t seed)
+      : rows(r), cols(c), ld(c + pad), data(test::uniform<T>(std::max<std::size_t>(r * (c + pad), 1), seed)) {}
+  MatrixView<const T> view() const { return {data.data(), rows, cols, ld}; }
+  MatrixView<T> view() { return {data.data(), rows, cols, ld}; }
+};
+
+template <class T>
+double tolerance(std::size_t k) {
+  return 4.0 * double(std::numeric_limits<T>::epsilon()) * double(k + 4);
+}
+
+struct Case {
+  Trans ta, tb;
+  std::size_t m, n, k;
+  double alpha, beta;
+};
+
+// Runs gemm and gemm_ref on the same data and compares elementwise; C starts NaN when beta = 0.
+template <class T>
+void check_against_reference(const Case& cs) {
+  CAPTURE(cs.m);
+  CAPTURE(cs.n);
+  CAPTURE(cs.k);
+  CAPTURE(cs.alpha);
+  CAPTURE(cs.beta);
+  CAPTURE(cs.ta == Trans::yes);
+  CAPTURE(cs.tb == Trans::yes);
+  const Operand<T> a(cs.ta == Trans::no ? cs.m : cs.k, cs.ta == Trans::no ? cs.k : cs.m, 3, 1 + cs.m * 7 + cs.k);
+  const Operand<T> b(cs.tb == Trans::no ? cs.k : cs.n, cs.tb == Trans::no ? cs.n : cs.k, 5, 2 + cs.n * 3 + cs.k);
+  Operand<T> c(cs.m, cs.n, 2, 3 + cs.m + cs.n);
+  if (cs.beta == 0) std::fill(c.data.begin(), c.data.end(), std::numeric_limits<T>::quiet_NaN());
+  Operand<T> expected = c;
+  gemm_ref(cs.ta, cs.tb, cs.m, cs.n, cs.k, T(cs.alpha), a.data.data(), a.ld, b.data.data(), b.ld, T(cs.beta),
+           expected.data.data(), expected.ld);
+  gemm(cs.ta, cs.tb, cs.m, cs.n, cs.k, T(cs.alpha), a.data.data(), a.ld, b.data.data(), b.ld, T(cs.beta), c.data.data(),
+       c.ld);
+  const double tol = tolerance<T>(cs.k) * (std::abs(cs.alpha) + std::abs(cs.beta) + 1.0);
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < cs.m; ++i)
+    for (std::size_t j = 0; j < cs.n; ++j) {
+      const double got = c.data[i * c.ld + j], want = expected.data[i * c.ld + j];
+      if (!(std::abs(got - want) <= tol)) ++bad;
+    }
+  CHECK(bad == 0);
+  // The padding past each row of C is never written.
+  for (std::size_t i = 0; i + 1 < cs.m; ++i)
+    for (std::size_t j = cs.n; j < c.ld; ++j)
+      if (!(c.data[i * c.ld + j] == expected.data[i * c.ld + j] || std::isnan(c.data[i * c.ld + j]))) ++bad;
+  CHECK(bad == 0);
+}
+
+constexpr Trans kTrans[] = {Trans::no, Trans::yes};
+
+// Sizes that cross every edge of the active ISA's tiles and blocks.
+template <class T>
+std::vector<std::size_t> edge_sizes() {
+  const auto& bl = detail::active_gemm_kernels<T>().blocking;
+  return {0,  1,  2,  3,  5,   7,   bl.mr - 1, bl.mr + 1, bl.nr - 1, bl.nr + 1,
+          31, 33, 63, 65, 127, 129, 257,       bl.kc - 1, bl.kc + 1};
+}
+
+}  // namespace
+
+TEST_CASE("gemm_ref computes a small product by hand") {
+  // [1 2; 3 4]·[5 6; 7 8] = [19 22; 43 50]; with alpha = 2, beta = 1 over C = 1.
+  const double a[] = {1, 2, 3, 4}, b[] = {5, 6, 7, 8};
+  double c[] = {1, 1, 1, 1};
+  gemm_ref(Trans::no, Trans::no, 2, 2, 2, 2.0, a, 2, b, 2, 1.0, c, 2);
+  CHECK(c[0] == 39);
+  CHECK(c[1] == 45);
+  CHECK(c[2] == 87);
+  CHECK(c[3] == 101);
+  double ct[] = {0, 0, 0, 0};
+  gemm_ref(Trans::yes, Trans::yes, 2, 2, 2, 1.0, a, 2, b, 2, 0.0, ct, 2);  // Aᵀ·Bᵀ = (B·A)ᵀ
+  CHECK(ct[0] == 23);
+  CHECK(ct[1] == 31);
+  CHECK(ct[2] == 34);
+  CHECK(ct[3] == 46);
+}
+
+TEST_CASE_TEMPLATE("gemm matches the reference for every transpose, every ISA and every edge size", T, float, double) {
+  test::for_each_isa([&](Isa) {
+    const auto sizes = edge_sizes<T>();
+    const std::size_t count = sizes.size();
+    const double alphas[] = {1.0, -0.5, 2.0, 1.0};
+    const double betas[] = {0.0, 1.0, -1.5, 0.25};
+    for (Trans ta : kTrans)
+      for (Trans tb : kTrans)
+        // Each size appears as m, as n and as k, against rotating partners (not the full cube).
+        for (std::size_t s = 0; s < count; ++s) {
+          const std::size_t x = sizes[s];
+          std::size_t y = sizes[(s * 5 + 3) % count], z = sizes[(s * 7 + 11) % count];
+          // Keep the reference cheap: two large partners of a large size become one small one.
+          if (x * y * z > (std::size_t(1) << 18)) y = sizes[s % 8];
+          const double alpha = alphas[s % 4], beta = betas[(s / 2) % 4];
+          check_against_reference<T>({ta, tb, x, y, z, alpha, beta});
+          check_against_reference<T>({ta, tb, z, x, y, alpha, beta});
+          check_against_reference<T>({ta, tb, y, z, x, alpha, beta});
+        }
+  });
+}
+
+TEST_CASE_TEMPLATE("gemm crosses the MC, KC and NC blocks of the packed path correctly", T, float, double) {
+  test::for_each_isa([&](Isa) {
+    const auto& bl = detail::active_gemm_kernels<T>().blocking;
+    for (Trans ta : kTrans)
+      for (Trans tb : kTrans) {
+        check_against_reference<T>({ta, tb, bl.mc + 1, 2 * bl.nr + 3, 2 * bl.kc + 1, 1.0, 0.5});
+        check_against_reference<T>({ta, tb, bl.direct_max_m + 1, 17, bl.kc - 1, -1.0, 0.0});
+      }
+    check_against_reference<T>({Trans::no, Trans::no, bl.direct_max_m + 3, bl.nc + 1, 5, 1.0, 0.0});
+    // Packed A is capped at 2^22 elements: a tall, deep A goes in several row super-blocks.
+    check_against_reference<T>({Trans::yes, Trans::no, bl.mc + bl.direct_max_m + 1, 3, 25000, 1.0, -1.0});
+    check_against_reference<T>({Trans::no, Trans::yes, 7, bl.nc + bl.nr + 1, bl.direct_max_k + 1, 1.0, 0.0});
+  });
+}
+
+TEST_CASE_TEMPLATE("gemm with beta = 0 never reads C and k = 0 or alpha = 0 only scales C", T, float, double) {
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  test::for_each_isa([&](Isa) {
+    for (std::size_t m : {std::size_t(5), std::size_t(200), std::size_t(300)}) {  // direct and packed paths
+      CAPTURE(m);
+      const std::size_t n = 37, k = 300;
+      std::vector<T> a_nan(m * k, nan), b_nan(k * n, nan);
+      std::vector<T> c = test::uniform<T>(m * n, 9);
+      const std::vector<T> c0 = c;
+      gemm(Trans::no, Trans::no, m, n, std::size_t(0), T(1), a_nan.data(), k, b_nan.data(), n, T(-2), c.data(), n);
+      for (std::size_t i = 0; i < m * n; ++i) REQUIRE(c[i] == T(-2) * c0[i]);
+      gemm(Trans::no, Trans::no, m, n, k, T(0), a_nan.data(), k, b_nan.data(), n, T(0.5), c.data(), n);
+      for (std::size_t i = 0; i < m * n; ++i) REQUIRE(c[i] == T(-1) * c0[i]);
+      std::fill(c.begin(), c.end(), nan);
+      gemm(Trans::no, Trans::no, m, n, std::size_t(0), T(1), a_nan.data(), k, b_nan.data(), n, T(0), c.data(), n);
+      for (std::size_t i = 0; i < m * n; ++i) REQUIRE(c[i] == T(0));
+      // Empty m or n leave C untouched; null pointers are fine then.
+      gemm<T>(Trans::no, Trans::no, 0, n, k, T(1), nullptr, k, b_nan.data(), n, T(0), nullptr, n);
+      gemm<T>(Trans::no, Trans::no, m, 0, k, T(1), a_nan.data(), k, nullptr, 0, T(0), nullptr, 0);
+      // k = 0 scales C by beta even for alpha = ±Inf or NaN (alpha times an empty sum is 0, as CBLAS).
+      for (const T alpha : {std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::infinity(), nan}) {
+        CAPTURE(alpha);
+        std::vector<T> fast = c0, ref = c0;
+        gemm(Trans::yes, Trans::no, m, n, std::size_t(0), alpha, a_nan.data(), m, b_nan.data(), n, T(3), fast.data(), n);
+        gemm_ref(Trans::yes, Trans::no, m, n, std::size_t(0), alpha, a_nan.data(), m, b_nan.data(), n, T(3), ref.data(), n);
+        for (std::size_t i = 0; i < m * n; ++i) REQUIRE(fast[i] == T(3) * c0[i]);
+        CHECK(ref == fast);
+      }
+    }
+  });
+}
+
+TEST_CASE_TEMPLATE("the fused epilogue equals an unfused gemm followed by bias and activation", T, float, double) {
+  const Activation all[] = {Activation::identity, Activation::relu, Activation::leaky_relu, Activation::sigmoid,
+                            Activation::tanh,     Activation::gelu, Activation::gelu_tanh};
+  test::for_each_isa([&](Isa) {
+    const auto& bl = detail::active_gemm_kernels<T>().blocking;
+    struct Shape {
+      std::size_t m, n, k;
+    };
+    // Direct path; packed path with several K blocks (the epilogue belongs to the last one only).
+    for (const Shape s : {Shape{bl.mr + 1, bl.nr * 3 + 1, 19}, Shape{bl.mc + 5, bl.nr * 2 + 3, bl.kc + 7}}) {
+      CAPTURE(s.m);
+      const Operand<T> a(s.k, s.m, 1, 21);  // op(A) = Aᵀ
+      const Operand<T> b(s.k, s.n, 0, 22);
+      const auto bias = test::uniform<T>(s.m, 23);
+      Operand<T> c0(s.m, s.n, 3, 24);
+      Operand<T> unfused = c0;
+      gemm(Trans::yes, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), unfused.view());
+      for (Activation f : all) {
+        CAPTURE(static_cast<int>(f));
+        Operand<T> fused = c0, pre(s.m, s.n, 1, 25);
+        Epilogue<T> epilogue{bias.data(), f, T(0.125), pre.view()};
+        gemm(Trans::yes, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), fused.view(), epilogue);
+        // Unfused: Z = C + bias, then activation_forward row by row (the same ISA's lane function).
+        std::vector<T> z(s.n), want(s.n);
+        std::size_t bad = 0;
+        for (std::size_t i = 0; i < s.m; ++i) {
+          for (std::size_t j = 0; j < s.n; ++j) z[j] = unfused.data[i * unfused.ld + j] + bias[i];
+          activation_forward(f, z.data(), want.data(), s.n, T(0.125));
+          for (std::size_t j = 0; j < s.n; ++j) {
+            if (pre.data[i * pre.ld + j] != z[j]) ++bad;
+            const T got = fused.data[i * fused.ld + j];
+            if (!(got == want[j] || (std::isnan(got) && std::isnan(want[j])))) ++bad;
+            // ReLU checked from first principles too, so the test does not only trust activation_forward.
+            if (f == Activation::relu && got != (z[j] > T(0) ? z[j] : T(0))) ++bad;
+          }
+        }
+        CHECK(bad == 0);
+        // Without pre_activation the result is the same.
+        Operand<T> plain = c0;
+        gemm(Trans::yes, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), plain.view(),
+             Epilogue<T>{bias.data(), f, T(0.125)});
+        CHECK(plain.data == fused.data);
+      }
+    }
+  });
+}
+
+TEST_CASE_TEMPLATE("gemm results are bitwise identical for 1, 2 and 3 threads", T, float, double) {
+  struct Shape {
+    std::size_t m, n, k;
+  };
+  test::for_each_isa([&](Isa) {
+    for (const Shape s : {Shape{300, 523, 301}, Shape{64, 1001, 64}, Shape{517, 40, 70}}) {
+      CAPTURE(s.m);
+      const Operand<T> a(s.m, s.k, 1, 31), b(s.n, s.k, 2, 32);
+      const auto bias = test::uniform<T>(s.m, 33);
+      const Operand<T> c0(s.m, s.n, 0, 34);
+      std::vector<T> first, first_pre;
+      for (int threads : {1, 2, 3}) {
+        test::ScopedThreads scoped(threads);
+        Operand<T> c = c0, pre(s.m, s.n, 0, 35);
+        gemm(Trans::no, Trans::yes, T(1), a.view(), b.view(), T(0.5), c.view(),
+             Epilogue<T>{bias.data(), Activation::relu, T(0.01), pre.view()});
+        if (threads == 1) {
+          first = c.data, first_pre = pre.data;
+        } else {
+          CHECK(c.data == first);
+          CHECK(pre.data == first_pre);
+        }
+      }
+    }
+  });
+}
+
+TEST_CASE("gemm rejects bad input with an error naming the argument and values") {
+  std::vector<float> a(64, 1.0f), b(64, 1.0f), c(64, 1.0f);
+  using doctest::Contains;
+  CHECK_THROWS_WITH_AS(gemm(Trans::no, Trans::no, 4, 4, 5, 1.0f, a.data(), 4, b.data(), 4, 0.0f, c.data(), 4),
+                       Contains("lda (4)"), Error);
+  CHECK_THROWS_WITH_AS(gemm(Trans::yes, Trans::no, 6, 4, 2, 1.0f, a.data(), 5, b.data(), 4, 0.0f, c.data(), 4),
+                       Contains("lda (5)"), Error);
+  CHECK_THROWS_WITH_AS(gemm(Trans::no, Trans::no, 4, 5, 4, 1.0f, a.data(), 4, b.data(), 4, 0.0f, c.data(), 5),
+                       Contains("ldb (4)"), Error);
+  CHECK_THROWS_WITH_AS(gemm(Trans::no, Trans::yes, 4, 4, 6, 1.0f, a.data(), 6, b.data(), 5, 0.0f, c.data(), 4),
+                       Contains("ldb (5)"), Error);
+  CHECK_THROWS_WITH_AS(gemm(Trans::no, Trans::no, 4, 4, 4, 1.0f, a.data(), 4, b.data(), 4, 0.0f, c.data(), 3),
+                       Contains("ldc (3)"), Error);
+  CHECK_THROWS_WITH_AS(gemm<float>(Trans::no, Trans::no, 4, 4, 4, 1.0f, nullptr, 4, b.data(), 4, 0.0f, c.data(), 4),
+                       Contains("mlpkit::gemm: a is null"), Error);
+  CHECK_THROWS_WITH_AS(gemm<float>(Trans::no, Trans::no, 4, 4, 4, 1.0f, a.data(), 4, nullptr, 4, 0.0f, c.data(), 4),
+                       Contains("b is null"), Error);
+  CHECK_THROWS_WITH_AS(gemm<float>(Trans::no, Trans::no, 4, 4, 4, 1.0f, a.data(), 4, b.data(), 4, 0.0f, nullptr, 4),
+                       Contains("c is null"), Error);
+  const std::size_t huge = std::size_t(1) << 40;
+  CHECK_THROWS_WITH_AS(
+      gemm(Trans::no, Trans::no, huge, huge, huge, 1.0f, a.data(), huge, b.data(), huge, 0.0f, c.data(), huge),
+      Contains("overflows"), Error);
+  CHECK_THROWS_WITH_AS(gemm(Trans::no, Trans::no, 2, 2, 2, 1.0f, a.data(), std::numeric_limits<std::size_t>::max() / 2,
+                            b.data(), 2, 0.0f, c.data(), 2),
+                       Contains("overflows"), Error);
+  CHECK_THROWS_AS(gemm_ref(Trans::no, Trans::no, 4, 4, 5, 1.0f, a.data(), 4, b.data(), 4, 0.0f, c.data(), 4), Error);
+
+  // The view form: shapes must agree.
+  const MatrixView<const float> a34{a.data(), 3, 4, 4}, b45{b.data(), 4, 5, 5}, b54{b.data(), 5, 4, 4};
+  const MatrixView<float> c35{c.data(), 3, 5, 5}, c36{c.data(), 3, 6, 6};
+  CHECK_NOTHROW(gemm(Trans::no, Trans::no, 1.0f, a34, b45, 0.0f, c35));
+  CHECK_NOTHROW(gemm(Trans::no, Trans::yes, 1.0f, a34, b54, 0.0f, c35));
+  CHECK_THROWS_WITH_AS(gemm(Trans::no, Trans::no, 1.0f, a34, b45, 0.0f, c36), Contains("op(b) has 5 columns"), Error);
+  CHECK_THROWS_WITH_AS(gemm(Trans::yes, Trans::no, 1.0f, a34, b45, 0.0f, c35), Contains("op(a) has 4 rows"), Error);
+  CHECK_THROWS_WITH_AS(gemm(Trans::no, Trans::no, 1.0f, a34, b54, 0.0f, MatrixView<float>{c.data(), 3, 4, 4}),
+                       Contains("inner dimensions differ"), Error);
+  CHECK_THROWS_WITH_AS(gemm(Trans::no, Trans::no, 1.0f, MatrixView<const float>{a.data(), 3, 4, 3}, b45, 0.0f, c35),
+                       Contains("a.ld (3)"), Error);
+  CHECK_THROWS_WITH_AS(gemm(Trans::no, Trans::no, 1.0f, a34, MatrixView<const float>{nullptr, 4, 5, 5}, 0.0f, c35),
+                       Contains("b.data is null"), Error);
+  std::vector<float> pre(64);
+  Epilogue<float> wrong_pre{};
+  wrong_pre.pre_activation = MatrixView<float>{pre.data(), 3, 4, 4};
+  CHECK_THROWS_WITH_AS(gemm(Trans::no, Trans::no, 1.0f, a34, b45, 0.0f, c35, wrong_pre),
+                       Contains("epilogue.pre_activation is 3 × 4 but must be 3 × 5"), Error);
+  // pre_activation may be c itself, but not overlap it otherwise (Z and act(Z) would overwrite each other).
+  Epilogue<float> shifted_pre{};
+  shifted_pre.pre_activation = MatrixView<float>{c.data() + 1, 3, 5, 5};
+  CHECK_THROWS_WITH_AS(gemm(Trans::no, Trans::no, 1.0f, a34, b45, 0.0f, c35, shifted_pre),
+                       Contains("epilogue.pre_activation overlaps c"), Error);
+  shifted_pre.pre_activation = MatrixView<float>{c.data(), 3, 5, 6};  // same data, other ld
+  CHECK_THROWS_AS(gemm_ref(Trans::no, Trans::no, 1.0f, a34, b45, 0.0f, c35, shifted_pre), Error);
+  Epilogue<float> unknown{};
+  unknown.activation = static_cast<Activation>(42);
+  CHECK_THROWS_WITH_AS(gemm(Trans::no, Trans::no, 1.0f, a34, b45, 0.0f, c35, unknown),
+                       Contains("epilogue.activation (42) is not an Activation"), Error);
+}
+
+TEST_CASE("the fused epilogue may write pre_activation into c itself") {
+  // Z is stored first and then overwritten by act(Z): c ends up holding the activation.
+  const std::size_t m = 9, n = 37, k = 5;
+  const auto a = test::uniform<float>(m * k, 41), b = test::uniform<float>(k * n, 42);
+  const auto bias = test::uniform<float>(m, 43);
+  std::vector<float> separate(m * n, std::numeric_limits<float>::quiet_NaN()), pre(m * n), same(m * n, 1.0F);
+  const MatrixView<const float> av{a.data(), m, k, k}, bv{b.data(), k, n, n};
+  gemm(Trans::no, Trans::no, 1.0f, av, bv, 0.0f, MatrixView<float>{separate.data(), m, n, n},
+       Epilogue<float>{bias.data(), Activation::tanh, 0.01f, MatrixView<float>{pre.data(), m, n, n}});
+  const MatrixView<float> cv{same.data(), m, n, n};
+  gemm(Trans::no, Trans::no, 1.0f, av, bv, 0.0f, cv, Epilogue<float>{bias.data(), Activation::tanh, 0.01f, cv});
+  CHECK(same == separate);
+  CHECK(pre != separate);
+}

@@ -1,0 +1,458 @@
+// gradcheck, generic API: analytic functions and a hand-written network with injected bugs,
+// fingerprints, modes, determinism over thread counts, progress and cancel, bad input.
+// The Mlp front end is tested in test_gradcheck_mlp.cpp.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "mlpkit/gradcheck.hpp"
+#include "test_support.hpp"
+
+using namespace mlpkit;
+
+namespace {
+
+using Function = std::function<double(std::span<const double>)>;
+
+/** Rosenbrock in n dimensions: Σ 100(x[i+1] − x[i]²)² + (1 − x[i])². */
+double rosenbrock(std::span<const double> x) {
+  double s = 0;
+  for (std::size_t i = 0; i + 1 < x.size(); ++i)
+    s += 100 * (x[i + 1] - x[i] * x[i]) * (x[i + 1] - x[i] * x[i]) + (1 - x[i]) * (1 - x[i]);
+  return s;
+}
+
+std::vector<double> rosenbrock_gradient(std::span<const double> x) {
+  std::vector<double> g(x.size(), 0.0);
+  for (std::size_t i = 0; i + 1 < x.size(); ++i) {
+    const double r = x[i + 1] - x[i] * x[i];
+    g[i] += -400 * x[i] * r - 2 * (1 - x[i]);
+    g[i + 1] += 200 * r;
+  }
+  return g;
+}
+
+bool bitwise_equal(const std::vector<double>& a, const std::vector<double>& b) { return test::same_bits(a, b); }
+
+/**
+ * A hand-written 4-5-5-1 network (tanh, tanh, sigmoid + binary cross-entropy, L2), features × examples,
+ * with its own backpropagation into which tests inject bugs.
+ */
+struct TinyNet {
+  static constexpr std::size_t m = 7;
+  const std::vector<std::size_t> dims{4, 5, 5, 1};
+  double lambda = 0.7;
+  std::vector<double> x, y;
+  std::vector<TensorInfo> layout;
+  std::size_t n = 0;
+
+  TinyNet() {
+    x = test::uniform<double>(dims[0] * m, 11, -1, 1);
+    for (std::size_t j = 0; j < m; ++j) y.push_back(j % 3 == 0 ? 1.0 : 0.0);
+    for (std::size_t l = 1; l < dims.size(); ++l) {
+      const std::string number = std::to_string(l);  // (not "W" + …: GCC 12 warns falsely at -O3)
+      layout.push_back({std::string(1, 'W').append(number), n, dims[l], dims[l - 1]});
+      n += dims[l] * dims[l - 1];
+      layout.push_back({std::string(1, 'b').append(number), n, dims[l], 1});
+      n += dims[l];
+    }
+  }
+  std::vector<double> theta() const { return test::uniform<double>(n, 5, -0.9, 0.9); }
+
+  /** Activations A[0..L] (A[L] = σ(Z[L])), each n[l] × m. */
+  std::vector<std::vector<double>> forward(std::span<const double> th) const {
+    std::vector<std::vector<double>> a{x};
+    std::size_t t = 0;
+    for (std::size_t l = 1; l < dims.size(); ++l) {
+      const double* w = th.data() + layout[t].offset;
+      const double* b = th.data() + layout[t + 1].offset;
+      t += 2;
+      std::vector<double> z(dims[l] * m, 0.0);
+      for (std::size_t i = 0; i < dims[l]; ++i)
+        for (std::size_t j = 0; j < m; ++j) {
+          double s = b[i];
+          for (std::size_t k = 0; k < dims[l - 1]; ++k) s += w[i * dims[l - 1] + k] * a.back()[k * m + j];
+          z[i * m + j] = l + 1 < dims.size() ? std::tanh(s) : 1 / (1 + std::exp(-s));
+        }
+      a.push_back(std::move(z));
+    }
+    return a;
+  }
+
+  double loss(std::span<const double> th) const {
+    const auto a = forward(th);
+    double j = 0;
+    for (std::size_t e = 0; e < m; ++e) j -= y[e] * std::log(a.back()[e]) + (1 - y[e]) * std::log(1 - a.back()[e]);
+    j /= m;
+    double squares = 0;
+    for (std::size_t t = 0; t < layout.size(); t += 2)
+      for (std::size_t q = 0; q < layout[t].rows * layout[t].cols; ++q) squares += th[layout[t].offset + q] * th[layout[t].offset + q];
+    return j + lambda / (2.0 * m) * squares;
+  }
+
+  /** dθ; wrong_derivative_layer > 0 uses 1 − a instead of 1 − a² at that hidden layer. */
+  std::vector<double> gradient(std::span<const double> th, std::size_t wrong_derivative_layer = 0) const {
+    const auto a = forward(th);
+    std::vector<double> g(n, 0.0);
+    const std::size_t L = dims.size() - 1;
+    std::vector<double> dz(m);
+    for (std::size_t e = 0; e < m; ++e) dz[e] = (a[L][e] - y[e]) / m;
+    for (std::size_t l = L; l >= 1; --l) {
+      const TensorInfo& wt = layout[2 * (l - 1)];
+      const TensorInfo& bt = layout[2 * (l - 1) + 1];
+      for (std::size_t i = 0; i < dims[l]; ++i) {
+        for (std::size_t k = 0; k < dims[l - 1]; ++k) {
+          double s = 0;
+          for (std::size_t e = 0; e < m; ++e) s += dz[i * m + e] * a[l - 1][k * m + e];
+          g[wt.offset + i * dims[l - 1] + k] = s + lambda / m * th[wt.offset + i * dims[l - 1] + k];
+        }
+        double s = 0;
+        for (std::size_t e = 0; e < m; ++e) s += dz[i * m + e];
+        g[bt.offset + i] = s;
+      }
+      if (l == 1) break;
+      std::vector<double> prev(dims[l - 1] * m, 0.0);
+      for (std::size_t k = 0; k < dims[l - 1]; ++k)
+        for (std::size_t e = 0; e < m; ++e) {
+          double s = 0;
+          for (std::size_t i = 0; i < dims[l]; ++i) s += th[wt.offset + i * dims[l - 1] + k] * dz[i * m + e];
+          const double act = a[l - 1][k * m + e];
+          prev[k * m + e] = s * (l - 1 == wrong_derivative_layer ? 1 - act : 1 - act * act);
+        }
+      dz = std::move(prev);
+    }
+    return g;
+  }
+  Function function() const {
+    return [this](std::span<const double> th) { return loss(th); };
+  }
+  const TensorCheck& tensor(const GradcheckReport& r, const std::string& name) const {
+    for (const TensorCheck& t : r.tensors)
+      if (t.name == name) return t;
+    FAIL("no tensor " << name);
+    return r.tensors.front();
+  }
+  GradcheckOptions options() const {
+    GradcheckOptions o;
+    o.batch_size = m;
+    o.l2_over_m = lambda / m;
+    return o;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("gradcheck passes Rosenbrock with its exact gradient and fails a wrong one") {
+  const std::vector<double> x{-1.2, 1.0, 0.3, -0.5, 0.8, 1.1};
+  const std::vector<double> g = rosenbrock_gradient(x);
+  const GradcheckReport good = gradcheck(rosenbrock, x, g);
+  CHECK(good.verdict == Verdict::great);
+  CHECK(good.relative_error < 1e-7);
+  CHECK(good.checked == x.size());
+  CHECK(good.evaluations == 2 + 2 * x.size());
+  REQUIRE(good.tensors.size() == 1);
+  CHECK(good.tensors[0].name == "theta");
+  for (std::size_t i = 0; i < x.size(); ++i) CHECK(good.numeric_gradient[i] == doctest::Approx(g[i]).epsilon(1e-6));
+
+  std::vector<double> wrong = g;
+  wrong[3] += 1.0;
+  const GradcheckReport bad = gradcheck(rosenbrock, x, wrong);
+  CHECK(bad.verdict == Verdict::wrong);
+  CHECK(bad.tensors[0].worst.index == 3);
+  CHECK(bad.tensors[0].worst.row == 3);
+  CHECK(bad.tensors[0].worst.analytic == wrong[3]);
+}
+
+TEST_CASE("gradcheck with a layout names the faulty slice of θ and leaves the others great") {
+  // f(a, B, c) = Σ sin(aᵢ) + Σ Bᵢⱼ³ / 3 + (Σ cᵢ)²: three slices, the bug in B's gradient.
+  const std::vector<TensorInfo> layout{{"a", 0, 3, 1}, {"B2", 3, 2, 3}, {"c", 9, 4, 1}};
+  const std::vector<double> theta = test::uniform<double>(13, 3, -1, 1);
+  const Function f = [](std::span<const double> t) {
+    double s = 0, c = 0;
+    for (std::size_t i = 0; i < 3; ++i) s += std::sin(t[i]);
+    for (std::size_t i = 3; i < 9; ++i) s += t[i] * t[i] * t[i] / 3;
+    for (std::size_t i = 9; i < 13; ++i) c += t[i];
+    return s + c * c;
+  };
+  std::vector<double> g(13);
+  double c = 0;
+  for (std::size_t i = 9; i < 13; ++i) c += theta[i];
+  for (std::size_t i = 0; i < 3; ++i) g[i] = std::cos(theta[i]);
+  for (std::size_t i = 3; i < 9; ++i) g[i] = theta[i] * theta[i];
+  for (std::size_t i = 9; i < 13; ++i) g[i] = 2 * c;
+  CHECK(gradcheck(f, theta, g, layout).verdict == Verdict::great);
+
+  g[3 + 1 * 3 + 2] *= 1.5;  // B2 row 1, column 2
+  const GradcheckReport r = gradcheck(f, theta, g, layout);
+  CHECK(r.verdict == Verdict::wrong);
+  REQUIRE(r.tensors.size() == 3);
+  CHECK(r.tensors[0].verdict == Verdict::great);
+  CHECK(r.tensors[2].verdict == Verdict::great);
+  CHECK(r.tensors[1].verdict == Verdict::wrong);
+  CHECK(r.tensors[1].layer == 2);
+  CHECK(r.tensors[1].worst.row == 1);
+  CHECK(r.tensors[1].worst.col == 2);
+  CHECK(r.to_text().find("B2") != std::string::npos);
+}
+
+TEST_CASE("gradcheck passes a correct hand-written network and fingerprints each injected bug in its tensor") {
+  const TinyNet net;
+  const std::vector<double> theta = net.theta();
+  const std::vector<double> good = net.gradient(theta);
+  const GradcheckOptions options = net.options();
+  const GradcheckReport ok = gradcheck(net.function(), theta, good, net.layout, options);
+  INFO(ok.to_text());
+  CHECK(ok.verdict == Verdict::great);
+  for (const TensorCheck& t : ok.tensors) CHECK(t.fingerprint == Fingerprint::none);
+
+  auto slice = [&](std::vector<double>& g, const std::string& name) {
+    for (const TensorInfo& t : net.layout)
+      if (t.name == name) return std::span<double>(g.data() + t.offset, t.rows * t.cols);
+    FAIL("no slice");
+    return std::span<double>();
+  };
+  auto expect_only = [&](const std::vector<double>& g, const std::string& name, Fingerprint fingerprint) {
+    const GradcheckReport r = gradcheck(net.function(), theta, g, net.layout, options);
+    INFO(r.to_text());
+    CHECK(r.verdict == Verdict::wrong);
+    for (const TensorCheck& t : r.tensors) {
+      if (t.name == name) {
+        CHECK(t.verdict == Verdict::wrong);
+        CHECK(t.fingerprint == fingerprint);
+      } else {
+        CHECK(t.verdict == Verdict::great);
+      }
+    }
+  };
+  const double l2_over_m = net.lambda / TinyNet::m;
+
+  SUBCASE("sign flip in one tensor") {
+    std::vector<double> g = good;
+    for (double& v : slice(g, "W2")) v = -v;
+    expect_only(g, "W2", Fingerprint::sign_flip);
+  }
+  SUBCASE("a missing 1/m on the data term") {
+    std::vector<double> g = good;
+    const auto w = std::span<const double>(theta).subspan(net.layout[2].offset, 25);
+    auto s = slice(g, "W2");
+    for (std::size_t q = 0; q < s.size(); ++q) s[q] = TinyNet::m * (s[q] - l2_over_m * w[q]) + l2_over_m * w[q];
+    expect_only(g, "W2", Fingerprint::factor_m);
+  }
+  SUBCASE("averaging done twice on a bias") {
+    std::vector<double> g = good;
+    for (double& v : slice(g, "b1")) v /= TinyNet::m;
+    expect_only(g, "b1", Fingerprint::factor_inverse_m);
+  }
+  SUBCASE("a missing L2 derivative flags every W tensor") {
+    std::vector<double> g = good;
+    for (std::size_t t = 0; t < net.layout.size(); t += 2)
+      for (std::size_t q = 0; q < net.layout[t].rows * net.layout[t].cols; ++q)
+        g[net.layout[t].offset + q] -= l2_over_m * theta[net.layout[t].offset + q];
+    const GradcheckReport r = gradcheck(net.function(), theta, g, net.layout, options);
+    INFO(r.to_text());
+    for (const TensorCheck& t : r.tensors) {
+      if (t.name[0] == 'W') {
+        CHECK(t.verdict != Verdict::great);
+        CHECK(t.fingerprint == Fingerprint::missing_l2);
+        CHECK(t.fit_beta == doctest::Approx(-l2_over_m).epsilon(1e-3));
+      } else {
+        CHECK(t.verdict == Verdict::great);
+      }
+    }
+  }
+  SUBCASE("a transposed dW, square and not") {
+    for (const std::string name : {"W2", "W1"}) {
+      std::vector<double> g = good;
+      const TensorInfo& t = name == "W2" ? net.layout[2] : net.layout[0];
+      auto s = slice(g, name);
+      for (std::size_t r = 0; r < t.rows; ++r)
+        for (std::size_t c = 0; c < t.cols; ++c) s[c * t.rows + r] = good[t.offset + r * t.cols + c];
+      expect_only(g, name, Fingerprint::transposed);
+    }
+  }
+  SUBCASE("an all-zero gradient") {
+    std::vector<double> g = good;
+    for (double& v : slice(g, "b2")) v = 0;
+    expect_only(g, "b2", Fingerprint::all_zero);
+  }
+  SUBCASE("a wrong activation derivative spoils its layer and all earlier ones") {
+    const std::vector<double> g = net.gradient(theta, 1);
+    const GradcheckReport r = gradcheck(net.function(), theta, g, net.layout, options);
+    INFO(r.to_text());
+    for (const TensorCheck& t : r.tensors) {
+      if (t.layer <= 1) {
+        CHECK(t.verdict == Verdict::wrong);
+        CHECK(t.fingerprint == Fingerprint::upstream);
+      } else {
+        CHECK(t.verdict == Verdict::great);
+      }
+    }
+  }
+}
+
+TEST_CASE("gradcheck results are bitwise identical for 1, 2 and 3 threads") {
+  const TinyNet net;
+  const std::vector<double> theta = net.theta();
+  std::vector<double> g = net.gradient(theta);
+  g[3] *= -1;
+  for (GradcheckMode mode : {GradcheckMode::full, GradcheckMode::sampled, GradcheckMode::directional}) {
+    GradcheckOptions options = net.options();
+    options.mode = mode;
+    options.samples_per_tensor = 5;
+    std::vector<GradcheckReport> reports;
+    for (int threads : {1, 2, 3}) {
+      options.threads = threads;
+      reports.push_back(gradcheck(net.function(), theta, g, net.layout, options));
+    }
+    for (std::size_t k = 1; k < reports.size(); ++k) {
+      CHECK(bitwise_equal(reports[0].numeric_gradient, reports[k].numeric_gradient));
+      CHECK(bitwise_equal(reports[0].directional_numeric, reports[k].directional_numeric));
+      CHECK(reports[0].to_json() == reports[k].to_json());
+    }
+  }
+}
+
+TEST_CASE("gradcheck sampled mode checks the stratified entries and states the coverage") {
+  const TinyNet net;
+  const std::vector<double> theta = net.theta();
+  std::vector<double> g = net.gradient(theta);
+  GradcheckOptions options = net.options();
+  options.mode = GradcheckMode::sampled;
+  options.samples_per_tensor = 6;
+  const GradcheckReport r = gradcheck(net.function(), theta, g, net.layout, options);
+  CHECK(r.verdict == Verdict::great);
+  std::size_t expected = 0;
+  for (const TensorInfo& t : net.layout) expected += std::min<std::size_t>(6, t.rows * t.cols);
+  CHECK(r.checked == expected);
+  CHECK(r.coverage == doctest::Approx(double(expected) / double(net.n)));
+  // The largest |dθ| entry of W1 is always among the sampled ones.
+  std::size_t largest = 0;
+  for (std::size_t q = 1; q < 20; ++q)
+    if (std::abs(g[q]) > std::abs(g[largest])) largest = q;
+  CHECK(!std::isnan(r.numeric_gradient[largest]));
+  // A bug in W1 is still found.
+  for (std::size_t q = 0; q < 20; ++q) g[q] = -g[q];
+  const GradcheckReport bad = gradcheck(net.function(), theta, g, net.layout, options);
+  CHECK(net.tensor(bad, "W1").fingerprint == Fingerprint::sign_flip);
+  CHECK(r.to_json().find("\"coverage\"") != std::string::npos);
+}
+
+TEST_CASE("gradcheck directional mode passes a correct gradient and localizes a wrong row") {
+  const TinyNet net;
+  const std::vector<double> theta = net.theta();
+  std::vector<double> g = net.gradient(theta);
+  GradcheckOptions options = net.options();
+  options.mode = GradcheckMode::directional;
+  options.directions = 6;
+  const GradcheckReport ok = gradcheck(net.function(), theta, g, net.layout, options);
+  INFO(ok.to_text());
+  CHECK(ok.verdict == Verdict::great);
+  CHECK(ok.directional_numeric.size() == 6);
+
+  g[net.layout[2].offset + 3 * 5 + 1] += 0.5;  // W2 row 3
+  const GradcheckReport bad = gradcheck(net.function(), theta, g, net.layout, options);
+  INFO(bad.to_text());
+  CHECK(bad.verdict == Verdict::wrong);
+  const TensorCheck& w2 = net.tensor(bad, "W2");
+  CHECK(w2.verdict == Verdict::wrong);
+  CHECK(w2.suspect_row_begin == 3);
+  CHECK(w2.suspect_row_end == 4);
+  CHECK(net.tensor(bad, "W1").verdict == Verdict::great);
+  CHECK(net.tensor(bad, "b2").verdict == Verdict::great);
+}
+
+TEST_CASE("gradcheck refuses bad input with mlpkit::Error") {
+  const std::vector<double> x{0.5, -0.2, 0.1};
+  const std::vector<double> g = rosenbrock_gradient(x);
+  CHECK_THROWS_AS(gradcheck(rosenbrock, x, std::vector<double>(2)), Error);
+  GradcheckOptions options;
+  for (double eps : {0.0, -1e-7, std::nan(""), double(INFINITY)}) {
+    options.eps = eps;
+    CHECK_THROWS_AS(gradcheck(rosenbrock, x, g, {}, options), Error);
+  }
+  options = {};
+  options.great_below = 1e-2;
+  options.wrong_from = 1e-4;
+  CHECK_THROWS_AS(gradcheck(rosenbrock, x, g, {}, options), Error);
+  const std::vector<TensorInfo> outside{{"W1", 2, 2, 1}};
+  CHECK_THROWS_AS(gradcheck(rosenbrock, x, g, outside), Error);
+  const std::vector<TensorInfo> overlap{{"W1", 0, 2, 1}, {"b1", 1, 1, 1}};
+  CHECK_THROWS_AS(gradcheck(rosenbrock, x, g, overlap), Error);
+  CHECK_THROWS_AS(gradcheck(Function{}, x, g), Error);
+}
+
+TEST_CASE("gradcheck reports a non-finite J with the parameter index, never a pass") {
+  const std::vector<double> x{0.5, -0.2, 0.1, 0.7};
+  const Function f = [](std::span<const double> t) { return t[2] > 0.1 ? std::log(-1.0) : t[0] * t[0]; };
+  try {
+    gradcheck(f, x, std::vector<double>{1.0, 0, 0, 0});
+    FAIL("no exception");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("parameter index 2") != std::string::npos);
+  }
+}
+
+TEST_CASE("gradcheck refuses a function whose value changes between identical evaluations") {
+  std::atomic<int> calls{0};
+  const Function noisy = [&](std::span<const double> t) { return t[0] + 1e-9 * calls.fetch_add(1); };
+  const std::vector<double> x{1.0};
+  try {
+    gradcheck(noisy, x, std::vector<double>{1.0});
+    FAIL("no exception");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("not deterministic") != std::string::npos);
+  }
+}
+
+TEST_CASE("gradcheck propagates an exception thrown by f") {
+  const Function f = [](std::span<const double> t) -> double {
+    if (t[1] != 0.25) throw std::runtime_error("user failure");
+    return t[0];
+  };
+  const std::vector<double> x{1.0, 0.25};
+  CHECK_THROWS_AS(gradcheck(f, x, std::vector<double>{1.0, 0.0}), std::runtime_error);
+}
+
+TEST_CASE("gradcheck progress callback sees every parameter and can cancel") {
+  const TinyNet net;
+  const std::vector<double> theta = net.theta();
+  const std::vector<double> g = net.gradient(theta);
+  GradcheckOptions options = net.options();
+  std::size_t last_done = 0, calls = 0;
+  options.progress = [&](std::size_t done, std::size_t total) {
+    CHECK(total == net.n);
+    CHECK(done > last_done);
+    last_done = done;
+    ++calls;
+    return true;
+  };
+  const GradcheckReport all = gradcheck(net.function(), theta, g, net.layout, options);
+  CHECK(last_done == net.n);
+  CHECK(calls > 1);
+  CHECK(!all.cancelled);
+  options.progress = [&](std::size_t, std::size_t) { return false; };
+  const GradcheckReport cancelled = gradcheck(net.function(), theta, g, net.layout, options);
+  CHECK(cancelled.cancelled);
+  CHECK(cancelled.checked < net.n);
+  CHECK(cancelled.checked > 0);
+}
+
+TEST_CASE("gradcheck to_json holds the report, machine-readable") {
+  const TinyNet net;
+  const std::vector<double> theta = net.theta();
+  std::vector<double> g = net.gradient(theta);
+  for (std::size_t q = 0; q < 5; ++q) g[net.layout[3].offset + q] *= -1;  // b2
+  const GradcheckReport r = gradcheck(net.function(), theta, g, net.layout, net.options());
+  const auto j = nlohmann::json::parse(r.to_json());
+  CHECK(j["verdict"] == "wrong");
+  CHECK(j["tensors"].size() == 6);
+  CHECK(j["tensors"][3]["name"] == "b2");
+  CHECK(j["tensors"][3]["fingerprint"] == "sign_flip");
+  CHECK(j["tensors"][3]["worst"]["layer"] == 2);
+  CHECK(j["tensors"][0]["verdict"] == "great");
+  CHECK(r.to_text().find("sign_flip") != std::string::npos);
+}

@@ -1,0 +1,172 @@
+// The MLP model's initialization schemes and its trainer.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "mlp_test_support.hpp"
+#include "mlpkit/mlpkit.hpp"
+#include "test_support.hpp"
+
+using namespace mlpkit;
+using namespace mlpkit::test;
+using doctest::Contains;
+
+TEST_CASE_TEMPLATE("every init scheme gives the variance it promises", T, float, double) {
+  const std::size_t n_out = 300, n_in = 500;
+  for (Init init : {Init::normal, Init::lecun, Init::xavier, Init::he, Init::xavier_uniform}) {
+    CAPTURE(init_name(init));
+    Matrix<T> w(n_out, n_in);
+    init_weights(init, T(0.05), 9, 2, w.view());
+    const double expected = init_stddev(init, n_in, n_out, 0.05);
+    double sum = 0, squares = 0, largest = 0;
+    for (std::size_t i = 0; i < n_out; ++i)
+      for (std::size_t j = 0; j < n_in; ++j) {
+        sum += double(w(i, j));
+        squares += double(w(i, j)) * double(w(i, j));
+        largest = std::max(largest, std::abs(double(w(i, j))));
+      }
+    const double n = static_cast<double>(n_out * n_in);
+    const double mean = sum / n, variance = squares / n - mean * mean;
+    // 150 000 draws: the sample variance is within ±1.2 % (4σ) of the true one, the mean within 4σ/√n.
+    CHECK(variance == doctest::Approx(expected * expected).epsilon(0.012));
+    CHECK(std::abs(mean) < 4 * expected / std::sqrt(n));
+    if (init == Init::xavier_uniform) CHECK(largest <= std::sqrt(3.0) * expected);
+    else CHECK(largest > 3.5 * expected);  // a normal has tails; a bounded distribution would not reach here
+  }
+  Matrix<T> w(5, 7);
+  init_weights(Init::zeros, T(1), 1, 1, w.view());
+  for (std::size_t i = 0; i < 5; ++i)
+    for (std::size_t j = 0; j < 7; ++j) CHECK(w(i, j) == T(0));
+  CHECK(init_stddev(Init::he, 8, 3) == doctest::Approx(0.5));
+  CHECK(init_stddev(Init::lecun, 4, 3) == doctest::Approx(0.5));
+  CHECK(init_stddev(Init::xavier, 5, 3) == doctest::Approx(0.5));
+}
+
+TEST_CASE("initialization depends on seed and layer, not on threads, and float is double rounded") {
+  MlpConfig<double> config;
+  config.dims = {70, 90, 60};
+  config.multi_label = true;
+  config.seed = 5;
+  const auto parameters = [&](int threads, std::uint64_t seed) {
+    test::ScopedThreads scoped(threads);
+    auto c = config;
+    c.seed = seed;
+    const Mlp<double> net(c);
+    return std::vector<double>(net.parameters().begin(), net.parameters().end());
+  };
+  const auto one = parameters(1, 5);
+  CHECK(parameters(2, 5) == one);
+  CHECK(parameters(3, 5) == one);
+  CHECK(parameters(1, 6) != one);
+  const Mlp<double> net(config);
+  CHECK(net.weights(1)(0, 0) != net.weights(2)(0, 0));  // layers draw from different streams
+  MlpConfig<float> float_config = convert_config<float>(config);
+  const Mlp<float> float_net(float_config);
+  for (std::size_t i = 0; i < one.size(); ++i) REQUIRE(float_net.parameters()[i] == static_cast<float>(one[i]));
+  CHECK(parse_init("xavier_uniform") == Init::xavier_uniform);
+  CHECK(init_name(Init::he) == "he");
+  CHECK_THROWS_WITH_AS(parse_init("glorot"), Contains("glorot"), Error);
+}
+
+TEST_CASE("zero initialization never breaks the symmetry between hidden units") {
+  MlpConfig<double> config;
+  config.dims = {2, 6, 1};
+  config.init = Init::zeros;
+  config.hidden = Activation::tanh;
+  Mlp<double> net(config);
+  const auto x = random_matrix<double>(2, 4, 1);
+  const auto y = labels_for<double>(Loss::binary_cross_entropy, 1, 4, 2);
+  TrainOptions options;
+  options.epochs = 50;
+  options.learning_rate = 0.5;
+  train(net, x, y, options);
+  const auto w1 = net.weights(1), w2 = net.weights(2);
+  for (std::size_t i = 1; i < 6; ++i) {
+    CHECK(w2(0, i) == w2(0, 0));
+    for (std::size_t j = 0; j < 2; ++j) CHECK(w1(i, j) == w1(0, j));
+  }
+}
+
+TEST_CASE("training reaches high accuracy on XOR and on two interleaved spirals") {
+  // Thousands of tiny steps: one thread keeps it fast on a busy machine (threads are tested elsewhere).
+  test::ScopedThreads one_thread(1);
+  SUBCASE("XOR, full batch, every optimizer") {
+    Matrix<double> x(2, 4), y(1, 4);
+    for (std::size_t j = 0; j < 4; ++j) {
+      x(0, j) = double(j & 1);
+      x(1, j) = double(j >> 1);
+      y(0, j) = double((j & 1) ^ (j >> 1));
+    }
+    for (Optimizer optimizer : {Optimizer::gradient_descent, Optimizer::momentum, Optimizer::adam}) {
+      CAPTURE(optimizer_name(optimizer));
+      MlpConfig<double> config;
+      config.dims = {2, 8, 1};
+      config.hidden = Activation::tanh;
+      config.init = Init::xavier;
+      config.seed = 1;
+      Mlp<double> net(config);
+      TrainOptions options;
+      options.optimizer = optimizer;
+      options.learning_rate = optimizer == Optimizer::adam ? 0.05 : 0.5;
+      options.epochs = 1500;
+      const TrainResult result = train(net, x, y, options);
+      REQUIRE(result.epoch_loss.size() == 1500);
+      CHECK(result.epoch_loss.back() < 0.05 * result.epoch_loss.front());
+      const Matrix<double> p = net.predict(x);
+      for (std::size_t j = 0; j < 4; ++j) CHECK((p(0, j) > 0.5) == (y(0, j) == 1.0));
+    }
+  }
+  SUBCASE("two spirals, mini-batches, Adam, softmax, dropout") {
+    const std::size_t per_class = 150, m = 2 * per_class;
+    Matrix<float> x(2, m), y(2, m);
+    for (std::size_t k = 0; k < per_class; ++k)
+      for (std::size_t c = 0; c < 2; ++c) {
+        const double t = 0.25 + 3.0 * static_cast<double>(k) / per_class;  // 1.5 turns
+        const double angle = 2.0 * 3.141592653589793 * t * 0.5 + 3.141592653589793 * static_cast<double>(c);
+        const std::size_t j = 2 * k + c;
+        x(0, j) = static_cast<float>(t * std::cos(angle));
+        x(1, j) = static_cast<float>(t * std::sin(angle));
+        y(c, j) = 1;
+      }
+    MlpConfig<float> config;
+    config.dims = {2, 48, 48, 2};
+    config.loss = Loss::cross_entropy;
+    config.output = Activation::identity;
+    config.keep_prob = 0.95f;
+    config.seed = 3;
+    Mlp<float> net(config);
+    TrainOptions options;
+    options.optimizer = Optimizer::adam;
+    options.learning_rate = 0.02;
+    options.epochs = 100;
+    options.batch_size = 32;
+    const TrainResult result = train(net, x, y, options);
+    CHECK(result.iterations == 100 * 10);
+    CHECK(net.step() == result.iterations);
+    const Matrix<float> p = net.predict(x);
+    std::size_t correct = 0;
+    for (std::size_t j = 0; j < m; ++j) correct += (p(1, j) > p(0, j)) == (y(1, j) == 1);
+    CHECK(static_cast<double>(correct) / m >= 0.97);
+  }
+}
+
+TEST_CASE("training is reproducible from the seeds") {
+  const auto run = [](int threads) {
+    test::ScopedThreads scoped(threads);
+    MlpConfig<double> config;
+    config.dims = {3, 16, 1};
+    config.keep_prob = 0.8;
+    Mlp<double> net(config);
+    const auto x = random_matrix<double>(3, 50, 1);
+    const auto y = labels_for<double>(Loss::binary_cross_entropy, 1, 50, 2);
+    TrainOptions options;
+    options.optimizer = Optimizer::momentum;
+    options.batch_size = 16;
+    options.epochs = 5;
+    return train(net, x, y, options).iteration_loss;
+  };
+  const auto once = run(1);
+  CHECK(once.size() == 20);
+  CHECK(run(2) == once);
+}
+

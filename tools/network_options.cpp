@@ -1,0 +1,120 @@
+#include "network_options.hpp"
+
+#include <charconv>
+#include <random>
+
+namespace mlpkit::tool {
+namespace {
+
+template <class Enum, class NameOf>
+std::vector<std::string> names_of(std::initializer_list<Enum> values, NameOf name_of) {
+  std::vector<std::string> names;
+  for (Enum value : values) names.emplace_back(name_of(value));
+  return names;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
+}  // namespace
+
+std::vector<std::string> activation_names() {
+  return names_of({Activation::identity, Activation::relu, Activation::leaky_relu, Activation::sigmoid,
+                   Activation::tanh, Activation::gelu, Activation::gelu_tanh},
+                  activation_name);
+}
+std::vector<std::string> loss_names() {
+  return names_of({Loss::binary_cross_entropy, Loss::cross_entropy, Loss::mean_squared_error}, loss_name);
+}
+std::vector<std::string> init_names() {
+  return names_of({Init::zeros, Init::normal, Init::lecun, Init::xavier, Init::he, Init::xavier_uniform}, init_name);
+}
+
+void add_network_options(CLI::App& command, NetworkOptions& options) {
+  command.add_option("--dims", options.dims, "Layer sizes n[0],…,n[L], e.g. 784,128,64,10")->capture_default_str();
+  auto hidden = activation_names();
+  auto outputs = activation_names();
+  outputs.emplace_back("softmax");
+  command.add_option("--hidden", options.hidden, "Hidden activation: " + joined(hidden))
+      ->check(CLI::IsMember(hidden))
+      ->capture_default_str();
+  command.add_option("--output", options.output, "Output activation: " + joined(outputs) + " (default: fits --loss)")
+      ->check(CLI::IsMember(outputs));
+  command.add_option("--loss", options.loss, "Loss: " + joined(loss_names()))
+      ->check(CLI::IsMember(loss_names()))
+      ->capture_default_str();
+  command.add_option("--init", options.init, "Initialization: " + joined(init_names()))
+      ->check(CLI::IsMember(init_names()))
+      ->capture_default_str();
+  command.add_option("--init-scale", options.init_scale, "Scale of --init normal")->check(CLI::NonNegativeNumber);
+  command.add_option("--l2", options.l2, "L2 regularization λ ≥ 0")->check(CLI::NonNegativeNumber);
+  command.add_option("--keep-prob", options.keep_prob, "Dropout keep probability in (0, 1]")
+      ->check(CLI::Range(std::nextafter(0.0, 1.0), 1.0, "a number in (0, 1]"));
+  command.add_option("--batch", options.batch, "Examples in the batch")->check(CLI::PositiveNumber)->capture_default_str();
+}
+
+std::vector<std::size_t> parse_dims(const std::string& text, const std::string& flag, std::size_t min_count) {
+  std::vector<std::size_t> dims;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string field = text.substr(start, comma - start);
+    std::size_t value = 0;
+    const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
+    if (field.empty() || ec != std::errc() || end != field.data() + field.size() || value == 0)
+      throw CLI::ValidationError(flag, "'" + text + "': expected positive integers separated by commas, e.g. 784,128,10");
+    dims.push_back(value);
+    start = comma + 1;
+  }
+  if (dims.size() < min_count)
+    throw CLI::ValidationError(flag, "'" + text + "': needs at least " + std::to_string(min_count) + " values");
+  return dims;
+}
+
+MlpConfig<double> network_config(const NetworkOptions& options, std::uint64_t seed) {
+  MlpConfig<double> config;
+  config.dims = parse_dims(options.dims);
+  config.hidden = parse_activation(options.hidden);
+  config.loss = parse_loss(options.loss);
+  if (options.output == "softmax") {
+    if (config.loss != Loss::cross_entropy)
+      throw CLI::ValidationError("--output", "softmax goes with --loss cross_entropy");
+    config.output = Activation::identity;  // the loss applies softmax to the logits
+  } else if (!options.output.empty()) {
+    config.output = parse_activation(options.output);
+  } else {
+    config.output = config.loss == Loss::binary_cross_entropy ? Activation::sigmoid : Activation::identity;
+  }
+  config.init = parse_init(options.init);
+  config.init_scale = options.init_scale;
+  config.l2 = options.l2;
+  config.keep_prob = options.keep_prob;
+  config.seed = seed;
+  config.multi_label = config.loss == Loss::binary_cross_entropy && config.dims.back() > 1;
+  validate_config(config);
+  return config;
+}
+
+void synthetic_batch(const MlpConfig<double>& config, std::size_t m, std::uint64_t seed, Matrix<double>& x,
+                     Matrix<double>& y) {
+  std::mt19937_64 rng(seed ^ 0x5deece66dULL);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  x = Matrix<double>(config.dims.front(), m);
+  y = Matrix<double>(config.dims.back(), m);
+  for (std::size_t i = 0; i < x.rows(); ++i)
+    for (std::size_t j = 0; j < m; ++j) x(i, j) = normal(rng);
+  for (std::size_t j = 0; j < m; ++j) {
+    if (config.loss == Loss::cross_entropy) {
+      y(rng() % y.rows(), j) = 1.0;
+    } else {
+      for (std::size_t i = 0; i < y.rows(); ++i)
+        y(i, j) = config.loss == Loss::binary_cross_entropy ? static_cast<double>(rng() % 2) : normal(rng);
+    }
+  }
+}
+
+}  // namespace mlpkit::tool
