@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 # The counter each suite is judged by (higher is better); else real_time (lower is better).
-RATE_COUNTERS = ("GFLOP/s", "items_per_second", "bytes_per_second", "samples/s", "params/s")
+RATE_COUNTERS = ("GFLOP/s", "params_per_s", "items_per_second", "bytes_per_second", "samples/s", "params/s")
 
 
 def run(args):
