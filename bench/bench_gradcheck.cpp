@@ -22,6 +22,7 @@
 
 #include "gradcheck/gradcheck_internal.hpp"
 #include "gradcheck/mlp_evaluators.hpp"
+#include "gradcheck_problem.hpp"
 #include "mlpkit/mlpkit.hpp"
 #include "runtime/threads.hpp"
 
@@ -29,32 +30,8 @@ namespace {
 
 using namespace mlpkit;
 
-constexpr std::size_t kBatch = 32;
 
-struct Problem {
-  Mlp<double> net;
-  Matrix<double> x, y;
-};
-
-Problem make_problem(std::size_t depth, std::size_t width) {
-  MlpConfig<double> config;
-  config.dims.assign(depth, width);  // n[0] = width inputs, depth − 1 hidden layers of width units
-  config.dims.push_back(1);
-  config.hidden = Activation::relu;
-  config.output = Activation::sigmoid;
-  config.loss = Loss::binary_cross_entropy;
-  config.init = Init::he;
-  config.seed = 42;
-  Problem p{Mlp<double>(config), Matrix<double>(width, kBatch), Matrix<double>(1, kBatch)};
-  std::uint64_t state = 0x12345678;
-  for (std::size_t r = 0; r < width; ++r)
-    for (std::size_t j = 0; j < kBatch; ++j) {
-      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-      p.x(r, j) = static_cast<double>(state >> 11) * 0x1p-53 * 2 - 1;
-    }
-  for (std::size_t j = 0; j < kBatch; ++j) p.y(0, j) = j % 2 == 0 ? 1.0 : 0.0;
-  return p;
-}
+using mlpkit::bench::make_gradcheck_problem;
 
 void set_counters(benchmark::State& state, double parameters, double flops, bool incremental) {
   state.counters["params"] = parameters;
@@ -64,7 +41,7 @@ void set_counters(benchmark::State& state, double parameters, double flops, bool
 
 /** The public gradcheck() in full mode. */
 void BM_full(benchmark::State& state, std::size_t depth, std::size_t width, GradcheckEvaluator evaluator, int threads) {
-  const Problem p = make_problem(depth, width);
+  const auto p = make_gradcheck_problem(depth, width);
   Mlp<double> analytic = p.net;
   analytic.forward_backward(p.x.view(), p.y.view());
   const std::vector<double> gradient(analytic.gradients().begin(), analytic.gradients().end());
@@ -92,7 +69,7 @@ void BM_full(benchmark::State& state, std::size_t depth, std::size_t width, Grad
 /** The same loop on a sample of every tensor, projected to a full check (manual time). */
 void BM_projected(benchmark::State& state, std::size_t depth, std::size_t width, GradcheckEvaluator which,
                   int threads) {
-  const Problem p = make_problem(depth, width);
+  const auto p = make_gradcheck_problem(depth, width);
   set_num_threads(threads);
   const detail::IncrementalMlpEvaluator incremental(p.net, p.x.view(), p.y.view(), 1e-7);
   const detail::NaiveMlpEvaluator naive(p.net, p.x.view(), p.y.view(), 1e-7);

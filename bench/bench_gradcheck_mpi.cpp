@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "gradcheck_problem.hpp"
 #include "mlpkit/mlpkit.hpp"
 #include "mlpkit/mpi.hpp"
 
@@ -26,7 +27,6 @@ namespace {
 using namespace mlpkit;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kBatch = 32;
 
 double cpu_seconds() {
   timespec t{};
@@ -34,31 +34,7 @@ double cpu_seconds() {
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
-struct Problem {
-  Mlp<double> net;
-  Matrix<double> x, y;
-};
-
-/** The problem of bench_gradcheck's make_problem, so that figures compare. */
-Problem make_problem(std::size_t depth, std::size_t width) {
-  MlpConfig<double> config;
-  config.dims.assign(depth, width);  // n[0] = width inputs, depth − 1 hidden layers of width units
-  config.dims.push_back(1);
-  config.hidden = Activation::relu;
-  config.output = Activation::sigmoid;
-  config.loss = Loss::binary_cross_entropy;
-  config.init = Init::he;
-  config.seed = 42;
-  Problem p{Mlp<double>(config), Matrix<double>(width, kBatch), Matrix<double>(1, kBatch)};
-  std::uint64_t state = 0x12345678;
-  for (std::size_t r = 0; r < width; ++r)
-    for (std::size_t j = 0; j < kBatch; ++j) {
-      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-      p.x(r, j) = static_cast<double>(state >> 11) * 0x1p-53 * 2 - 1;
-    }
-  for (std::size_t j = 0; j < kBatch; ++j) p.y(0, j) = j % 2 == 0 ? 1.0 : 0.0;
-  return p;
-}
+using mlpkit::bench::make_gradcheck_problem;
 
 std::size_t flag(int argc, char** argv, const char* name, std::size_t fallback) {
   for (int i = 1; i + 1 < argc; ++i)
@@ -76,7 +52,7 @@ int main(int argc, char** argv) {
   const std::size_t depth = flag(argc, argv, "--depth", 4), width = flag(argc, argv, "--width", 128);
   const std::size_t repetitions = std::max<std::size_t>(1, flag(argc, argv, "--repetitions", 5));
 
-  const Problem p = make_problem(depth, width);
+  const auto p = make_gradcheck_problem(depth, width);
   std::vector<double> walls;
   for (std::size_t rep = 0; rep < repetitions; ++rep) {
     Clock::time_point start;
