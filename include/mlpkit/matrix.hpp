@@ -46,6 +46,7 @@ struct MatrixView {
 namespace detail {
 /** Frees memory from aligned_alloc_bytes. */
 struct AlignedFree {
+  /** Frees p (nullptr is fine). */
   void operator()(void* p) const noexcept;
 };
 /** `bytes` of uninitialized memory aligned to 64 bytes (nullptr for 0); throws std::bad_alloc. */
@@ -81,16 +82,22 @@ class Matrix {
   Matrix& operator=(Matrix&&) noexcept = default;
   ~Matrix() = default;
 
+  /** Number of rows. */
   std::size_t rows() const { return rows_; }
+  /** Number of columns. */
   std::size_t cols() const { return cols_; }
+  /** Leading dimension: elements from the start of one row to the next (≥ cols, a multiple of 64 bytes). */
   std::size_t ld() const { return ld_; }
   /** Number of stored elements, `rows × ld` (padding included). */
   std::size_t storage_size() const { return rows_ * ld_; }
+  /** The first element (64-byte aligned; nullptr when empty). */
   T* data() { return data_.get(); }
   const T* data() const { return data_.get(); }
+  /** Element (i, j); unchecked. */
   T& operator()(std::size_t i, std::size_t j) { return data_.get()[i * ld_ + j]; }
   const T& operator()(std::size_t i, std::size_t j) const { return data_.get()[i * ld_ + j]; }
 
+  /** A view of the whole matrix, to pass to the library's functions. */
   MatrixView<T> view() { return {data_.get(), rows_, cols_, ld_}; }
   MatrixView<const T> view() const { return {data_.get(), rows_, cols_, ld_}; }
   operator MatrixView<T>() { return view(); }              // NOLINT(google-explicit-constructor)
