@@ -46,12 +46,8 @@ std::vector<double> layer_stds(const Mlp<double>& net, const Matrix<double>& x) 
   return stds;
 }
 
-double frobenius(MatrixView<const double> m) {
-  double s = 0;
-  for (std::size_t i = 0; i < m.rows; ++i)
-    for (std::size_t j = 0; j < m.cols; ++j) s += m(i, j) * m(i, j);
-  return std::sqrt(s);
-}
+// ‖dW‖_F: the gradient views are contiguous (ld = cols), so one dot product of the whole tensor.
+double frobenius(MatrixView<const double> m) { return std::sqrt(dot(m.data, m.data, m.rows * m.cols)); }
 
 nlohmann::json run_scheme(const SweepCommand& cmd, const std::string& activation, const std::string& scheme,
                           std::size_t depth, const Matrix<double>& x, const Matrix<double>& y) {
