@@ -144,6 +144,16 @@ void register_type(const std::string& type) {
   benchmark::RegisterBenchmark(("scalar_std<" + type + ">/exp").c_str(), BM_scalar_loop<T, T (*)(T)>,
                                [](T v) { return std::exp(v); })
       ->Arg(kInCache);
+  // x/2·erfc(−x/√2) and x/2·(1 + tanh(√(2/π)(x + 0.044715x³))) in T, as a plain loop would write them.
+  benchmark::RegisterBenchmark(("scalar_std<" + type + ">/gelu").c_str(), BM_scalar_loop<T, T (*)(T)>,
+                               [](T v) { return T(0.5) * v * std::erfc(v * T(-0.70710678118654752)); })
+      ->Arg(kInCache);
+  benchmark::RegisterBenchmark(("scalar_std<" + type + ">/gelu_tanh").c_str(), BM_scalar_loop<T, T (*)(T)>,
+                               [](T v) {
+                                 const T inner = T(0.79788456080286536) * (v + T(0.044715) * v * v * v);
+                                 return T(0.5) * v * (T(1) + std::tanh(inner));
+                               })
+      ->Arg(kInCache);
 #ifdef MLPKIT_BENCH_HAVE_EIGEN
   benchmark::RegisterBenchmark(("eigen<" + type + ">/tanh").c_str(), BM_eigen<T>, bench_eigen::Function::tanh)
       ->Arg(kInCache)->Arg(kOutOfCache);

@@ -63,11 +63,16 @@ W gelu(W x) {
   return x * normal_cdf(x);
 }
 
-// gelu'(x) = Φ(x) + x·φ(x).
+// gelu'(x) = Φ(x) + x·φ(x). e^(−x²/2) amplifies the rounding of x² by x²/2 (up to 750), so that
+// rounding is corrected to first order, as in normal_cdf.
 template <class W>
 W gelu_derivative(W x) {
   if (std::isinf(x)) return x > 0 ? W(1) : W(0);
-  return normal_cdf(x) + x * static_cast<W>(kInvSqrt2Pi) * std::exp(W(-0.5) * x * x);
+  const W square = x * x;
+  const W square_lo = std::fma(x, x, -square);
+  const W correction = std::isfinite(square_lo) ? W(1) - W(0.5) * square_lo : W(1);
+  const W density = static_cast<W>(kInvSqrt2Pi) * std::exp(W(-0.5) * square) * correction;
+  return normal_cdf(x) + x * density;
 }
 
 // 0.5·x·(1 + tanh(a)) = x·σ(2a), a = √(2/π)(x + 0.044715x³): no cancellation for x < 0.

@@ -9,19 +9,11 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/activations/activations_gelu.hpp"
 #include "kernels/activations/activations_kernels.hpp"
 #include "kernels/activations/activations_math.hpp"
 
 namespace mlpkit::detail::simd {
-
-/** GELU lanes go through the scalar reference (baseline code): an erfc accurate to 4 ULP is not vectorized yet. */
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> reference_lanes(Activation f, const xsimd::batch<T, Arch>& x, T leaky_slope) {
-  alignas(64) T lanes[xsimd::batch<T, Arch>::size];
-  x.store_aligned(lanes);
-  activation_kernels_ref<T>().forward(f, lanes, lanes, xsimd::batch<T, Arch>::size, leaky_slope);
-  return xsimd::batch<T, Arch>::load_aligned(lanes);
-}
 
 /** f(x) lane by lane, as activation_forward computes it (bitwise the same values). */
 template <class Arch, class T>
@@ -39,10 +31,11 @@ inline xsimd::batch<T, Arch> activate(Activation f, const xsimd::batch<T, Arch>&
     case Activation::tanh:
       return simd::tanh(x);
     case Activation::gelu:
+      return simd::gelu(x);
     case Activation::gelu_tanh:
-      break;
+      return simd::gelu_tanh(x);
   }
-  return reference_lanes(f, x, leaky_slope);
+  return x;  // not reached: f is checked by the callers
 }
 
 /** dy·f'(x), as activation_backward computes it. */
@@ -57,23 +50,16 @@ inline xsimd::batch<T, Arch> derivative_times(Activation f, const xsimd::batch<T
       return xsimd::select(x > B(T(0)), dy, B(T(0)));
     case Activation::leaky_relu:
       return xsimd::select(x > B(T(0)), dy, dy * leaky_slope);
-    case Activation::sigmoid: {
-      // σ' = σ(x)σ(−x) = e/(1+e)², e = e^−|x|: no cancellation in 1 − σ for large |x|.
-      const B e = exp_any(-xsimd::abs(x));
-      const B d = T(1) + e;
-      return dy * (e / (d * d));
-    }
-    case Activation::tanh: {
-      // tanh' = 1/cosh² = 4e/(1+e)², e = e^−2|x|.
-      const B e = exp_any(T(-2) * xsimd::abs(x));
-      const B d = T(1) + e;
-      return dy * ((T(4) * e) / (d * d));
-    }
+    case Activation::sigmoid:
+      return dy * sigmoid_slope(x);  // e/(1+e)², e = e^−|x| (activations_math.hpp)
+    case Activation::tanh:
+      return dy * tanh_slope(x);  // 4e/(1+e)², e = e^−2|x|
     case Activation::gelu:
+      return gelu_derivative_times(x, dy);
     case Activation::gelu_tanh:
-      break;
+      return gelu_tanh_derivative_times(x, dy);
   }
-  return dy;  // not reached: the gelu family goes through the reference
+  return dy;  // not reached: f is checked by the callers
 }
 
 /** dy·f'(x) from y = f(x). */
@@ -136,8 +122,11 @@ void forward(Activation f, const T* x, T* y, std::size_t n, T slope) {
       return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
                                [](const B& v, const B&) { return simd::tanh(v); });
     case Activation::gelu:
+      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
+                               [](const B& v, const B&) { return simd::gelu(v); });
     case Activation::gelu_tanh:
-      break;
+      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
+                               [](const B& v, const B&) { return simd::gelu_tanh(v); });
   }
   activation_kernels_ref<T>().forward(f, x, y, n, slope);
 }
@@ -161,6 +150,10 @@ inline void derivative_loop(Activation f, const T* from, const T* dy, T* dx, std
       return run(std::integral_constant<Activation, Activation::leaky_relu>{});
     case Activation::sigmoid:
       return run(std::integral_constant<Activation, Activation::sigmoid>{});
+    case Activation::gelu:  // backward only: backward_from_output rejects the gelu family
+      return run(std::integral_constant<Activation, Activation::gelu>{});
+    case Activation::gelu_tanh:
+      return run(std::integral_constant<Activation, Activation::gelu_tanh>{});
     default:
       return run(std::integral_constant<Activation, Activation::tanh>{});
   }
@@ -169,8 +162,6 @@ inline void derivative_loop(Activation f, const T* from, const T* dy, T* dx, std
 template <class Arch, class T>
 void backward(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T slope) {
   using B = xsimd::batch<T, Arch>;
-  if (f == Activation::gelu || f == Activation::gelu_tanh)
-    return activation_kernels_ref<T>().backward(f, x, dy, dx, n, slope);
   derivative_loop<Arch>(f, x, dy, dx, n, [slope](auto kind, const B& vx, const B& vdy) {
     return derivative_times<Arch, T>(decltype(kind)::value, vx, vdy, slope);
   });
