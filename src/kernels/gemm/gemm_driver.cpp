@@ -94,10 +94,12 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
   // 2. one item per (row group × column chunk) of C: it packs its own KC × chunk panel of B for each
   //    K block and runs the macro-kernel over its MC blocks (A block in L2, B sliver in L1).
   const std::size_t k_blocks = std::max<std::size_t>(ceil_div(kk, bl.kc), 1);
-  const std::size_t super_rows = std::max(
-      bl.mc,
-      std::min(ceil_div(m, bl.mc), std::max<std::size_t>(kMaxPackedA / (bl.mc * std::max<std::size_t>(kk, 1)), 1)) *
-          bl.mc);
+  // Rows of A packed at once: all of them when they fit kMaxPackedA, else equal super-blocks (whole MC
+  // blocks), so no thin remainder repeats the packing of B for a few rows.
+  const std::size_t max_blocks =
+      std::max<std::size_t>(kMaxPackedA / (bl.mc * std::max<std::size_t>(kk, 1)), 1);
+  const std::size_t m_blocks = ceil_div(m, bl.mc);
+  const std::size_t super_rows = ceil_div(m_blocks, ceil_div(m_blocks, max_blocks)) * bl.mc;
   const std::size_t wanted_items = kItemsPerThread * static_cast<std::size_t>(num_threads());
   std::size_t chunk_cols = std::max<std::size_t>(kChunkRowBytes / sizeof(T) / bl.nr, 1) * bl.nr;
   // With few rows of MC blocks, narrower column chunks give every thread work.
@@ -119,11 +121,14 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
                        packed_a + pc * panel_rows + blk * bl.mc * kc);
       });
     }
-    // Enough items to share out even when C is one column chunk wide (the split never changes a result).
-    const std::size_t row_groups = num_threads() == 1 ? 1 : std::min(a_blocks, ceil_div(wanted_items, col_chunks));
-    const std::size_t blocks_per_group = ceil_div(a_blocks, row_groups);
-    const std::size_t groups = ceil_div(a_blocks, blocks_per_group);
-    const double rows_per_group = double(std::min(ms, blocks_per_group * bl.mc));
+    // Enough items to share out even when C is one column chunk wide. Groups are runs of MR-row panels
+    // of equal length (not whole MC blocks), so 2 or 16 threads get equal shares of any m; the split
+    // never changes a result, since every element's K order is fixed.
+    const std::size_t panels = ceil_div(ms, bl.mr);
+    const std::size_t row_groups = num_threads() == 1 ? 1 : std::min(panels, ceil_div(wanted_items, col_chunks));
+    const std::size_t panels_per_group = ceil_div(panels, row_groups);
+    const std::size_t groups = ceil_div(panels, panels_per_group);
+    const double rows_per_group = double(std::min(ms, panels_per_group * bl.mr));
     parallel_for(
         groups * col_chunks, 2.0 * rows_per_group * double(chunk_cols) * double(kk + 1) / kFlopsPerWorkUnit,
         [&](std::size_t item) {
@@ -137,11 +142,13 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
               kernels.pack_b(kc, nc, StridedOperand<T>{op_b.data + pc * op_b.rs + j * op_b.cs, op_b.rs, op_b.cs},
                              packed_b);
             const bool last = q + 1 == k_blocks;
-            for (std::size_t blk = group * blocks_per_group; blk < std::min(a_blocks, (group + 1) * blocks_per_group);
-                 ++blk) {
-              const std::size_t i = ic0 + blk * bl.mc;
+            // The group's rows in pieces of at most MC (an A block that stays in L2 across B slivers).
+            // Panels are contiguous in packed A whatever MC block they were packed in.
+            const std::size_t row_end = std::min(ms, (group + 1) * panels_per_group * bl.mr);
+            for (std::size_t r = group * panels_per_group * bl.mr; r < row_end; r += bl.mc) {
+              const std::size_t i = ic0 + r;
               const GemmTileEpilogue<T> e = tile_epilogue(i, j);
-              kernels.macro_kernel(std::min(bl.mc, m - i), nc, kc, alpha, packed_a + pc * panel_rows + blk * bl.mc * kc,
+              kernels.macro_kernel(std::min(bl.mc, row_end - r), nc, kc, alpha, packed_a + pc * panel_rows + r * kc,
                                    packed_b, q == 0 ? beta : T(1), c + i * ldc + j, ldc, last && fused ? &e : nullptr);
             }
           }
