@@ -365,6 +365,66 @@ TEST_CASE("gradcheck directional mode passes a correct gradient and localizes a 
   CHECK(net.tensor(bad, "b2").verdict == Verdict::great);
 }
 
+TEST_CASE("gradcheck directional mode compares with the step actually taken, so a large θ fakes no error") {
+  // J = Σ c_k·(θ_k − 1000): exact in floating point up to the steps, which round to ulp(1000) ≈ 1e-13,
+  // i.e. ~1e-5 of an ε-sized step. Full mode divides by the steps taken; directional mode must too.
+  const std::vector<double> c{3.0, -2.0, 0.5};
+  const std::vector<double> theta{1000.123456789, 1000.987654321, 999.555555555};
+  const Function f = [&](std::span<const double> t) {
+    double j = 0;
+    for (std::size_t k = 0; k < t.size(); ++k) j += c[k] * (t[k] - 1000);
+    return j;
+  };
+  const std::vector<TensorInfo> layout{{"a", 0, 1, 1}, {"b", 1, 2, 1}};
+  GradcheckOptions options;
+  for (GradcheckMode mode : {GradcheckMode::full, GradcheckMode::directional}) {
+    options.mode = mode;
+    const GradcheckReport r = gradcheck(f, theta, c, layout, options);
+    INFO(r.to_text());
+    CHECK(r.verdict == Verdict::great);
+    CHECK(r.relative_error < 1e-9);
+  }
+}
+
+TEST_CASE("gradcheck directional mode checks a 1×1 slice as reliably as full mode when J has large cancelling terms") {
+  // The fuzzer's case: J ≈ 1 is what is left of terms ≈ 1000, so its rounding is that of 1000, and a
+  // 1×1 slice has a small gradient. θ has 128 entries (most of them unused by J), so an unscaled
+  // restriction of a unit direction to the slice is ≈ 1/11 long, and the rounding of J weighs 11 times
+  // more in it than in a full-mode step. Restricted directions must be as long as full-mode steps.
+  const std::size_t n = 128, bias = n - 1;
+  const std::vector<double> theta = test::uniform<double>(n, 21, 0.5, 1.5);
+  const auto terms = [&](std::span<const double> t) {
+    double s = 1000;
+    for (std::size_t k = 0; k < 8; ++k) s += 8 * t[k] * t[k];
+    return s + 10 * t[bias];
+  };
+  const double at_theta = terms(theta);
+  const Function f = [&](std::span<const double> t) { return terms(t) - at_theta; };
+  std::vector<double> g(n, 0.0);
+  for (std::size_t k = 0; k < 8; ++k) g[k] = 16 * theta[k];
+  g[bias] = 10;
+  const std::vector<TensorInfo> layout{{"W", 0, 2, 4}, {"unused", 8, n - 9, 1}, {"b", bias, 1, 1}};
+  GradcheckOptions options;
+  options.mode = GradcheckMode::full;
+  const GradcheckReport full = gradcheck(f, theta, g, layout, options);
+  INFO(full.to_text());
+  REQUIRE(full.verdict == Verdict::great);
+  // Per tensor (the global figure steps along whole directions, mostly through the unused entries).
+  options.mode = GradcheckMode::directional;
+  std::size_t not_great = 0;
+  for (std::uint64_t seed = 1; seed <= 32; ++seed) {
+    options.seed = seed;
+    const GradcheckReport r = gradcheck(f, theta, g, layout, options);
+    for (const TensorCheck& t : r.tensors)
+      if (t.verdict != Verdict::great) {
+        ++not_great;
+        INFO(r.to_text());
+        CHECK(t.verdict == Verdict::great);
+      }
+  }
+  CHECK(not_great == 0);
+}
+
 TEST_CASE("gradcheck refuses bad input with mlpkit::Error") {
   const std::vector<double> x{0.5, -0.2, 0.1};
   const std::vector<double> g = rosenbrock_gradient(x);

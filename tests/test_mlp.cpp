@@ -289,6 +289,42 @@ TEST_CASE_TEMPLATE("forward_backward is bitwise identical for 1, 2 and 3 threads
   });
 }
 
+TEST_CASE_TEMPLATE("forward_backward and loss are bitwise identical for 1 to 4 threads on every backward path", T,
+                   float, double) {
+  // An odd batch (threads' column shares end mid-row and mid-vector) and every path of backward:
+  // the derivative from A (relu without dropout), from Z (tanh; relu with dropout), leaky ReLU.
+  for (const Activation hidden : {Activation::relu, Activation::tanh, Activation::leaky_relu}) {
+    for (const T keep_prob : {T(1), T(0.75)}) {
+      CAPTURE(static_cast<int>(hidden));
+      CAPTURE(keep_prob);
+      MlpConfig<T> config;
+      config.dims = {7, 40, 33, 2};
+      config.hidden = hidden;
+      config.output = Activation::identity;
+      config.loss = Loss::mean_squared_error;
+      config.l2 = T(0.3);
+      config.keep_prob = keep_prob;
+      config.init = Init::xavier;
+      const std::size_t m = 277;
+      const auto x = random_matrix<T>(7, m, 11);
+      const auto y = random_matrix<T>(2, m, 12);
+      std::vector<T> reference;
+      for (int threads : {1, 2, 3, 4}) {
+        CAPTURE(threads);
+        test::ScopedThreads scoped(threads);
+        Mlp<T> net(config);
+        net.set_step(5);
+        std::vector<T> out{net.forward_backward(x, y), net.loss(x, y)};
+        out.insert(out.end(), net.gradients().begin(), net.gradients().end());
+        if (threads == 1)
+          reference = out;
+        else
+          CHECK(test::same_bits(out, reference));
+      }
+    }
+  }
+}
+
 TEST_CASE("a bad configuration is rejected with an error naming what and why") {
   const auto build = [](auto edit) {
     MlpConfig<double> config;

@@ -134,7 +134,10 @@ struct GradcheckReport {
   std::vector<GradcheckEntry> kinks;
   /** dθ_approx, one per parameter; NaN where not checked (sampled mode, cancel); empty in directional mode. */
   std::vector<double> numeric_gradient;
-  /** directional mode: per direction, the numeric and the analytic directional derivative. */
+  /**
+   * directional mode: per direction, the numeric and the analytic directional derivative; the analytic
+   * one is dθ·(x⁺ − x⁻)/2ε over the points x± = θ ± ε·v as rounded (the displacement actually taken).
+   */
   std::vector<double> directional_numeric, directional_analytic;
 
   /** A readable table: the global verdict, then one line per tensor, diagnoses, kinks. */

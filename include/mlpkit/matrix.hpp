@@ -8,7 +8,9 @@
  */
 #include <cstddef>
 #include <memory>
+#include <new>
 #include <type_traits>
+#include <vector>
 
 #include "mlpkit/error.hpp"
 
@@ -55,6 +57,34 @@ void* aligned_alloc_bytes(std::size_t bytes);
 std::size_t padded_ld(std::size_t cols, std::size_t elem_size);
 /** rows * ld * elem_size, or throws mlpkit::Error naming `function` when it overflows. */
 std::size_t checked_bytes(const char* function, std::size_t rows, std::size_t ld, std::size_t elem_size);
+
+/**
+ * A std::vector allocator whose storage is 64-byte aligned (aligned_alloc_bytes), for workspaces
+ * that kernels write from several threads: with malloc's 16-byte alignment a thread's share of a row
+ * ends mid cache line, and the line shared with the next thread's share bounces between the cores.
+ */
+template <class T>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <class U>
+  AlignedAllocator(const AlignedAllocator<U>&) noexcept {}  // NOLINT(google-explicit-constructor): rebinding
+  /** Storage for n elements; throws std::bad_alloc. */
+  T* allocate(std::size_t n) {
+    if (n > static_cast<std::size_t>(-1) / sizeof(T)) throw std::bad_alloc();
+    return static_cast<T*>(aligned_alloc_bytes(n * sizeof(T)));
+  }
+  /** Frees storage from allocate. */
+  void deallocate(T* p, std::size_t) noexcept { AlignedFree{}(p); }
+  template <class U>
+  bool operator==(const AlignedAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
+/** A std::vector whose data() is 64-byte aligned. */
+template <class T>
+using AlignedVector = std::vector<T, AlignedAllocator<T>>;
 }  // namespace detail
 
 /**

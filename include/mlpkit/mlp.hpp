@@ -114,8 +114,10 @@ class MlpWorkspace {
 
  private:
   friend class Mlp<T>;
-  std::vector<std::vector<T>> z_, a_, mask_;
-  std::vector<T> dz_, dz_next_, output_;
+  // 64-byte aligned: GEMMs write them from several threads (see detail::AlignedAllocator).
+  std::vector<detail::AlignedVector<T>> z_, a_, mask_;
+  detail::AlignedVector<T> dz_, dz_next_;
+  std::vector<T> output_;
   // The cached masks are those of (seed, step, keep_prob, m); recomputed when any changes.
   bool mask_valid_ = false;
   std::uint64_t mask_seed_ = 0, mask_step_ = 0;
@@ -239,7 +241,8 @@ class Mlp {
 
   MlpConfig<T> config_;
   std::vector<std::size_t> weight_offset_;
-  std::vector<T> theta_, grad_;
+  // 64-byte aligned as the workspace: the GEMM of dW[l] writes its columns from several threads.
+  detail::AlignedVector<T> theta_, grad_;
   std::uint64_t step_ = 0;
   MlpWorkspace<T> workspace_;
 };

@@ -1,6 +1,6 @@
 // Directional mode: k random unit directions v, (J(θ+εv) − J(θ−εv)) / 2ε against dθ·v, the same
-// restricted to each tensor, and bisection over the rows of a failing tensor to localize the bug
-// in O(log rows) extra evaluations.
+// restricted to each tensor (rescaled to unit length), and bisection over the rows of a failing
+// tensor to localize the bug in O(log rows) extra evaluations.
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -28,11 +28,18 @@ std::vector<double> gaussian(std::size_t n, std::uint64_t seed) {
   return v;
 }
 
-/** v restricted to θ[begin, end), zero elsewhere. */
+/**
+ * v restricted to θ[begin, end) and scaled to unit length, zero elsewhere. Unit length, as a full-mode
+ * step: unscaled, a slice of s of n entries would be stepped by only about ε·√(s/n), and the rounding
+ * of J, which does not shrink with the step, would weigh √(n/s) times more in its derivative (a 1×1
+ * bias of a large model was called suspicious so).
+ */
 std::vector<double> restricted(const std::vector<double>& v, std::size_t begin, std::size_t end) {
   std::vector<double> r(v.size(), 0.0);
-  std::copy(v.begin() + static_cast<std::ptrdiff_t>(begin), v.begin() + static_cast<std::ptrdiff_t>(end),
-            r.begin() + static_cast<std::ptrdiff_t>(begin));
+  double norm2 = 0;
+  for (std::size_t i = begin; i < end; ++i) norm2 += v[i] * v[i];
+  const double scale = norm2 > 0 ? 1 / std::sqrt(norm2) : 0;
+  for (std::size_t i = begin; i < end; ++i) r[i] = v[i] * scale;
   return r;
 }
 
@@ -40,15 +47,26 @@ struct Directional {
   double numeric = 0, analytic = 0, rounding = 0;
 };
 
-Directional measure(const char* function, const LossEvaluator& evaluator, std::span<const double> analytic,
-                    const std::vector<double>& v, double eps, std::size_t label) {
-  const double plus = evaluator.along(v, eps);
-  const double minus = evaluator.along(v, -eps);
+// numeric = (J(x⁺) − J(x⁻)) / 2ε against analytic = dθ·(x⁺ − x⁻) / 2ε, with x± = θ ± ε·v as rounded:
+// the displacement actually taken, as full mode divides by the steps actually taken. θᵢ ± ε·vᵢ rounds
+// to ulp(θᵢ), which for |θᵢ| ≫ ε is a sizeable part of the step; dθ·v would count that as an error.
+Directional measure(const char* function, const LossEvaluator& evaluator, std::span<const double> theta,
+                    std::span<const double> analytic, const std::vector<double>& v, double eps, std::size_t label) {
+  const std::size_t n = theta.size();
+  std::vector<double> plus_point(n), minus_point(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    plus_point[i] = theta[i] + eps * v[i];
+    minus_point[i] = theta[i] - eps * v[i];
+  }
+  const double plus = evaluator.at(plus_point);
+  const double minus = evaluator.at(minus_point);
   check_finite_value(function, plus, label, " + ");
   check_finite_value(function, minus, label, " − ");
   Directional d;
   d.numeric = (plus - minus) / (2 * eps);
-  for (std::size_t i = 0; i < v.size(); ++i) d.analytic += analytic[i] * v[i];
+  double projected = 0;
+  for (std::size_t i = 0; i < n; ++i) projected += analytic[i] * (plus_point[i] - minus_point[i]);
+  d.analytic = projected / (2 * eps);
   d.rounding = rounding_bound(plus, minus, 2 * eps);
   return d;
 }
@@ -74,10 +92,10 @@ void run_directional(const char* function, const LossEvaluator& evaluator, doubl
       [&](std::size_t item) {
         const std::size_t d = item / per_direction, r = item % per_direction;
         if (r == 0) {
-          results[item] = measure(function, evaluator, analytic, directions[d], options.eps, d);
+          results[item] = measure(function, evaluator, theta, analytic, directions[d], options.eps, d);
         } else {
           const TensorInfo& t = tensors[r - 1];
-          results[item] = measure(function, evaluator, analytic,
+          results[item] = measure(function, evaluator, theta, analytic,
                                   restricted(directions[d], t.offset, t.offset + t.rows * t.cols), options.eps, d);
         }
       },
@@ -150,10 +168,10 @@ void run_directional(const char* function, const LossEvaluator& evaluator, doubl
       std::size_t begin = 0, end = t.rows;
       while (end - begin > 1) {
         const std::size_t mid = begin + (end - begin) / 2;
-        const auto lower = measure(function, evaluator, analytic,
+        const auto lower = measure(function, evaluator, theta, analytic,
                                    restricted(directions[worst_d], t.offset + begin * t.cols, t.offset + mid * t.cols),
                                    options.eps, worst_d);
-        const auto upper = measure(function, evaluator, analytic,
+        const auto upper = measure(function, evaluator, theta, analytic,
                                    restricted(directions[worst_d], t.offset + mid * t.cols, t.offset + end * t.cols),
                                    options.eps, worst_d);
         report.evaluations += 4;

@@ -32,8 +32,8 @@ class LossEvaluator {
    */
   virtual void differences(std::span<const std::size_t> indices, std::span<double> numeric,
                            std::span<double> rounding, std::span<unsigned char> kink) const = 0;
-  /** J(θ + step·direction), direction of n entries. */
-  virtual double along(std::span<const double> direction, double step) const = 0;
+  /** J at `point` (n entries), a perturbed copy of θ made by the caller (directional mode). */
+  virtual double at(std::span<const double> point) const = 0;
   /** How many parameters one work item should hold (a batch that amortizes per-item cost). */
   virtual std::size_t batch() const { return 8; }
   /** Rough flops of one central difference, for parallel_for's cut-off. */

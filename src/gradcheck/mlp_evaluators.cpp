@@ -76,13 +76,8 @@ void NaiveMlpEvaluator::differences(std::span<const std::size_t> indices, std::s
   }
 }
 
-double NaiveMlpEvaluator::along(std::span<const double> direction, double step) const {
-  Slot& s = slot();
-  const auto theta = net_.parameters();
-  for (std::size_t i = 0; i < theta.size(); ++i) s.theta[i] = theta[i] + step * direction[i];
-  const double j = net_.loss_at(s.theta, x_, y_, s.workspace);
-  std::copy(theta.begin(), theta.end(), s.theta.begin());
-  return j;
+double NaiveMlpEvaluator::at(std::span<const double> point) const {
+  return net_.loss_at(point, x_, y_, slot().workspace);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,9 +184,7 @@ IncrementalMlpEvaluator::~IncrementalMlpEvaluator() = default;
 
 std::size_t IncrementalMlpEvaluator::size() const { return net_.parameter_count(); }
 double IncrementalMlpEvaluator::value() const { return along_.value(); }
-double IncrementalMlpEvaluator::along(std::span<const double> direction, double step) const {
-  return along_.along(direction, step);
-}
+double IncrementalMlpEvaluator::at(std::span<const double> point) const { return along_.at(point); }
 
 IncrementalMlpEvaluator::Scratch& IncrementalMlpEvaluator::scratch() const {
   std::unique_ptr<Scratch>& s = scratch_[thread_slot()];

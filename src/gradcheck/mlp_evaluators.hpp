@@ -19,7 +19,7 @@ class NaiveMlpEvaluator final : public LossEvaluator {
   double value() const override;
   void differences(std::span<const std::size_t> indices, std::span<double> numeric, std::span<double> rounding,
                    std::span<unsigned char> kink) const override;
-  double along(std::span<const double> direction, double step) const override;
+  double at(std::span<const double> point) const override;
   std::size_t batch() const override { return 4; }
   double work_per_parameter() const override { return work_; }
 
@@ -48,7 +48,7 @@ class IncrementalMlpEvaluator final : public LossEvaluator {
   double value() const override;
   void differences(std::span<const std::size_t> indices, std::span<double> numeric, std::span<double> rounding,
                    std::span<unsigned char> kink) const override;
-  double along(std::span<const double> direction, double step) const override;
+  double at(std::span<const double> point) const override;
   std::size_t batch() const override { return batch_; }
   double work_per_parameter() const override { return work_; }
   /** In GEMM flops: per entry, a fixed part plus its changed examples times the work of the layers after its own. */
