@@ -124,7 +124,8 @@ TEST_CASE_TEMPLATE("gemm crosses the MC, KC and NC blocks of the packed path cor
     const auto& bl = detail::active_gemm_kernels<T>().blocking;
     for (Trans ta : kTrans)
       for (Trans tb : kTrans) {
-        check_against_reference<T>({ta, tb, bl.mc + 1, 2 * bl.nr + 3, 2 * bl.kc + 1, 1.0, 0.5});
+        // Deeper than the direct path takes, so the packed path runs: MC + 1 rows, several KC blocks.
+        check_against_reference<T>({ta, tb, bl.mc + 1, 2 * bl.nr + 3, bl.direct_max_k + bl.kc + 1, 1.0, 0.5});
         check_against_reference<T>({ta, tb, bl.direct_max_m + 1, 17, bl.kc - 1, -1.0, 0.0});
       }
     check_against_reference<T>({Trans::no, Trans::no, bl.direct_max_m + 3, bl.nc + 1, 5, 1.0, 0.0});
@@ -218,7 +219,8 @@ TEST_CASE_TEMPLATE("gemm results are bitwise identical for 1, 2 and 3 threads", 
     std::size_t m, n, k;
   };
   test::for_each_isa([&](Isa) {
-    for (const Shape s : {Shape{300, 523, 301}, Shape{64, 1001, 64}, Shape{517, 40, 70}}) {
+    // Direct path (wide, and narrow C split by rows) and packed path (k beyond the direct path).
+    for (const Shape s : {Shape{300, 523, 301}, Shape{64, 1001, 64}, Shape{517, 40, 70}, Shape{203, 45, 1100}}) {
       CAPTURE(s.m);
       const Operand<T> a(s.m, s.k, 1, 31), b(s.n, s.k, 2, 32);
       const auto bias = test::uniform<T>(s.m, 33);

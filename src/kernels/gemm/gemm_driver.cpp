@@ -70,22 +70,35 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
   };
 
   if (m <= bl.direct_max_m && kk <= bl.direct_max_k) {
-    // Direct: A unpacked; each thread packs one k × NR sliver of B at a time into its own buffer.
+    // Direct: A unpacked; an item is one NR-column sliver of C over a run of MR-row tiles, and packs
+    // that k × NR sliver of B into its own buffer unless it can be read in place. Few slivers (a
+    // narrow C) are split by rows too, so every thread gets work; each element's sum is the same.
     const std::size_t slivers = ceil_div(n, bl.nr);
-    parallel_for(slivers, 2.0 * double(m) * double(kk + 1) * double(bl.nr) / kFlopsPerWorkUnit, [&](std::size_t s) {
+    const std::size_t tiles = ceil_div(m, bl.mr);
+    const std::size_t wanted_items = kItemsPerThread * static_cast<std::size_t>(num_threads());
+    const std::size_t row_groups = num_threads() == 1 ? 1 : std::min(tiles, ceil_div(wanted_items, slivers));
+    const std::size_t tiles_per_group = ceil_div(tiles, row_groups);
+    const std::size_t groups = ceil_div(tiles, tiles_per_group);
+    const double rows_per_group = double(std::min(m, tiles_per_group * bl.mr));
+    parallel_for(slivers * groups, 2.0 * rows_per_group * double(kk + 1) * double(bl.nr) / kFlopsPerWorkUnit,
+                 [&](std::size_t item) {
+      const std::size_t s = item % slivers, i0 = (item / slivers) * tiles_per_group * bl.mr;
+      const std::size_t rows = std::min(m, i0 + tiles_per_group * bl.mr) - i0;
       const std::size_t j0 = s * bl.nr;
       const std::size_t nc = std::min(bl.nr, n - j0);
-      const GemmTileEpilogue<T> e = tile_epilogue(0, j0);
+      const GemmTileEpilogue<T> e = tile_epilogue(i0, j0);
+      const StridedOperand<T> a_rows{op_a.data + i0 * op_a.rs, op_a.rs, op_a.cs};
       if (op_b.cs == 1 && nc == bl.nr && kk > 0) {
         // Rows of B are contiguous and the sliver is whole: read it in place.
-        kernels.direct_kernel(m, nc, kk, alpha, op_a, op_b.data + j0, op_b.rs, false, beta, c + j0, ldc,
+        kernels.direct_kernel(rows, nc, kk, alpha, a_rows, op_b.data + j0, op_b.rs, false, beta, c + i0 * ldc + j0, ldc,
                               fused ? &e : nullptr);
         return;
       }
       T* sliver = thread_buffer<T>(2, std::max<std::size_t>(kk, 1) * bl.nr);
       kernels.pack_b(kk, nc, StridedOperand<T>{op_b.data + j0 * op_b.cs, op_b.rs, op_b.cs}, sliver);
-      kernels.direct_kernel(m, nc, kk, alpha, op_a, sliver, bl.nr, true, beta, c + j0, ldc, fused ? &e : nullptr);
-    });
+      kernels.direct_kernel(rows, nc, kk, alpha, a_rows, sliver, bl.nr, true, beta, c + i0 * ldc + j0, ldc,
+                            fused ? &e : nullptr);
+    }, Schedule::balanced);
     return;
   }
 
@@ -125,7 +138,10 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
     // of equal length (not whole MC blocks), so 2 or 16 threads get equal shares of any m; the split
     // never changes a result, since every element's K order is fixed.
     const std::size_t panels = ceil_div(ms, bl.mr);
-    const std::size_t row_groups = num_threads() == 1 ? 1 : std::min(panels, ceil_div(wanted_items, col_chunks));
+    // Column chunks come first: each row group packs the chunk's B again, so rows are split only when
+    // there are fewer chunks than threads.
+    const auto threads = static_cast<std::size_t>(num_threads());
+    const std::size_t row_groups = col_chunks >= threads ? 1 : std::min(panels, ceil_div(wanted_items, col_chunks));
     const std::size_t panels_per_group = ceil_div(panels, row_groups);
     const std::size_t groups = ceil_div(panels, panels_per_group);
     const double rows_per_group = double(std::min(ms, panels_per_group * bl.mr));
