@@ -34,7 +34,7 @@ Batch<Arch, T> fmadd(const Batch<Arch, T>& x, const Batch<Arch, T>& y, const Bat
  * beta = 0), then with an epilogue Z = C + bias[i], pre_activation = Z, C = act(Z).
  */
 template <class Arch, class T, std::size_t MR, std::size_t NB>
-inline void store_tile(Batch<Arch, T> (&acc)[MR][NB], T alpha, T beta, T* c, std::size_t ldc,
+[[gnu::always_inline]] inline void store_tile(Batch<Arch, T> (&acc)[MR][NB], T alpha, T beta, T* c, std::size_t ldc,
                        const GemmTileEpilogue<T>* epilogue) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
