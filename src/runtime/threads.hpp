@@ -26,6 +26,9 @@ void set_thread_limit_of_this_thread(int n);
 /** Work (≈ flops) below which a thread is not worth waking: ~10 µs of one core. */
 inline constexpr double kMinWorkPerThread = 4.0e4;
 
+/** Threads parallel_for may use from here: num_threads(), or 1 inside a parallel region. */
+inline int team_size() { return omp_in_parallel() ? 1 : num_threads(); }
+
 /** Threads to use for `items` items of `work_per_item` each: 1 inside a parallel region. */
 inline int threads_for(std::size_t items, double work_per_item) {
   if (items < 2 || omp_in_parallel()) return 1;
