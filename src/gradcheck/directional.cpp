@@ -129,13 +129,7 @@ void run_directional(const char* function, const LossEvaluator& evaluator, doubl
 
   for (std::size_t r = 1; r < per_direction; ++r) {
     const TensorInfo& t = tensors[r - 1];
-    TensorCheck c;
-    c.name = t.name;
-    c.layer = layer_of(t.name);
-    c.offset = t.offset;
-    c.rows = t.rows;
-    c.cols = t.cols;
-    c.total = t.rows * t.cols;
+    TensorCheck c = tensor_check_for(t);
     c.checked = k;
     c.relative_error = figures(r, num2, ana2, diff2, noise2);
     c.verdict = verdict_for(c.relative_error, options);

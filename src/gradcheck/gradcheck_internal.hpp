@@ -177,6 +177,9 @@ void check_layout(const char* function, std::span<const TensorInfo> layout, std:
 /** The layer number at the end of a tensor name ("W12" → 12), else 0. */
 std::size_t layer_of(const std::string& name);
 
+/** A report entry for slice t: its name, layer, offset and shape, nothing checked yet. */
+TensorCheck tensor_check_for(const TensorInfo& t);
+
 /** The band of a relative error. */
 Verdict verdict_for(double relative_error, const GradcheckOptions& options);
 

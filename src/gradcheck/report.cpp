@@ -15,6 +15,17 @@ std::size_t layer_of(const std::string& name) {
   return static_cast<std::size_t>(std::stoul(name.substr(name.size() - digits)));
 }
 
+TensorCheck tensor_check_for(const TensorInfo& t) {
+  TensorCheck c;
+  c.name = t.name;
+  c.layer = layer_of(t.name);
+  c.offset = t.offset;
+  c.rows = t.rows;
+  c.cols = t.cols;
+  c.total = t.rows * t.cols;
+  return c;
+}
+
 Verdict verdict_for(double relative_error, const GradcheckOptions& options) {
   if (!(relative_error < options.wrong_from)) return Verdict::wrong;  // NaN is wrong, never a pass
   return relative_error < options.great_below ? Verdict::great : Verdict::suspicious;
@@ -57,13 +68,7 @@ void fill_report(GradcheckReport& report, std::span<const double> theta, std::sp
   Verdict verdict = verdict_for(report.relative_error, options);
 
   for (const TensorInfo& t : layout) {
-    TensorCheck c;
-    c.name = t.name;
-    c.layer = layer_of(t.name);
-    c.offset = t.offset;
-    c.rows = t.rows;
-    c.cols = t.cols;
-    c.total = t.rows * t.cols;
+    TensorCheck c = tensor_check_for(t);
     c.worst.layer = c.layer;
     Norms norms;
     double worst = -1;

@@ -69,14 +69,18 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
     return e;
   };
 
+  // Threads parallel_for can use here, and the work items the splits below aim for (only how C is
+  // shared out depends on them, never an element's sum).
+  const auto team = static_cast<std::size_t>(team_size());
+  const std::size_t wanted_items = kItemsPerThread * team;
+
   if (m <= bl.direct_max_m && kk <= bl.direct_max_k) {
     // Direct: A unpacked; an item is one NR-column sliver of C over a run of MR-row tiles, and packs
     // that k × NR sliver of B into its own buffer unless it can be read in place. Few slivers (a
     // narrow C) are split by rows too, so every thread gets work; each element's sum is the same.
     const std::size_t slivers = ceil_div(n, bl.nr);
     const std::size_t tiles = ceil_div(m, bl.mr);
-    const std::size_t wanted_items = kItemsPerThread * static_cast<std::size_t>(team_size());
-    const std::size_t row_groups = team_size() == 1 ? 1 : std::min(tiles, ceil_div(wanted_items, slivers));
+    const std::size_t row_groups = team == 1 ? 1 : std::min(tiles, ceil_div(wanted_items, slivers));
     const std::size_t tiles_per_group = ceil_div(tiles, row_groups);
     const std::size_t groups = ceil_div(tiles, tiles_per_group);
     const double rows_per_group = double(std::min(m, tiles_per_group * bl.mr));
@@ -113,11 +117,10 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
       std::max<std::size_t>(kMaxPackedA / (bl.mc * std::max<std::size_t>(kk, 1)), 1);
   const std::size_t m_blocks = ceil_div(m, bl.mc);
   const std::size_t super_rows = ceil_div(m_blocks, ceil_div(m_blocks, max_blocks)) * bl.mc;
-  const std::size_t wanted_items = kItemsPerThread * static_cast<std::size_t>(team_size());
   std::size_t chunk_cols = std::max<std::size_t>(kChunkRowBytes / sizeof(T) / bl.nr, 1) * bl.nr;
   // With few rows of MC blocks, narrower column chunks give every thread work.
   const std::size_t row_blocks = ceil_div(std::min(m, super_rows), bl.mc);
-  if (team_size() > 1 && row_blocks * ceil_div(n, chunk_cols) < wanted_items)
+  if (team > 1 && row_blocks * ceil_div(n, chunk_cols) < wanted_items)
     chunk_cols = std::max(bl.nr, ceil_div(ceil_div(n, ceil_div(wanted_items, row_blocks)), bl.nr) * bl.nr);
   const std::size_t col_chunks = ceil_div(n, chunk_cols);
   for (std::size_t ic0 = 0; ic0 < m; ic0 += super_rows) {
@@ -140,8 +143,7 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
     const std::size_t panels = ceil_div(ms, bl.mr);
     // Column chunks come first: each row group packs the chunk's B again, so rows are split only when
     // there are fewer chunks than threads.
-    const auto threads = static_cast<std::size_t>(team_size());
-    const std::size_t row_groups = col_chunks >= threads ? 1 : std::min(panels, ceil_div(wanted_items, col_chunks));
+    const std::size_t row_groups = col_chunks >= team ? 1 : std::min(panels, ceil_div(wanted_items, col_chunks));
     const std::size_t panels_per_group = ceil_div(panels, row_groups);
     const std::size_t groups = ceil_div(panels, panels_per_group);
     const double rows_per_group = double(std::min(ms, panels_per_group * bl.mr));
