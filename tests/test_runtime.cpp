@@ -70,13 +70,29 @@ TEST_CASE("parallel_for stays serial inside a parallel region and for small work
   test::ScopedThreads threads(2);
   CHECK(detail::threads_for(1000, 1.0) == 1);    // too little work
   CHECK(detail::threads_for(1000, 1e6) == 2);
-  int inner = 0;
+  CHECK(detail::team_size() == 2);
+  int inner = 0, inner_team = 0;
 #pragma omp parallel num_threads(2)
   {
 #pragma omp single
-    inner = detail::threads_for(1000, 1e6);
+    {
+      inner = detail::threads_for(1000, 1e6);
+      inner_team = detail::team_size();
+    }
   }
   CHECK(inner == 1);  // no nesting
+  CHECK(inner_team == 1);
+}
+
+TEST_CASE("AlignedVector storage is 64-byte aligned at every size and survives growth") {
+  for (std::size_t n : {1, 3, 17, 1000}) {
+    detail::AlignedVector<float> v(n, 1.5F);
+    CHECK(reinterpret_cast<std::uintptr_t>(v.data()) % 64 == 0);
+    v.resize(3 * n + 1, 2.5F);
+    CHECK(reinterpret_cast<std::uintptr_t>(v.data()) % 64 == 0);
+    CHECK(v[n - 1] == 1.5F);
+    CHECK(v.back() == 2.5F);
+  }
 }
 
 TEST_CASE("Matrix is 64-byte aligned with a padded leading dimension and zero-filled") {
