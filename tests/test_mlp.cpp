@@ -289,6 +289,45 @@ TEST_CASE_TEMPLATE("forward_backward is bitwise identical for 1, 2 and 3 threads
   });
 }
 
+TEST_CASE_TEMPLATE("loss and predict on alternating buffers equal the cached forward pass of a deep, uneven network", T,
+                   float, double) {
+  // loss() and predict() keep no cache for backward, so hidden layers write two buffers in turn;
+  // widths that shrink and grow make a buffer regrow while the other holds the layer's input.
+  for (const T keep_prob : {T(1), T(0.8)}) {
+    CAPTURE(keep_prob);
+    MlpConfig<T> config;
+    config.dims = {5, 9, 3, 17, 4, 11, 2, 3};
+    config.hidden = Activation::tanh;
+    config.output = Activation::identity;
+    config.loss = Loss::mean_squared_error;
+    config.keep_prob = keep_prob;
+    config.init = Init::xavier;
+    Mlp<T> net(config);
+    for (std::size_t l = 1; l <= net.layers(); ++l)
+      for (std::size_t i = 0; i < config.dims[l]; ++i) net.bias(l).data[i] = T(0.05) * static_cast<T>(i % 5) - T(0.1);
+    const std::size_t m = 13;
+    const auto x = random_matrix<T>(5, m, 21);
+    const auto y = random_matrix<T>(3, m, 22);
+    // The reference: layer by layer through forward_layer, each output in a matrix of its own.
+    Matrix<T> a = x;
+    for (std::size_t l = 1; l <= net.layers(); ++l) {
+      Matrix<T> out(config.dims[l], m);
+      net.forward_layer(l, a.view(), out.view());
+      a = std::move(out);
+    }
+    const T reference = net.data_loss(a.view(), y.view()) + net.l2_penalty(m);
+    MlpWorkspace<T> ws;
+    CHECK(net.loss(x, y, ws) == reference);
+    CHECK(net.loss(x, y, ws) == reference);  // warm workspace, buffers reused
+    CHECK(net.forward_backward(x, y) == reference);
+    if (keep_prob == T(1)) {  // predict never drops units
+      const Matrix<T> p = net.predict(x);
+      for (std::size_t i = 0; i < p.rows(); ++i)
+        for (std::size_t j = 0; j < m; ++j) CHECK(p(i, j) == a(i, j));
+    }
+  }
+}
+
 TEST_CASE_TEMPLATE("forward_backward and loss are bitwise identical for 1 to 4 threads on every backward path", T,
                    float, double) {
   // An odd batch (threads' column shares end mid-row and mid-vector) and every path of backward:

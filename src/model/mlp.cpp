@@ -204,7 +204,9 @@ MatrixView<const T> Mlp<T>::forward_pass(const T* theta, MatrixView<const T> x, 
       gemm(Trans::no, Trans::no, T(1), w, a_prev, T(0), z, Epilogue<T>{b, Activation::identity, config_.leaky_slope, {}});
       return z;
     }
-    const MatrixView<T> a = contiguous(ws.a_[l - 1], dims[l], m);
+    // Without a cache for backward (keep_z false: loss, predict) two buffers alternate, so the
+    // activations a deep network writes stay in cache instead of streaming a buffer per layer.
+    const MatrixView<T> a = contiguous(ws.a_[keep_z ? l - 1 : (l - 1) % 2], dims[l], m);
     const bool store_z = keep_z && !derivative_from_output(config_.hidden, config_.leaky_slope, drop);
     const MatrixView<T> z = store_z ? contiguous(ws.z_[l - 1], dims[l], m) : MatrixView<T>{};
     gemm(Trans::no, Trans::no, T(1), w, a_prev, T(0), a, Epilogue<T>{b, config_.hidden, config_.leaky_slope, z});

@@ -67,16 +67,17 @@ template <class Arch, class T, std::size_t MR, std::size_t NB>
  * (PackedB, element (p, j) at b[p·NR + j], 64-byte aligned) or unpacked rows b[p·b_rs + j].
  */
 template <class Arch, class T, std::size_t MR, std::size_t NB, bool PackedA, bool PackedB>
-inline void accumulate(std::size_t k, const T* a, const T* const* a_rows, std::size_t a_cs, const T* b,
-                       std::size_t b_rs, Batch<Arch, T> (&acc)[MR][NB]) {
+inline void accumulate(std::size_t k, const T* a, const T* const* a_rows, std::size_t a_cs, std::ptrdiff_t a_next,
+                       const T* b, std::size_t b_rs, Batch<Arch, T> (&acc)[MR][NB]) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
   constexpr std::size_t NR = NB * W;
+  constexpr std::size_t kLine = 64 / sizeof(T);
 #pragma GCC unroll 32
   for (std::size_t i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb] = B(T(0));
-  for (std::size_t p = 0; p < k; ++p) {
+  const auto step = [&](std::size_t p) __attribute__((always_inline)) {
     B bv[NB];
 #pragma GCC unroll 8
     for (std::size_t jb = 0; jb < NB; ++jb) {
@@ -91,7 +92,21 @@ inline void accumulate(std::size_t k, const T* a, const T* const* a_rows, std::s
 #pragma GCC unroll 8
       for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb] = fmadd<Arch, T>(ai, bv[jb], acc[i][jb]);
     }
+  };
+  std::size_t p = 0;
+  if constexpr (!PackedA) {
+    // Unpacked A may come from L3 or memory (a deep network's weights, read once per layer). Each
+    // line of K fetches the same line of the next row tile's rows, one tile ahead, which the
+    // hardware prefetchers do not do for MR interleaved row streams. The address is formed as an
+    // integer: past the last tile it points beyond A, which a prefetch may but a pointer may not.
+    for (; p + kLine <= k; p += kLine) {
+#pragma GCC unroll 32
+      for (std::size_t i = 0; i < MR; ++i)
+        __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(a_rows[i] + p * a_cs) + a_next));
+      for (std::size_t q = 0; q < kLine; ++q) step(p + q);
+    }
   }
+  for (; p < k; ++p) step(p);
 }
 
 /**
@@ -118,7 +133,7 @@ void micro_tile(std::size_t k, const T* a, std::size_t a_rs, std::size_t a_cs, c
     }
   }
   B acc[MR][NB];
-  accumulate<Arch, T, MR, NB, PackedA, PackedB>(k, a, a_rows, a_cs, b, b_rs, acc);
+  accumulate<Arch, T, MR, NB, PackedA, PackedB>(k, a, a_rows, a_cs, static_cast<std::ptrdiff_t>(MR * a_rs * sizeof(T)), b, b_rs, acc);
   if (full) {
     store_tile<Arch, T, MR, NB>(acc, alpha, beta, c, ldc, epilogue);
     return;
