@@ -177,6 +177,24 @@ TEST_CASE("gradcheck of an Mlp is bitwise identical for 1, 2 and 3 threads, both
   }
 }
 
+TEST_CASE("gradcheck of an Mlp gives the same bits whatever checks ran before on the same threads") {
+  // Each thread keeps the incremental evaluator's buffers from one check to the next (and hands
+  // back those of a wide network): a check must not see what an earlier, different one left there.
+  MlpCase narrow = make_case(Activation::relu, Loss::binary_cross_entropy, 0.2, 1.0, {5, 7, 6, 0}, 11);
+  MlpCase wide = make_case(Activation::tanh, Loss::cross_entropy, 0.1, 0.8, {12, 300, 40, 0}, 64, 9);
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    GradcheckOptions options;
+    options.threads = threads;
+    const GradcheckReport first = gradcheck(narrow.net, narrow.x.view(), narrow.y.view(), options);
+    const GradcheckReport big = gradcheck(wide.net, wide.x.view(), wide.y.view(), options);
+    CHECK(big.verdict == Verdict::great);
+    const GradcheckReport again = gradcheck(narrow.net, narrow.x.view(), narrow.y.view(), options);
+    CHECK(bitwise_equal(first.numeric_gradient, again.numeric_gradient));
+    CHECK(first.to_json() == again.to_json());
+  }
+}
+
 TEST_CASE("gradcheck of a ReLU Mlp reports entries that straddle a kink apart, not as failures") {
   MlpCase c = make_case(Activation::relu, Loss::binary_cross_entropy, 0.0, 1.0, {3, 4, 1}, 5);
   // Put the pre-activation Z1[0][0] at 0: b1[0] = −W1[0]·x[:, 0].

@@ -79,7 +79,7 @@ class IncrementalMlpEvaluator final : public LossEvaluator {
   double l2_scale_ = 0;                            // λ/2m
   bool kinky_ = false;
   NaiveMlpEvaluator along_;  // directional mode: full evaluations
-  mutable std::vector<std::unique_ptr<Scratch>> scratch_;
+  mutable std::vector<double> flops_;  // per thread slot: performed_flops()
 };
 
 /** An Mlp check ready to run: checked inputs, the analytic gradient, the layout and the evaluator. */
