@@ -54,6 +54,7 @@ void check_labels(const char* fn, MatrixView<const T> y, bool binary) {
 template <class BlockSum>
 double blocked_sum(std::size_t cols, double work_per_column, BlockSum&& block_sum) {
   const std::size_t blocks = (cols + kLossColumnBlock - 1) / kLossColumnBlock;
+  if (blocks == 1) return block_sum(std::size_t{0}, cols);  // the common case: no partials, no threads
   std::vector<double> partial(blocks);
   parallel_for(blocks, work_per_column * static_cast<double>(kLossColumnBlock), [&](std::size_t b) {
     const std::size_t j0 = b * kLossColumnBlock;
