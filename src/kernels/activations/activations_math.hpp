@@ -1,6 +1,6 @@
 #pragma once
 // Vector elementary functions for the activation kernels, accurate to about 0.5–1 ULP each so that
-// sigmoid and tanh stay within 2 ULP: exp_any and expm1 by Cody–Waite reduction x = k·ln2 + r,
+// sigmoid and tanh stay within 2 ULP: exp_any by Cody–Waite reduction x = k·ln2 + r,
 // |r| ≤ ln2/2, and a Taylor polynomial long enough for T (degree 7 float, 13 double); sigmoid and
 // tanh (second half of the file) use their own, faster minimax / table forms of e^a, a ≤ 0.
 // xsimd's own functions are not used here: they are less accurate (double erf) or slower (tanh).
@@ -103,12 +103,6 @@ inline xsimd::batch<T, Arch> exp_tail(const xsimd::batch<T, Arch>& r) {
   return q;
 }
 
-/** e^r − 1 for |r| ≤ ln2/2. */
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> expm1_reduced(const xsimd::batch<T, Arch>& r) {
-  return fmadd(r * r, exp_tail(r), r);
-}
-
 /**
  * 2^k·e^r with one final rounding: 1 + r is split exactly into hi + lo, so neither the rounding of
  * 1 + r nor that of e^r − 1 shows up as a 0.5-ULP step (about 0.6 ULP in all).
@@ -119,8 +113,6 @@ inline xsimd::batch<T, Arch> scaled_exp_reduced(const xsimd::batch<T, Arch>& r, 
   const auto lo = (T(1) - hi) + r;  // Fast2Sum, |r| < 1
   return fmadd(hi, scale, fmadd(r * r, exp_tail(r), lo) * scale);
 }
-
-
 
 /** 2^k for integral k (as T) in the normal exponent range, built from the exponent bits. */
 template <class Arch, class T>
@@ -166,18 +158,6 @@ inline xsimd::batch<T, Arch> exp_any(const xsimd::batch<T, Arch>& x) {
   const B scale1 = pow2_integral(k1);
   const B e = scaled_exp_reduced(r, scale1) * pow2_integral(k - k1);
   return xsimd::select(xsimd::isnan(x), x + x, e);
-}
-
-/** e^u − 1 for u in [−2, 44] (callers clamp): relative error about 0.5 ULP. */
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> expm1_bounded(const xsimd::batch<T, Arch>& u) {
-  using B = xsimd::batch<T, Arch>;
-  B k;
-  const B r = reduce_ln2(u, k);
-  const B p = expm1_reduced(r);
-  const B scale = pow2_integral(k);
-  // e^u − 1 = 2^k·p + (2^k − 1); 2^k − 1 is exact while k ≤ mantissa bits, and for k = 0 this is p itself.
-  return fmadd(scale, p, scale - T(1));
 }
 
 /** num − q·d exactly (when q = num/d rounded): one FMA, or Dekker's product where SSE2 has no FMA. */
