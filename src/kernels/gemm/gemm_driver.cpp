@@ -96,7 +96,7 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
       const std::size_t nc = std::min(bl.nr, n - j0);
       const GemmTileEpilogue<T> e = tile_epilogue(i0, j0);
       const StridedOperand<T> a_rows{op_a.data + i0 * op_a.rs, op_a.rs, op_a.cs};
-      if (op_b.cs == 1 && nc == bl.nr && kk > 0) {
+      if (b_in_place && nc == bl.nr) {
         // Rows of B are contiguous and the sliver is whole: read it in place.
         kernels.direct_kernel(rows, nc, kk, alpha, a_rows, op_b.data + j0, op_b.rs, false, beta, c + i0 * ldc + j0, ldc,
                               fused ? &e : nullptr);

@@ -26,7 +26,8 @@ namespace mlpkit::detail::gemm_simd {
  * dimension the direct path (A unpacked, one unbroken K loop per tile, B read in place when its
  * rows are contiguous) beat the packed path on every avx512 shape measured, one and two threads:
  * 256×64×784 float 101 → 115 GFLOP/s (1 thread) and 145 → 226 (2 threads), 1024×256×1024 106 → 114;
- * the hardware prefetchers follow its MR row streams of A, and no packing pass or barrier is paid.
+ * the hardware prefetchers follow its MR row streams of A (the kernel fetches the next row tile itself,
+ * see accumulate), and no packing pass or barrier is paid.
  * With the 6-row avx2 tile the direct path loses beyond 256 rows (1024×256×1024: 100 → 92), so
  * there it stops at 256 rows, but still takes k up to 1024 (256×64×784: 88 → 111).
  */
