@@ -108,7 +108,7 @@ constexpr std::size_t kKeptScratchBytes = std::size_t{2} << 20;
 
 IncrementalMlpEvaluator::IncrementalMlpEvaluator(const Mlp<double>& net, MatrixView<const double> x,
                                                  MatrixView<const double> y, double eps)
-    : net_(net), x_(x), y_(y), eps_(eps), along_(net, x, y, eps), flops_(thread_slots(), 0.0) {
+    : net_(net), x_(x), y_(y), eps_(eps), naive_(net, x, y, eps), flops_(thread_slots(), 0.0) {
   const MlpConfig<double>& config = net.config();
   dims_ = config.dims;
   layers_ = net.layers();
@@ -197,8 +197,8 @@ double IncrementalMlpEvaluator::cost(std::span<const std::size_t> indices) const
 IncrementalMlpEvaluator::~IncrementalMlpEvaluator() = default;
 
 std::size_t IncrementalMlpEvaluator::size() const { return net_.parameter_count(); }
-double IncrementalMlpEvaluator::value() const { return along_.value(); }
-double IncrementalMlpEvaluator::at(std::span<const double> point) const { return along_.at(point); }
+double IncrementalMlpEvaluator::value() const { return naive_.value(); }
+double IncrementalMlpEvaluator::at(std::span<const double> point) const { return naive_.at(point); }
 
 // One set of buffers per thread, kept from one check to the next (as GEMM keeps its packing
 // buffers): allocating them afresh for every check cost a narrow network ~10 % of its time in

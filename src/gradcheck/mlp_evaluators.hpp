@@ -78,7 +78,7 @@ class IncrementalMlpEvaluator final : public LossEvaluator {
   std::vector<std::vector<double>> z_, a_, mask_;  // index l = 0 … L (a_[0] = X, z_[L] = logits)
   double l2_scale_ = 0;                            // λ/2m
   bool kinky_ = false;
-  NaiveMlpEvaluator along_;  // directional mode: full evaluations
+  NaiveMlpEvaluator naive_;  // directional mode: full evaluations
   mutable std::vector<double> flops_;  // per thread slot: performed_flops()
 };
 
