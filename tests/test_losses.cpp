@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "mlpkit/mlpkit.hpp"
+#include "model/mlp_loss.hpp"
 #include "test_support.hpp"
 
 using namespace mlpkit;
@@ -138,4 +139,50 @@ TEST_CASE("losses reject bad labels, shapes and overlaps") {
   CHECK(parse_loss("cross_entropy") == Loss::cross_entropy);
   CHECK(loss_name(Loss::mean_squared_error) == "mean_squared_error");
   CHECK_THROWS_WITH_AS(parse_loss("hinge"), doctest::Contains("binary_cross_entropy, cross_entropy, mean_squared_error"), Error);
+}
+
+TEST_CASE("per-example loss terms add up to the loss of every configuration, under every ISA") {
+  struct Setting {
+    Loss loss;
+    Activation output;
+    std::size_t rows;
+  };
+  const Setting settings[] = {{Loss::binary_cross_entropy, Activation::sigmoid, 1},
+                              {Loss::binary_cross_entropy, Activation::sigmoid, 2},
+                              {Loss::cross_entropy, Activation::identity, 4},
+                              {Loss::mean_squared_error, Activation::identity, 3},
+                              {Loss::mean_squared_error, Activation::tanh, 3}};
+  test::for_each_isa([&](Isa) {
+    for (const Setting& setting : settings)
+      for (std::size_t m : {1, 7, 37}) {
+        CAPTURE(loss_name(setting.loss));
+        CAPTURE(setting.rows);
+        CAPTURE(m);
+        MlpConfig<double> config;
+        config.loss = setting.loss;
+        config.output = setting.output;
+        const auto z_values = test::uniform<double>(setting.rows * m, 40 + m, -30.0, 30.0);
+        const auto y_values = test::uniform<double>(setting.rows * m, 50 + m, 0.0, 1.0);
+        const Matrix<double> z_matrix = filled(setting.rows, m, z_values);
+        Matrix<double> y_matrix(setting.rows, m);
+        for (std::size_t i = 0; i < setting.rows; ++i)
+          for (std::size_t j = 0; j < m; ++j)
+            y_matrix(i, j) = setting.loss == Loss::binary_cross_entropy ? double((i + j) % 2)
+                      : setting.loss == Loss::cross_entropy      ? double(i == j % setting.rows)
+                                                                 : y_values[i * m + j];
+        const MatrixView<const double> z = z_matrix.view(), y = y_matrix.view();
+        std::vector<double> scratch, terms(m);
+        const double expected = detail::output_loss(config, z, y, MatrixView<double>{}, scratch);
+        detail::output_loss_terms(config, z, y, terms.data(), scratch);
+        double total = 0;
+        for (double t : terms) total += t;
+        CHECK(std::abs(total / double(m) - expected) <= 1e-14 * std::abs(expected));
+        // Each term is that example's loss alone: columns do not interact.
+        for (std::size_t j = 0; j < m; ++j) {
+          const MatrixView<const double> zj{z.data + j, setting.rows, 1, z.ld}, yj{y.data + j, setting.rows, 1, y.ld};
+          const double alone = detail::output_loss(config, zj, yj, MatrixView<double>{}, scratch);
+          CHECK(std::abs(terms[j] - alone) <= 1e-14 * std::abs(alone));
+        }
+      }
+  });
 }

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "kernels/vector/vector_kernels.hpp"
@@ -30,6 +31,40 @@ TEST_CASE_TEMPLATE("dot, axpy and sum match the scalar reference under every ISA
       std::vector<T> ones(n, T(1));
       CHECK(sum(ones.data(), n) == T(static_cast<double>(n)));
       CHECK(dot(ones.data(), ones.data(), n) == T(static_cast<double>(n)));
+    }
+  });
+}
+
+TEST_CASE_TEMPLATE("signs_differ finds a single sign change anywhere, under every ISA at awkward sizes", T, float, double) {
+  const auto& ref = detail::vector_kernels_ref<T>();
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  test::for_each_isa([&](Isa) {
+    const auto& k = detail::active_vector_kernels<T>();
+    for (std::size_t n : test::awkward_sizes()) {
+      CAPTURE(n);
+      // Odd offsets make every load unaligned; y is x scaled, so every sign agrees at first.
+      auto x_storage = test::uniform<T>(n + 1, 5 + n);
+      std::vector<T> y_storage(n + 3);
+      T* x = x_storage.data() + 1;
+      T* y = y_storage.data() + 3;
+      for (std::size_t i = 0; i < n; ++i) y[i] = T(3) * x[i];
+      REQUIRE_FALSE(ref.signs_differ(x, y, n));
+      CHECK_FALSE(k.signs_differ(x, y, n));
+      // Every position up to 129 elements; beyond, the first and last few and a stride through the middle.
+      for (std::size_t at = 0; at < n; at += (n <= 129 || at < 70 || at + 70 > n) ? 1 : 97) {
+        CAPTURE(at);
+        // A change at any position (first vector, middle, the scalar tail), in either direction,
+        // and the edge cases of "> 0": zero and NaN are not positive.
+        for (const T other : {T(-y[at]), T(0), T(-0.0), nan}) {
+          const T saved = y[at];
+          y[at] = other;
+          const bool expected = (x[at] > T(0)) != (other > T(0));
+          REQUIRE(ref.signs_differ(x, y, n) == expected);
+          CHECK(k.signs_differ(x, y, n) == expected);
+          CHECK(k.signs_differ(y, x, n) == expected);
+          y[at] = saved;
+        }
+      }
     }
   });
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/vector/vector_kernels.hpp"
 #include "mlpkit/activations.hpp"
 #include "mlpkit/gemm.hpp"
 #include "model/dropout.hpp"
@@ -88,7 +89,7 @@ struct IncrementalMlpEvaluator::Scratch {
   std::vector<std::size_t> columns, changed, offset, source;  // changed examples and the column layout
   std::vector<double> delta;                      // ΔA[l][j] per changed column
   std::vector<double> wide_z, wide_a, wide_next, wide_y;  // n × width
-  std::vector<double> loss_scratch;
+  std::vector<double> loss_terms, loss_scratch;     // width: the loss of each column
   std::vector<Steps> steps;
   std::vector<Place> places;
   std::vector<unsigned char> kinked;  // per parameter of the item
@@ -263,6 +264,7 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
   const std::size_t L = layers_, m = m_, count = indices.size();
   const std::size_t l = place(indices[0]).layer;  // every index of an item lies in one tensor
   Scratch& s = scratch();
+  const VectorKernels<double>& vector = active_vector_kernels<double>();
   double& flops = flops_[thread_slot()];
   s.kinked.assign(count, 0);
   s.steps.resize(count);
@@ -301,9 +303,7 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
       }
       if (kinky_) {
         const double* plus = s.z_row.data() + 2 * q * m;
-        unsigned char crossed = 0;
-        for (std::size_t e = 0; e < m; ++e) crossed |= static_cast<unsigned char>((plus[e] > 0) != (plus[m + e] > 0));
-        s.kinked[q] = crossed;
+        s.kinked[q] = vector.signs_differ(plus, plus + m, m);
       }
     }
   }
@@ -347,14 +347,11 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
   auto compare_signs = [&](const double* values, std::size_t rows) {
     if (!kinky_) return;
     for (std::size_t q = 0; q < count; ++q) {
-      unsigned char crossed = s.kinked[q];
       const std::size_t k = s.changed[q];
-      for (std::size_t r = 0; r < rows && !crossed; ++r) {
+      for (std::size_t r = 0; r < rows && !s.kinked[q]; ++r) {
         const double* plus = values + r * width + s.offset[2 * q];
-        const double* minus = plus + k;
-        for (std::size_t t = 0; t < k; ++t) crossed |= static_cast<unsigned char>((plus[t] > 0) != (minus[t] > 0));
+        s.kinked[q] = vector.signs_differ(plus, plus + k, k);
       }
-      s.kinked[q] = crossed;
     }
   };
   auto apply_mask = [&](std::size_t layer, double* a) {
@@ -395,13 +392,20 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
           s.delta[s.offset[c] + t] = a[e] - base[e];
         }
       }
+      // The two copies of a parameter share their examples: one gather of the base row serves both.
       for (std::size_t r = 0; r < dims_[next]; ++r) {
-        double* out = s.wide_z.data() + r * width;
         const double* base = z_[next].data() + r * m;
-        for (std::size_t t = 0; t < width; ++t) out[t] = base[s.source[t]];
-        for (std::size_t c = 0; c < 2 * count; ++c) {
-          const double wrj = w_next(r, s.places[c / 2].row);
-          for (std::size_t t = s.offset[c]; t < s.offset[c + 1]; ++t) out[t] += wrj * s.delta[t];
+        for (std::size_t q = 0; q < count; ++q) {
+          const std::size_t k = s.changed[q], at = s.offset[2 * q];
+          const double wrj = w_next(r, s.places[q].row);
+          const std::size_t* examples = s.source.data() + at;
+          const double* delta = s.delta.data() + at;
+          double* out = s.wide_z.data() + r * width + at;
+          for (std::size_t t = 0; t < k; ++t) {
+            const double z = base[examples[t]];
+            out[t] = z + wrj * delta[t];
+            out[k + t] = z + wrj * delta[k + t];
+          }
         }
       }
       flops += 2.0 * static_cast<double>(dims_[next] * width);
@@ -432,17 +436,22 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
       for (std::size_t t = 0; t < width; ++t) s.wide_y[r * width + t] = y_(r, s.source[t]);
   }
 
+  // The loss term of every column of every copy in one call: (1/m)·Σ over a copy's changed examples
+  // is its change of J.
+  s.loss_terms.resize(width);
+  if (width > 0)
+    output_loss_terms(config, MatrixView<const double>{logits, dims_[L], width, width},
+                      MatrixView<const double>{s.wide_y.data(), dims_[L], width, width}, s.loss_terms.data(),
+                      s.loss_scratch);
   const double inverse_m = 1.0 / static_cast<double>(m);
   for (std::size_t q = 0; q < count; ++q) {
     const std::size_t i = indices[q], k = s.changed[q];
     double data[2] = {0, 0};
-    for (int side = 0; side < 2 && k > 0; ++side) {
-      const std::size_t at = s.offset[2 * q + side];
-      // (k/m)·mean over the changed examples = (1/m)·Σ of their loss terms.
-      data[side] = static_cast<double>(k) * inverse_m *
-                   output_loss(config, MatrixView<const double>{logits + at, dims_[L], k, width},
-                               MatrixView<const double>{s.wide_y.data() + at, dims_[L], k, width}, MatrixView<double>{},
-                               s.loss_scratch);
+    for (int side = 0; side < 2; ++side) {
+      const double* terms = s.loss_terms.data() + s.offset[2 * q + side];
+      double sum = 0;
+      for (std::size_t t = 0; t < k; ++t) sum += terms[t];
+      data[side] = sum * inverse_m;
     }
     double plus = data[0], minus = data[1];
     if (l2_scale_ != 0 && !s.places[q].bias) {

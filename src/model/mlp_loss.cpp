@@ -1,6 +1,9 @@
 // Output layer glue: the loss of an MlpConfig from the logits, and the prediction ŷ.
 #include "model/mlp_loss.hpp"
 
+#include <algorithm>
+
+#include "kernels/activations/activations_kernels.hpp"
 #include "mlpkit/activations.hpp"
 #include "mlpkit/losses.hpp"
 #include "runtime/checks.hpp"
@@ -32,6 +35,52 @@ T output_loss(const MlpConfig<T>& config, MatrixView<const T> logits, MatrixView
 }
 
 template <class T>
+void output_loss_terms(const MlpConfig<T>& config, MatrixView<const T> logits, MatrixView<const T> y, T* terms,
+                       std::vector<T>& scratch) {
+  const std::size_t rows = logits.rows, cols = logits.cols;
+  std::fill(terms, terms + cols, T(0));
+  if (rows == 0 || cols == 0) return;
+  if (scratch.size() < rows * cols) scratch.resize(rows * cols);
+  const auto& kernels = active_activation_kernels<T>();
+  switch (config.loss) {
+    case Loss::binary_cross_entropy:
+      // max(z, 0) − z·y + log1p(e^−|z|), as binary_cross_entropy_with_logits, a whole row per kernel call.
+      for (std::size_t i = 0; i < rows; ++i) {
+        const T* z = logits.row(i);
+        const T* label = y.row(i);
+        T* softplus = scratch.data();
+        kernels.softplus_neg_abs(z, softplus, cols);
+        for (std::size_t j = 0; j < cols; ++j) terms[j] += std::max(z[j], T(0)) - z[j] * label[j] + softplus[j];
+      }
+      return;
+    case Loss::cross_entropy: {
+      // −Σᵢ yᵢ log softmax(z)ᵢ per column, as cross_entropy_with_logits; a zero label adds nothing.
+      const MatrixView<T> log_p{scratch.data(), rows, cols, cols};
+      kernels.softmax_columns(logits.data, logits.ld, log_p.data, log_p.ld, rows, cols, true);
+      for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j)
+          if (y(i, j) != T(0)) terms[j] -= y(i, j) * log_p(i, j);
+      return;
+    }
+    case Loss::mean_squared_error:
+      break;
+  }
+  // ½ Σᵢ (g(z) − y)², as mean_squared_error after the output activation.
+  for (std::size_t i = 0; i < rows; ++i) {
+    const T* yhat = logits.row(i);
+    if (config.output != Activation::identity) {
+      kernels.forward(config.output, logits.row(i), scratch.data(), cols, config.leaky_slope);
+      yhat = scratch.data();
+    }
+    for (std::size_t j = 0; j < cols; ++j) {
+      const T d = yhat[j] - y(i, j);
+      terms[j] += d * d;
+    }
+  }
+  for (std::size_t j = 0; j < cols; ++j) terms[j] *= T(0.5);
+}
+
+template <class T>
 void output_activation(const MlpConfig<T>& config, MatrixView<const T> logits, MatrixView<T> out) {
   if (config.loss == Loss::cross_entropy) {
     softmax(logits, out);
@@ -45,6 +94,8 @@ template float output_loss<float>(const MlpConfig<float>&, MatrixView<const floa
                                   MatrixView<float>, std::vector<float>&);
 template double output_loss<double>(const MlpConfig<double>&, MatrixView<const double>, MatrixView<const double>,
                                     MatrixView<double>, std::vector<double>&);
+template void output_loss_terms<double>(const MlpConfig<double>&, MatrixView<const double>, MatrixView<const double>,
+                                        double*, std::vector<double>&);
 template void output_activation<float>(const MlpConfig<float>&, MatrixView<const float>, MatrixView<float>);
 template void output_activation<double>(const MlpConfig<double>&, MatrixView<const double>, MatrixView<double>);
 

@@ -18,6 +18,18 @@ template <class T>
 T output_loss(const MlpConfig<T>& config, MatrixView<const T> logits, MatrixView<const T> y, MatrixView<T> dz,
               std::vector<T>& scratch);
 
+/**
+ * The loss of each example on its own: terms[j] = Σᵢ loss(ŷᵢⱼ, yᵢⱼ) over the n[L] outputs of column j,
+ * so that output_loss = (1/m)·Σⱼ terms[j] up to rounding (one output row: the same sum, the same
+ * bits). Columns are independent, so an evaluator can score many perturbed copies side by side in
+ * one call. No argument checks: the caller has checked shapes and labels. logits, y: n[L] × cols,
+ * any ld; terms: cols entries; scratch grows to n[L]·cols. Instantiated for double (the
+ * incremental gradient checker).
+ */
+template <class T>
+void output_loss_terms(const MlpConfig<T>& config, MatrixView<const T> logits, MatrixView<const T> y, T* terms,
+                       std::vector<T>& scratch);
+
 /** ŷ from the logits: σ (BCE), softmax per column (CE) or the output activation (MSE). out: n[L] × m. */
 template <class T>
 void output_activation(const MlpConfig<T>& config, MatrixView<const T> logits, MatrixView<T> out);

@@ -23,6 +23,11 @@ struct ActivationKernels {
                           bool log);
   /** y[i] = e^x[i] (the exp inside sigmoid, tanh and softmax; exposed for the accuracy tests); y may be x. */
   void (*exp)(const T* x, T* y, std::size_t n);
+  /**
+   * y[i] = log(1 + e^−|x[i]|) = softplus(−|x[i]|), the term of binary cross-entropy from logits
+   * that keeps it finite for any z; y may be x.
+   */
+  void (*softplus_neg_abs)(const T* x, T* y, std::size_t n);
 };
 
 /** The kernels compiled for xsimd arch `Arch`; defined in activations_simd.hpp, instantiated in isa/<isa>.cpp. */

@@ -53,12 +53,17 @@ void exp_ref(const T* x, T* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<T>(std::exp(static_cast<double>(x[i])));
 }
 
+template <class T>
+void softplus_neg_abs_ref(const T* x, T* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = static_cast<T>(std::log1p(std::exp(-std::abs(static_cast<double>(x[i])))));
+}
+
 }  // namespace
 
 template <class T>
 const ActivationKernels<T>& activation_kernels_ref() {
   static constexpr ActivationKernels<T> table{&forward_ref<T>, &backward_ref<T>, &backward_from_output_ref<T>,
-                                              &softmax_columns_ref<T>, &exp_ref<T>};
+                                              &softmax_columns_ref<T>, &exp_ref<T>, &softplus_neg_abs_ref<T>};
   return table;
 }
 

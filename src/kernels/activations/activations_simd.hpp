@@ -216,6 +216,16 @@ void exp(const T* x, T* y, std::size_t n) {
   elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n, [](const B& v, const B&) { return exp_any(v); });
 }
 
+// log1p(u) for u = e^−|x| ∈ [0, 1]: xsimd's log1p (fdlibm's, with the rounding of 1 + u corrected)
+// damps the error of e^a by u/(1 + u) ≤ ½ where u is not small, so the sum stays near 1 ULP.
+template <class Arch, class T>
+void softplus_neg_abs(const T* x, T* y, std::size_t n) {
+  using B = xsimd::batch<T, Arch>;
+  elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n, [](const B& v, const B&) {
+    return xsimd::log1p(exp_nonpositive(negative_abs_clamped(v, -exp_underflow_limit<T>())));
+  });
+}
+
 }  // namespace mlpkit::detail::simd
 
 namespace mlpkit::detail {
@@ -225,7 +235,8 @@ const ActivationKernels<T>& activation_kernels() {
   static_assert(Arch::supported(), "compile this ISA's source with its flags (cmake/MlpkitCompileOptions.cmake)");
   static constexpr ActivationKernels<T> table{&simd::forward<Arch, T>, &simd::backward<Arch, T>,
                                               &simd::backward_from_output<Arch, T>,
-                                              &simd::softmax_columns<Arch, T>, &simd::exp<Arch, T>};
+                                              &simd::softmax_columns<Arch, T>, &simd::exp<Arch, T>,
+                                              &simd::softplus_neg_abs<Arch, T>};
   return table;
 }
 

@@ -10,6 +10,8 @@ struct VectorKernels {
   T (*dot)(const T* x, const T* y, std::size_t n);
   void (*axpy)(T alpha, const T* x, T* y, std::size_t n);
   T (*sum)(const T* x, std::size_t n);
+  /** Whether some i has (x[i] > 0) != (y[i] > 0): a sign change between two evaluations (NaN counts as not > 0). */
+  bool (*signs_differ)(const T* x, const T* y, std::size_t n);
 };
 
 /** The kernels compiled for xsimd arch `Arch`; defined in vector_simd.hpp, instantiated in isa/<isa>.cpp. */

@@ -26,11 +26,18 @@ T sum_ref(const T* x, std::size_t n) {
   return static_cast<T>(s);
 }
 
+template <class T>
+bool signs_differ_ref(const T* x, const T* y, std::size_t n) {
+  bool differ = false;
+  for (std::size_t i = 0; i < n; ++i) differ |= (x[i] > T(0)) != (y[i] > T(0));
+  return differ;
+}
+
 }  // namespace
 
 template <class T>
 const VectorKernels<T>& vector_kernels_ref() {
-  static constexpr VectorKernels<T> table{&dot_ref<T>, &axpy_ref<T>, &sum_ref<T>};
+  static constexpr VectorKernels<T> table{&dot_ref<T>, &axpy_ref<T>, &sum_ref<T>, &signs_differ_ref<T>};
   return table;
 }
 

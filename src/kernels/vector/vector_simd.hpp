@@ -52,6 +52,24 @@ T sum(const T* x, std::size_t n) {
   return result;
 }
 
+// Stops at the first vector with a difference: a caller scanning many rows learns of a kink early.
+template <class Arch, class T>
+bool signs_differ(const T* x, const T* y, std::size_t n) {
+  using batch = xsimd::batch<T, Arch>;
+  constexpr std::size_t w = batch::size;
+  const batch zero(T(0)), one(T(1));
+  std::size_t i = 0;
+  // The masks become 0/1 values before they are compared: xsimd 8.1 gets mask != mask wrong on sse2
+  // (it compares float masks as floats, and a true mask is a NaN) and mask ^ mask on avx512 (an or).
+  for (; i + w <= n; i += w) {
+    const batch x_positive = xsimd::select(batch::load_unaligned(x + i) > zero, one, zero);
+    if (xsimd::any(x_positive != xsimd::select(batch::load_unaligned(y + i) > zero, one, zero))) return true;
+  }
+  for (; i < n; ++i)
+    if ((x[i] > T(0)) != (y[i] > T(0))) return true;
+  return false;
+}
+
 }  // namespace mlpkit::detail::simd
 
 namespace mlpkit::detail {
@@ -59,7 +77,8 @@ namespace mlpkit::detail {
 template <class Arch, class T>
 const VectorKernels<T>& vector_kernels() {
   static_assert(Arch::supported(), "compile this ISA's source with its flags (cmake/MlpkitCompileOptions.cmake)");
-  static constexpr VectorKernels<T> table{&simd::dot<Arch, T>, &simd::axpy<Arch, T>, &simd::sum<Arch, T>};
+  static constexpr VectorKernels<T> table{&simd::dot<Arch, T>, &simd::axpy<Arch, T>, &simd::sum<Arch, T>,
+                                          &simd::signs_differ<Arch, T>};
   return table;
 }
 
