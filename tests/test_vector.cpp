@@ -35,35 +35,45 @@ TEST_CASE_TEMPLATE("dot, axpy and sum match the scalar reference under every ISA
   });
 }
 
-TEST_CASE_TEMPLATE("signs_differ finds a single sign change anywhere, under every ISA at awkward sizes", T, float, double) {
+TEST_CASE_TEMPLATE("signs_differ finds a single sign change anywhere in a strided block, under every ISA", T, float,
+                   double) {
   const auto& ref = detail::vector_kernels_ref<T>();
   const T nan = std::numeric_limits<T>::quiet_NaN();
   test::for_each_isa([&](Isa) {
     const auto& k = detail::active_vector_kernels<T>();
-    for (std::size_t n : test::awkward_sizes()) {
-      CAPTURE(n);
-      // Odd offsets make every load unaligned; y is x scaled, so every sign agrees at first.
-      auto x_storage = test::uniform<T>(n + 1, 5 + n);
-      std::vector<T> y_storage(n + 3);
-      T* x = x_storage.data() + 1;
-      T* y = y_storage.data() + 3;
-      for (std::size_t i = 0; i < n; ++i) y[i] = T(3) * x[i];
-      REQUIRE_FALSE(ref.signs_differ(x, y, n));
-      CHECK_FALSE(k.signs_differ(x, y, n));
-      // Every position up to 129 elements; beyond, the first and last few and a stride through the middle.
-      for (std::size_t at = 0; at < n; at += (n <= 129 || at < 70 || at + 70 > n) ? 1 : 97) {
-        CAPTURE(at);
-        // A change at any position (first vector, middle, the scalar tail), in either direction,
-        // and the edge cases of "> 0": zero and NaN are not positive.
-        for (const T other : {T(-y[at]), T(0), T(-0.0), nan}) {
-          const T saved = y[at];
-          y[at] = other;
-          const bool expected = (x[at] > T(0)) != (other > T(0));
-          REQUIRE(ref.signs_differ(x, y, n) == expected);
-          CHECK(k.signs_differ(x, y, n) == expected);
-          CHECK(k.signs_differ(y, x, n) == expected);
-          y[at] = saved;
-        }
+    for (std::size_t cols : test::awkward_sizes()) {
+      for (std::size_t rows : {1, 3}) {
+        CAPTURE(cols);
+        CAPTURE(rows);
+        // Odd offsets make every load unaligned. y is x scaled, so every sign agrees, except in the
+        // two padding entries past each row, where every sign differs and must not be read.
+        const std::size_t ld = cols + 2, size = rows * ld;
+        auto x_storage = test::uniform<T>(size + 1, 5 + cols);
+        std::vector<T> y_storage(size + 3);
+        T* x = x_storage.data() + 1;
+        T* y = y_storage.data() + 3;
+        for (std::size_t i = 0; i < size; ++i) y[i] = (i % ld < cols ? T(3) : T(-3)) * x[i];
+        REQUIRE_FALSE(ref.signs_differ(x, y, rows, cols, ld));
+        CHECK_FALSE(k.signs_differ(x, y, rows, cols, ld));
+        // Every position up to 129 columns; beyond, the first and last few and a stride through the
+        // middle; in the first and the last row.
+        for (std::size_t r : {std::size_t{0}, rows - 1})
+          for (std::size_t at = 0; at < cols; at += (cols <= 129 || at < 70 || at + 70 > cols) ? 1 : 97) {
+            CAPTURE(r);
+            CAPTURE(at);
+            // A change at any position (first vector, middle, the scalar tail), in either direction,
+            // and the edge cases of "> 0": zero and NaN are not positive.
+            T& changed = y[r * ld + at];
+            const T saved = changed;
+            for (const T other : {T(-saved), T(0), T(-0.0), nan}) {
+              changed = other;
+              const bool expected = (x[r * ld + at] > T(0)) != (other > T(0));
+              REQUIRE(ref.signs_differ(x, y, rows, cols, ld) == expected);
+              CHECK(k.signs_differ(x, y, rows, cols, ld) == expected);
+              CHECK(k.signs_differ(y, x, rows, cols, ld) == expected);
+            }
+            changed = saved;
+          }
       }
     }
   });

@@ -105,6 +105,12 @@ namespace {
 // them is cheap beside the work) are handed back, so checking a big model leaves no large
 // allocation behind in every worker thread.
 constexpr std::size_t kKeptScratchBytes = std::size_t{2} << 20;
+
+/** At least n elements: a kept buffer only grows, so a narrower item does not zero-fill it again. */
+template <class V>
+void grow(V& v, std::size_t n) {
+  if (v.size() < n) v.resize(n);
+}
 }  // namespace
 
 IncrementalMlpEvaluator::IncrementalMlpEvaluator(const Mlp<double>& net, MatrixView<const double> x,
@@ -240,14 +246,11 @@ void IncrementalMlpEvaluator::dense_layer(std::size_t k, const double* a_prev, d
   }
   // A few rows (the output layer of a classifier): a GEMM would fill its 12-row tiles with padding;
   // rows of axpys stream the wide activations once instead.
+  const VectorKernels<double>& vector = active_vector_kernels<double>();
   for (std::size_t r = 0; r < dims_[k]; ++r) {
     double* row = out + r * width;
     std::fill(row, row + width, b[r]);
-    for (std::size_t c = 0; c < dims_[k - 1]; ++c) {
-      const double wrc = w(r, c);
-      const double* a = a_prev + c * width;
-      for (std::size_t t = 0; t < width; ++t) row[t] += wrc * a[t];
-    }
+    for (std::size_t c = 0; c < dims_[k - 1]; ++c) vector.axpy(w(r, c), a_prev + c * width, row, width);
     if (f != Activation::identity) activation_forward(f, row, row, width, config.leaky_slope);
   }
 }
@@ -271,8 +274,8 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
   s.places.resize(count);
 
   // Row j of Z[l] (and of A[l] for a hidden layer) per copy: copy 2q is θᵢ + h⁺, 2q+1 is θᵢ − h⁻.
-  s.z_row.resize(2 * count * m);
-  s.a_row.resize(2 * count * m);
+  grow(s.z_row, 2 * count * m);
+  grow(s.a_row, 2 * count * m);
   for (std::size_t q = 0; q < count; ++q) {
     const std::size_t i = indices[q];
     s.places[q] = place(i);
@@ -303,7 +306,7 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
       }
       if (kinky_) {
         const double* plus = s.z_row.data() + 2 * q * m;
-        s.kinked[q] = vector.signs_differ(plus, plus + m, m);
+        s.kinked[q] = vector.signs_differ(plus, plus + m, 1, m, m);
       }
     }
   }
@@ -326,7 +329,7 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
   }
   // Column layout: parameter q's + copy, then its − copy, each over its changed examples.
   const std::size_t total_changed = s.columns.size();
-  s.source.resize(2 * total_changed);
+  grow(s.source, 2 * total_changed);
   {
     std::size_t at = 0, from = 0;
     for (std::size_t q = 0; q < count; ++q) {
@@ -347,11 +350,8 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
   auto compare_signs = [&](const double* values, std::size_t rows) {
     if (!kinky_) return;
     for (std::size_t q = 0; q < count; ++q) {
-      const std::size_t k = s.changed[q];
-      for (std::size_t r = 0; r < rows && !s.kinked[q]; ++r) {
-        const double* plus = values + r * width + s.offset[2 * q];
-        s.kinked[q] = vector.signs_differ(plus, plus + k, k);
-      }
+      const double* plus = values + s.offset[2 * q];
+      if (!s.kinked[q]) s.kinked[q] = vector.signs_differ(plus, plus + s.changed[q], rows, s.changed[q], width);
     }
   };
   auto apply_mask = [&](std::size_t layer, double* a) {
@@ -367,7 +367,7 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
   if (width > 0) {
     if (output) {
       // The output layer: the base logits of the changed examples, row j replaced.
-      s.wide_z.resize(dims_[L] * width);
+      grow(s.wide_z, dims_[L] * width);
       for (std::size_t r = 0; r < dims_[L]; ++r)
         for (std::size_t t = 0; t < width; ++t) s.wide_z[r * width + t] = z_[L][r * m + s.source[t]];
       for (std::size_t c = 0; c < 2 * count; ++c) {
@@ -381,8 +381,8 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
       // Z[l+1] + W[l+1][:, j]·ΔA[l][j] on the changed examples of every copy: n[l+1] × width.
       const std::size_t next = l + 1;
       const MatrixView<const double> w_next = net_.weights(next);
-      s.wide_z.resize(dims_[next] * width);
-      s.delta.resize(width);
+      grow(s.wide_z, dims_[next] * width);
+      grow(s.delta, width);
       for (std::size_t c = 0; c < 2 * count; ++c) {
         const std::size_t q = c / 2, j = s.places[q].row;
         const double* a = s.a_row.data() + c * m;
@@ -412,13 +412,13 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
       if (next == L) {
         logits = s.wide_z.data();
       } else {
-        s.wide_a.resize(dims_[next] * width);
+        grow(s.wide_a, dims_[next] * width);
         activation_forward(config.hidden, s.wide_z.data(), s.wide_a.data(), dims_[next] * width, config.leaky_slope);
         compare_signs(s.wide_a.data(), dims_[next]);
         apply_mask(next, s.wide_a.data());
         // Layers l+2 … L on every changed column of every copy at once: one wide GEMM each.
         for (std::size_t k = next + 1; k <= L; ++k) {
-          s.wide_next.resize(dims_[k] * width);
+          grow(s.wide_next, dims_[k] * width);
           dense_layer(k, s.wide_a.data(), s.wide_next.data(), width, k == L ? Activation::identity : config.hidden);
           flops += 2.0 * static_cast<double>(dims_[k] * dims_[k - 1] * width);
           if (k < L) {
@@ -431,14 +431,14 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
       }
     }
     // Y of the changed examples, in the same column layout.
-    s.wide_y.resize(dims_[L] * width);
+    grow(s.wide_y, dims_[L] * width);
     for (std::size_t r = 0; r < dims_[L]; ++r)
       for (std::size_t t = 0; t < width; ++t) s.wide_y[r * width + t] = y_(r, s.source[t]);
   }
 
   // The loss term of every column of every copy in one call: (1/m)·Σ over a copy's changed examples
   // is its change of J.
-  s.loss_terms.resize(width);
+  grow(s.loss_terms, width);
   if (width > 0)
     output_loss_terms(config, MatrixView<const double>{logits, dims_[L], width, width},
                       MatrixView<const double>{s.wide_y.data(), dims_[L], width, width}, s.loss_terms.data(),

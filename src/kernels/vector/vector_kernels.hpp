@@ -10,8 +10,11 @@ struct VectorKernels {
   T (*dot)(const T* x, const T* y, std::size_t n);
   void (*axpy)(T alpha, const T* x, T* y, std::size_t n);
   T (*sum)(const T* x, std::size_t n);
-  /** Whether some i has (x[i] > 0) != (y[i] > 0): a sign change between two evaluations (NaN counts as not > 0). */
-  bool (*signs_differ)(const T* x, const T* y, std::size_t n);
+  /**
+   * Whether some (i, j) has (x[i·ld + j] > 0) != (y[i·ld + j] > 0) over rows × cols: a sign change
+   * between two evaluations (NaN counts as not > 0).
+   */
+  bool (*signs_differ)(const T* x, const T* y, std::size_t rows, std::size_t cols, std::size_t ld);
 };
 
 /** The kernels compiled for xsimd arch `Arch`; defined in vector_simd.hpp, instantiated in isa/<isa>.cpp. */

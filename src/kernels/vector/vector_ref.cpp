@@ -27,9 +27,10 @@ T sum_ref(const T* x, std::size_t n) {
 }
 
 template <class T>
-bool signs_differ_ref(const T* x, const T* y, std::size_t n) {
+bool signs_differ_ref(const T* x, const T* y, std::size_t rows, std::size_t cols, std::size_t ld) {
   bool differ = false;
-  for (std::size_t i = 0; i < n; ++i) differ |= (x[i] > T(0)) != (y[i] > T(0));
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t i = 0; i < cols; ++i) differ |= (x[r * ld + i] > T(0)) != (y[r * ld + i] > T(0));
   return differ;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // Level-1 kernels written once against xsimd and compiled per ISA (see isa/<isa>.cpp).
 // Everything here is a template over the arch tag, so no symbol is shared between ISA objects.
+#include <type_traits>
+
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/vector/vector_kernels.hpp"
@@ -52,21 +54,48 @@ T sum(const T* x, std::size_t n) {
   return result;
 }
 
-// Stops at the first vector with a difference: a caller scanning many rows learns of a kink early.
+// Stops at the first vector with a difference: a caller scanning a large block learns of a kink early.
 template <class Arch, class T>
-bool signs_differ(const T* x, const T* y, std::size_t n) {
+bool signs_differ(const T* x, const T* y, std::size_t rows, std::size_t cols, std::size_t ld) {
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t w = batch::size;
   const batch zero(T(0)), one(T(1));
-  std::size_t i = 0;
-  // The masks become 0/1 values before they are compared: xsimd 8.1 gets mask != mask wrong on sse2
-  // (it compares float masks as floats, and a true mask is a NaN) and mask ^ mask on avx512 (an or).
-  for (; i + w <= n; i += w) {
-    const batch x_positive = xsimd::select(batch::load_unaligned(x + i) > zero, one, zero);
-    if (xsimd::any(x_positive != xsimd::select(batch::load_unaligned(y + i) > zero, one, zero))) return true;
+  for (std::size_t r = 0; r < rows; ++r, x += ld, y += ld) {
+    std::size_t i = 0;
+    // xsimd 8.1 gets mask != mask wrong on sse2 (it compares float masks as floats, and a true mask
+    // is a NaN) and mask ^ mask on avx512 (an or): AVX-512 xors its mask registers directly,
+    // the others turn the masks into 0/1 values first.
+    for (; i + w <= cols; i += w) {
+      const auto x_positive = batch::load_unaligned(x + i) > zero, y_positive = batch::load_unaligned(y + i) > zero;
+      if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+        if ((x_positive.data ^ y_positive.data) != 0) return true;
+      } else {
+        if (xsimd::any(xsimd::select(x_positive, one, zero) != xsimd::select(y_positive, one, zero))) return true;
+      }
+    }
+    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+      // The tail by masked loads: masked-off lanes read nothing and compare as 0 > 0, false.
+      if (i < cols) {
+        const unsigned tail = (1U << (cols - i)) - 1;
+        if constexpr (std::is_same_v<T, float>) {
+          const __m512 z = _mm512_setzero_ps();
+          const auto m = static_cast<__mmask16>(tail);
+          if (_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, x + i), z, _CMP_GT_OQ) !=
+              _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, y + i), z, _CMP_GT_OQ))
+            return true;
+        } else {
+          const __m512d z = _mm512_setzero_pd();
+          const auto m = static_cast<__mmask8>(tail);
+          if (_mm512_cmp_pd_mask(_mm512_maskz_loadu_pd(m, x + i), z, _CMP_GT_OQ) !=
+              _mm512_cmp_pd_mask(_mm512_maskz_loadu_pd(m, y + i), z, _CMP_GT_OQ))
+            return true;
+        }
+      }
+    } else {
+      for (; i < cols; ++i)
+        if ((x[i] > T(0)) != (y[i] > T(0))) return true;
+    }
   }
-  for (; i < n; ++i)
-    if ((x[i] > T(0)) != (y[i] > T(0))) return true;
   return false;
 }
 
