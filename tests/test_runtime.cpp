@@ -114,6 +114,20 @@ TEST_CASE("Matrix is 64-byte aligned with a padded leading dimension and zero-fi
   CHECK(empty.data() == nullptr);
 }
 
+TEST_CASE("a Matrix of 8 MiB or more lies on 2 MiB boundaries (huge pages) and is zero-filled and usable") {
+  // Just below and above the threshold, and a size that is no multiple of 2 MiB.
+  for (std::size_t rows : {std::size_t{2047}, std::size_t{2048}, std::size_t{3001}}) {
+    CAPTURE(rows);
+    Matrix<float> a(rows, 1024);
+    const auto address = reinterpret_cast<std::uintptr_t>(a.data());
+    CHECK(address % 64 == 0);
+    if (a.storage_size() * sizeof(float) >= (std::size_t{8} << 20)) CHECK(address % (std::size_t{2} << 20) == 0);
+    for (std::size_t i = 0; i < a.storage_size(); i += 4093) REQUIRE(a.data()[i] == 0.0F);
+    a(rows - 1, 1023) = 3.0F;  // the last element is inside the allocation (ASan checks it)
+    CHECK(a(rows - 1, 1023) == 3.0F);
+  }
+}
+
 TEST_CASE("Matrix rejects ld < cols and sizes that overflow") {
   CHECK_THROWS_WITH_AS(Matrix<float>(2, 8, 4), doctest::Contains("ld (4) is smaller than cols (8)"), Error);
   const std::size_t huge = std::numeric_limits<std::size_t>::max() / 2;

@@ -51,7 +51,11 @@ struct AlignedFree {
   /** Frees p (nullptr is fine). */
   void operator()(void* p) const noexcept;
 };
-/** `bytes` of uninitialized memory aligned to 64 bytes (nullptr for 0); throws std::bad_alloc. */
+/**
+ * `bytes` of uninitialized memory aligned to 64 bytes (nullptr for 0); from 8 MiB on, aligned to
+ * 2 MiB and advised to use transparent huge pages (a strided sweep over a large matrix touches one
+ * 4 KiB page per row: huge pages spare it the TLB misses). Throws std::bad_alloc.
+ */
 void* aligned_alloc_bytes(std::size_t bytes);
 /** The leading dimension Matrix uses for `cols` columns of `elem_size` bytes: a multiple of 64 bytes. */
 std::size_t padded_ld(std::size_t cols, std::size_t elem_size);

@@ -1,4 +1,6 @@
 // Aligned storage and the Matrix class.
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -10,6 +12,8 @@ namespace detail {
 
 namespace {
 constexpr std::size_t kAlignment = 64;  // a cache line, and one AVX-512 register
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+constexpr std::size_t kHugeThreshold = std::size_t{8} << 20;
 }
 
 void AlignedFree::operator()(void* p) const noexcept { std::free(p); }
@@ -17,6 +21,15 @@ void AlignedFree::operator()(void* p) const noexcept { std::free(p); }
 void* aligned_alloc_bytes(std::size_t bytes) {
   if (bytes == 0) return nullptr;
   if (bytes > std::numeric_limits<std::size_t>::max() - kAlignment) throw std::bad_alloc();
+  if (bytes >= kHugeThreshold && bytes <= std::numeric_limits<std::size_t>::max() - kHugePage) {
+    const std::size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    void* p = std::aligned_alloc(kHugePage, rounded);
+    if (p == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without transparent huge pages nothing changes
+#endif
+    return p;
+  }
   const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;  // aligned_alloc requires it
   void* p = std::aligned_alloc(kAlignment, rounded);
   if (p == nullptr) throw std::bad_alloc();
