@@ -241,14 +241,14 @@ TEST_CASE_TEMPLATE("activation kernels match the scalar reference under every IS
         const T slope = T(0.125);
         std::vector<T> y(n), expected(n), in_place(x, x + n);
         activation_forward(f, x, y.data(), n, slope);
-        ref.forward(f, x, expected.data(), n, slope);
+        ref.forward(f, x, expected.data(), n, slope, false);
         for (std::size_t i = 0; i < n; ++i) REQUIRE(close_ulps(y[i], expected[i], 4));
         activation_forward(f, in_place.data(), in_place.data(), n, slope);
         CHECK(in_place == y);
 
         std::vector<T> dx(n), dx_expected(n), dx_in_place(dy, dy + n);
         activation_backward(f, x, dy, dx.data(), n, slope);
-        ref.backward(f, x, dy, dx_expected.data(), n, slope);
+        ref.backward(f, x, dy, dx_expected.data(), n, slope, false);
         for (std::size_t i = 0; i < n; ++i) {
           if (f == Activation::gelu || f == Activation::gelu_tanh) {
             // Against long double and the reference, relative to the size of the derivative's terms:
@@ -269,12 +269,46 @@ TEST_CASE_TEMPLATE("activation kernels match the scalar reference under every IS
 
         if (f == Activation::gelu || f == Activation::gelu_tanh) continue;
         activation_backward_from_output(f, y.data(), dy, dx.data(), n, slope);
-        ref.backward_from_output(f, y.data(), dy, dx_expected.data(), n, slope);
+        ref.backward_from_output(f, y.data(), dy, dx_expected.data(), n, slope, false);
         for (std::size_t i = 0; i < n; ++i) REQUIRE(close_ulps(dx[i], dx_expected[i], 4));
         // From the output agrees with from the input, up to the rounding of y.
         activation_backward(f, x, dy, dx_expected.data(), n, slope);
         for (std::size_t i = 0; i < n; ++i)
           REQUIRE(std::abs(double(dx[i] - dx_expected[i])) <= 1e-5 * (1 + std::abs(double(dx_expected[i]))));
+      }
+    }
+  });
+}
+
+TEST_CASE_TEMPLATE("activation kernels give the same bits with streaming stores, at every size and output alignment", T,
+                   float, double) {
+  test::for_each_isa([&](Isa) {
+    const auto& k = detail::active_activation_kernels<T>();
+    for (std::size_t n : test::awkward_sizes()) {
+      const auto x_storage = test::uniform<T>(n + 1, 11 + n, -12.0, 12.0);
+      const auto dy_storage = test::uniform<T>(n + 1, 13 + n);
+      const T* x = x_storage.data() + 1;
+      const T* dy = dy_storage.data() + 1;
+      // Every output offset within a vector: the elements before the first aligned one take the
+      // padded-batch path, the rest non-temporal stores.
+      for (std::size_t offset = 0; offset < 64 / sizeof(T); ++offset) {
+        CAPTURE(n);
+        CAPTURE(offset);
+        for (Activation f : kAll) {
+          CAPTURE(activation_name(f));
+          const T slope = T(0.125);
+          std::vector<T> plain(n + offset), streamed(n + offset);
+          k.forward(f, x, plain.data() + offset, n, slope, false);
+          k.forward(f, x, streamed.data() + offset, n, slope, true);
+          REQUIRE(streamed == plain);
+          k.backward(f, x, dy, plain.data() + offset, n, slope, false);
+          k.backward(f, x, dy, streamed.data() + offset, n, slope, true);
+          REQUIRE(streamed == plain);
+          if (f == Activation::gelu || f == Activation::gelu_tanh) continue;
+          k.backward_from_output(f, x, dy, plain.data() + offset, n, slope, false);
+          k.backward_from_output(f, x, dy, streamed.data() + offset, n, slope, true);
+          REQUIRE(streamed == plain);
+        }
       }
     }
   });

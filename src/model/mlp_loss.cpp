@@ -69,7 +69,7 @@ void output_loss_terms(const MlpConfig<T>& config, MatrixView<const T> logits, M
   for (std::size_t i = 0; i < rows; ++i) {
     const T* yhat = logits.row(i);
     if (config.output != Activation::identity) {
-      kernels.forward(config.output, logits.row(i), scratch.data(), cols, config.leaky_slope);
+      kernels.forward(config.output, logits.row(i), scratch.data(), cols, config.leaky_slope, false);
       yhat = scratch.data();
     }
     for (std::size_t j = 0; j < cols; ++j) {

@@ -1,10 +1,13 @@
 // Aligned storage and the Matrix class.
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
+#include "kernels/streaming.hpp"
+#include "mlpkit/runtime.hpp"
 #include "runtime/checks.hpp"
 
 namespace mlpkit {
@@ -34,6 +37,12 @@ void* aligned_alloc_bytes(std::size_t bytes) {
   void* p = std::aligned_alloc(kAlignment, rounded);
   if (p == nullptr) throw std::bad_alloc();
   return p;
+}
+
+bool use_streaming_stores(std::size_t bytes) {
+  // Below the last-level cache the output is likely read again soon: keep it cached.
+  static const std::size_t threshold = std::max<std::size_t>(cache_info().l3, std::size_t{8} << 20);
+  return bytes >= threshold;
 }
 
 std::size_t padded_ld(std::size_t cols, std::size_t elem_size) {

@@ -68,10 +68,10 @@ void elementwise(FuzzedDataProvider& in, Isa isa, int threads) {
 
   const auto& ref = detail::activation_kernels_ref<T>();
   std::vector<T> y_ref(n), dx_ref(n), dxo_ref(n);
-  ref.forward(f, x.data(), y_ref.data(), n, slope);
-  ref.backward(f, x.data(), dy.data(), dx_ref.data(), n, slope);
+  ref.forward(f, x.data(), y_ref.data(), n, slope, false);
+  ref.backward(f, x.data(), dy.data(), dx_ref.data(), n, slope, false);
   const bool from_output = f != Activation::gelu && f != Activation::gelu_tanh;
-  if (from_output) ref.backward_from_output(f, y_ref.data(), dy.data(), dxo_ref.data(), n, slope);
+  if (from_output) ref.backward_from_output(f, y_ref.data(), dy.data(), dxo_ref.data(), n, slope, false);
 
   // Outputs with one guard element past n.
   std::vector<T> y(n + 1, T(-7)), dx(n + 1, T(-7)), dxo(n + 1, T(-7)), y_serial(n + 1), dx_serial(n + 1);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kernels/activations/activations_kernels.hpp"
+#include "kernels/streaming.hpp"
 #include "mlpkit/activations.hpp"
 #include "runtime/checks.hpp"
 #include "runtime/dispatch.hpp"
@@ -38,6 +39,13 @@ double cost_per_element(Activation f) {
       break;
   }
   return 60;
+}
+
+// Non-temporal stores for the memory-bound functions only, on arrays too large for the cache. A
+// function slower than memory gains nothing from bypassing the cache, and its sparse streaming
+// stores cost more than they save (sigmoid on 4 Mi floats, one thread: 3.2 → 2.3 G items/s).
+bool stream_output(Activation f, std::size_t bytes) {
+  return cost_per_element(f) <= 2 && use_streaming_stores(bytes);
 }
 
 void check_activation(const char* function, Activation f) {
@@ -95,8 +103,9 @@ void activation_forward(Activation f, const T* x, T* y, std::size_t n, T leaky_s
   detail::checked_mul(fn, "n", n, sizeof(T));
   detail::check_overlap(fn, "x", x, "y", y, n * sizeof(T));
   const auto& k = detail::active_activation_kernels<T>();
+  const bool stream = detail::stream_output(f, 2 * n * sizeof(T));  // x and y compete for the cache
   detail::for_each_chunk(n, detail::cost_per_element(f), [&](std::size_t begin, std::size_t count) {
-    k.forward(f, x + begin, y + begin, count, leaky_slope);
+    k.forward(f, x + begin, y + begin, count, leaky_slope, stream);
   });
 }
 
@@ -111,8 +120,9 @@ void activation_backward(Activation f, const T* x, const T* dy, T* dx, std::size
   detail::check_overlap(fn, "x", x, "dx", dx, bytes);
   detail::check_overlap(fn, "dy", dy, "dx", dx, bytes);
   const auto& k = detail::active_activation_kernels<T>();
+  const bool stream = detail::stream_output(f, 3 * bytes);
   detail::for_each_chunk(n, detail::cost_per_element(f), [&](std::size_t begin, std::size_t count) {
-    k.backward(f, x + begin, dy + begin, dx + begin, count, leaky_slope);
+    k.backward(f, x + begin, dy + begin, dx + begin, count, leaky_slope, stream);
   });
 }
 
@@ -131,8 +141,9 @@ void activation_backward_from_output(Activation f, const T* y, const T* dy, T* d
   detail::check_overlap(fn, "y", y, "dx", dx, bytes);
   detail::check_overlap(fn, "dy", dy, "dx", dx, bytes);
   const auto& k = detail::active_activation_kernels<T>();
+  const bool stream = detail::stream_output(f, 3 * bytes);
   detail::for_each_chunk(n, 3.0, [&](std::size_t begin, std::size_t count) {
-    k.backward_from_output(f, y + begin, dy + begin, dx + begin, count, leaky_slope);
+    k.backward_from_output(f, y + begin, dy + begin, dx + begin, count, leaky_slope, stream);
   });
 }
 

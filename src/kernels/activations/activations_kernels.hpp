@@ -9,12 +9,16 @@ namespace mlpkit::detail {
 /** Single-threaded activation kernels of one ISA (or the scalar reference); arguments are already checked. */
 template <class T>
 struct ActivationKernels {
-  /** y[i] = f(x[i]); y may be x. */
-  void (*forward)(Activation f, const T* x, T* y, std::size_t n, T leaky_slope);
-  /** dx[i] = dy[i]·f'(x[i]); dx may be x or dy. */
-  void (*backward)(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T leaky_slope);
-  /** dx[i] = dy[i]·f'(x[i]) from y[i] = f(x[i]); f is not gelu / gelu_tanh. */
-  void (*backward_from_output)(Activation f, const T* y, const T* dy, T* dx, std::size_t n, T leaky_slope);
+  /**
+   * y[i] = f(x[i]); y may be x. stream: y is written with non-temporal stores (an output too large
+   * to stay in cache, see use_streaming_stores); the values are the same either way.
+   */
+  void (*forward)(Activation f, const T* x, T* y, std::size_t n, T leaky_slope, bool stream);
+  /** dx[i] = dy[i]·f'(x[i]); dx may be x or dy. stream as for forward. */
+  void (*backward)(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T leaky_slope, bool stream);
+  /** dx[i] = dy[i]·f'(x[i]) from y[i] = f(x[i]); f is not gelu / gelu_tanh. stream as for forward. */
+  void (*backward_from_output)(Activation f, const T* y, const T* dy, T* dx, std::size_t n, T leaky_slope,
+                               bool stream);
   /**
    * (log_)softmax of each of the `cols` columns of a rows × cols block (row-major, ld ≥ cols);
    * out may be z with the same ld.

@@ -10,17 +10,18 @@ namespace mlpkit::detail {
 namespace {
 
 template <class T>
-void forward_ref(Activation f, const T* x, T* y, std::size_t n, T slope) {
+void forward_ref(Activation f, const T* x, T* y, std::size_t n, T slope, bool /*stream*/) {
   for (std::size_t i = 0; i < n; ++i) y[i] = scalar::forward(f, x[i], slope);
 }
 
 template <class T>
-void backward_ref(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T slope) {
+void backward_ref(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T slope, bool /*stream*/) {
   for (std::size_t i = 0; i < n; ++i) dx[i] = scalar::backward(f, x[i], dy[i], slope);
 }
 
 template <class T>
-void backward_from_output_ref(Activation f, const T* y, const T* dy, T* dx, std::size_t n, T slope) {
+void backward_from_output_ref(Activation f, const T* y, const T* dy, T* dx, std::size_t n, T slope,
+                              bool /*stream*/) {
   for (std::size_t i = 0; i < n; ++i) dx[i] = scalar::backward_from_output(f, y[i], dy[i], slope);
 }
 

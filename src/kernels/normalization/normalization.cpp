@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/normalization/normalization_kernels.hpp"
+#include "kernels/streaming.hpp"
 #include "mlpkit/normalization.hpp"
 #include "mlpkit/runtime.hpp"
 #include "runtime/checks.hpp"
@@ -20,12 +21,6 @@ namespace detail {
 template <class T>
 const NormalizationKernels<T>& active_normalization_kernels() {
   return dispatch([]<class Arch>() -> const NormalizationKernels<T>& { return normalization_kernels<Arch, T>(); });
-}
-
-bool use_streaming_stores(std::size_t bytes) {
-  // Below the last-level cache the output is likely read again soon: keep it cached.
-  static const std::size_t threshold = std::max<std::size_t>(cache_info().l3, std::size_t{8} << 20);
-  return bytes >= threshold;
 }
 
 namespace {

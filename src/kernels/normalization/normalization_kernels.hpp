@@ -66,9 +66,6 @@ const NormalizationKernels<T>& normalization_kernels();
 template <class T>
 const NormalizationKernels<T>& normalization_kernels_ref();
 
-/** Whether an output of `bytes` is written with non-temporal stores: only when it would not fit in the last-level cache anyway. */
-bool use_streaming_stores(std::size_t bytes);
-
 /** The kernels of current_isa(). */
 template <class T>
 const NormalizationKernels<T>& active_normalization_kernels();

@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "kernels/normalization/normalization_kernels.hpp"
+#include "kernels/streaming.hpp"
 
 namespace mlpkit::detail::simd::normalization {
 
@@ -35,21 +36,6 @@ xsimd::batch<double, Arch> load_as_double(const T* p) {
     return load_widened<Arch>(p);
   } else {
     return xsimd::batch<double, Arch>::load_unaligned(p);
-  }
-}
-
-// A non-temporal store of a full batch to an address aligned to the batch's size.
-template <class Arch, class T>
-void store_stream(T* p, const xsimd::batch<T, Arch>& v) {
-  constexpr std::size_t bytes = sizeof(T) * xsimd::batch<T, Arch>::size;
-  if constexpr (std::is_same_v<T, float>) {
-    if constexpr (bytes == 64) _mm512_stream_ps(p, v);
-    else if constexpr (bytes == 32) _mm256_stream_ps(p, v);
-    else _mm_stream_ps(p, v);
-  } else {
-    if constexpr (bytes == 64) _mm512_stream_pd(p, v);
-    else if constexpr (bytes == 32) _mm256_stream_pd(p, v);
-    else _mm_stream_pd(p, v);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "kernels/normalization/normalization_kernels.hpp"
+#include "kernels/streaming.hpp"
 #include "mlpkit/normalization.hpp"
 #include "runtime/checks.hpp"
 #include "runtime/threads.hpp"
