@@ -132,6 +132,13 @@ TEST_CASE_TEMPLATE("gemm crosses the MC, KC and NC blocks of the packed path cor
     // Packed A is capped at 2^22 elements: a tall, deep A goes in several row super-blocks.
     check_against_reference<T>({Trans::yes, Trans::no, bl.mc + bl.direct_max_m + 1, 3, 25000, 1.0, -1.0});
     check_against_reference<T>({Trans::no, Trans::yes, 7, bl.nc + bl.nr + 1, bl.direct_max_k + 1, 1.0, 0.0});
+    // Where the direct path is limited in columns too (avx512 double): one column past the limit
+    // takes the packed path, the limit itself the direct one.
+    if (bl.direct_max_n < bl.nc)
+      for (Trans ta : kTrans) {
+        check_against_reference<T>({ta, Trans::no, 9, bl.direct_max_n + 1, 33, 1.0, 0.5});
+        check_against_reference<T>({ta, Trans::yes, 9, bl.direct_max_n, 33, 1.0, 0.5});
+      }
   });
 }
 

@@ -74,7 +74,7 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
   const auto team = static_cast<std::size_t>(team_size());
   const std::size_t wanted_items = kItemsPerThread * team;
 
-  if (m <= bl.direct_max_m && kk <= bl.direct_max_k) {
+  if (m <= bl.direct_max_m && n <= bl.direct_max_n && kk <= bl.direct_max_k) {
     // Direct: A unpacked; an item is one NR-column sliver of C over a run of MR-row tiles, and packs
     // that k × NR sliver of B into its own buffer unless it can be read in place. Few slivers (a
     // narrow C) are split by rows too, so every thread gets work; each element's sum is the same.
