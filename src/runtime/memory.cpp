@@ -23,19 +23,15 @@ void AlignedFree::operator()(void* p) const noexcept { std::free(p); }
 
 void* aligned_alloc_bytes(std::size_t bytes) {
   if (bytes == 0) return nullptr;
-  if (bytes > std::numeric_limits<std::size_t>::max() - kAlignment) throw std::bad_alloc();
-  if (bytes >= kHugeThreshold && bytes <= std::numeric_limits<std::size_t>::max() - kHugePage) {
-    const std::size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    void* p = std::aligned_alloc(kHugePage, rounded);
-    if (p == nullptr) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-    ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without transparent huge pages nothing changes
-#endif
-    return p;
-  }
-  const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;  // aligned_alloc requires it
-  void* p = std::aligned_alloc(kAlignment, rounded);
+  const bool huge = bytes >= kHugeThreshold;
+  const std::size_t alignment = huge ? kHugePage : kAlignment;
+  if (bytes > std::numeric_limits<std::size_t>::max() - alignment) throw std::bad_alloc();
+  const std::size_t rounded = (bytes + alignment - 1) / alignment * alignment;  // aligned_alloc requires it
+  void* p = std::aligned_alloc(alignment, rounded);
   if (p == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  if (huge) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without transparent huge pages nothing changes
+#endif
   return p;
 }
 

@@ -54,6 +54,16 @@ T sum(const T* x, std::size_t n) {
   return result;
 }
 
+// AVX-512: the mask of lanes p[j] > 0 among the first lanes of `tail` (a low bit mask), by a masked
+// load, so nothing past them is read. Templated on Arch, as every kernel here, to stay per-ISA.
+template <class Arch, class T>
+unsigned positive_lanes(const T* p, unsigned tail) {
+  if constexpr (std::is_same_v<T, float>)
+    return _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(static_cast<__mmask16>(tail), p), _mm512_setzero_ps(), _CMP_GT_OQ);
+  else
+    return _mm512_cmp_pd_mask(_mm512_maskz_loadu_pd(static_cast<__mmask8>(tail), p), _mm512_setzero_pd(), _CMP_GT_OQ);
+}
+
 // Stops at the first vector with a difference: a caller scanning a large block learns of a kink early.
 template <class Arch, class T>
 bool signs_differ(const T* x, const T* y, std::size_t rows, std::size_t cols, std::size_t ld) {
@@ -77,19 +87,7 @@ bool signs_differ(const T* x, const T* y, std::size_t rows, std::size_t cols, st
       // The tail by masked loads: masked-off lanes read nothing and compare as 0 > 0, false.
       if (i < cols) {
         const unsigned tail = (1U << (cols - i)) - 1;
-        if constexpr (std::is_same_v<T, float>) {
-          const __m512 z = _mm512_setzero_ps();
-          const auto m = static_cast<__mmask16>(tail);
-          if (_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, x + i), z, _CMP_GT_OQ) !=
-              _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, y + i), z, _CMP_GT_OQ))
-            return true;
-        } else {
-          const __m512d z = _mm512_setzero_pd();
-          const auto m = static_cast<__mmask8>(tail);
-          if (_mm512_cmp_pd_mask(_mm512_maskz_loadu_pd(m, x + i), z, _CMP_GT_OQ) !=
-              _mm512_cmp_pd_mask(_mm512_maskz_loadu_pd(m, y + i), z, _CMP_GT_OQ))
-            return true;
-        }
+        if (positive_lanes<Arch>(x + i, tail) != positive_lanes<Arch>(y + i, tail)) return true;
       }
     } else {
       for (; i < cols; ++i)
