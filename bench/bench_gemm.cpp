@@ -5,9 +5,11 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -60,15 +62,36 @@ void set_rate(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// After a multithreaded run, wait until the library's idle workers have stopped spinning, so the next
+// benchmark does not share the cores with them: OpenBLAS's pool threads spin for 2^28 cycles
+// (~0.1 s) after each call before they sleep (libgomp's for a much shorter time), and a run that
+// starts meanwhile shares the cores with them. Not timed.
+void let_idle_workers_sleep(const benchmark::State& state) {
+  if (state.range(3) > 1) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+}
+
+// Before a multithreaded run is timed, its threads (asleep since the pause above) are woken and the
+// cores brought back to speed by ~30 ms of untimed calls: without it a virtual machine's idle cores
+// cost mlpkit's 2-thread runs up to 10 %.
+template <class Call>
+void warm_up(const benchmark::State& state, Call&& call) {
+  if (state.range(3) <= 1) return;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(30);
+  do call();
+  while (std::chrono::steady_clock::now() < end);
+}
+
 template <class T>
 void BM_mlpkit(benchmark::State& state) {
   Problem<T> p(state);
   mlpkit::set_num_threads(static_cast<int>(state.range(3)));
+  warm_up(state, [&] { mlpkit::gemm(mlpkit::Trans::no, mlpkit::Trans::no, T(1), p.a.view(), p.b.view(), T(0), p.c.view()); });
   for (auto _ : state) {
     mlpkit::gemm(mlpkit::Trans::no, mlpkit::Trans::no, T(1), p.a.view(), p.b.view(), T(0), p.c.view());
     benchmark::ClobberMemory();
   }
   set_rate(state);
+  let_idle_workers_sleep(state);
 }
 
 template <class T>
@@ -76,11 +99,15 @@ void BM_mlpkit_fused_bias_relu(benchmark::State& state) {
   Problem<T> p(state);
   mlpkit::set_num_threads(static_cast<int>(state.range(3)));
   const mlpkit::Epilogue<T> epilogue{p.bias.data(), mlpkit::Activation::relu};
+  warm_up(state, [&] {
+    mlpkit::gemm(mlpkit::Trans::no, mlpkit::Trans::no, T(1), p.a.view(), p.b.view(), T(0), p.c.view(), epilogue);
+  });
   for (auto _ : state) {
     mlpkit::gemm(mlpkit::Trans::no, mlpkit::Trans::no, T(1), p.a.view(), p.b.view(), T(0), p.c.view(), epilogue);
     benchmark::ClobberMemory();
   }
   set_rate(state);
+  let_idle_workers_sleep(state);
 }
 
 #ifdef MLPKIT_BENCH_HAVE_OPENBLAS
@@ -99,17 +126,20 @@ template <class T>
 void BM_openblas(benchmark::State& state) {
   Problem<T> p(state);
   openblas_set_num_threads(static_cast<int>(state.range(3)));
+  warm_up(state, [&] { cblas_gemm(p); });
   for (auto _ : state) {
     cblas_gemm(p);
     benchmark::ClobberMemory();
   }
   set_rate(state);
+  let_idle_workers_sleep(state);
 }
 
 template <class T>
 void BM_openblas_then_bias_relu(benchmark::State& state) {
   Problem<T> p(state);
   openblas_set_num_threads(static_cast<int>(state.range(3)));
+  warm_up(state, [&] { cblas_gemm(p); });
   for (auto _ : state) {
     cblas_gemm(p);
     // The separate pass an unfused layer needs: C = max(C + b, 0), one row per feature.
@@ -121,6 +151,7 @@ void BM_openblas_then_bias_relu(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   set_rate(state);
+  let_idle_workers_sleep(state);
 }
 #endif
 

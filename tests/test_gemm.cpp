@@ -134,11 +134,45 @@ TEST_CASE_TEMPLATE("gemm crosses the MC, KC and NC blocks of the packed path cor
     check_against_reference<T>({Trans::no, Trans::yes, 7, bl.nc + bl.nr + 1, bl.direct_max_k + 1, 1.0, 0.0});
     // Where the direct path is limited in columns too (avx512 double): one column past the limit
     // takes the packed path, the limit itself the direct one.
-    if (bl.direct_max_n < bl.nc)
+    if (bl.direct_max_n != ~std::size_t{0})
       for (Trans ta : kTrans) {
         check_against_reference<T>({ta, Trans::no, 9, bl.direct_max_n + 1, 33, 1.0, 0.5});
         check_against_reference<T>({ta, Trans::yes, 9, bl.direct_max_n, 33, 1.0, 0.5});
       }
+  });
+}
+
+TEST_CASE_TEMPLATE("the direct path gives the same bits whether it reads B in place or packs its slivers", T, float,
+                   double) {
+  // Which of the two the direct path takes depends on the rows and the CPU (direct_in_place_max_m);
+  // both run the same K loop, so forcing each on the same problem must give the same bits, for
+  // every transpose of A and with row groups split over threads.
+  test::ScopedThreads threads(3);
+  test::for_each_isa([&](Isa) {
+    const auto& active = detail::active_gemm_kernels<T>();
+    detail::GemmKernels<T> in_place = active, packed = active;
+    in_place.blocking.direct_in_place_max_m = active.blocking.direct_max_m;
+    packed.blocking.direct_in_place_max_m = 0;
+    const std::size_t nr = active.blocking.nr;
+    for (Trans ta : kTrans)
+      for (std::size_t m : {std::size_t(1), std::size_t(7), std::size_t(33), std::size_t(200)})
+        for (std::size_t n : {nr, 3 * nr + 5})
+          for (std::size_t k : {std::size_t(1), std::size_t(7), active.blocking.kc + 1}) {
+            CAPTURE(m);
+            CAPTURE(n);
+            CAPTURE(k);
+            const Operand<T> a(ta == Trans::no ? m : k, ta == Trans::no ? k : m, 1, 11 + k), b(k, n, 2, 13 + n);
+            Operand<T> c1(m, n, 0, 1), c2(m, n, 0, 2);
+            detail::gemm_blocked(in_place, ta, Trans::no, m, n, k, T(1), a.data.data(), a.ld, b.data.data(), b.ld,
+                                 T(0), c1.data.data(), c1.ld, Epilogue<T>{});
+            detail::gemm_blocked(packed, ta, Trans::no, m, n, k, T(1), a.data.data(), a.ld, b.data.data(), b.ld,
+                                 T(0), c2.data.data(), c2.ld, Epilogue<T>{});
+            CHECK(std::equal(c1.data.begin(), c1.data.end(), c2.data.begin()));
+          }
+    // The public gemm on either side of the default limit agrees with the reference.
+    const std::size_t limit = std::min(active.blocking.direct_in_place_max_m, active.blocking.direct_max_m - 1);
+    check_against_reference<T>({Trans::no, Trans::no, limit, 3 * nr + 5, 300, 1.0, 0.0});
+    check_against_reference<T>({Trans::no, Trans::no, limit + 1, 3 * nr + 5, 300, 1.0, 0.0});
   });
 }
 

@@ -1,6 +1,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <set>
 #include <string>
 
 #include "mlpkit/mlpkit.hpp"
@@ -70,6 +71,7 @@ TEST_CASE("parallel_for stays serial inside a parallel region and for small work
   test::ScopedThreads threads(2);
   CHECK(detail::threads_for(1000, 1.0) == 1);    // too little work
   CHECK(detail::threads_for(1000, 1e6) == 2);
+  CHECK(detail::threads_for(1, 1e9) == 1);       // one item
   CHECK(detail::team_size() == 2);
   int inner = 0, inner_team = 0;
 #pragma omp parallel num_threads(2)
@@ -82,6 +84,23 @@ TEST_CASE("parallel_for stays serial inside a parallel region and for small work
   }
   CHECK(inner == 1);  // no nesting
   CHECK(inner_team == 1);
+}
+
+TEST_CASE("parallel_for uses one team size, so the OpenMP runtime keeps its threads between regions") {
+  // libgomp ends the surplus threads of a shrinking team and starts new ones when it grows: regions
+  // of 2 items after regions of many would start threads every call. Any parallel region is the
+  // whole team, whatever its items and work.
+  test::ScopedThreads threads(3);
+  CHECK(detail::threads_for(2, 1e6) == 3);
+  CHECK(detail::threads_for(1000, 1e6) == 3);
+  CHECK(detail::threads_for(2, 2.0 * detail::kMinWorkPerThread) == 3);
+  std::set<int> teams;
+  for (std::size_t items : {2, 3, 1000}) {
+    detail::parallel_for(items, 1e6, [&](std::size_t i) {
+      if (i == 0) teams.insert(omp_get_num_threads());
+    });
+  }
+  CHECK(teams == std::set<int>{3});
 }
 
 TEST_CASE("AlignedVector storage is 64-byte aligned at every size and survives growth") {

@@ -1,7 +1,9 @@
 // ISA detection (CPUID and XCR0), MLPKIT_ARCH and the test override.
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <string_view>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -49,8 +51,18 @@ Isa detect() {
   if (avx512 && os_saves_zmm) return Isa::avx512;
   return Isa::avx2;
 }
+bool vendor_is_amd() {
+  // Leaf 0 spells the vendor in EBX, EDX, ECX: "AuthenticAMD" (and "HygonGenuine" for Zen-based Hygon parts).
+  const CpuidRegisters leaf0 = cpuid(0, 0);
+  char vendor[13] = {};
+  std::memcpy(vendor, &leaf0.ebx, 4);
+  std::memcpy(vendor + 4, &leaf0.edx, 4);
+  std::memcpy(vendor + 8, &leaf0.ecx, 4);
+  return std::string_view(vendor) == "AuthenticAMD" || std::string_view(vendor) == "HygonGenuine";
+}
 #else
 Isa detect() { return Isa::sse2; }
+bool vendor_is_amd() { return false; }
 #endif
 
 // What the environment asks for, read once: either an ISA or the error every call reports.
@@ -136,5 +148,10 @@ void clear_isa_override() { isa_override.store(kNoOverride); }
 ScopedIsa::ScopedIsa(Isa isa) : previous_(isa_override.load()) { set_isa_override(isa); }
 ScopedIsa::~ScopedIsa() { isa_override.store(previous_); }
 
+bool cpu_is_amd() {
+  static const bool amd = vendor_is_amd();
+  return amd;
+}
 }  // namespace detail
+
 }  // namespace mlpkit

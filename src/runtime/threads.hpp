@@ -29,15 +29,20 @@ inline constexpr double kMinWorkPerThread = 4.0e4;
 /** Threads parallel_for may use from here: num_threads(), or 1 inside a parallel region. */
 inline int team_size() { return omp_in_parallel() ? 1 : num_threads(); }
 
-/** Threads to use for `items` items of `work_per_item` each: 1 inside a parallel region. */
+/**
+ * Threads to use for `items` items of `work_per_item` each: 1 (too little work, one item, or inside
+ * a parallel region) or the whole team, num_threads(), never a size in between. libgomp ends the
+ * surplus threads of a team that shrinks and starts new ones when it grows again: a GEMM whose
+ * packing step took a team of 2 and its compute step one of 16 created 14 threads every call
+ * (16-core Xeon: 256³ float at 4–35 GFLOP/s instead of ~500). With one team size the pool's threads
+ * stay; items fewer than threads leave some idle for that region.
+ */
 inline int threads_for(std::size_t items, double work_per_item) {
   if (items < 2 || omp_in_parallel()) return 1;
   const double total = static_cast<double>(items) * work_per_item;
-  const auto by_work = static_cast<std::size_t>(std::max(1.0, total / kMinWorkPerThread));
-  const std::size_t n = std::min({static_cast<std::size_t>(num_threads()), items, by_work});
-  return static_cast<int>(std::max<std::size_t>(n, 1));
+  if (total < 2.0 * kMinWorkPerThread) return 1;
+  return std::max(num_threads(), 1);
 }
-
 /** How parallel_for hands items to threads. */
 enum class Schedule {
   even,     // contiguous equal blocks: for items of equal cost

@@ -32,14 +32,14 @@ T* thread_buffer(int slot, std::size_t count) {
 // does ~25 flops per scalar step, so flops are scaled down before they are compared with it.
 constexpr double kFlopsPerWorkUnit = 25.0;
 
-// Bytes of one row of a column chunk: a KC × chunk panel of B (256 KiB) then fits the 1 MiB L2 beside
-// an MC × KC block of A, so both are re-read from L2 (B across A blocks, A across B slivers).
-constexpr std::size_t kChunkRowBytes = 1024;
 // Elements of packed A held at once (rows × k): bounds the buffer for huge A (then A goes in super-blocks).
 constexpr std::size_t kMaxPackedA = std::size_t(1) << 22;
 // Work items per thread the compute step aims for, so a narrow C still spreads over threads. Only
 // the split of C among items depends on the thread count; every element's sum stays the same.
 constexpr std::size_t kItemsPerThread = 2;
+// Rows a direct-path work item needs before it packs its own copy of a B sliver: packing k × NR
+// elements then costs at most ~1/64 of the item's k × NR × rows multiply-adds.
+constexpr std::size_t kMinRowsPerPackingGroup = 64;
 
 }  // namespace
 
@@ -80,11 +80,12 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
     // narrow C) are split by rows too, so every thread gets work; each element's sum is the same.
     const std::size_t slivers = ceil_div(n, bl.nr);
     const std::size_t tiles = ceil_div(m, bl.mr);
-    // Rows are split only when B is read in place: otherwise every row group would pack the same
-    // sliver again (a 32×32×256 dW = dZ·Aᵀ of a width-32 layer ran 35 % slower on 2 threads so).
-    const bool b_in_place = op_b.cs == 1 && kk > 0;
-    const std::size_t row_groups =
-        team == 1 || !b_in_place ? 1 : std::min(tiles, ceil_div(wanted_items, slivers));
+    // Where B is packed, every row group packs its own copy of the sliver, so groups keep at least
+    // kMinRowsPerPackingGroup rows (a 32×32×256 dW = dZ·Aᵀ of a width-32 layer split into 8-row
+    // groups ran 35 % slower on 2 threads).
+    const bool b_in_place = op_b.cs == 1 && kk > 0 && m <= bl.direct_in_place_max_m;
+    std::size_t row_groups = team == 1 ? 1 : std::min(tiles, ceil_div(wanted_items, slivers));
+    if (!b_in_place) row_groups = std::min(row_groups, std::max<std::size_t>(m / kMinRowsPerPackingGroup, 1));
     const std::size_t tiles_per_group = ceil_div(tiles, row_groups);
     const std::size_t groups = ceil_div(tiles, tiles_per_group);
     const double rows_per_group = double(std::min(m, tiles_per_group * bl.mr));
@@ -121,7 +122,7 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
       std::max<std::size_t>(kMaxPackedA / (bl.mc * std::max<std::size_t>(kk, 1)), 1);
   const std::size_t m_blocks = ceil_div(m, bl.mc);
   const std::size_t super_rows = ceil_div(m_blocks, ceil_div(m_blocks, max_blocks)) * bl.mc;
-  std::size_t chunk_cols = std::max<std::size_t>(kChunkRowBytes / sizeof(T) / bl.nr, 1) * bl.nr;
+  std::size_t chunk_cols = bl.nc;
   // With few rows of MC blocks, narrower column chunks give every thread work.
   const std::size_t row_blocks = ceil_div(std::min(m, super_rows), bl.mc);
   if (team > 1 && row_blocks * ceil_div(n, chunk_cols) < wanted_items)

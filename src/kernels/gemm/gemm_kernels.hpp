@@ -17,8 +17,10 @@ namespace mlpkit::detail {
  * block) runs.
  */
 struct GemmBlocking {
-  std::size_t mr, nr, mc, kc, nc;
+  std::size_t mr, nr, mc, kc;
+  std::size_t nc;  ///< columns of the KC × NC panel of B one work item packs (a multiple of NR)
   std::size_t direct_max_m, direct_max_n, direct_max_k;
+  std::size_t direct_in_place_max_m;  ///< most rows for which the direct path reads B's rows in place
 };
 
 /**

@@ -9,6 +9,7 @@
 
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
+#include "runtime/dispatch.hpp"
 
 namespace mlpkit::detail::gemm_simd {
 
@@ -22,9 +23,10 @@ namespace mlpkit::detail::gemm_simd {
  * - sse2 / avx2: 6 × 2 vectors (12 accumulators of 16 registers).
  * KC = 256 makes a KC × NR sliver of B 32 KiB for avx512 (it measured better than 128 or 192 all
  * the same: the A panel streams from L2 alongside); MC = 24 panels keeps MC × KC of A well inside
- * the 1 MiB L2; NC ≈ 4096 keeps the KC × NC panel of B in L3. Up to 1024 rows (avx512) and a 1024 inner
- * dimension the direct path (A unpacked, one unbroken K loop per tile, B read in place when its
- * rows are contiguous) beat the packed path on every avx512 shape measured, one and two threads:
+ * the 1 MiB L2; NC = 1024 bytes of columns makes the KC × NC panel of B a work item packs 256 KiB, in
+ * L2 beside the A block. Up to 1024 rows (avx512) and a 1024 inner dimension the direct path (A
+ * unpacked, one unbroken K loop per tile) beat the packed path on every avx512 shape measured, one
+ * and two threads:
  * 256×64×784 float 101 → 115 GFLOP/s (1 thread) and 145 → 226 (2 threads), 1024×256×1024 106 → 114;
  * the hardware prefetchers follow its MR row streams of A (the kernel fetches the next row tile itself,
  * see accumulate), and no packing pass or barrier is paid.
@@ -32,6 +34,16 @@ namespace mlpkit::detail::gemm_simd {
  * there it stops at 256 rows, but still takes k up to 1024 (256×64×784: 88 → 111). In double on
  * avx512 it reads A again for every 16-column sliver, and past 256 columns packing wins (one
  * thread: 512³ 50.9 → 52.8, 1024³ 50.3 → 52.0 GFLOP/s) while 1024×256×1024 keeps the direct path.
+ *
+ * The direct path packs each k × NR sliver of B once and runs every row tile over it; only up to
+ * DIRECT_IN_PLACE_MAX_M rows (where a sliver serves at most 4–6 tiles and its packing is not repaid)
+ * does it read B's rows in place. B's rows at a stride of 1 KiB or more fall into a few L1 sets, so
+ * an in-place sliver never stays in L1 and streams from L2 for every tile. On a 16-core Xeon (Emerald
+ * Rapids, 2 MiB L2), one thread, in place → packed: sgemm 1024³ 41.7 → 141 GFLOP/s, 512³ 99.9 → 151,
+ * 256³ 0.78 → 0.95 of OpenBLAS, dgemm 1024×256×1024 32.2 → 60.5; with avx2 on Zen 4 packed wins too
+ * (sgemm 256×1024×256 64 → 102, dgemm 256³ 29.7 → 49.5). Zen 4's L2 keeps up with the avx512 tile,
+ * so there B stays in place for the whole direct path (gemm_kernels): packing cost 3–6 % on one
+ * thread (64×256×64 float 107.5 → 101.2) and up to 12 % on two, and won only at 1024³ (+1–14 %).
  */
 template <class Arch, class T>
 struct Config {
@@ -42,10 +54,11 @@ struct Config {
   static constexpr std::size_t NR = NB * W;
   static constexpr std::size_t KC = 256;
   static constexpr std::size_t MC = MR * 24;
-  static constexpr std::size_t NC = NR * (4096 / NR);
+  static constexpr std::size_t NC = std::max<std::size_t>(1024 / sizeof(T) / NR, 1) * NR;
   static constexpr std::size_t DIRECT_MAX_M = is_avx512 ? 1024 : 256;
   static constexpr std::size_t DIRECT_MAX_N = is_avx512 && std::is_same_v<T, double> ? 256 : ~std::size_t{0};
   static constexpr std::size_t DIRECT_MAX_K = 4 * KC;
+  static constexpr std::size_t DIRECT_IN_PLACE_MAX_M = 32;
 };
 
 // packed[p·MR + i] = A(i, p) for each MR-row panel; rows past mc are zero.
@@ -160,9 +173,15 @@ template <class Arch, class T>
 const GemmKernels<T>& gemm_kernels() {
   static_assert(Arch::supported(), "compile this ISA's source with its flags (cmake/MlpkitCompileOptions.cmake)");
   using C = gemm_simd::Config<Arch, T>;
-  static constexpr GemmKernels<T> table{
-      GemmBlocking{C::MR, C::NR, C::MC, C::KC, C::NC, C::DIRECT_MAX_M, C::DIRECT_MAX_N, C::DIRECT_MAX_K}, &gemm_simd::pack_a<Arch, T>,
-      &gemm_simd::pack_b<Arch, T>, &gemm_simd::macro_kernel<Arch, T>, &gemm_simd::direct_kernel<Arch, T>};
+  // Zen 4 streams B's rows from L2 fast enough that reading them in place beats packing with the
+  // avx512 tile (Config); elsewhere the packed sliver is the default.
+  static const std::size_t in_place_max_m =
+      C::is_avx512 && cpu_is_amd() ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M;
+  static const GemmKernels<T> table{
+      GemmBlocking{C::MR, C::NR, C::MC, C::KC, C::NC, C::DIRECT_MAX_M, C::DIRECT_MAX_N, C::DIRECT_MAX_K,
+                   in_place_max_m},
+      &gemm_simd::pack_a<Arch, T>, &gemm_simd::pack_b<Arch, T>, &gemm_simd::macro_kernel<Arch, T>,
+      &gemm_simd::direct_kernel<Arch, T>};
   return table;
 }
 
