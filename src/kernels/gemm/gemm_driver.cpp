@@ -37,6 +37,8 @@ constexpr std::size_t kMaxPackedA = std::size_t(1) << 22;
 // Work items per thread the compute step aims for, so a narrow C still spreads over threads. Only
 // the split of C among items depends on the thread count; every element's sum stays the same.
 constexpr std::size_t kItemsPerThread = 2;
+// Narrowest column chunk (bytes of a row) the packed path gives a thread before it splits rows.
+constexpr std::size_t kMinChunkBytes = 1024;
 // Rows a direct-path work item needs before it packs its own copy of a B sliver: packing k × NR
 // elements then costs at most ~1/64 of the item's k × NR × rows multiply-adds.
 constexpr std::size_t kMinRowsPerPackingGroup = 64;
@@ -122,7 +124,14 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
       std::max<std::size_t>(kMaxPackedA / (bl.mc * std::max<std::size_t>(kk, 1)), 1);
   const std::size_t m_blocks = ceil_div(m, bl.mc);
   const std::size_t super_rows = ceil_div(m_blocks, ceil_div(m_blocks, max_blocks)) * bl.mc;
+  // Column chunks as wide as NC while every thread still gets one of its own; with many threads
+  // no narrower than kMinChunkBytes a row, as more row groups would each pack their chunk of B again.
   std::size_t chunk_cols = bl.nc;
+  if (team > 1) {
+    const std::size_t per_thread = ceil_div(ceil_div(n, team), bl.nr) * bl.nr;
+    const std::size_t narrowest = std::max<std::size_t>(kMinChunkBytes / sizeof(T) / bl.nr, 1) * bl.nr;
+    chunk_cols = std::min(chunk_cols, std::max(per_thread, narrowest));
+  }
   // With few rows of MC blocks, narrower column chunks give every thread work.
   const std::size_t row_blocks = ceil_div(std::min(m, super_rows), bl.mc);
   if (team > 1 && row_blocks * ceil_div(n, chunk_cols) < wanted_items)

@@ -24,7 +24,9 @@ namespace mlpkit::detail::gemm_simd {
  * KC = 256 makes a KC × NR sliver of B 32 KiB for avx512 (it measured better than 128 or 192 all
  * the same: the A panel streams from L2 alongside); MC = 24 panels keeps MC × KC of A well inside
  * the 1 MiB L2; NC = 1024 bytes of columns makes the KC × NC panel of B a work item packs 256 KiB, in
- * L2 beside the A block. Up to 1024 rows (avx512) and a 1024 inner dimension the direct path (A
+ * L2 beside the A block. Double takes 4096 bytes (a 1 MiB panel): A, twice float's bytes, is then
+ * streamed from L3 a quarter as often (one thread, 1024³ 49.2 → 52.4 GFLOP/s, 2048³ 48.3 → 52.1;
+ * two threads 1024³ 95 → 104, 2048³ 96 → 104); float gained nothing from it. Up to 1024 rows (avx512) and a 1024 inner dimension the direct path (A
  * unpacked, one unbroken K loop per tile) beat the packed path on every avx512 shape measured, one
  * and two threads:
  * 256×64×784 float 101 → 115 GFLOP/s (1 thread) and 145 → 226 (2 threads), 1024×256×1024 106 → 114;
@@ -54,7 +56,7 @@ struct Config {
   static constexpr std::size_t NR = NB * W;
   static constexpr std::size_t KC = 256;
   static constexpr std::size_t MC = MR * 24;
-  static constexpr std::size_t NC = std::max<std::size_t>(1024 / sizeof(T) / NR, 1) * NR;
+  static constexpr std::size_t NC = std::max<std::size_t>((std::is_same_v<T, double> ? 4096 : 1024) / sizeof(T) / NR, 1) * NR;
   static constexpr std::size_t DIRECT_MAX_M = is_avx512 ? 1024 : 256;
   static constexpr std::size_t DIRECT_MAX_N = is_avx512 && std::is_same_v<T, double> ? 256 : ~std::size_t{0};
   static constexpr std::size_t DIRECT_MAX_K = 4 * KC;
