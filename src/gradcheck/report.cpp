@@ -72,8 +72,7 @@ void fill_report(GradcheckReport& report, std::span<const double> theta, std::sp
     c.worst.layer = c.layer;
     Norms norms;
     double worst = -1;
-    // Row and column of entry q = row·cols + col, kept by counting (a division per entry was most of
-    // this loop's time).
+    // Row and column of entry q = row·cols + col, kept by counting rather than divided out per entry.
     std::size_t row = 0, col = 0;
     const auto entry_at = [&](std::size_t i) {
       return GradcheckEntry{i, c.layer, row, col, numeric[i], analytic[i]};
