@@ -22,9 +22,9 @@ T output_loss(const MlpConfig<T>& config, MatrixView<const T> logits, MatrixView
  * The loss of each example on its own: terms[j] = Σᵢ loss(ŷᵢⱼ, yᵢⱼ) over the n[L] outputs of column j,
  * so that output_loss = (1/m)·Σⱼ terms[j] up to rounding (binary cross-entropy with one output:
  * the same terms, added in the same order). Columns are independent, so an evaluator can score
- * many perturbed copies side by side in one call. No argument checks: the caller has checked shapes and labels. logits, y: n[L] × cols,
- * any ld; terms: cols entries; scratch grows to n[L]·cols. Instantiated for double (the
- * incremental gradient checker).
+ * many perturbed copies side by side in one call. No argument checks: the caller has checked
+ * shapes and labels. logits, y: n[L] × cols, any ld; terms: cols entries; scratch grows to
+ * n[L]·cols. Instantiated for double (the incremental gradient checker).
  */
 template <class T>
 void output_loss_terms(const MlpConfig<T>& config, MatrixView<const T> logits, MatrixView<const T> y, T* terms,

@@ -41,9 +41,6 @@ decltype(auto) dispatch(Pick&& pick) {
  * Not meant to change while kernels run on other threads.
  */
 void set_isa_override(Isa isa);
-/** Whether the CPU is an AMD (or Hygon) one: some block sizes differ between vendors' cores. */
-bool cpu_is_amd();
-
 /** Removes the override: current_isa() follows MLPKIT_ARCH and detection again. */
 void clear_isa_override();
 
@@ -58,5 +55,8 @@ class ScopedIsa {
  private:
   int previous_;
 };
+
+/** Whether the CPU is an AMD (or Hygon) one: some block sizes differ between vendors' cores. */
+bool cpu_is_amd();
 
 }  // namespace mlpkit::detail

@@ -43,6 +43,7 @@ inline int threads_for(std::size_t items, double work_per_item) {
   if (total < 2.0 * kMinWorkPerThread) return 1;
   return std::max(num_threads(), 1);
 }
+
 /** How parallel_for hands items to threads. */
 enum class Schedule {
   even,     // contiguous equal blocks: for items of equal cost

@@ -177,11 +177,9 @@ const GemmKernels<T>& gemm_kernels() {
   using C = gemm_simd::Config<Arch, T>;
   // Zen 4 streams B's rows from L2 fast enough that reading them in place beats packing with the
   // avx512 tile (Config); elsewhere the packed sliver is the default.
-  static const std::size_t in_place_max_m =
-      C::is_avx512 && cpu_is_amd() ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M;
   static const GemmKernels<T> table{
       GemmBlocking{C::MR, C::NR, C::MC, C::KC, C::NC, C::DIRECT_MAX_M, C::DIRECT_MAX_N, C::DIRECT_MAX_K,
-                   in_place_max_m},
+                   C::is_avx512 && cpu_is_amd() ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M},
       &gemm_simd::pack_a<Arch, T>, &gemm_simd::pack_b<Arch, T>, &gemm_simd::macro_kernel<Arch, T>,
       &gemm_simd::direct_kernel<Arch, T>};
   return table;
