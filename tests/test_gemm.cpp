@@ -176,6 +176,38 @@ TEST_CASE_TEMPLATE("the direct path gives the same bits whether it reads B in pl
   });
 }
 
+TEST_CASE_TEMPLATE("the blocks chosen per CPU change no bits: MC, and direct or packed within one K block", T, float,
+                   double) {
+  // gemm_kernels gives Intel's avx512 cores a smaller MC and a narrower direct path than AMD's. MC
+  // only regroups rows, and up to one K block the direct and packed paths run the same K loop and
+  // the same store, so either choice must give the same bits, with rows and columns split over threads.
+  test::ScopedThreads threads(3);
+  test::for_each_isa([&](Isa) {
+    const auto& active = detail::active_gemm_kernels<T>();
+    const std::size_t mr = active.blocking.mr, nr = active.blocking.nr, kc = active.blocking.kc;
+    detail::GemmKernels<T> packed = active;
+    packed.blocking.direct_max_m = 0;
+    detail::GemmKernels<T> other_mc = packed;
+    other_mc.blocking.mc = active.blocking.mc == 6 * mr ? 24 * mr : 6 * mr;
+    for (Trans ta : kTrans)
+      for (std::size_t m : {std::size_t(1), std::size_t(37), 12 * mr + 5})
+        for (std::size_t n : {nr, 2 * nr + 3, std::size_t(300)})
+          for (std::size_t k : {std::size_t(7), kc}) {
+            CAPTURE(m);
+            CAPTURE(n);
+            CAPTURE(k);
+            const Operand<T> a(ta == Trans::no ? m : k, ta == Trans::no ? k : m, 1, 17 + k), b(k, n, 2, 19 + n);
+            Operand<T> c[3] = {Operand<T>(m, n, 0, 5), Operand<T>(m, n, 0, 5), Operand<T>(m, n, 0, 5)};  // the same C
+            const detail::GemmKernels<T>* tables[3] = {&active, &other_mc, &packed};
+            for (int t = 0; t < 3; ++t)
+              detail::gemm_blocked(*tables[t], ta, Trans::no, m, n, k, T(0.75), a.data.data(), a.ld, b.data.data(),
+                                   b.ld, T(0.5), c[t].data.data(), c[t].ld, Epilogue<T>{});
+            CHECK(std::equal(c[0].data.begin(), c[0].data.end(), c[1].data.begin()));
+            CHECK(std::equal(c[0].data.begin(), c[0].data.end(), c[2].data.begin()));
+          }
+  });
+}
+
 TEST_CASE_TEMPLATE("gemm with beta = 0 never reads C and k = 0 or alpha = 0 only scales C", T, float, double) {
   const T nan = std::numeric_limits<T>::quiet_NaN();
   test::for_each_isa([&](Isa) {
