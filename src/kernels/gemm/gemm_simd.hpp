@@ -186,14 +186,15 @@ const GemmKernels<T>& gemm_kernels() {
   // Zen 4 streams B's rows from L2 fast enough that reading them in place beats packing with the
   // avx512 tile (Config); elsewhere the packed sliver is the default. Other vendors' avx512 cores take
   // Config's Intel blocks.
-  static const bool amd = cpu_is_amd();
-  static const bool intel_avx512 = C::is_avx512 && !amd;
-  static const GemmKernels<T> table{
-      GemmBlocking{C::MR, C::NR, intel_avx512 ? C::MC_INTEL : C::MC, C::KC, C::NC, C::DIRECT_MAX_M,
-                   intel_avx512 ? C::DIRECT_MAX_N_INTEL : C::DIRECT_MAX_N, C::DIRECT_MAX_K,
-                   C::is_avx512 && amd ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M},
-      &gemm_simd::pack_a<Arch, T>, &gemm_simd::pack_b<Arch, T>, &gemm_simd::macro_kernel<Arch, T>,
-      &gemm_simd::direct_kernel<Arch, T>};
+  static const GemmKernels<T> table = [] {
+    const bool amd = cpu_is_amd(), intel_avx512 = C::is_avx512 && !amd;
+    return GemmKernels<T>{
+        GemmBlocking{C::MR, C::NR, intel_avx512 ? C::MC_INTEL : C::MC, C::KC, C::NC, C::DIRECT_MAX_M,
+                     intel_avx512 ? C::DIRECT_MAX_N_INTEL : C::DIRECT_MAX_N, C::DIRECT_MAX_K,
+                     C::is_avx512 && amd ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M},
+        &gemm_simd::pack_a<Arch, T>, &gemm_simd::pack_b<Arch, T>, &gemm_simd::macro_kernel<Arch, T>,
+        &gemm_simd::direct_kernel<Arch, T>};
+  }();
   return table;
 }
 
