@@ -2,6 +2,8 @@
 // shapes and MLP layers (features × batch), plus the fused gemm + bias + ReLU epilogue against
 // OpenBLAS gemm followed by a separate bias + ReLU pass. Rates are GFLOP/s of 2·m·n·k.
 // MLPKIT_BENCH_THREADS=1,16 picks other thread counts than the default 1 and 2.
+// The same source builds bench_gemm_blis, with BLIS (bli_?gemm) as the comparator instead: both
+// libraries export the BLAS symbols, so each gets its own binary (a separate run).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -17,6 +19,9 @@
 
 #ifdef MLPKIT_BENCH_HAVE_OPENBLAS
 #include <cblas.h>
+#endif
+#ifdef MLPKIT_BENCH_HAVE_BLIS
+#include <blis.h>
 #endif
 
 namespace {
@@ -110,9 +115,21 @@ void BM_mlpkit_fused_bias_relu(benchmark::State& state) {
   let_idle_workers_sleep(state);
 }
 
-#ifdef MLPKIT_BENCH_HAVE_OPENBLAS
+// The separate pass an unfused layer needs after a comparator's gemm: C = max(C + b, 0), one row per feature.
 template <class T>
-void cblas_gemm(Problem<T>& p) {
+void bias_relu_pass(Problem<T>& p) {
+  for (std::size_t i = 0; i < p.m; ++i) {
+    T* row = p.c.data() + i * p.c.ld();
+    const T b = p.bias[i];
+    for (std::size_t j = 0; j < p.n; ++j) row[j] = std::max(row[j] + b, T(0));
+  }
+}
+
+#ifdef MLPKIT_BENCH_HAVE_OPENBLAS
+constexpr const char* kComparator = "openblas";
+
+template <class T>
+void comparator_gemm(Problem<T>& p) {
   const auto m = static_cast<blasint>(p.m), n = static_cast<blasint>(p.n), k = static_cast<blasint>(p.k);
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, p.a.data(), static_cast<blasint>(p.a.ld()),
@@ -122,13 +139,37 @@ void cblas_gemm(Problem<T>& p) {
                 p.b.data(), static_cast<blasint>(p.b.ld()), 0.0, p.c.data(), static_cast<blasint>(p.c.ld()));
 }
 
+void set_comparator_threads(int threads) { openblas_set_num_threads(threads); }
+#elif defined(MLPKIT_BENCH_HAVE_BLIS)
+constexpr const char* kComparator = "blis";
+
+// BLIS's typed API with general strides: row-major is row stride ld, column stride 1.
 template <class T>
-void BM_openblas(benchmark::State& state) {
+void comparator_gemm(Problem<T>& p) {
+  T one(1), zero(0);
+  const auto m = static_cast<dim_t>(p.m), n = static_cast<dim_t>(p.n), k = static_cast<dim_t>(p.k);
+  const auto lda = static_cast<inc_t>(p.a.ld()), ldb = static_cast<inc_t>(p.b.ld()), ldc = static_cast<inc_t>(p.c.ld());
+  if constexpr (std::is_same_v<T, float>)
+    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, p.a.data(), lda, 1, p.b.data(), ldb, 1, &zero,
+              p.c.data(), ldc, 1);
+  else
+    bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, p.a.data(), lda, 1, p.b.data(), ldb, 1, &zero,
+              p.c.data(), ldc, 1);
+}
+
+void set_comparator_threads(int threads) { bli_thread_set_num_threads(threads); }
+#endif
+
+#if defined(MLPKIT_BENCH_HAVE_OPENBLAS) || defined(MLPKIT_BENCH_HAVE_BLIS)
+#define MLPKIT_BENCH_HAVE_COMPARATOR 1
+
+template <class T>
+void BM_comparator(benchmark::State& state) {
   Problem<T> p(state);
-  openblas_set_num_threads(static_cast<int>(state.range(3)));
-  warm_up(state, [&] { cblas_gemm(p); });
+  set_comparator_threads(static_cast<int>(state.range(3)));
+  warm_up(state, [&] { comparator_gemm(p); });
   for (auto _ : state) {
-    cblas_gemm(p);
+    comparator_gemm(p);
     benchmark::ClobberMemory();
   }
   set_rate(state);
@@ -136,18 +177,13 @@ void BM_openblas(benchmark::State& state) {
 }
 
 template <class T>
-void BM_openblas_then_bias_relu(benchmark::State& state) {
+void BM_comparator_then_bias_relu(benchmark::State& state) {
   Problem<T> p(state);
-  openblas_set_num_threads(static_cast<int>(state.range(3)));
-  warm_up(state, [&] { cblas_gemm(p); });
+  set_comparator_threads(static_cast<int>(state.range(3)));
+  warm_up(state, [&] { comparator_gemm(p); });
   for (auto _ : state) {
-    cblas_gemm(p);
-    // The separate pass an unfused layer needs: C = max(C + b, 0), one row per feature.
-    for (std::size_t i = 0; i < p.m; ++i) {
-      T* row = p.c.data() + i * p.c.ld();
-      const T b = p.bias[i];
-      for (std::size_t j = 0; j < p.n; ++j) row[j] = std::max(row[j] + b, T(0));
-    }
+    comparator_gemm(p);
+    bias_relu_pass(p);
     benchmark::ClobberMemory();
   }
   set_rate(state);
@@ -180,8 +216,8 @@ void register_type(const std::string& type) {
           ->Args(args)
           ->ArgNames({"m", "n", "k", "threads"})
           ->UseRealTime();
-#ifdef MLPKIT_BENCH_HAVE_OPENBLAS
-      benchmark::RegisterBenchmark(("gemm<" + type + ">/openblas").c_str(), BM_openblas<T>)
+#ifdef MLPKIT_BENCH_HAVE_COMPARATOR
+      benchmark::RegisterBenchmark(("gemm<" + type + ">/" + kComparator).c_str(), BM_comparator<T>)
           ->Args(args)
           ->ArgNames({"m", "n", "k", "threads"})
           ->UseRealTime();
@@ -193,9 +229,9 @@ void register_type(const std::string& type) {
           ->Args(args)
           ->ArgNames({"m", "n", "k", "threads"})
           ->UseRealTime();
-#ifdef MLPKIT_BENCH_HAVE_OPENBLAS
-      benchmark::RegisterBenchmark(("gemm_bias_relu<" + type + ">/openblas_then_pass").c_str(),
-                                   BM_openblas_then_bias_relu<T>)
+#ifdef MLPKIT_BENCH_HAVE_COMPARATOR
+      benchmark::RegisterBenchmark(("gemm_bias_relu<" + type + ">/" + kComparator + "_then_pass").c_str(),
+                                   BM_comparator_then_bias_relu<T>)
           ->Args(args)
           ->ArgNames({"m", "n", "k", "threads"})
           ->UseRealTime();
