@@ -75,7 +75,8 @@ std::filesystem::path find_data_file(const std::string& name) {
   std::string tried;
   for (const auto& dir : candidates) {
     if (std::filesystem::exists(dir / name)) return dir / name;
-    tried += " " + (dir / name).string();
+    tried += ' ';  // appended in two steps: GCC 12 misreports " " + std::string&& under -Wrestrict (PR 105329)
+    tried += (dir / name).string();
   }
   data_error("data file '" + name + "' not found (tried:" + tried + "; set MLPKIT_DATA_DIR)");
 }
