@@ -26,9 +26,9 @@ namespace mlpkit::detail::gemm_simd {
  * the 1 MiB L2; NC = 1024 bytes of columns makes the KC × NC panel of B a work item packs 256 KiB, in
  * L2 beside the A block. Double takes 4096 bytes (a 1 MiB panel): A, twice float's bytes, is then
  * streamed from L3 a quarter as often (one thread, 1024³ 49.2 → 52.4 GFLOP/s, 2048³ 48.3 → 52.1;
- * two threads 1024³ 95 → 104, 2048³ 96 → 104); float gained nothing from it. Up to 1024 rows (avx512) and a 1024 inner dimension the direct path (A
- * unpacked, one unbroken K loop per tile) beat the packed path on every avx512 shape measured, one
- * and two threads:
+ * two threads 1024³ 95 → 104, 2048³ 96 → 104); float gained nothing from it. Up to 1024 rows
+ * (avx512) and a 1024 inner dimension the direct path (A unpacked, one unbroken K loop per tile)
+ * beat the packed path on every avx512 shape measured, one and two threads:
  * 256×64×784 float 101 → 115 GFLOP/s (1 thread) and 145 → 226 (2 threads), 1024×256×1024 106 → 114;
  * the hardware prefetchers follow its MR row streams of A (the kernel fetches the next row tile itself,
  * see accumulate), and no packing pass or barrier is paid.
@@ -56,7 +56,8 @@ struct Config {
   static constexpr std::size_t NR = NB * W;
   static constexpr std::size_t KC = 256;
   static constexpr std::size_t MC = MR * 24;
-  static constexpr std::size_t NC = std::max<std::size_t>((std::is_same_v<T, double> ? 4096 : 1024) / sizeof(T) / NR, 1) * NR;
+  static constexpr std::size_t NC_BYTES = std::is_same_v<T, double> ? 4096 : 1024;
+  static constexpr std::size_t NC = std::max<std::size_t>(NC_BYTES / sizeof(T) / NR, 1) * NR;
   static constexpr std::size_t DIRECT_MAX_M = is_avx512 ? 1024 : 256;
   static constexpr std::size_t DIRECT_MAX_N = is_avx512 && std::is_same_v<T, double> ? 256 : ~std::size_t{0};
   static constexpr std::size_t DIRECT_MAX_K = 4 * KC;
@@ -68,7 +69,7 @@ struct Config {
   // to 256 columns, as double does, since the path reads unpacked A again for every sliver (packed
   // instead: 1024³ 0.85 → 1.03×, 512³ 0.87 → 1.22× in one sweep, 0.99 → 0.92× at 512³ in another).
   static constexpr std::size_t MC_INTEL = std::is_same_v<T, double> ? MR * 6 : MC;
-  static constexpr std::size_t DIRECT_MAX_N_INTEL = is_avx512 ? 256 : DIRECT_MAX_N;
+  static constexpr std::size_t DIRECT_MAX_N_INTEL = 256;  // used with the avx512 tile only
 };
 
 // packed[p·MR + i] = A(i, p) for each MR-row panel; rows past mc are zero.
