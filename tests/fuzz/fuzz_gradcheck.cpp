@@ -22,14 +22,19 @@ struct Quadratic {
   std::vector<double> a, b;  // a: n × n symmetric
   double c = 0;
 
+  // J is summed in quad precision and rounded once, so it is within an ulp of |J|, the rounding the
+  // checker's noise bound assumes of J. Summed in double, its terms (up to ~4 000 with scale 100, and
+  // c up to 10) can cancel to a J of 0.04 whose rounding is then hundreds of its ulps: a 1-entry
+  // slice with a gradient of 1.6e-3 was called suspicious so (difference 3e-9, all of it J's own
+  // rounding, which a black-box J does not let the checker see).
   double operator()(std::span<const double> theta) const {
-    double j = c;
+    __float128 j = c;
     for (std::size_t r = 0; r < n; ++r) {
-      double row = 0;
-      for (std::size_t k = 0; k < n; ++k) row += a[r * n + k] * theta[k];
-      j += 0.5 * theta[r] * row + b[r] * theta[r];
+      __float128 row = 0;
+      for (std::size_t k = 0; k < n; ++k) row += static_cast<__float128>(a[r * n + k]) * theta[k];
+      j += 0.5 * theta[r] * row + static_cast<__float128>(b[r]) * theta[r];
     }
-    return j;
+    return static_cast<double>(j);
   }
   std::vector<double> gradient(std::span<const double> theta) const {
     std::vector<double> g(n);
