@@ -1,6 +1,7 @@
 // GEMM throughput: mlpkit beside OpenBLAS (cblas_?gemm, same thread count) in one run, for square
 // shapes and MLP layers (features × batch), plus the fused gemm + bias + ReLU epilogue against
-// OpenBLAS gemm followed by a separate bias + ReLU pass. Rates are GFLOP/s of 2·m·n·k.
+// OpenBLAS gemm followed by a separate bias + ReLU pass. Rates are GFLOP/s of 2·m·n·k, beside the
+// machine's FMA roof at the same thread counts (fma_peak<T>), so each reads as a fraction of peak.
 // MLPKIT_BENCH_THREADS=1,16 picks other thread counts than the default 1 and 2.
 // The same source builds bench_gemm_blis, with BLIS (bli_?gemm) as the comparator instead: both
 // libraries export the BLAS symbols, so each gets its own binary (a separate run).
@@ -15,6 +16,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "fma_peak.hpp"
 #include "mlpkit/mlpkit.hpp"
 
 #ifdef MLPKIT_BENCH_HAVE_OPENBLAS
@@ -84,6 +86,23 @@ void warm_up(const benchmark::State& state, Call&& call) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(30);
   do call();
   while (std::chrono::steady_clock::now() < end);
+}
+
+// The roof: independent FMAs on the widest vectors of the active ISA, on `threads` threads at once.
+template <class T>
+void BM_fma_peak(benchmark::State& state) {
+  const auto threads = static_cast<std::size_t>(state.range(0));
+  const mlpkit::Isa isa = mlpkit::current_isa();
+  constexpr std::uint64_t kTrips = std::uint64_t{1} << 21;  // ~10 ms a thread: thread starts do not count
+  double flops = 0;
+  for (auto _ : state) {
+    std::vector<std::thread> team;
+    for (std::size_t t = 1; t < threads; ++t) team.emplace_back([isa] { mlpkit_bench::fma_loop<T>(isa, kTrips); });
+    flops = mlpkit_bench::fma_loop<T>(isa, kTrips);
+    for (std::thread& member : team) member.join();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * double(threads) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <class T>
@@ -210,6 +229,10 @@ std::vector<int> thread_counts() {
 template <class T>
 void register_type(const std::string& type) {
   for (int threads : thread_counts()) {
+    benchmark::RegisterBenchmark(("fma_peak<" + type + ">").c_str(), BM_fma_peak<T>)
+        ->Arg(threads)
+        ->ArgName("threads")
+        ->UseRealTime();
     for (const Shape& s : shapes()) {
       const std::vector<std::int64_t> args{s.m, s.n, s.k, threads};
       benchmark::RegisterBenchmark(("gemm<" + type + ">/mlpkit").c_str(), BM_mlpkit<T>)
