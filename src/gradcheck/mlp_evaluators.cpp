@@ -115,7 +115,7 @@ void grow(V& v, std::size_t n) {
 
 IncrementalMlpEvaluator::IncrementalMlpEvaluator(const Mlp<double>& net, MatrixView<const double> x,
                                                  MatrixView<const double> y, double eps)
-    : net_(net), x_(x), y_(y), eps_(eps), naive_(net, x, y, eps), flops_(thread_slots(), 0.0) {
+    : net_(net), x_(x), y_(y), eps_(eps), naive_(net, x, y, eps), flops_(thread_slots()) {
   const MlpConfig<double>& config = net.config();
   dims_ = config.dims;
   layers_ = net.layers();
@@ -218,7 +218,7 @@ IncrementalMlpEvaluator::Scratch& IncrementalMlpEvaluator::scratch() const {
 
 double IncrementalMlpEvaluator::performed_flops() const {
   double total = 0;
-  for (const double f : flops_) total += f;
+  for (const FlopCount& f : flops_) total += f.value;
   return total;
 }
 
@@ -268,7 +268,7 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
   const std::size_t l = place(indices[0]).layer;  // every index of an item lies in one tensor
   Scratch& s = scratch();
   const VectorKernels<double>& vector = active_vector_kernels<double>();
-  double& flops = flops_[thread_slot()];
+  double& flops = flops_[thread_slot()].value;
   s.kinked.assign(count, 0);
   s.steps.resize(count);
   s.places.resize(count);

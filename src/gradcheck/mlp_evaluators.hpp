@@ -79,7 +79,11 @@ class IncrementalMlpEvaluator final : public LossEvaluator {
   double l2_scale_ = 0;                            // λ/2m
   bool kinky_ = false;
   NaiveMlpEvaluator naive_;  // directional mode: full evaluations
-  mutable std::vector<double> flops_;  // per thread slot: performed_flops()
+  /** One thread's flop count on a cache line of its own: slots side by side would be written by two cores at once. */
+  struct alignas(64) FlopCount {
+    double value = 0;
+  };
+  mutable std::vector<FlopCount> flops_;  // per thread slot: performed_flops()
 };
 
 /** An Mlp check ready to run: checked inputs, the analytic gradient, the layout and the evaluator. */
