@@ -384,14 +384,14 @@ TEST_CASE("Mlp rejects invalid configurations, naming the field") {
   expect_config_error({"config.l2 (-1)"}, [](auto& c) { c.l2 = -1; });
   expect_config_error({"config.init_scale (nan)"}, [](auto& c) { c.init_scale = std::nan(""); });
   expect_config_error({"config.leaky_slope (inf)"}, [](auto& c) { c.leaky_slope = HUGE_VAL; });
-  expect_config_error({"unknown activation (42)"}, [](auto& c) { c.hidden = kBadActivation; });
+  expect_config_error({"config.hidden (42)", "is not an Activation"}, [](auto& c) { c.hidden = kBadActivation; });
   expect_config_error({"binary_cross_entropy needs output = sigmoid", "relu"}, [](auto& c) { c.output = Activation::relu; });
   expect_config_error({"cross_entropy needs n[L] ≥ 2"}, [](auto& c) {
     c.loss = Loss::cross_entropy;
     c.output = Activation::identity;
   });
-  expect_config_error({"config.loss is an unknown loss (7)"}, [](auto& c) { c.loss = static_cast<Loss>(7); });
-  expect_config_error({"config.init is an unknown scheme"}, [](auto& c) { c.init = static_cast<Init>(17); });
+  expect_config_error({"config.loss (7)", "is not a Loss"}, [](auto& c) { c.loss = static_cast<Loss>(7); });
+  expect_config_error({"config.init (17)", "is not an Init"}, [](auto& c) { c.init = static_cast<Init>(17); });
 }
 
 TEST_CASE("Mlp evaluation rejects wrong shapes, empty batches, bad labels and layers outside 1 … L") {
@@ -520,4 +520,363 @@ TEST_CASE("train, runtime settings and Matrix reject bad arguments") {
   std::vector<double> yv(3, 7.0);
   expect_error("axpy", {"x is null"}, [&] { axpy<double>(2.0, nullptr, yv.data(), 3); });
   CHECK(yv == std::vector<double>(3, 7.0));
+}
+
+TEST_CASE("gemm rejects C overlapping A or B, and a bias or pre_activation overlapping what they must not, leaving C untouched") {
+  constexpr std::size_t n = 8;
+  std::vector<float> buffer(4 * n * n, 1.0F);
+  const std::vector<float> b(n * n, 0.5F);
+  const std::vector<float> snapshot = buffer;
+  float* a = buffer.data();
+  // 111. C starting one row into A's buffer (the pointer form, as a user wrote it): C = A·B + C
+  // would read rows of A that the first tiles of C already overwrote.
+  expect_error("gemm", {"c overlaps a"}, [&] {
+    gemm<float>(Trans::no, Trans::no, n, n, n, 1, a, n, b.data(), n, 1, a + n, n);
+  });
+  // 112. C exactly A: not an in-place form for a product.
+  expect_error("gemm", {"c overlaps a"}, [&] {
+    gemm<float>(Trans::no, Trans::no, n, n, n, 1, a, n, b.data(), n, 0, a, n);
+  });
+  // 113. C overlapping B (transposed B: the stored n × k matrix is what counts).
+  expect_error("gemm", {"c overlaps b"}, [&] {
+    gemm<float>(Trans::no, Trans::yes, n, n, n, 1, b.data(), n, a, n, 0, a + n * n - 1, n);
+  });
+  // 114. the same with α = 0: A would not be read, the overlap is still the caller's mistake.
+  expect_error("gemm", {"c overlaps a"}, [&] { gemm<float>(Trans::yes, Trans::no, n, n, n, 0, a, n, b.data(), n, 0, a, n); });
+  expect_error("gemm_ref", {"c overlaps a"}, [&] {
+    gemm_ref<float>(Trans::no, Trans::no, n, n, n, 1, a, n, b.data(), n, 1, a + n, n);
+  });
+  CHECK(buffer == snapshot);
+
+  // The view form: every pair of an output with an input.
+  const MatrixView<const float> a_view{a, n, n, n}, b_view{b.data(), n, n, n};
+  const MatrixView<float> c_on_a{a + 3, n, n, n}, c_apart{a + n * n + n, n, n, n};
+  expect_error("gemm", {"c overlaps a"}, [&] { gemm<float>(Trans::no, Trans::no, 1, a_view, b_view, 0, c_on_a); });
+  expect_error("gemm", {"c overlaps b"}, [&] {
+    gemm<float>(Trans::no, Trans::no, 1, b_view, MatrixView<const float>{a + n * n + 2, n, n, n}, 0, c_apart);
+  });
+  Epilogue<float> epilogue;
+  epilogue.bias = a + n * n + 2 * n;  // inside c_apart's second row
+  expect_error("gemm", {"c overlaps epilogue.bias"}, [&] { gemm<float>(Trans::no, Trans::no, 1, a_view, b_view, 0, c_apart, epilogue); });
+  epilogue.bias = nullptr;
+  epilogue.pre_activation = {a + 1, n, n, n};  // Z on A
+  expect_error("gemm", {"epilogue.pre_activation overlaps a"}, [&] {
+    gemm<float>(Trans::no, Trans::no, 1, a_view, b_view, 0, c_apart, epilogue);
+  });
+  epilogue.pre_activation = {a + 3 * n * n, n, n, n};
+  epilogue.bias = a + 3 * n * n + 5;  // inside Z
+  expect_error("gemm", {"epilogue.pre_activation overlaps epilogue.bias"}, [&] {
+    gemm<float>(Trans::no, Trans::no, 1, a_view, b_view, 0, c_apart, epilogue);
+  });
+  expect_error("gemm_ref", {"c overlaps a"}, [&] { gemm_ref<float>(Trans::no, Trans::no, 1, a_view, b_view, 0, c_on_a); });
+  CHECK(buffer == snapshot);
+}
+
+TEST_CASE("gemm accepts operands that are disjoint column slices of one buffer, and computes them right") {
+  // A = columns 0 … 3 and C = columns 4 … 7 of one 5 × 8 matrix: their spans interleave, their
+  // elements do not meet, so this is valid (and common: writing a layer into a slice of a wider matrix).
+  std::vector<double> shared(5 * 8);
+  for (std::size_t i = 0; i < shared.size(); ++i) shared[i] = 0.25 * static_cast<double>(i % 7) - 0.5;
+  std::vector<double> b(4 * 4);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = 0.125 * static_cast<double>(i % 5);
+  std::vector<double> a_copy(5 * 4), expected(5 * 4);
+  for (std::size_t i = 0; i < 5; ++i)
+    for (std::size_t j = 0; j < 4; ++j) {
+      a_copy[i * 4 + j] = shared[i * 8 + j];
+      expected[i * 4 + j] = shared[i * 8 + 4 + j];
+    }
+  gemm_ref<double>(Trans::no, Trans::no, 5, 4, 4, 1.0, a_copy.data(), 4, b.data(), 4, 1.0, expected.data(), 4);
+  gemm<double>(Trans::no, Trans::no, 5, 4, 4, 1.0, shared.data(), 8, b.data(), 4, 1.0, shared.data() + 4, 8);
+  for (std::size_t i = 0; i < 5; ++i)
+    for (std::size_t j = 0; j < 4; ++j) CHECK(shared[i * 8 + 4 + j] == doctest::Approx(expected[i * 4 + j]).epsilon(1e-14));
+}
+
+TEST_CASE("every other function that writes an output rejects an overlap with each of its inputs") {
+  std::vector<float> buffer(64, 0.5F);
+  float* p = buffer.data();
+  const std::vector<float> snapshot = buffer;
+  // 115. activations: backward's dx against x; backward_from_output's dx against y and dy.
+  expect_error("activation_backward", {"x and dx overlap"}, [&] {
+    activation_backward<float>(Activation::tanh, p, p + 32, p + 1, 4);
+  });
+  expect_error("activation_backward_from_output", {"y and dx overlap"}, [&] {
+    activation_backward_from_output<float>(Activation::sigmoid, p, p + 32, p + 2, 4);
+  });
+  expect_error("activation_backward_from_output", {"dy and dx overlap"}, [&] {
+    activation_backward_from_output<float>(Activation::sigmoid, p + 32, p, p + 3, 4);
+  });
+  // 116. axpy: y shifted against x.
+  expect_error("axpy", {"y overlaps x"}, [&] { axpy<float>(2.0F, p, p + 1, 8); });
+  // 117. losses: the gradient against the logits (shifted) and against y.
+  const std::vector<float> y{0, 1, 1, 0};
+  expect_error("binary_cross_entropy_with_logits", {"dz overlaps z"}, [&] {
+    (void)binary_cross_entropy_with_logits<float>({p, 2, 2, 2}, {y.data(), 2, 2, 2}, {p + 1, 2, 2, 2});
+  });
+  // 118. Standardizer: out shifted against x and z.
+  Standardizer<float> standardizer;
+  standardizer.fit({p, 2, 3, 3});
+  expect_error("Standardizer::transform", {"out overlaps x"}, [&] { standardizer.transform({p, 2, 3, 3}, {p + 1, 2, 3, 3}); });
+  expect_error("Standardizer::inverse_transform", {"out overlaps z"}, [&] {
+    standardizer.inverse_transform({p, 2, 3, 3}, {p + 3, 2, 3, 3});
+  });
+  CHECK(buffer == snapshot);
+
+  // 119. batch norm and layer norm: every output against every input and every other output.
+  const MatrixView<const float> x{p, 2, 3, 3};
+  std::vector<float> gamma(2, 1.0F), beta(2, 0.0F), mean(2, 0.0F), variance(2, 1.0F), y_out(6), dx(6), dgamma(2), dbeta(2);
+  NormalizationCache<float> cache;
+  const auto span_of = [](std::vector<float>& v) { return std::span<float>(v); };
+  expect_error("batch_norm_forward", {"y overlaps x"}, [&] {
+    batch_norm_forward<float>(x, gamma, beta, mean, variance, {p + 1, 2, 3, 3}, cache);
+  });
+  expect_error("batch_norm_forward", {"y overlaps gamma"}, [&] {
+    batch_norm_forward<float>(x, gamma, beta, mean, variance, {gamma.data(), 2, 3, 3}, cache);
+  });
+  expect_error("batch_norm_forward", {"running_mean overlaps x"}, [&] {
+    batch_norm_forward<float>(x, gamma, beta, std::span<float>(p + 4, 2), variance, {y_out.data(), 2, 3, 3}, cache);
+  });
+  expect_error("batch_norm_forward", {"running_mean overlaps running_variance"}, [&] {
+    batch_norm_forward<float>(x, gamma, beta, span_of(mean), span_of(mean), {y_out.data(), 2, 3, 3}, cache);
+  });
+  expect_error("batch_norm_forward", {"running_variance overlaps beta"}, [&] {
+    batch_norm_forward<float>(x, gamma, std::span<const float>(variance), mean, variance, {y_out.data(), 2, 3, 3}, cache);
+  });
+  expect_error("layer_norm_forward", {"y overlaps beta"}, [&] {
+    layer_norm_forward<float>(x, gamma, std::span<const float>(y_out.data() + 4, 2), 1e-5F, {y_out.data(), 2, 3, 3}, cache);
+  });
+  CHECK(mean == std::vector<float>(2, 0.0F));
+  CHECK(variance == std::vector<float>(2, 1.0F));
+  batch_norm_forward<float>(x, gamma, beta, mean, variance, {y_out.data(), 2, 3, 3}, cache);
+  const MatrixView<const float> dy{y_out.data(), 2, 3, 3};
+  const MatrixView<float> dx_view{dx.data(), 2, 3, 3};
+  expect_error("batch_norm_backward", {"dx overlaps gamma"}, [&] {
+    batch_norm_backward<float>(x, dy, gamma, cache, {gamma.data(), 2, 3, 3}, dgamma, dbeta);
+  });
+  expect_error("batch_norm_backward", {"dgamma overlaps dy"}, [&] {
+    batch_norm_backward<float>(x, dy, gamma, cache, dx_view, std::span<float>(y_out.data() + 1, 2), dbeta);
+  });
+  expect_error("batch_norm_backward", {"dbeta overlaps dx"}, [&] {
+    batch_norm_backward<float>(x, dy, gamma, cache, dx_view, dgamma, std::span<float>(dx.data() + 3, 2));
+  });
+  std::vector<float> gradients_of_gamma_and_beta(3);
+  expect_error("batch_norm_backward", {"dgamma overlaps dbeta"}, [&] {
+    batch_norm_backward<float>(x, dy, gamma, cache, dx_view, std::span<float>(gradients_of_gamma_and_beta.data(), 2),
+                               std::span<float>(gradients_of_gamma_and_beta.data() + 1, 2));
+  });
+  expect_error("batch_norm_backward", {"dgamma overlaps cache.inv_std"}, [&] {
+    batch_norm_backward<float>(x, dy, gamma, cache, dx_view, std::span<float>(cache.inv_std), dbeta);
+  });
+  layer_norm_forward<float>(x, gamma, beta, 1e-5F, {y_out.data(), 2, 3, 3}, cache);
+  expect_error("layer_norm_backward", {"dx overlaps cache.mean"}, [&] {
+    layer_norm_backward<float>(x, dy, gamma, cache, {cache.mean.data(), 2, 3, 3}, dgamma, dbeta);
+  });
+  expect_error("layer_norm_backward", {"dgamma overlaps x"}, [&] {
+    layer_norm_backward<float>(x, dy, gamma, cache, dx_view, std::span<float>(p, 2), dbeta);
+  });
+  CHECK(buffer == snapshot);
+}
+
+TEST_CASE("Mlp and train reject outputs that overlap their inputs or the model's own parameters") {
+  MlpConfig<double> config;
+  config.dims = {3, 4, 2};
+  config.loss = Loss::mean_squared_error;
+  config.output = Activation::identity;
+  Mlp<double> net(config);
+  const std::vector<double> theta(net.parameters().begin(), net.parameters().end());
+  std::vector<double> x(3 * 4, 0.25), y(2 * 4, 0.5);
+  const MatrixView<const double> x34{x.data(), 3, 4, 4}, y24{y.data(), 2, 4, 4};
+  // 120. predict: out over x, out over θ.
+  expect_error("Mlp::predict", {"out overlaps x"}, [&] { net.predict(x34, {x.data() + 4, 2, 4, 4}); });
+  expect_error("Mlp::predict", {"out overlaps the model's parameters"}, [&] {
+    net.predict(x34, {net.parameters().data(), 2, 4, 4});
+  });
+  // 121. forward_layer: out and z over a_prev, z partly over out, out over θ.
+  std::vector<double> out(4 * 4), z(4 * 4 + 1);
+  expect_error("Mlp::forward_layer", {"out overlaps a_prev"}, [&] { net.forward_layer(1, x34, {x.data(), 4, 4, 4}); });
+  expect_error("Mlp::forward_layer", {"z overlaps a_prev"}, [&] {
+    net.forward_layer(1, x34, {out.data(), 4, 4, 4}, 0, {x.data(), 4, 4, 4});
+  });
+  expect_error("Mlp::forward_layer", {"z overlaps out"}, [&] {
+    net.forward_layer(1, x34, {z.data(), 4, 4, 4}, 0, {z.data() + 1, 4, 4, 4});
+  });
+  expect_error("Mlp::forward_layer", {"out overlaps the model's parameters"}, [&] {
+    net.forward_layer(1, x34, {net.parameters().data() + 2, 4, 4, 4});
+  });
+  // 122. forward_backward: x or y inside dθ, which it writes.
+  const auto gradients = net.gradients();
+  expect_error("Mlp::forward_backward", {"x overlaps the model's gradients"}, [&] {
+    (void)net.forward_backward({gradients.data(), 3, 4, 4}, y24);
+  });
+  expect_error("Mlp::forward_backward", {"y overlaps the model's gradients"}, [&] {
+    (void)net.forward_backward(x34, {gradients.data() + 1, 2, 4, 4});
+  });
+  // 123. train: x or y inside θ or dθ.
+  expect_error("train", {"x overlaps the model's parameters"}, [&] {
+    (void)train(net, MatrixView<const double>{net.parameters().data(), 3, 4, 4}, y24);
+  });
+  expect_error("train", {"y overlaps the model's gradients"}, [&] {
+    (void)train(net, x34, MatrixView<const double>{gradients.data(), 2, 4, 4});
+  });
+  CHECK(std::vector<double>(net.parameters().begin(), net.parameters().end()) == theta);
+  for (double g : net.gradients()) CHECK(g == 0.0);
+}
+
+TEST_CASE("every enum a public function takes, directly or in an options or config struct, is range-checked") {
+  const auto bad = [](auto e) { return static_cast<decltype(e)>(enum_count<decltype(e)> + 3); };
+  const std::vector<float> a(4, 1.0F), b(4, 1.0F);
+  Sentinel<float> c(4);
+  // 124. gemm's transposes (both forms, and gemm_ref) and the epilogue's activation.
+  expect_error("gemm", {"ta (5)", "is not a Trans"}, [&] {
+    gemm<float>(bad(Trans::no), Trans::no, 2, 2, 2, 1, a.data(), 2, b.data(), 2, 0, c.data(), 2);
+  });
+  expect_error("gemm_ref", {"tb (-1)", "is not a Trans"}, [&] {
+    gemm_ref<float>(Trans::no, static_cast<Trans>(-1), 2, 2, 2, 1, a.data(), 2, b.data(), 2, 0, c.data(), 2);
+  });
+  const MatrixView<const float> a22{a.data(), 2, 2, 2}, b22{b.data(), 2, 2, 2};
+  expect_error("gemm", {"tb (5)"}, [&] { gemm<float>(Trans::no, bad(Trans::no), 1, a22, b22, 0, {c.data(), 2, 2, 2}); });
+  Epilogue<float> epilogue;
+  epilogue.activation = kBadActivation;
+  expect_error("gemm", {"epilogue.activation (42)", "is not an Activation"}, [&] {
+    gemm<float>(Trans::no, Trans::no, 1, a22, b22, 0, {c.data(), 2, 2, 2}, epilogue);
+  });
+  CHECK(c.unchanged());
+  // 125. activations.
+  expect_error("activation_backward", {"f (42)"}, [&] { activation_backward<float>(kBadActivation, a.data(), a.data(), c.data(), 4); });
+  expect_error("activation_backward_from_output", {"f (42)"}, [&] {
+    activation_backward_from_output<float>(kBadActivation, a.data(), a.data(), c.data(), 4);
+  });
+  CHECK(c.unchanged());
+  // 126. initialization names the function called, not the helper it calls (init_weights, not init_stddev).
+  Sentinel<double> w(6);
+  expect_error("init_weights", {"init (99)", "is not an Init"}, [&] {
+    init_weights<double>(static_cast<Init>(99), 0.01, 1, 1, {w.data(), 2, 3, 3});
+  });
+  CHECK(w.unchanged());
+  expect_error("init_stddev", {"init (9)"}, [&] { (void)init_stddev(bad(Init::he), 3, 2); });
+  // 127. every name function.
+  expect_error("init_name", {"init (9)"}, [&] { (void)init_name(bad(Init::he)); });
+  expect_error("isa_name", {"isa (6)", "is not an Isa"}, [&] { (void)isa_name(bad(Isa::sse2)); });
+  expect_error("optimizer_name", {"optimizer (6)"}, [&] { (void)optimizer_name(bad(Optimizer::adam)); });
+  expect_error("verdict_name", {"verdict (6)", "is not a Verdict"}, [&] { (void)verdict_name(bad(Verdict::great)); });
+  expect_error("fingerprint_name", {"fingerprint (16)"}, [&] { (void)fingerprint_name(bad(Fingerprint::none)); });
+  expect_error("gradcheck_mode_name", {"mode (6)"}, [&] { (void)gradcheck_mode_name(bad(GradcheckMode::full)); });
+  // 128. gradcheck options: mode and evaluator, for the generic and the Mlp overloads.
+  const auto f = [](std::span<const double> t) { return t[0] * t[0]; };
+  const std::vector<double> theta{1.0}, gradient{2.0};
+  GradcheckOptions options;
+  options.mode = static_cast<GradcheckMode>(7);
+  expect_error("gradcheck", {"options.mode (7)", "is not a GradcheckMode"}, [&] { (void)gradcheck(f, theta, gradient, {}, options); });
+  options = {};
+  options.evaluator = static_cast<GradcheckEvaluator>(4);
+  MlpConfig<double> config;
+  config.dims = {2, 2, 1};
+  const Mlp<double> net(config);
+  const std::vector<double> x(2, 0.5), y{1};
+  expect_error("gradcheck", {"options.evaluator (4)", "is not a GradcheckEvaluator"}, [&] {
+    (void)gradcheck(net, {x.data(), 2, 1, 1}, {y.data(), 1, 1, 1}, options);
+  });
+  // 129. train options.
+  Mlp<double> trainee(config);
+  TrainOptions train_options;
+  train_options.optimizer = bad(Optimizer::adam);
+  expect_error("train", {"options.optimizer (6)", "is not an Optimizer"}, [&] {
+    (void)train(trainee, {x.data(), 2, 1, 1}, {y.data(), 1, 1, 1}, train_options);
+  });
+  // 130. a report filled in by hand: its methods name themselves.
+  GradcheckReport report;
+  report.verdict = bad(Verdict::great);
+  expect_error("GradcheckReport::to_text", {"verdict (6)"}, [&] { (void)report.to_text(); });
+  report.verdict = Verdict::great;
+  report.tensors.resize(1);
+  report.tensors[0].fingerprint = bad(Fingerprint::none);
+  expect_error("GradcheckReport::to_json", {"tensors[].fingerprint (16)"}, [&] { (void)report.to_json(); });
+}
+
+TEST_CASE("the enum tables list every enumerator once, in value order, and parse back") {
+  CHECK(enum_count<Activation> == 7);
+  CHECK(is_enumerator(Activation::gelu_tanh));
+  CHECK_FALSE(is_enumerator(static_cast<Activation>(7)));
+  CHECK_FALSE(is_enumerator(static_cast<Activation>(-1)));
+  for (Activation f : enum_values<Activation>()) CHECK(parse_activation(activation_name(f)) == f);
+  for (Loss loss : enum_values<Loss>()) CHECK(parse_loss(loss_name(loss)) == loss);
+  for (Init init : enum_values<Init>()) CHECK(parse_init(init_name(init)) == init);
+  for (Optimizer o : enum_values<Optimizer>()) CHECK(parse_optimizer(optimizer_name(o)) == o);
+  for (Isa isa : enum_values<Isa>()) CHECK(parse_isa(isa_name(isa)) == isa);
+  CHECK(gradcheck_mode_name(GradcheckMode::directional) == "directional");
+  CHECK(fingerprint_name(Fingerprint::unexplained) == "unexplained");
+  CHECK(verdict_name(Verdict::wrong) == "wrong");
+}
+
+TEST_CASE("integers in documents are read as the integers they are: no wrapping, no sign flips") {
+  Standardizer<double> s;
+  const std::vector<double> x{1, 2, 3, 4, 5, 6};
+  s.fit({x.data(), 2, 3, 3});
+  const std::string json = s.to_json();
+  const auto with = [&](std::string_view key, std::string_view value) {
+    std::string edited = json;
+    const std::size_t at = edited.find("\"" + std::string(key) + "\":");
+    REQUIRE(at != std::string::npos);
+    const std::size_t begin = edited.find(':', at) + 1, end = edited.find_first_of(",\n}", begin);
+    edited.replace(begin, end - begin, " " + std::string(value));
+    return edited;
+  };
+  // 131. version 2³² + 1 is not version 1; −1 is not 2⁶⁴ − 1; a float is not an integer.
+  expect_error("Standardizer::from_json", {"version (4294967297)", "outside the range"}, [&] {
+    (void)Standardizer<double>::from_json(with("version", "4294967297"));
+  });
+  expect_error("Standardizer::from_json", {"features (-1)", "outside the range"}, [&] {
+    (void)Standardizer<double>::from_json(with("features", "-1"));
+  });
+  expect_error("Standardizer::from_json", {"count (-3)"}, [&] { (void)Standardizer<double>::from_json(with("count", "-3")); });
+  expect_error("Standardizer::from_json", {"count must be an integer", "1e+300"}, [&] {
+    (void)Standardizer<double>::from_json(with("count", "1e300"));
+  });
+  expect_error("Standardizer::from_json", {"version must be an integer"}, [&] {
+    (void)Standardizer<double>::from_json(with("version", "18446744073709551616"));
+  });
+  // The unedited document still loads.
+  CHECK(Standardizer<double>::from_json(json).count() == 3);
+}
+
+TEST_CASE("sizes whose element or byte counts overflow are rejected as mlpkit::Error, not std::length_error") {
+  // 132. a configuration whose parameter count fits size_t but no array can hold.
+  MlpConfig<float> config;
+  const std::size_t max32 = 0xFFFFFFFFULL;
+  config.dims = {max32, max32};
+  expect_error("Mlp", {"the parameter count", "exceeds the largest array"}, [&] { Mlp<float> net(config); });
+  expect_error("Mlp", {"the parameter count"}, [&] { validate_config(config); });
+  // 133. level-1 kernels with an n no array can hold (never dereferenced: the check comes first).
+  float dummy = 0;
+  const std::size_t huge = std::size_t{1} << 62;
+  expect_error("dot", {"x", "exceeds the largest array"}, [&] { (void)dot<float>(&dummy, &dummy, huge); });
+  expect_error("sum", {"x", "exceeds the largest array"}, [&] { (void)sum<float>(&dummy, huge); });
+  expect_error("activation_forward", {"x", "exceeds the largest array"}, [&] {
+    activation_forward<float>(Activation::relu, &dummy, &dummy, huge);
+  });
+  // 134. a batch whose layer values (n[l] × m) no workspace can hold.
+  MlpConfig<double> small;
+  small.dims = {1, 4, 1};
+  const Mlp<double> net(small);
+  const MatrixView<const double> wide{reinterpret_cast<const double*>(&dummy), 1, std::size_t{1} << 60, std::size_t{1} << 60};
+  expect_error("Mlp::predict", {"n[l] × m"}, [&] { (void)net.predict(wide); });
+  // 135. directional gradcheck with more directions than memory can index.
+  GradcheckOptions options;
+  options.mode = GradcheckMode::directional;
+  options.directions = huge;
+  const std::vector<double> theta{1.0, 2.0}, gradient{2.0, 1.0};
+  expect_error("gradcheck", {"options.directions"}, [&] {
+    (void)gradcheck([](std::span<const double> t) { return t[0] * t[0] + t[1]; }, theta, gradient, {}, options);
+  });
+}
+
+TEST_CASE("each message names the public function the user called") {
+  MlpConfig<double> config;
+  config.dims = {3, 2, 1};
+  const Mlp<double> net(config);
+  MlpWorkspace<double> workspace;
+  const std::vector<double> x(6, 0.5), y{1, 0};
+  // 136. loss_at checks its batch under its own name.
+  expect_error("Mlp::loss_at", {"x has 2 rows"}, [&] {
+    (void)net.loss_at(net.parameters(), {x.data(), 2, 3, 3}, {y.data(), 1, 3, 3}, workspace);
+  });
 }

@@ -1,11 +1,13 @@
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <limits>
 #include <set>
 #include <string>
 
 #include "mlpkit/mlpkit.hpp"
 #include "mlpkit/version.hpp"
+#include "runtime/checks.hpp"
 #include "runtime/threads.hpp"
 #include "test_support.hpp"
 
@@ -158,4 +160,41 @@ TEST_CASE("cache_info and version answer") {
   CHECK(info.line >= 32);
   MESSAGE("L1d " << info.l1d << " L2 " << info.l2 << " L3 " << info.l3);
   CHECK(version() == MLPKIT_VERSION_STRING);
+}
+
+TEST_CASE("views_overlap is exact: it agrees with a byte-by-byte comparison on random strided views") {
+  // Views into one buffer with random offsets, shapes and leading dimensions (column slices whose
+  // spans interleave included); the check must say "overlap" exactly when some byte is in both.
+  std::vector<float> buffer(512);
+  std::mt19937 random(7);
+  const auto draw = [&](std::size_t hi) { return std::uniform_int_distribution<std::size_t>(0, hi)(random); };
+  const auto random_view = [&] {
+    const std::size_t rows = draw(6), cols = draw(6), ld = cols + draw(6);
+    const std::size_t offset = draw(64);
+    return MatrixView<const float>{buffer.data() + offset, rows, cols, ld};
+  };
+  const auto covered = [&](const MatrixView<const float>& v) {
+    std::vector<bool> in(buffer.size(), false);
+    for (std::size_t i = 0; i < v.rows; ++i)
+      for (std::size_t j = 0; j < v.cols; ++j) in[static_cast<std::size_t>(v.data - buffer.data()) + i * v.ld + j] = true;
+    return in;
+  };
+  std::size_t overlapping = 0, interleaved = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    const MatrixView<const float> a = random_view(), b = random_view();
+    const std::vector<bool> in_a = covered(a), in_b = covered(b);
+    bool expected = false;
+    for (std::size_t k = 0; k < buffer.size(); ++k) expected = expected || (in_a[k] && in_b[k]);
+    INFO("a at " << a.data - buffer.data() << " " << a.rows << "×" << a.cols << " ld " << a.ld << ", b at "
+                 << b.data - buffer.data() << " " << b.rows << "×" << b.cols << " ld " << b.ld);
+    REQUIRE(detail::views_overlap(a, b) == expected);
+    REQUIRE(detail::views_overlap(b, a) == expected);
+    overlapping += expected;
+    interleaved += !expected && detail::view_span_bytes(a) != 0 && detail::view_span_bytes(b) != 0 &&
+                   a.data < b.data + (detail::view_span_bytes(b) / sizeof(float)) &&
+                   b.data < a.data + (detail::view_span_bytes(a) / sizeof(float));
+  }
+  // Both answers, and the case a span test gets wrong, were exercised.
+  CHECK(overlapping > 1000);
+  CHECK(interleaved > 100);
 }

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <string_view>
 
+#include "mlpkit/enums.hpp"
 #include "mlpkit/matrix.hpp"
 
 namespace mlpkit {
@@ -20,6 +21,11 @@ namespace mlpkit {
  * logistic sigmoid 1/(1+e^−x), tanh, GELU x·Φ(x) (exact, erf based) and its tanh approximation.
  */
 enum class Activation { identity, relu, leaky_relu, sigmoid, tanh, gelu, gelu_tanh };
+template <>
+struct EnumTable<Activation> {
+  static constexpr std::string_view type = "Activation";
+  static constexpr std::array<std::string_view, 7> names{"identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"};
+};
 
 /** The name of `f`: "identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu" or "gelu_tanh". */
 std::string_view activation_name(Activation f);

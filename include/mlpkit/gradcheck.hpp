@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "mlpkit/enums.hpp"
 #include "mlpkit/matrix.hpp"
 #include "mlpkit/mlp.hpp"  // Mlp, TensorInfo
 
@@ -52,6 +53,30 @@ enum class Fingerprint {
   upstream,          // wrong in this and every earlier layer, right after it: look at the backward step
                      // through this layer's activation (e.g. a wrong activation derivative)
   unexplained        // no simple fit: look at the entries
+};
+
+template <>
+struct EnumTable<Verdict> {
+  static constexpr std::string_view type = "Verdict";
+  static constexpr std::array<std::string_view, 3> names{"great", "suspicious", "wrong"};
+};
+
+template <>
+struct EnumTable<GradcheckMode> {
+  static constexpr std::string_view type = "GradcheckMode";
+  static constexpr std::array<std::string_view, 3> names{"full", "sampled", "directional"};
+};
+
+template <>
+struct EnumTable<GradcheckEvaluator> {
+  static constexpr std::string_view type = "GradcheckEvaluator";
+  static constexpr std::array<std::string_view, 2> names{"incremental", "naive"};
+};
+
+template <>
+struct EnumTable<Fingerprint> {
+  static constexpr std::string_view type = "Fingerprint";
+  static constexpr std::array<std::string_view, 13> names{"none", "sign_flip", "factor_two", "factor_half", "factor_m", "factor_inverse_m", "scaled", "missing_l2", "l2_mismatch", "transposed", "all_zero", "upstream", "unexplained"};
 };
 
 /** Options of gradcheck. */

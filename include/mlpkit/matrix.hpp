@@ -12,12 +12,18 @@
 #include <type_traits>
 #include <vector>
 
+#include "mlpkit/enums.hpp"
 #include "mlpkit/error.hpp"
 
 namespace mlpkit {
 
 /** Whether an operand of gemm is used as it is or transposed. */
 enum class Trans { no, yes };
+template <>
+struct EnumTable<Trans> {
+  static constexpr std::string_view type = "Trans";
+  static constexpr std::array<std::string_view, 2> names{"no", "yes"};
+};
 
 /**
  * A non-owning view of a row-major matrix: element (i, j) is `data[i * ld + j]`.

@@ -233,7 +233,11 @@ class Mlp {
   std::size_t weight_offset(std::size_t l) const { return weight_offset_[l - 1]; }
   std::size_t bias_offset(std::size_t l) const { return weight_offset_[l - 1] + config_.dims[l] * config_.dims[l - 1]; }
   void check_layer(const char* function, std::size_t l) const;
+  void check_input(const char* function, MatrixView<const T> x) const;
   void check_batch(const char* function, MatrixView<const T> x, MatrixView<const T> y) const;
+  void check_apart_from_parameters(const char* function, const char* name, MatrixView<const T> v) const;
+  void check_apart_from_gradients(const char* function, const char* name, MatrixView<const T> v) const;
+  T checked_loss(const T* theta, MatrixView<const T> x, MatrixView<const T> y, MlpWorkspace<T>& workspace) const;
   MatrixView<const T> forward_pass(const T* theta, MatrixView<const T> x, MlpWorkspace<T>& ws, bool keep_z,
                                    bool dropout) const;
   void prepare_masks(MlpWorkspace<T>& ws, std::size_t m) const;

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "gradcheck/gradcheck_internal.hpp"
+#include "runtime/checks.hpp"
 #include "runtime/threads.hpp"
 
 namespace mlpkit::detail {
@@ -81,6 +82,11 @@ void run_directional(const char* function, const LossEvaluator& evaluator, doubl
   const TensorInfo whole{"theta", 0, n, 1};
   const std::span<const TensorInfo> tensors = layout.empty() ? std::span<const TensorInfo>(&whole, 1) : layout;
   const std::size_t per_direction = 1 + tensors.size();  // the whole direction, then one per tensor
+  // k directions of n entries, and k·(1 + tensors) results, are allocated below.
+  checked_array_bytes(function, "options.directions × the parameter count", checked_mul(function, "options.directions × n", k, n),
+                      sizeof(double));
+  checked_array_bytes(function, "options.directions × the tensor count",
+                      checked_mul(function, "options.directions × (1 + tensors)", k, per_direction), sizeof(Directional));
 
   std::vector<std::vector<double>> directions(k);
   for (std::size_t d = 0; d < k; ++d) directions[d] = gaussian(n, options.seed + 0x9e37 * (d + 1));

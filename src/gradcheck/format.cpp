@@ -4,44 +4,18 @@
 #include <sstream>
 
 #include "gradcheck/gradcheck_internal.hpp"
+#include "runtime/checks.hpp"
 
 namespace mlpkit {
 
-std::string_view verdict_name(Verdict verdict) {
-  switch (verdict) {
-    case Verdict::great: return "great";
-    case Verdict::suspicious: return "suspicious";
-    case Verdict::wrong: return "wrong";
-  }
-  return "unknown";
-}
+std::string_view verdict_name(Verdict verdict) { return detail::enum_name("verdict_name", "verdict", verdict); }
 
 std::string_view fingerprint_name(Fingerprint fingerprint) {
-  switch (fingerprint) {
-    case Fingerprint::none: return "none";
-    case Fingerprint::sign_flip: return "sign_flip";
-    case Fingerprint::factor_two: return "factor_two";
-    case Fingerprint::factor_half: return "factor_half";
-    case Fingerprint::factor_m: return "factor_m";
-    case Fingerprint::factor_inverse_m: return "factor_inverse_m";
-    case Fingerprint::scaled: return "scaled";
-    case Fingerprint::missing_l2: return "missing_l2";
-    case Fingerprint::l2_mismatch: return "l2_mismatch";
-    case Fingerprint::transposed: return "transposed";
-    case Fingerprint::all_zero: return "all_zero";
-    case Fingerprint::upstream: return "upstream";
-    case Fingerprint::unexplained: return "unexplained";
-  }
-  return "unknown";
+  return detail::enum_name("fingerprint_name", "fingerprint", fingerprint);
 }
 
 std::string_view gradcheck_mode_name(GradcheckMode mode) {
-  switch (mode) {
-    case GradcheckMode::full: return "full";
-    case GradcheckMode::sampled: return "sampled";
-    case GradcheckMode::directional: return "directional";
-  }
-  return "unknown";
+  return detail::enum_name("gradcheck_mode_name", "mode", mode);
 }
 
 namespace {
@@ -57,9 +31,20 @@ nlohmann::json entry_json(const GradcheckEntry& e) {
           {"col", e.col},     {"numeric", e.numeric}, {"analytic", e.analytic}};
 }
 
+// A report the caller filled in by hand may hold any enum value: name the method, not verdict_name.
+void check_report_enums(const char* function, const GradcheckReport& report) {
+  detail::check_enum(function, "mode", report.mode);
+  detail::check_enum(function, "verdict", report.verdict);
+  for (const TensorCheck& t : report.tensors) {
+    detail::check_enum(function, "tensors[].verdict", t.verdict);
+    detail::check_enum(function, "tensors[].fingerprint", t.fingerprint);
+  }
+}
+
 }  // namespace
 
 std::string GradcheckReport::to_text() const {
+  check_report_enums("GradcheckReport::to_text", *this);
   std::ostringstream out;
   out << "gradcheck (" << gradcheck_mode_name(mode) << ", eps " << format("%.1e", eps) << "): relative error "
       << format("%.3e", relative_error) << " -> " << verdict_name(verdict) << "\n";
@@ -98,6 +83,7 @@ std::string GradcheckReport::to_text() const {
 }
 
 std::string GradcheckReport::to_json() const {
+  check_report_enums("GradcheckReport::to_json", *this);
   nlohmann::json j;
   j["relative_error"] = relative_error;
   j["verdict"] = verdict_name(verdict);

@@ -42,6 +42,8 @@ void check_options(const char* function, const GradcheckOptions& options) {
     fail(function, "options thresholds must satisfy 0 < great_below (", options.great_below, ") <= wrong_from (",
          options.wrong_from, ")");
   if (options.threads < 0) fail(function, "options.threads (", options.threads, ") must be 0 (default) or positive");
+  check_enum(function, "options.mode", options.mode);
+  check_enum(function, "options.evaluator", options.evaluator);
   if (options.mode == GradcheckMode::sampled && options.samples_per_tensor == 0)
     fail(function, "options.samples_per_tensor must be positive in sampled mode");
   if (options.mode == GradcheckMode::directional && options.directions == 0)

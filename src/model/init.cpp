@@ -10,33 +10,15 @@
 
 namespace mlpkit {
 
-namespace {
-constexpr Init kInits[] = {Init::zeros, Init::normal, Init::lecun, Init::xavier, Init::he, Init::xavier_uniform};
-}
-
-std::string_view init_name(Init init) {
-  switch (init) {
-    case Init::zeros: return "zeros";
-    case Init::normal: return "normal";
-    case Init::lecun: return "lecun";
-    case Init::xavier: return "xavier";
-    case Init::he: return "he";
-    case Init::xavier_uniform: return "xavier_uniform";
-  }
-  return "unknown";
-}
+std::string_view init_name(Init init) { return detail::enum_name("init_name", "init", init); }
 
 Init parse_init(std::string_view name) {
-  std::string accepted;
-  for (Init init : kInits) {
-    if (name == init_name(init)) return init;
-    accepted += accepted.empty() ? "" : ", ";
-    accepted += init_name(init);
-  }
-  detail::fail("parse_init", "unknown init scheme '", name, "' (accepted: ", accepted, ")");
+  if (const auto init = detail::find_enum<Init>(name)) return *init;
+  detail::fail("parse_init", "unknown init scheme '", name, "' (accepted: ", detail::enum_names_list<Init>(), ")");
 }
 
 double init_stddev(Init init, std::size_t n_in, std::size_t n_out, double init_scale) {
+  detail::check_enum("init_stddev", "init", init);
   if (n_in == 0 || n_out == 0) detail::fail("init_stddev", "layer is ", n_out, " × ", n_in, " but must not be empty");
   if (!(init_scale >= 0) || !std::isfinite(init_scale))
     detail::fail("init_stddev", "init_scale (", init_scale, ") must be finite and ≥ 0");
@@ -49,11 +31,12 @@ double init_stddev(Init init, std::size_t n_in, std::size_t n_out, double init_s
     case Init::xavier_uniform: return std::sqrt(2.0 / (in + out));
     case Init::he: return std::sqrt(2.0 / in);
   }
-  detail::fail("init_stddev", "unknown init scheme (", static_cast<int>(init), ")");
+  return 0.0;  // unreachable: check_enum rejected every other value
 }
 
 template <class T>
 void init_weights(Init init, T init_scale, std::uint64_t seed, std::size_t layer, MatrixView<T> w) {
+  detail::check_enum("init_weights", "init", init);
   detail::check_view("init_weights", "w", w);
   if (w.empty()) detail::fail("init_weights", "w is ", w.rows, " × ", w.cols, " but must not be empty");
   if (layer > std::numeric_limits<std::uint32_t>::max())

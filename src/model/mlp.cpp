@@ -1,6 +1,7 @@
 // Mlp: parameters, forward pass with cache (fused GEMM epilogue), backpropagation, dropout, L2.
 #include "mlpkit/mlp.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -69,9 +70,11 @@ void validate_config(const MlpConfig<T>& config) {
     if (dims[l] > kMax32) detail::fail(fn, "config.dims[", l, "] (", dims[l], ") exceeds 2^32 − 1");
     if (l == 0) continue;
     const std::size_t layer = detail::checked_mul(fn, "the parameter count", dims[l], dims[l - 1] + 1);
-    if (parameters > std::numeric_limits<std::size_t>::max() - layer) detail::fail(fn, "the parameter count overflows size_t");
-    parameters += layer;
+    parameters = detail::checked_add(fn, "the parameter count", parameters, layer);
   }
+  // θ and dθ are arrays of this many T: the count must be allocatable, or std::vector would throw
+  // std::length_error instead of this error.
+  detail::checked_array_bytes(fn, "the parameter count", parameters, sizeof(T));
   const auto keep_prob = static_cast<double>(config.keep_prob);
   if (!(keep_prob > 0.0 && keep_prob <= 1.0))
     detail::fail(fn, "config.keep_prob (", keep_prob, ") must be in (0, 1] (1 turns dropout off)");
@@ -81,11 +84,10 @@ void validate_config(const MlpConfig<T>& config) {
   if (!(scale >= 0.0) || !std::isfinite(scale)) detail::fail(fn, "config.init_scale (", scale, ") must be finite and ≥ 0");
   if (!std::isfinite(static_cast<double>(config.leaky_slope)))
     detail::fail(fn, "config.leaky_slope (", static_cast<double>(config.leaky_slope), ") must be finite");
-  for (const Activation f : {config.hidden, config.output})
-    if (static_cast<int>(f) < 0 || static_cast<int>(f) > static_cast<int>(Activation::gelu_tanh))
-      detail::fail(fn, "config has an unknown activation (", static_cast<int>(f), ")");
-  if (static_cast<int>(config.init) < 0 || static_cast<int>(config.init) > static_cast<int>(Init::xavier_uniform))
-    detail::fail(fn, "config.init is an unknown scheme (", static_cast<int>(config.init), ")");
+  detail::check_enum(fn, "config.hidden", config.hidden);
+  detail::check_enum(fn, "config.output", config.output);
+  detail::check_enum(fn, "config.init", config.init);
+  detail::check_enum(fn, "config.loss", config.loss);
   const std::size_t outputs = dims.back();
   switch (config.loss) {
     case Loss::binary_cross_entropy:
@@ -104,8 +106,6 @@ void validate_config(const MlpConfig<T>& config) {
       break;
     case Loss::mean_squared_error:
       break;
-    default:
-      detail::fail(fn, "config.loss is an unknown loss (", static_cast<int>(config.loss), ")");
   }
 }
 
@@ -174,14 +174,35 @@ MatrixView<const T> Mlp<T>::bias_gradient(std::size_t l) const {
 }
 
 template <class T>
-void Mlp<T>::check_batch(const char* function, MatrixView<const T> x, MatrixView<const T> y) const {
+void Mlp<T>::check_input(const char* function, MatrixView<const T> x) const {
   detail::check_view(function, "x", x);
-  detail::check_view(function, "y", y);
   if (x.rows != config_.dims.front())
     detail::fail(function, "x has ", x.rows, " rows but the model has n[0] = ", config_.dims.front(),
                  " inputs (examples are columns)");
   if (x.cols == 0) detail::fail(function, "x has 0 columns: m = 0, a batch needs at least one example");
+  // The workspace holds n[l] × m values per layer: its size must be allocatable.
+  const std::size_t widest = *std::max_element(config_.dims.begin(), config_.dims.end());
+  detail::checked_array_bytes(function, "a layer's values for the batch (n[l] × m)",
+                              detail::checked_mul(function, "n[l] × m", widest, x.cols), sizeof(T));
+}
+
+template <class T>
+void Mlp<T>::check_batch(const char* function, MatrixView<const T> x, MatrixView<const T> y) const {
+  check_input(function, x);
+  detail::check_view(function, "y", y);
   detail::check_shape(function, "y", y, config_.dims.back(), x.cols);
+}
+
+// What a call writes may not lie in θ, which its GEMMs read; what forward_backward reads may not lie
+// in dθ, which it writes.
+template <class T>
+void Mlp<T>::check_apart_from_parameters(const char* function, const char* name, MatrixView<const T> v) const {
+  detail::check_disjoint(function, name, v, "the model's parameters", detail::array_view(theta_.data(), theta_.size()));
+}
+
+template <class T>
+void Mlp<T>::check_apart_from_gradients(const char* function, const char* name, MatrixView<const T> v) const {
+  detail::check_disjoint(function, name, v, "the model's gradients", detail::array_view(grad_.data(), grad_.size()));
 }
 
 // Z[l] = W[l]·A[l−1] + b[l] and A[l] = g(Z[l]) for every layer, the epilogue fused into the GEMM.
@@ -267,7 +288,8 @@ T Mlp<T>::loss(MatrixView<const T> x, MatrixView<const T> y) const {
 
 template <class T>
 T Mlp<T>::loss(MatrixView<const T> x, MatrixView<const T> y, MlpWorkspace<T>& workspace) const {
-  return loss_at(theta_, x, y, workspace);
+  check_batch("Mlp::loss", x, y);
+  return checked_loss(theta_.data(), x, y, workspace);
 }
 
 template <class T>
@@ -275,14 +297,23 @@ T Mlp<T>::loss_at(std::span<const T> theta, MatrixView<const T> x, MatrixView<co
                   MlpWorkspace<T>& workspace) const {
   if (theta.size() != theta_.size())
     detail::fail("Mlp::loss_at", "theta has ", theta.size(), " elements but the model has ", theta_.size(), " parameters");
-  check_batch("Mlp::loss", x, y);
-  const MatrixView<const T> logits = forward_pass(theta.data(), x, workspace, false, true);
-  return detail::output_loss(config_, logits, y, MatrixView<T>{}, workspace.output_) + l2_term(theta.data(), x.cols);
+  check_batch("Mlp::loss_at", x, y);
+  return checked_loss(theta.data(), x, y, workspace);
+}
+
+template <class T>
+T Mlp<T>::checked_loss(const T* theta, MatrixView<const T> x, MatrixView<const T> y, MlpWorkspace<T>& workspace) const {
+  const MatrixView<const T> logits = forward_pass(theta, x, workspace, false, true);
+  return detail::output_loss(config_, logits, y, MatrixView<T>{}, workspace.output_) + l2_term(theta, x.cols);
 }
 
 template <class T>
 T Mlp<T>::forward_backward(MatrixView<const T> x, MatrixView<const T> y) {
-  check_batch("Mlp::forward_backward", x, y);
+  constexpr const char* fn = "Mlp::forward_backward";
+  check_batch(fn, x, y);
+  // dθ is written layer by layer while x and y are still read.
+  check_apart_from_gradients(fn, "x", x);
+  check_apart_from_gradients(fn, "y", y);
   MlpWorkspace<T>& ws = workspace_;
   const auto& dims = config_.dims;
   const std::size_t L = layers(), m = x.cols;
@@ -332,12 +363,13 @@ T Mlp<T>::forward_backward(MatrixView<const T> x, MatrixView<const T> y) {
 
 template <class T>
 void Mlp<T>::predict(MatrixView<const T> x, MatrixView<T> out) const {
-  detail::check_view("Mlp::predict", "x", x);
-  detail::check_view("Mlp::predict", "out", out);
-  if (x.rows != config_.dims.front())
-    detail::fail("Mlp::predict", "x has ", x.rows, " rows but the model has n[0] = ", config_.dims.front(), " inputs");
-  if (x.cols == 0) detail::fail("Mlp::predict", "x has 0 columns: m = 0, a batch needs at least one example");
-  detail::check_shape("Mlp::predict", "out", out, config_.dims.back(), x.cols);
+  constexpr const char* fn = "Mlp::predict";
+  check_input(fn, x);
+  detail::check_view(fn, "out", out);
+  detail::check_shape(fn, "out", out, config_.dims.back(), x.cols);
+  // A one-layer network writes out by a GEMM that still reads x and θ.
+  detail::check_disjoint(fn, "out", MatrixView<const T>(out), "x", x);
+  check_apart_from_parameters(fn, "out", out);
   MlpWorkspace<T> ws;
   const MatrixView<const T> logits = forward_pass(theta_.data(), x, ws, false, false);
   detail::output_activation(config_, logits, out);
@@ -345,7 +377,7 @@ void Mlp<T>::predict(MatrixView<const T> x, MatrixView<T> out) const {
 
 template <class T>
 Matrix<T> Mlp<T>::predict(MatrixView<const T> x) const {
-  detail::check_view("Mlp::predict", "x", x);
+  check_input("Mlp::predict", x);
   Matrix<T> out(config_.dims.back(), x.cols);
   predict(x, out.view());
   return out;
@@ -361,7 +393,15 @@ void Mlp<T>::forward_layer(std::size_t l, MatrixView<const T> a_prev, MatrixView
   detail::check_view(fn, "out", out);
   if (a_prev.rows != dims[l - 1]) detail::fail(fn, "a_prev has ", a_prev.rows, " rows but n[", l - 1, "] = ", dims[l - 1]);
   detail::check_shape(fn, "out", out, dims[l], a_prev.cols);
-  if (z.data != nullptr) detail::check_shape(fn, "z", z, dims[l], a_prev.cols);
+  detail::check_disjoint(fn, "out", MatrixView<const T>(out), "a_prev", a_prev);
+  check_apart_from_parameters(fn, "out", out);
+  if (z.data != nullptr) {
+    detail::check_view(fn, "z", z);
+    detail::check_shape(fn, "z", z, dims[l], a_prev.cols);
+    detail::check_alias(fn, "z", z, "out", out);
+    detail::check_disjoint(fn, "z", MatrixView<const T>(z), "a_prev", a_prev);
+    check_apart_from_parameters(fn, "z", z);
+  }
   const bool output_layer = l == layers();
   const Activation f = output_layer ? Activation::identity : config_.hidden;
   gemm(Trans::no, Trans::no, T(1), weights(l), a_prev, T(0), out,

@@ -13,8 +13,6 @@ namespace mlpkit {
 
 namespace {
 
-constexpr Optimizer kOptimizers[] = {Optimizer::gradient_descent, Optimizer::momentum, Optimizer::adam};
-
 void validate_options(const TrainOptions& o) {
   const char* fn = "train";
   if (!(o.learning_rate > 0) || !std::isfinite(o.learning_rate))
@@ -24,8 +22,7 @@ void validate_options(const TrainOptions& o) {
   if (!(o.beta2 >= 0 && o.beta2 < 1)) detail::fail(fn, "options.beta2 (", o.beta2, ") must be in [0, 1)");
   if (!(o.epsilon > 0) || !std::isfinite(o.epsilon)) detail::fail(fn, "options.epsilon (", o.epsilon, ") must be finite and > 0");
   if (!(o.decay >= 0) || !std::isfinite(o.decay)) detail::fail(fn, "options.decay (", o.decay, ") must be finite and ≥ 0");
-  if (static_cast<int>(o.optimizer) < 0 || static_cast<int>(o.optimizer) > static_cast<int>(Optimizer::adam))
-    detail::fail(fn, "options.optimizer is unknown (", static_cast<int>(o.optimizer), ")");
+  detail::check_enum(fn, "options.optimizer", o.optimizer);
 }
 
 // Fisher–Yates with counter-based draws: the permutation is a pure function of (seed, epoch).
@@ -56,22 +53,13 @@ MatrixView<const T> gather_columns(MatrixView<const T> src, const std::vector<st
 }  // namespace
 
 std::string_view optimizer_name(Optimizer optimizer) {
-  switch (optimizer) {
-    case Optimizer::gradient_descent: return "gradient_descent";
-    case Optimizer::momentum: return "momentum";
-    case Optimizer::adam: return "adam";
-  }
-  return "unknown";
+  return detail::enum_name("optimizer_name", "optimizer", optimizer);
 }
 
 Optimizer parse_optimizer(std::string_view name) {
-  std::string accepted;
-  for (Optimizer o : kOptimizers) {
-    if (name == optimizer_name(o)) return o;
-    accepted += accepted.empty() ? "" : ", ";
-    accepted += optimizer_name(o);
-  }
-  detail::fail("parse_optimizer", "unknown optimizer '", name, "' (accepted: ", accepted, ")");
+  if (const auto optimizer = detail::find_enum<Optimizer>(name)) return *optimizer;
+  detail::fail("parse_optimizer", "unknown optimizer '", name, "' (accepted: ", detail::enum_names_list<Optimizer>(),
+               ")");
 }
 
 template <class T>
@@ -84,6 +72,15 @@ TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std:
   if (x.rows != dims.front()) detail::fail("train", "x has ", x.rows, " rows but the model has n[0] = ", dims.front(), " inputs");
   if (x.cols == 0) detail::fail("train", "x has 0 columns: m = 0, training needs at least one example");
   detail::check_shape("train", "y", y, dims.back(), x.cols);
+  // Every update writes θ and dθ while the next batches of x and y are still to be read.
+  const auto parameters = net.parameters();
+  const auto gradients = net.gradients();
+  for (const auto& [name, data] : {std::pair{"x", x}, std::pair{"y", y}}) {
+    detail::check_disjoint("train", name, data, "the model's parameters",
+                           detail::array_view(parameters.data(), parameters.size()));
+    detail::check_disjoint("train", name, data, "the model's gradients",
+                           detail::array_view(gradients.data(), gradients.size()));
+  }
 
   const std::size_t m = x.cols;
   const std::size_t batch = options.batch_size == 0 || options.batch_size >= m ? m : options.batch_size;

@@ -102,19 +102,11 @@ std::atomic<int> isa_override{kNoOverride};
 
 }  // namespace
 
-std::string_view isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::sse2: return "sse2";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
-  }
-  return "unknown";
-}
+std::string_view isa_name(Isa isa) { return detail::enum_name("isa_name", "isa", isa); }
 
 Isa parse_isa(std::string_view name) {
-  for (Isa isa : {Isa::sse2, Isa::avx2, Isa::avx512})
-    if (name == isa_name(isa)) return isa;
-  detail::fail("parse_isa", "unknown ISA '", name, "' (accepted: sse2, avx2, avx512)");
+  if (const auto isa = detail::find_enum<Isa>(name)) return *isa;
+  detail::fail("parse_isa", "unknown ISA '", name, "' (accepted: ", detail::enum_names_list<Isa>(), ")");
 }
 
 Isa detected_isa() { return selection().detected; }

@@ -1,6 +1,6 @@
 // Public activation and softmax API: argument checks, chunked multithreading, dispatch.
 #include <algorithm>
-#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -20,9 +20,6 @@ const ActivationKernels<T>& active_activation_kernels() {
 }
 
 namespace {
-
-constexpr std::array<std::string_view, 7> kActivationNames{"identity", "relu",     "leaky_relu", "sigmoid",
-                                                           "tanh",     "gelu",     "gelu_tanh"};
 
 // Rough cost per element in flops, for the parallel cut-off only.
 double cost_per_element(Activation f) {
@@ -48,21 +45,15 @@ bool stream_output(Activation f, std::size_t bytes) {
   return cost_per_element(f) <= 2 && use_streaming_stores(bytes);
 }
 
-void check_activation(const char* function, Activation f) {
-  if (static_cast<std::size_t>(f) >= kActivationNames.size())
-    fail(function, "f (", static_cast<int>(f), ") is not an Activation");
-}
-
 }  // namespace
 
 void check_overlap(const char* function, const char* a_name, const void* a, const char* b_name, const void* b,
                    std::size_t bytes) {
-  if (a == b || bytes == 0) return;
-  const auto pa = reinterpret_cast<std::uintptr_t>(a);
-  const auto pb = reinterpret_cast<std::uintptr_t>(b);
-  if (pa < pb + bytes && pb < pa + bytes)
-    fail(function, a_name, " and ", b_name, " overlap without being the same array (", a, " and ", b, ", ", bytes,
-         " bytes each)");
+  const auto* first = static_cast<const std::byte*>(a);
+  const auto* second = static_cast<const std::byte*>(b);
+  if (a == b || !views_overlap(array_view(first, bytes), array_view(second, bytes))) return;
+  fail(function, a_name, " and ", b_name, " overlap without being the same array (", a, " and ", b, ", ", bytes,
+       " bytes each)");
 }
 
 /** Runs kernel(begin, count) over [0, n) in fixed chunks, spread over threads when long enough. */
@@ -81,26 +72,20 @@ void for_each_chunk(std::size_t n, double cost, Kernel&& kernel) {
 
 }  // namespace detail
 
-std::string_view activation_name(Activation f) {
-  detail::check_activation("activation_name", f);
-  return detail::kActivationNames[static_cast<std::size_t>(f)];
-}
+std::string_view activation_name(Activation f) { return detail::enum_name("activation_name", "f", f); }
 
 Activation parse_activation(std::string_view name) {
-  for (std::size_t i = 0; i < detail::kActivationNames.size(); ++i)
-    if (detail::kActivationNames[i] == name) return static_cast<Activation>(i);
-  std::string accepted;
-  for (auto known : detail::kActivationNames) accepted += (accepted.empty() ? "" : ", ") + std::string(known);
-  detail::fail("parse_activation", "name \"", name, "\" is not an activation (accepted: ", accepted, ")");
+  if (const auto f = detail::find_enum<Activation>(name)) return *f;
+  detail::fail("parse_activation", "name \"", name, "\" is not an activation (accepted: ",
+               detail::enum_names_list<Activation>(), ")");
 }
 
 template <class T>
 void activation_forward(Activation f, const T* x, T* y, std::size_t n, T leaky_slope) {
   constexpr const char* fn = "activation_forward";
-  detail::check_activation(fn, f);
-  detail::check_pointer(fn, "x", x, n);
-  detail::check_pointer(fn, "y", y, n);
-  detail::checked_mul(fn, "n", n, sizeof(T));
+  detail::check_enum(fn, "f", f);
+  detail::check_array(fn, "x", x, n);
+  detail::check_array(fn, "y", y, n);
   detail::check_overlap(fn, "x", x, "y", y, n * sizeof(T));
   const auto& k = detail::active_activation_kernels<T>();
   const bool stream = detail::stream_output(f, 2 * n * sizeof(T));  // x and y compete for the cache
@@ -112,11 +97,11 @@ void activation_forward(Activation f, const T* x, T* y, std::size_t n, T leaky_s
 template <class T>
 void activation_backward(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T leaky_slope) {
   constexpr const char* fn = "activation_backward";
-  detail::check_activation(fn, f);
-  detail::check_pointer(fn, "x", x, n);
-  detail::check_pointer(fn, "dy", dy, n);
-  detail::check_pointer(fn, "dx", dx, n);
-  const std::size_t bytes = detail::checked_mul(fn, "n", n, sizeof(T));
+  detail::check_enum(fn, "f", f);
+  detail::check_array(fn, "x", x, n);
+  detail::check_array(fn, "dy", dy, n);
+  detail::check_array(fn, "dx", dx, n);
+  const std::size_t bytes = n * sizeof(T);  // bounded by check_array
   detail::check_overlap(fn, "x", x, "dx", dx, bytes);
   detail::check_overlap(fn, "dy", dy, "dx", dx, bytes);
   const auto& k = detail::active_activation_kernels<T>();
@@ -129,15 +114,15 @@ void activation_backward(Activation f, const T* x, const T* dy, T* dx, std::size
 template <class T>
 void activation_backward_from_output(Activation f, const T* y, const T* dy, T* dx, std::size_t n, T leaky_slope) {
   constexpr const char* fn = "activation_backward_from_output";
-  detail::check_activation(fn, f);
+  detail::check_enum(fn, "f", f);
   if (f == Activation::gelu || f == Activation::gelu_tanh)
     detail::fail(fn, "f (", activation_name(f), ") has no derivative in terms of its output; use activation_backward");
   if (f == Activation::leaky_relu && !(leaky_slope >= T(0)))
     detail::fail(fn, "leaky_slope (", leaky_slope, ") must be ≥ 0 to recover the sign of x from y");
-  detail::check_pointer(fn, "y", y, n);
-  detail::check_pointer(fn, "dy", dy, n);
-  detail::check_pointer(fn, "dx", dx, n);
-  const std::size_t bytes = detail::checked_mul(fn, "n", n, sizeof(T));
+  detail::check_array(fn, "y", y, n);
+  detail::check_array(fn, "dy", dy, n);
+  detail::check_array(fn, "dx", dx, n);
+  const std::size_t bytes = n * sizeof(T);  // bounded by check_array
   detail::check_overlap(fn, "y", y, "dx", dx, bytes);
   detail::check_overlap(fn, "dy", dy, "dx", dx, bytes);
   const auto& k = detail::active_activation_kernels<T>();

@@ -19,8 +19,6 @@ namespace mlpkit {
 namespace detail {
 namespace {
 
-constexpr std::array<std::string_view, 3> kLossNames{"binary_cross_entropy", "cross_entropy", "mean_squared_error"};
-
 /** Columns per work item of a loss: fixed, so the summation order never depends on threads. */
 constexpr std::size_t kLossColumnBlock = 256;
 
@@ -37,7 +35,7 @@ std::size_t check_loss_args(const char* fn, const char* pred_name, MatrixView<co
     check_view(fn, grad_name, grad);
     check_shape(fn, grad_name, grad, pred.rows, pred.cols);
     check_alias(fn, grad_name, grad, pred_name, pred);
-    if (views_overlap(grad, y)) fail(fn, grad_name, " overlaps y");
+    check_disjoint(fn, grad_name, MatrixView<const T>(grad), "y", y);
   }
   return pred.cols;
 }
@@ -70,18 +68,11 @@ double blocked_sum(std::size_t cols, double work_per_column, BlockSum&& block_su
 }  // namespace
 }  // namespace detail
 
-std::string_view loss_name(Loss loss) {
-  const auto i = static_cast<std::size_t>(loss);
-  if (i >= detail::kLossNames.size()) detail::fail("loss_name", "loss (", static_cast<int>(loss), ") is not a Loss");
-  return detail::kLossNames[i];
-}
+std::string_view loss_name(Loss loss) { return detail::enum_name("loss_name", "loss", loss); }
 
 Loss parse_loss(std::string_view name) {
-  for (std::size_t i = 0; i < detail::kLossNames.size(); ++i)
-    if (detail::kLossNames[i] == name) return static_cast<Loss>(i);
-  std::string accepted;
-  for (auto known : detail::kLossNames) accepted += (accepted.empty() ? "" : ", ") + std::string(known);
-  detail::fail("parse_loss", "name \"", name, "\" is not a loss (accepted: ", accepted, ")");
+  if (const auto loss = detail::find_enum<Loss>(name)) return *loss;
+  detail::fail("parse_loss", "name \"", name, "\" is not a loss (accepted: ", detail::enum_names_list<Loss>(), ")");
 }
 
 template <class T>

@@ -17,17 +17,27 @@ namespace {
 
 const char* trans_name(Trans t) { return t == Trans::no ? "Trans::no" : "Trans::yes"; }
 
-// One operand of the pointer form: stored rows × cols with leading dimension ld.
+// One operand of the pointer form: stored rows × cols with leading dimension ld; returns it as a view.
 template <class T>
-void check_operand(const char* function, const char* name, const char* ld_name, Trans t, std::size_t rows,
-                   std::size_t cols, const T* data, std::size_t ld) {
+MatrixView<const T> check_operand(const char* function, const char* name, const char* ld_name, Trans t,
+                                  std::size_t rows, std::size_t cols, const T* data, std::size_t ld) {
   if (ld < cols)
     fail(function, ld_name, " (", ld, ") is smaller than the row length of ", name, " (", cols, ", ", name,
          " is stored ", rows, " × ", cols, " with ", trans_name(t), ")");
-  if (rows == 0 || cols == 0) return;
+  if (rows == 0 || cols == 0) return {};
   if (data == nullptr) fail(function, name, " is null but holds ", rows, " × ", cols, " elements");
   const std::size_t elements = checked_mul(function, name, rows, ld);
   checked_mul(function, name, elements, sizeof(T));
+  return {data, rows, cols, ld};
+}
+
+// C is written tile by tile while A and B are still being read: C may share no memory with them,
+// not even as the exact same matrix.
+template <class T>
+void check_c_apart(const char* function, const char* c_name, MatrixView<const T> c, MatrixView<const T> a,
+                   MatrixView<const T> b) {
+  check_disjoint(function, c_name, c, "a", a);
+  check_disjoint(function, c_name, c, "b", b);
 }
 
 }  // namespace
@@ -35,21 +45,24 @@ void check_operand(const char* function, const char* name, const char* ld_name, 
 template <class T>
 void check_gemm_arguments(const char* function, Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k,
                           const T* a, std::size_t lda, const T* b, std::size_t ldb, const T* c, std::size_t ldc) {
+  check_enum(function, "ta", ta);
+  check_enum(function, "tb", tb);
   checked_mul(function, "m·n·k", checked_mul(function, "m·n", m, n), k);
-  if (ta == Trans::no)
-    check_operand(function, "a", "lda", ta, m, k, a, lda);
-  else
-    check_operand(function, "a", "lda", ta, k, m, a, lda);
-  if (tb == Trans::no)
-    check_operand(function, "b", "ldb", tb, k, n, b, ldb);
-  else
-    check_operand(function, "b", "ldb", tb, n, k, b, ldb);
-  check_operand(function, "c", "ldc", Trans::no, m, n, c, ldc);
+  const MatrixView<const T> a_stored = ta == Trans::no ? check_operand(function, "a", "lda", ta, m, k, a, lda)
+                                                       : check_operand(function, "a", "lda", ta, k, m, a, lda);
+  const MatrixView<const T> b_stored = tb == Trans::no ? check_operand(function, "b", "ldb", tb, k, n, b, ldb)
+                                                       : check_operand(function, "b", "ldb", tb, n, k, b, ldb);
+  const MatrixView<const T> c_stored = check_operand(function, "c", "ldc", Trans::no, m, n, c, ldc);
+  // With α = 0 A and B are not read, but a C that overlaps them is still a caller's mistake:
+  // reject it whatever the values.
+  check_c_apart(function, "c", c_stored, a_stored, b_stored);
 }
 
 template <class T>
 std::size_t check_gemm_views(const char* function, Trans ta, Trans tb, MatrixView<const T> a, MatrixView<const T> b,
                              MatrixView<T> c, const Epilogue<T>& epilogue) {
+  check_enum(function, "ta", ta);
+  check_enum(function, "tb", tb);
   check_view(function, "a", a);
   check_view(function, "b", b);
   check_view(function, "c", c);
@@ -67,15 +80,20 @@ std::size_t check_gemm_views(const char* function, Trans ta, Trans tb, MatrixVie
     fail(function, "inner dimensions differ: op(a) is ", a_m, " × ", a_k, " and op(b) is ", b_k, " × ", b_n, " (",
          trans_name(ta), ", ", trans_name(tb), ")");
   checked_mul(function, "m·n·k", checked_mul(function, "m·n", c.rows, c.cols), a_k);
-  const auto activation = static_cast<int>(epilogue.activation);
-  if (activation < 0 || activation > static_cast<int>(Activation::gelu_tanh))
-    fail(function, "epilogue.activation (", activation, ") is not an Activation");
+  check_enum(function, "epilogue.activation", epilogue.activation);
+  check_c_apart<T>(function, "c", c, a, b);
+  // The bias is read row by row while C's rows are stored: it may not lie in C (or in Z).
+  const MatrixView<const T> bias =
+      epilogue.bias == nullptr ? MatrixView<const T>{} : MatrixView<const T>{epilogue.bias, c.rows, 1, 1};
+  check_disjoint(function, "c", MatrixView<const T>(c), "epilogue.bias", bias);
   const MatrixView<T>& pre_activation = epilogue.pre_activation;
   if (pre_activation.data != nullptr) {
     check_view(function, "epilogue.pre_activation", pre_activation);
     check_shape(function, "epilogue.pre_activation", pre_activation, c.rows, c.cols);
     // The store writes Z then act(Z) element by element: only Z = C exactly (same ld) is safe.
     check_alias(function, "epilogue.pre_activation", pre_activation, "c", c);
+    check_c_apart<T>(function, "epilogue.pre_activation", pre_activation, a, b);
+    check_disjoint(function, "epilogue.pre_activation", MatrixView<const T>(pre_activation), "epilogue.bias", bias);
   }
   return a_k;
 }

@@ -34,6 +34,11 @@ void check_length(const char* function, const char* argument, std::size_t length
 }
 
 template <class T>
+MatrixView<const T> span_view(std::span<const T> s) {
+  return array_view(s.data(), s.size());
+}
+
+template <class T>
 void check_epsilon(const char* function, T epsilon) {
   if (!(epsilon > T(0)) || !std::isfinite(epsilon)) fail(function, "epsilon (", epsilon, ") must be finite and greater than 0");
 }
@@ -56,6 +61,7 @@ void check_forward_args(const char* function, MatrixView<const T> x, std::span<c
   check_alias(function, "y", y, "x", x);
   check_length(function, "gamma", gamma.size(), x.rows, "feature", x);
   check_length(function, "beta", beta.size(), x.rows, "feature", x);
+  check_all_disjoint<T>(function, {{"y", y}}, {{"gamma", span_view(gamma)}, {"beta", span_view(beta)}});
 }
 
 template <class T>
@@ -75,6 +81,11 @@ void check_backward_args(const char* function, MatrixView<const T> x, MatrixView
   // Rows (or panels) run in parallel and read x, dy where dx is written: only exact aliasing is safe.
   check_alias(function, "dx", dx, "dy", dy);
   check_alias(function, "dx", dx, "x", x);
+  const NamedView<T> gamma_view{"gamma", span_view(gamma)}, mean{"cache.mean", span_view<const T>(cache.mean)},
+      inv_std{"cache.inv_std", span_view<const T>(cache.inv_std)};
+  check_all_disjoint<T>(function, {{"dx", dx}}, {gamma_view, mean, inv_std});
+  check_all_disjoint<T>(function, {{"dgamma", span_view<const T>(dgamma)}, {"dbeta", span_view<const T>(dbeta)}},
+                        {{"x", x}, {"dy", dy}, {"dx", dx}, gamma_view, mean, inv_std});
 }
 
 }  // namespace
@@ -89,6 +100,12 @@ void batch_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::sp
   const std::size_t n = x.rows, m = x.cols;
   detail::check_length(function, "running_mean", running_mean.size(), n, "feature", x);
   detail::check_length(function, "running_variance", running_variance.size(), n, "feature", x);
+  // Each feature's running statistics are updated while other features' x, γ, β are still read.
+  detail::check_all_disjoint<T>(
+      function,
+      {{"running_mean", detail::span_view<const T>(running_mean)},
+       {"running_variance", detail::span_view<const T>(running_variance)}},
+      {{"x", x}, {"y", y}, {"gamma", detail::span_view(gamma)}, {"beta", detail::span_view(beta)}});
   detail::check_epsilon(function, options.epsilon);
   if (!(options.momentum >= T(0) && options.momentum <= T(1)))
     detail::fail(function, "options.momentum (", options.momentum, ") must lie in [0, 1]");

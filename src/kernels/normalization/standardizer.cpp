@@ -13,6 +13,7 @@
 #include "kernels/streaming.hpp"
 #include "mlpkit/normalization.hpp"
 #include "runtime/checks.hpp"
+#include "runtime/json_read.hpp"
 #include "runtime/threads.hpp"
 
 namespace mlpkit {
@@ -208,20 +209,18 @@ Standardizer<T> Standardizer<T>::from_json(std::string_view json) {
     const nlohmann::json j = nlohmann::json::parse(json.begin(), json.end());
     if (!j.is_object() || j.value("format", std::string()) != detail::kFormat)
       detail::fail(function, "the document is not an mlpkit standardizer (no \"format\": \"", detail::kFormat, "\")");
-    for (const char* key : {"version", "count", "features"})  // get<int> of 1e300 would be UB
-      if (!j.at(key).is_number_integer()) detail::fail(function, key, " must be an integer");
-    const int version = j.at("version").get<int>();
+    const int version = detail::json_integer<int>(function, j, "version");
     if (version != detail::kFormatVersion)
       detail::fail(function, "version ", version, " is not supported (this build reads version ", detail::kFormatVersion, ")");
     const std::string scalar = j.at("scalar").get<std::string>();
     if (scalar != detail::scalar_name<T>())
       detail::fail(function, "the statistics are for ", scalar, " but this is a Standardizer<", detail::scalar_name<T>(), ">");
     const double epsilon = j.at("epsilon").get<double>();
-    const auto count = j.at("count").get<std::uint64_t>();
-    const auto features = j.at("features").get<std::size_t>();
+    const auto count = detail::json_integer<std::uint64_t>(function, j, "count");
+    const auto features = detail::json_integer<std::size_t>(function, j, "features");
+    if (count == 0) detail::fail(function, "count must be a positive integer");
     auto mean = j.at("mean").get<std::vector<double>>();
     auto variance = j.at("variance").get<std::vector<double>>();
-    if (!j.at("count").is_number_unsigned() || count == 0) detail::fail(function, "count must be a positive integer");
     if (mean.size() != features || variance.size() != features)
       detail::fail(function, "mean has ", mean.size(), " and variance ", variance.size(), " values but features is ", features);
     const auto representable = [](double v) { return std::isfinite(v) && std::isfinite(static_cast<T>(v)); };

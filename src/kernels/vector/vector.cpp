@@ -39,16 +39,18 @@ T chunked_reduce(std::size_t n, ChunkReduce&& reduce_chunk) {
 
 template <class T>
 T dot(const T* x, const T* y, std::size_t n) {
-  detail::check_pointer("dot", "x", x, n);
-  detail::check_pointer("dot", "y", y, n);
+  detail::check_array("dot", "x", x, n);
+  detail::check_array("dot", "y", y, n);
   const auto& k = detail::active_vector_kernels<T>();
   return detail::chunked_reduce<T>(n, [&](std::size_t begin, std::size_t count) { return k.dot(x + begin, y + begin, count); });
 }
 
 template <class T>
 void axpy(T alpha, const T* x, T* y, std::size_t n) {
-  detail::check_pointer("axpy", "x", x, n);
-  detail::check_pointer("axpy", "y", y, n);
+  detail::check_array("axpy", "x", x, n);
+  detail::check_array("axpy", "y", y, n);
+  // Chunks run in parallel: y = x (in place) is elementwise and safe, a shifted overlap is not.
+  detail::check_alias("axpy", "y", detail::array_view(y, n), "x", detail::array_view(x, n));
   const auto& k = detail::active_vector_kernels<T>();
   const std::size_t chunks = detail::chunk_count(n);
   detail::parallel_for(chunks, 2.0 * detail::kReductionChunk, [&](std::size_t c) {
@@ -59,7 +61,7 @@ void axpy(T alpha, const T* x, T* y, std::size_t n) {
 
 template <class T>
 T sum(const T* x, std::size_t n) {
-  detail::check_pointer("sum", "x", x, n);
+  detail::check_array("sum", "x", x, n);
   const auto& k = detail::active_vector_kernels<T>();
   return detail::chunked_reduce<T>(n, [&](std::size_t begin, std::size_t count) { return k.sum(x + begin, count); });
 }
