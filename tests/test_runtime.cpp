@@ -153,6 +153,8 @@ TEST_CASE("Matrix rejects ld < cols and sizes that overflow") {
   CHECK_THROWS_WITH_AS(Matrix<float>(2, 8, 4), doctest::Contains("ld (4) is smaller than cols (8)"), Error);
   const std::size_t huge = std::numeric_limits<std::size_t>::max() / 2;
   CHECK_THROWS_WITH_AS(Matrix<double>(huge, 4, 4), doctest::Contains("overflows"), Error);
+  // rows × ld fits size_t, but no array of that many doubles can exist: an Error, not std::bad_alloc.
+  CHECK_THROWS_WITH_AS(Matrix<double>(std::size_t{1} << 61, 1, 1), doctest::Contains("exceeds the largest array"), Error);
 }
 
 TEST_CASE("cache_info and version answer") {

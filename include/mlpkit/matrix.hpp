@@ -65,7 +65,7 @@ struct AlignedFree {
 void* aligned_alloc_bytes(std::size_t bytes);
 /** The leading dimension Matrix uses for `cols` columns of `elem_size` bytes: a multiple of 64 bytes. */
 std::size_t padded_ld(std::size_t cols, std::size_t elem_size);
-/** rows * ld * elem_size, or throws mlpkit::Error naming `function` when it overflows. */
+/** rows * ld * elem_size, or throws mlpkit::Error naming `function` when it exceeds PTRDIFF_MAX bytes. */
 std::size_t checked_bytes(const char* function, std::size_t rows, std::size_t ld, std::size_t elem_size);
 
 /**

@@ -48,7 +48,7 @@ std::size_t padded_ld(std::size_t cols, std::size_t elem_size) {
 }
 
 std::size_t checked_bytes(const char* function, std::size_t rows, std::size_t ld, std::size_t elem_size) {
-  return checked_mul(function, "rows × ld × sizeof(T)", checked_mul(function, "rows × ld", rows, ld), elem_size);
+  return checked_array_bytes(function, "rows × ld", checked_mul(function, "rows × ld", rows, ld), elem_size);
 }
 
 }  // namespace detail
