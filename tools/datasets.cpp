@@ -180,7 +180,7 @@ CsvTable load_csv_table(const std::filesystem::path& path) {
                table.names[j] + "'";
       }));
   });
-  if (table.rows() == 0) data_error("'" + path.string() + "' holds no rows under its header");
+  if (table.rows() == 0) data_error(path.string() + ": no rows under the header line");
   return table;
 }
 

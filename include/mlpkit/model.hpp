@@ -14,6 +14,9 @@
  *   `leaky_slope` (shortest decimal text that reads back to the same double), `seed`, `step`
  *   (decimal integers), `multi_label` (`true`/`false`);
  * - with input statistics: `inputs` = `standardizer`, `inputs.epsilon`, `inputs.count`.
+ * A reader needs only `format`, `format_version`, `dims`, `hidden`, `output` and `loss`: the
+ * training-only fields take MlpConfig's defaults when absent (a file exported from another
+ * framework), and a bias may also have the shape [n[l]].
  *
  * Tensors: `W1, b1, …, WL, bL` as Mlp::tensors() names them (W[l]: shape [n[l], n[l−1]], b[l]:
  * [n[l], 1]), all of the model's dtype and stored in θ's order; with input statistics also

@@ -27,6 +27,14 @@ const std::string& required(const ErrorContext& where, const std::map<std::strin
   return it->second;
 }
 
+// Training-only fields have MlpConfig's defaults when absent, so a file exported from another
+// framework needs only the architecture.
+const std::string& optional(const std::map<std::string, std::string>& metadata, const std::string& key,
+                            const std::string& fallback) {
+  const auto it = metadata.find(key);
+  return it == metadata.end() ? fallback : it->second;
+}
+
 std::string quoted(const std::string& key, const std::string& text) { return "__metadata__ \"" + key + "\" (\"" + text + "\")"; }
 
 // An integer read as one (from_chars into uint64: no sign, no exponent, no fraction, range-checked).
@@ -80,13 +88,14 @@ MlpConfig<double> read_config(const ErrorContext& where, const std::map<std::str
   config.hidden = parse_name(where, "hidden", required(where, m, "hidden"), parse_activation);
   config.output = parse_name(where, "output", required(where, m, "output"), parse_activation);
   config.loss = parse_name(where, "loss", required(where, m, "loss"), parse_loss);
-  config.init = parse_name(where, "init", required(where, m, "init"), parse_init);
-  config.init_scale = parse_real(where, "init_scale", required(where, m, "init_scale"));
-  config.l2 = parse_real(where, "l2", required(where, m, "l2"));
-  config.keep_prob = parse_real(where, "keep_prob", required(where, m, "keep_prob"));
-  config.leaky_slope = parse_real(where, "leaky_slope", required(where, m, "leaky_slope"));
-  config.seed = parse_unsigned(where, "seed", required(where, m, "seed"));
-  config.multi_label = parse_bool(where, "multi_label", required(where, m, "multi_label"));
+  const MlpConfig<double> defaults;
+  config.init = parse_name(where, "init", optional(m, "init", std::string(init_name(defaults.init))), parse_init);
+  config.init_scale = parse_real(where, "init_scale", optional(m, "init_scale", number_text(defaults.init_scale)));
+  config.l2 = parse_real(where, "l2", optional(m, "l2", number_text(defaults.l2)));
+  config.keep_prob = parse_real(where, "keep_prob", optional(m, "keep_prob", number_text(defaults.keep_prob)));
+  config.leaky_slope = parse_real(where, "leaky_slope", optional(m, "leaky_slope", number_text(defaults.leaky_slope)));
+  config.seed = parse_unsigned(where, "seed", optional(m, "seed", "0"));
+  config.multi_label = parse_bool(where, "multi_label", optional(m, "multi_label", "false"));
   try {
     validate_config(config);
   } catch (const Error& e) {
@@ -95,10 +104,12 @@ MlpConfig<double> read_config(const ErrorContext& where, const std::map<std::str
   return config;
 }
 
-std::string shape_text(const std::vector<std::uint64_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
+// "W3", "b3": appended in two steps, as Mlp::tensors() does (GCC 12 misreports "W" + std::string&&
+// under -Wrestrict, PR 105329).
+std::string tensor_name(char kind, std::size_t l) {
+  std::string name(1, kind);
+  name += std::to_string(l);
+  return name;
 }
 
 const TensorRecord& expect_tensor(const ErrorContext& where, const SafetensorsHeader& header, const std::string& name,
@@ -117,7 +128,7 @@ Dtype check_weights(const ErrorContext& where, const SafetensorsHeader& header, 
   Dtype dtype = Dtype::f32;
   for (std::size_t l = 1; l < dims.size(); ++l) {
     const std::uint64_t rows = dims[l], cols = dims[l - 1];
-    const std::string w = "W" + std::to_string(l), b = "b" + std::to_string(l);
+    const std::string w = tensor_name('W', l), b = tensor_name('b', l);
     const TensorRecord& weight = expect_tensor(where, header, w, {{rows, cols}});
     const TensorRecord& bias = expect_tensor(where, header, b, {{rows, 1}, {rows}});
     if (l == 1) dtype = weight.dtype;
@@ -143,7 +154,10 @@ std::map<std::string, std::string> model_metadata(const ErrorContext& where, con
   m["format"] = kModelFormat;
   m["format_version"] = std::to_string(kModelFormatVersion);
   std::string dims;
-  for (std::size_t i = 0; i < config.dims.size(); ++i) dims += (i ? "," : "") + std::to_string(config.dims[i]);
+  for (std::size_t i = 0; i < config.dims.size(); ++i) {
+    if (i > 0) dims += ',';
+    dims += std::to_string(config.dims[i]);
+  }
   m["dims"] = dims;
   m["hidden"] = activation_name(config.hidden);
   m["output"] = activation_name(config.output);
@@ -175,7 +189,7 @@ ModelHeader read_model_header(const ErrorContext& where, const SafetensorsHeader
     fail_in(where, concat("format_version ", version, " is not supported (this build reads version ", kModelFormatVersion, ")"));
   ModelHeader model;
   model.config = read_config(where, m);
-  model.step = parse_unsigned(where, "step", required(where, m, "step"));
+  model.step = parse_unsigned(where, "step", optional(m, "step", "0"));
   const auto inputs = m.find("inputs");
   if (inputs != m.end() && inputs->second != "standardizer")
     fail_in(where, quoted("inputs", inputs->second) + " is not \"standardizer\"");
@@ -195,7 +209,7 @@ ModelHeader read_model_header(const ErrorContext& where, const SafetensorsHeader
   const std::size_t expected = 2 * (dims.size() - 1) + (model.has_inputs ? 2 : 0);
   if (header.tensors.size() != expected) {
     std::set<std::string> known{kInputsMean, kInputsVariance};
-    for (std::size_t l = 1; l < dims.size(); ++l) known.insert({"W" + std::to_string(l), "b" + std::to_string(l)});
+    for (std::size_t l = 1; l < dims.size(); ++l) known.insert({tensor_name('W', l), tensor_name('b', l)});
     for (const auto& [name, record] : header.tensors)
       if (known.count(name) == 0 || (!model.has_inputs && name.rfind("inputs.", 0) == 0))
         fail_in(where, "tensor " + name + " has no place in the architecture (dims " + required(where, m, "dims") +

@@ -17,12 +17,6 @@ namespace {
 // The reference implementation's bound: a header beyond 100 MB is rejected before it is read.
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
 
-std::string shape_text(const std::vector<std::uint64_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 std::string range_text(const TensorRecord& t) { return concat("[", t.begin, ", ", t.end, ")"); }
 
 // A JSON number that must be a non-negative integer: read as one (never through a double or an
@@ -95,6 +89,15 @@ void check_disjoint(const ErrorContext& where, const std::map<std::string, Tenso
 }
 
 }  // namespace
+
+std::string shape_text(const std::vector<std::uint64_t>& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) text += ", ";
+    text += std::to_string(shape[i]);
+  }
+  return text + "]";
+}
 
 const char* dtype_name(Dtype dtype) { return dtype == Dtype::f32 ? "F32" : "F64"; }
 std::size_t dtype_size(Dtype dtype) { return dtype == Dtype::f32 ? 4 : 8; }

@@ -28,6 +28,9 @@ struct ErrorContext {
 /** Throws mlpkit::Error("mlpkit::<function>: [<source>: ]<message>"). */
 [[noreturn]] void fail_in(const ErrorContext& where, const std::string& message);
 
+/** "[2, 3]". */
+std::string shape_text(const std::vector<std::uint64_t>& shape);
+
 /** One tensor of a header: its bytes are data[begin, end) of the data that follows the header. */
 struct TensorRecord {
   Dtype dtype = Dtype::f32;

@@ -40,9 +40,9 @@ def write_model(path, dims, hidden, weights, biases, dtype, statistics=None):
     for l, (w, b) in enumerate(zip(weights, biases), start=1):
         add(f"W{l}", [v for row in w for v in row], [len(w), len(w[0])], dtype)
         add(f"b{l}", b, [len(b)], dtype)  # 1-D, as PyTorch stores a bias
+    # Only the architecture: the training-only fields (init, l2, keep_prob, seed, …) are optional.
     metadata = {"format": "mlpkit.model", "format_version": "1", "dims": ",".join(map(str, dims)), "hidden": hidden,
-                "output": "identity", "loss": "mean_squared_error", "init": "he", "init_scale": "0.01", "l2": "0",
-                "keep_prob": "1", "leaky_slope": "0.01", "seed": "0", "step": "0", "multi_label": "false"}
+                "output": "identity", "loss": "mean_squared_error"}
     if statistics:
         mean, variance, eps, count = statistics
         metadata.update({"inputs": "standardizer", "inputs.epsilon": repr(eps), "inputs.count": str(count)})
