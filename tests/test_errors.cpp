@@ -6,13 +6,17 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "mlpkit/gradcheck.hpp"
 #include "mlpkit/mlpkit.hpp"
+#include "mlpkit/model.hpp"
 #include "mlpkit/normalization.hpp"
 #include "mlpkit/train.hpp"
 #include "test_support.hpp"
@@ -879,4 +883,118 @@ TEST_CASE("each message names the public function the user called") {
   expect_error("Mlp::loss_at", {"x has 2 rows"}, [&] {
     (void)net.loss_at(net.parameters(), {x.data(), 2, 3, 3}, {y.data(), 1, 3, 3}, workspace);
   });
+namespace {
+
+// A model file with its header edited: edit(header) changes the JSON, the tensor bytes stay
+// (followed by `extra` zero bytes).
+std::string with_header(const std::string& file, const std::function<void(nlohmann::json&)>& edit, std::size_t extra) {
+  std::uint64_t length = 0;
+  for (int i = 0; i < 8; ++i) length |= std::uint64_t(static_cast<unsigned char>(file[i])) << (8 * i);
+  nlohmann::json header = nlohmann::json::parse(file.substr(8, length));
+  edit(header);
+  const std::string json = header.dump();
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((json.size() >> (8 * i)) & 0xFF);
+  return out + json + file.substr(8 + length) + std::string(extra, '\0');
+}
+
+}  // namespace
+
+TEST_CASE("model files: truncated, malformed, inconsistent or non-finite files are rejected, the destination unchanged") {
+  MlpConfig<float> config;
+  config.dims = {3, 2, 1};
+  Model<float> destination{Mlp<float>(config)};
+  const std::vector<float> theta(destination.network().parameters().begin(), destination.network().parameters().end());
+  const std::string good = destination.to_bytes();
+  const auto load = [&](const std::string& bytes, ModelLoadOptions options = {}) {
+    destination = Model<float>::from_bytes(bytes, options);
+  };
+  const auto edited = [&](const std::function<void(nlohmann::json&)>& edit, std::size_t extra = 0) {
+    return with_header(good, edit, extra);
+  };
+  // 137. shorter than the 8-byte header length; 138. a header length beyond the file.
+  expect_error("Model::from_bytes", {"truncated", "5 bytes"}, [&] { load(good.substr(0, 5)); });
+  expect_error("Model::from_bytes", {"header length", "runs past the end of the file"}, [&] { load(good.substr(0, 40)); });
+  // 139. malformed header JSON.
+  std::string broken = good;
+  broken[8] = '[';
+  expect_error("Model::from_bytes", {"malformed header JSON"}, [&] { load(broken); });
+  // 140. tensor bytes past the end of the data; 141. two tensors sharing bytes.
+  expect_error("Model::from_bytes", {"tensor b2", "run past the end of the data"}, [&] {
+    load(edited([](nlohmann::json& h) { h["b2"]["data_offsets"] = {36, 40000}; }));
+  });
+  expect_error("Model::from_bytes", {"tensors", "overlap"}, [&] {
+    load(edited([](nlohmann::json& h) { h["b1"]["data_offsets"] = {0, 8}; }));
+  });
+  // 142. a dtype other than F32 / F64; 143. a dtype of the weights that differs between tensors.
+  expect_error("Model::from_bytes", {"tensor W1 has dtype \"I64\""}, [&] {
+    load(edited([](nlohmann::json& h) { h["W1"]["dtype"] = "I64"; }));
+  });
+  expect_error("Model::from_bytes", {"tensor b1 has dtype F64 but W1 has F32"}, [&] {
+    load(edited(
+        [](nlohmann::json& h) {
+          h["b1"]["dtype"] = "F64";  // moved past the F32 data (44 bytes), where it fits as F64
+          h["b1"]["data_offsets"] = {44, 60};
+        },
+        16));
+  });
+  // 144. a shape the architecture does not have; 145. a shape whose bytes differ from data_offsets.
+  expect_error("Model::from_bytes", {"tensor W1 has shape [3, 2]", "needs [2, 3]"}, [&] {
+    load(edited([](nlohmann::json& h) { h["W1"]["shape"] = {3, 2}; }));
+  });
+  expect_error("Model::from_bytes", {"tensor W1", "needs 28 bytes", "hold 24"}, [&] {
+    load(edited([](nlohmann::json& h) { h["W1"]["shape"] = {7, 1}; }));
+  });
+  // 146. a missing tensor; 147. a tensor the architecture has no place for.
+  expect_error("Model::from_bytes", {"tensor b2 is missing"}, [&] { load(edited([](nlohmann::json& h) { h.erase("b2"); })); });
+  expect_error("Model::from_bytes", {"tensor W9 has no place"}, [&] {
+    load(edited([](nlohmann::json& h) { h["W9"] = {{"dtype", "F32"}, {"shape", {0}}, {"data_offsets", {0, 0}}}; }));
+  });
+  // 148. an unknown format version; 149. a metadata value that is not a string.
+  expect_error("Model::from_bytes", {"format_version 7 is not supported"}, [&] {
+    load(edited([](nlohmann::json& h) { h["__metadata__"]["format_version"] = "7"; }));
+  });
+  expect_error("Model::from_bytes", {"__metadata__ \"seed\"", "not a string"}, [&] {
+    load(edited([](nlohmann::json& h) { h["__metadata__"]["seed"] = 3; }));
+  });
+  // 150. integers are read as integers and range-checked: a seed past 2^64 − 1, a dim past 2^32 − 1,
+  // a shape entry written as a float.
+  expect_error("Model::from_bytes", {"\"seed\" (\"18446744073709551616\") is not an integer"}, [&] {
+    load(edited([](nlohmann::json& h) { h["__metadata__"]["seed"] = "18446744073709551616"; }));
+  });
+  expect_error("Model::from_bytes", {"\"dims\"", "(8589934592) above 2^32 − 1"}, [&] {
+    load(edited([](nlohmann::json& h) { h["__metadata__"]["dims"] = "3,8589934592,1"; }));
+  });
+  expect_error("Model::from_bytes", {"tensor W1: a shape entry is 1e+30"}, [&] {
+    load(edited([](nlohmann::json& h) { h["W1"]["shape"] = {1e30, 3}; }));
+  });
+  // 151. an architecture validate_config rejects.
+  expect_error("Model::from_bytes", {"invalid network", "keep_prob"}, [&] {
+    load(edited([](nlohmann::json& h) { h["__metadata__"]["keep_prob"] = "0"; }));
+  });
+  // 152. NaN or Inf in the weights (accepted with allow_nonfinite).
+  std::string with_nan = good;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(with_nan.data() + with_nan.size() - 10 * sizeof(float), &nan, sizeof nan);  // θ[1] of 11 floats
+  expect_error("Model::from_bytes", {"tensor W1 holds a non-finite value (nan) at [0, 1]"}, [&] { load(with_nan); });
+  CHECK(std::vector<float>(destination.network().parameters().begin(), destination.network().parameters().end()) == theta);
+  ModelLoadOptions allow;
+  allow.allow_nonfinite = true;
+  CHECK(std::isnan(Model<float>::from_bytes(with_nan, allow).network().parameters()[1]));
+  // 153. a file of the other precision without convert_precision.
+  expect_error("Model::from_bytes", {"the weights are F64 but this is a Model<float>"}, [&] {
+    load(Model<double>(destination).to_bytes());
+  });
+  // 154. load of a missing file; save to a directory that does not exist (nothing written).
+  const auto missing = std::filesystem::temp_directory_path() / "mlpkit_no_such_dir" / "model.safetensors";
+  expect_error("Model::load", {"mlpkit_no_such_dir", "cannot open"}, [&] { destination = Model<float>::load(missing); });
+  expect_error("Model::save", {"cannot write", "mlpkit_no_such_dir"}, [&] { destination.save(missing); });
+  // 155. input statistics fitted on another number of features than n[0].
+  Standardizer<float> two_features;
+  const std::vector<float> x{1, 2, 3, 4};
+  two_features.fit({x.data(), 2, 2, 2});
+  expect_error("Model", {"inputs were fitted on 2 features", "n[0] = 3"}, [&] {
+    Model<float> model{Mlp<float>(config), two_features};
+  });
+  CHECK(std::vector<float>(destination.network().parameters().begin(), destination.network().parameters().end()) == theta);
 }

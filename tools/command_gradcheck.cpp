@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "model_data.hpp"
 #include "network_options.hpp"
 #ifdef MLPKIT_WITH_MPI
 #include "mlpkit/mpi.hpp"
@@ -26,7 +27,43 @@ struct GradcheckCommand {
   std::size_t directions = 8;
   bool progress = true;
   bool mpi = false;  // --mpi: sharded over MPI_COMM_WORLD (only in a build with MLPKIT_WITH_MPI)
+  std::string model, data, target;  // --model FILE --data FILE.csv: a saved model on the user's examples
+  bool allow_nonfinite = false;
 };
+
+// What is checked: a network and the examples J is evaluated on.
+struct Problem {
+  Mlp<double> net;
+  Matrix<double> x, y;
+};
+
+// A network described by the flags on a synthetic batch.
+Problem flag_problem(const GradcheckCommand& cmd) {
+  MlpConfig<double> config = network_config(cmd.network, cmd.common.seed);
+  if (cmd.inject_bug == "l2" && config.l2 == 0) config.l2 = 0.7;  // the bug needs an L2 term to leave out
+  Problem problem{Mlp<double>(config), {}, {}};
+  synthetic_batch(config, cmd.network.batch, cmd.common.seed + 1, problem.x, problem.y);
+  return problem;
+}
+
+// A model file (in double whatever its dtype) on the rows of a CSV, standardized as its predict does.
+Problem model_problem(const GradcheckCommand& cmd) {
+  if (cmd.data.empty()) throw CLI::ValidationError("--data", "--model needs --data FILE.csv (the examples to check on)");
+  const ModelFileInfo info = read_model_info(cmd.model);
+  ModelLoadOptions options;
+  options.allow_nonfinite = cmd.allow_nonfinite;
+  options.convert_precision = true;
+  const Model<double> model = Model<double>::load(cmd.model, options);
+  const CsvTable table = load_csv_table(cmd.data);
+  Problem problem{model.network(), feature_matrix(table, cmd.data, info), {}};
+  if (model.inputs()) model.inputs()->transform(problem.x.view(), problem.x.view());
+  std::string target = cmd.target;
+  if (const auto stored = info.user_metadata.find(kTargetKey); target.empty() && stored != info.user_metadata.end())
+    target = stored->second;
+  if (target.empty()) throw CLI::ValidationError("--target", "the model names no target column: give --target COLUMN");
+  problem.y = target_matrix(table, cmd.data, table.column(target, cmd.data), info.config);
+  return problem;
+}
 
 // Sign flip or transposition of one tensor of the analytic gradient, as a buggy backward pass would produce.
 void inject(const std::string& bug, const std::string& tensor_name, const Mlp<double>& net, std::vector<double>& g) {
@@ -48,17 +85,17 @@ void inject(const std::string& bug, const std::string& tensor_name, const Mlp<do
 
 int run(GradcheckCommand& cmd) {
   apply_common_options(cmd.common);
-  MlpConfig<double> config = network_config(cmd.network, cmd.common.seed);
-  if (cmd.inject_bug == "l2" && config.l2 == 0) config.l2 = 0.7;  // the bug needs an L2 term to leave out
-  Mlp<double> net(config);
-  Matrix<double> x, y;
-  synthetic_batch(config, cmd.network.batch, cmd.common.seed + 1, x, y);
+  Problem problem = cmd.model.empty() ? flag_problem(cmd) : model_problem(cmd);
+  Mlp<double>& net = problem.net;
+  const MlpConfig<double>& config = net.config();
+  const Matrix<double>& x = problem.x;
+  const Matrix<double>& y = problem.y;
   net.forward_backward(x.view(), y.view());
   std::vector<double> analytic(net.gradients().begin(), net.gradients().end());
 
   const std::size_t layers = net.layers();
   const std::string tensor = cmd.bug_tensor.empty() ? "W" + std::to_string(layers / 2 + 1) : cmd.bug_tensor;
-  const double m = static_cast<double>(cmd.network.batch);
+  const double m = static_cast<double>(x.cols());
   if (cmd.inject_bug == "sign" || cmd.inject_bug == "transpose") {
     inject(cmd.inject_bug, tensor, net, analytic);
   } else if (cmd.inject_bug == "scale") {  // the 1/m average forgotten in one tensor
@@ -131,6 +168,10 @@ void register_gradcheck(CLI::App& app, int& exit_code) {
   command->add_option("--samples", cmd.samples, "Entries per tensor in sampled mode")->check(CLI::PositiveNumber);
   command->add_option("--directions", cmd.directions, "Directions in directional mode")->check(CLI::PositiveNumber);
   command->add_flag("!--no-progress", cmd.progress, "No progress bar");
+  command->add_option("--model", cmd.model, "Check a saved model (.safetensors) instead of one described by flags");
+  command->add_option("--data", cmd.data, "With --model: CSV of the examples to check on (header line, the model's columns)");
+  command->add_option("--target", cmd.target, "With --model: the target column (default: the one the model was trained on)");
+  command->add_flag("--allow-nonfinite", cmd.allow_nonfinite, "With --model: accept NaN or Inf in the weights");
 #ifdef MLPKIT_WITH_MPI
   command->add_flag("--mpi", cmd.mpi,
                     "Shard the check over the ranks of MPI_COMM_WORLD (run under mpirun; only rank 0 prints)");

@@ -35,5 +35,7 @@ void register_demo(CLI::App& app, int& exit_code);
 void register_gradcheck(CLI::App& app, int& exit_code);
 void register_sweep(CLI::App& app, int& exit_code);
 void register_experiment(CLI::App& app, int& exit_code);
+void register_train(CLI::App& app, int& exit_code);
+void register_predict(CLI::App& app, int& exit_code);
 
 }  // namespace mlpkit::tool

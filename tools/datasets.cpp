@@ -40,6 +40,21 @@ std::string read_text(const std::filesystem::path& path) {
   return text.str();
 }
 
+// Calls visit(line, line_number) for every non-empty line of text (1-based numbers, '\r' of CRLF dropped).
+template <class Visit>
+void for_each_line(const std::string& text, Visit&& visit) {
+  std::size_t line_number = 0, start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) visit(line, line_number);
+  }
+}
+
 std::vector<std::string_view> split_fields(std::string_view line) {
   std::vector<std::string_view> fields;
   std::size_t start = 0;
@@ -52,15 +67,20 @@ std::vector<std::string_view> split_fields(std::string_view line) {
   return fields;
 }
 
-double parse_number(std::string_view field, const std::filesystem::path& path, std::size_t line, std::size_t column) {
+// The number in a cell; `where` describes the cell for the error ("<file>:<line>: field 3").
+template <class Where>
+double parse_number(std::string_view field, Where&& where) {
   while (!field.empty() && (field.back() == '\r' || field.back() == ' ')) field.remove_suffix(1);
   while (!field.empty() && field.front() == ' ') field.remove_prefix(1);
   double value = 0;
   const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
   if (ec != std::errc() || end != field.data() + field.size())
-    data_error(path.string() + ":" + std::to_string(line) + ": field " + std::to_string(column + 1) + " ('" +
-               std::string(field) + "') is not a number");
+    data_error(where() + " ('" + std::string(field) + "') is not a number");
   return value;
+}
+
+double parse_number(std::string_view field, const std::filesystem::path& path, std::size_t line, std::size_t column) {
+  return parse_number(field, [&] { return path.string() + ":" + std::to_string(line) + ": field " + std::to_string(column + 1); });
 }
 
 }  // namespace
@@ -86,14 +106,8 @@ Dataset load_csv_dataset(const std::filesystem::path& path) {
   std::vector<std::vector<double>> rows;
   std::vector<int> labels;
   std::vector<std::string> class_names;
-  std::size_t features = 0, line_number = 0, start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string_view line(text.data() + start, end - start);
-    start = end + 1;
-    ++line_number;
-    if (line.empty() || line == "\r") continue;
+  std::size_t features = 0;
+  for_each_line(text, [&](std::string_view line, std::size_t line_number) {
     auto fields = split_fields(line);
     // The header of the shipped form: "examples,features,class names…" (class names are not numbers).
     if (line_number == 1 && fields.size() >= 3 && fields[2].find_first_not_of("0123456789.-+eE \r") != std::string_view::npos) {
@@ -102,7 +116,7 @@ Dataset load_csv_dataset(const std::filesystem::path& path) {
         if (!name.empty() && name.back() == '\r') name.remove_suffix(1);
         class_names.emplace_back(name);
       }
-      continue;
+      return;
     }
     if (fields.size() < 2) data_error(path.string() + ":" + std::to_string(line_number) + ": needs features and a class");
     if (features == 0) features = fields.size() - 1;
@@ -116,7 +130,7 @@ Dataset load_csv_dataset(const std::filesystem::path& path) {
       data_error(path.string() + ":" + std::to_string(line_number) + ": the class must be an integer ≥ 0");
     rows.push_back(std::move(row));
     labels.push_back(static_cast<int>(label));
-  }
+  });
   if (rows.empty()) data_error("'" + path.string() + "' holds no examples");
   Dataset data;
   data.x = Matrix<double>(features, rows.size());
@@ -130,13 +144,58 @@ Dataset load_csv_dataset(const std::filesystem::path& path) {
   return data;
 }
 
-Split split_dataset(const Dataset& data, double test_fraction, std::uint64_t seed) {
-  const std::size_t m = data.examples();
+std::size_t CsvTable::column(const std::string& name, const std::filesystem::path& path) const {
+  for (std::size_t j = 0; j < names.size(); ++j)
+    if (names[j] == name) return j;
+  std::string listed;
+  for (const auto& n : names) listed += (listed.empty() ? "" : ", ") + n;
+  data_error(path.string() + ": no column '" + name + "' (columns: " + listed + ")");
+}
+
+CsvTable load_csv_table(const std::filesystem::path& path) {
+  const std::string text = read_text(path);
+  CsvTable table;
+  std::size_t row = 0;
+  for_each_line(text, [&](std::string_view line, std::size_t line_number) {
+    const auto fields = split_fields(line);
+    if (table.names.empty()) {
+      for (auto field : fields) {
+        while (!field.empty() && field.front() == ' ') field.remove_prefix(1);
+        while (!field.empty() && field.back() == ' ') field.remove_suffix(1);
+        for (const auto& name : table.names)
+          if (name == field) data_error(path.string() + ": line 1 names the column '" + name + "' twice");
+        table.names.emplace_back(field);
+      }
+      table.columns.resize(table.names.size());
+      return;
+    }
+    ++row;
+    if (fields.size() != table.names.size())
+      data_error(path.string() + ": row " + std::to_string(row) + " (line " + std::to_string(line_number) + ") has " +
+                 std::to_string(fields.size()) + " cells but the header names " + std::to_string(table.names.size()) +
+                 " columns");
+    for (std::size_t j = 0; j < fields.size(); ++j)
+      table.columns[j].push_back(parse_number(fields[j], [&] {
+        return path.string() + ": row " + std::to_string(row) + " (line " + std::to_string(line_number) + "), column '" +
+               table.names[j] + "'";
+      }));
+  });
+  if (table.rows() == 0) data_error(path.string() + ": no rows under the header line");
+  return table;
+}
+
+std::vector<std::size_t> permutation(std::size_t m, std::uint64_t seed) {
   std::vector<std::size_t> order(m);
   for (std::size_t i = 0; i < m; ++i) order[i] = i;
   // Fisher–Yates with mt19937_64 draws: the same permutation on every platform (std::shuffle is not).
   std::mt19937_64 rng(seed);
   for (std::size_t i = m; i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+  return order;
+}
+
+Split split_dataset(const Dataset& data, double test_fraction, std::uint64_t seed) {
+  const std::size_t m = data.examples();
+  const std::vector<std::size_t> order = permutation(m, seed);
   const auto test_count = static_cast<std::size_t>(static_cast<double>(m) * test_fraction);
   auto take = [&](std::size_t begin, std::size_t end) {
     Dataset part;

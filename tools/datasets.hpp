@@ -34,6 +34,26 @@ std::filesystem::path find_data_file(const std::string& name);
  */
 Dataset load_csv_dataset(const std::filesystem::path& path);
 
+/** A CSV whose first line names the columns and whose cells are all numbers. */
+struct CsvTable {
+  std::vector<std::string> names;
+  /** columns[j][i]: row i of column j. */
+  std::vector<std::vector<double>> columns;
+  std::size_t rows() const { return columns.empty() ? 0 : columns.front().size(); }
+  /** The index of the column named `name`; throws mlpkit::Error naming the file and listing the columns when absent. */
+  std::size_t column(const std::string& name, const std::filesystem::path& path) const;
+};
+
+/**
+ * Reads a CSV with a header line of column names (`.gz` inflated). Throws mlpkit::Error naming the
+ * file and the row for a row with another number of cells than the header, a cell that is not a
+ * number, a repeated column name, or no rows.
+ */
+CsvTable load_csv_table(const std::filesystem::path& path);
+
+/** 0 … m−1 shuffled reproducibly from seed (Fisher–Yates on mt19937_64, the same on every platform). */
+std::vector<std::size_t> permutation(std::size_t m, std::uint64_t seed);
+
 /** A train/test split of the examples, shuffled reproducibly from seed. */
 struct Split {
   Dataset train, test;

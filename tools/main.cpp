@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
   mlpkit::tool::register_gradcheck(app, exit_code);
   mlpkit::tool::register_sweep(app, exit_code);
   mlpkit::tool::register_experiment(app, exit_code);
+  mlpkit::tool::register_train(app, exit_code);
+  mlpkit::tool::register_predict(app, exit_code);
   // Bad flags and bad input end in one line on stderr and exit status 2, never a stack trace.
   try {
     app.parse(argc, argv);

@@ -102,6 +102,10 @@ bool dropout_keep(std::uint64_t seed, std::uint64_t step, std::size_t layer, std
 template <class T>
 class Mlp;
 
+/** Tag of the Mlp constructor that skips the initialization (θ = 0), for readers that fill θ next. */
+struct SkipInit {};
+inline constexpr SkipInit skip_init{};
+
 /**
  * Buffers of one forward (and backward) pass: Z[l], A[l], dropout masks, gradient scratch.
  * Reused across calls (they only grow), so evaluating a warm workspace allocates nothing.
@@ -138,6 +142,12 @@ class Mlp {
  public:
   /** A model initialized from config (see Init; biases 0; dropout step 0). Throws as validate_config. */
   explicit Mlp(const MlpConfig<T>& config);
+  /**
+   * The same architecture with θ = 0 and config.init not applied (config is kept as given, so it
+   * still names the scheme): a model file's reader fills θ right after, without paying for an
+   * initialization it would overwrite. Throws as validate_config.
+   */
+  Mlp(const MlpConfig<T>& config, SkipInit);
 
   /** A copy of a model of the other precision: same config, parameters converted, same step. */
   template <class U>

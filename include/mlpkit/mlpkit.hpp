@@ -10,6 +10,7 @@
 #include "mlpkit/losses.hpp"
 #include "mlpkit/matrix.hpp"
 #include "mlpkit/mlp.hpp"
+#include "mlpkit/model.hpp"
 #include "mlpkit/normalization.hpp"
 #include "mlpkit/runtime.hpp"
 #include "mlpkit/train.hpp"

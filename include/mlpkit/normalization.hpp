@@ -76,6 +76,22 @@ class Standardizer {
   std::uint64_t count() const { return count_; }
   /** ε added to σ² before the square root. */
   T epsilon() const { return epsilon_; }
+  /**
+   * μ and σ² per feature as accumulated, in double (mean() and variance() are these rounded to T).
+   * What to_json and model files store, so that a standardizer rebuilt by from_statistics
+   * transforms bitwise as this one does.
+   */
+  std::span<const double> mean_statistics() const { return mean_acc_; }
+  std::span<const double> variance_statistics() const { return variance_acc_; }
+
+  /**
+   * A fitted standardizer from saved statistics: mean and variance (double, one per feature, as
+   * mean_statistics() and variance_statistics() return them), the example count and ε. Throws
+   * mlpkit::Error when the lengths differ or are 0, count is 0, a statistic is not finite in T, a
+   * variance is negative, or ε is not finite and > 0 (naming the field and index).
+   */
+  static Standardizer from_statistics(std::span<const double> mean, std::span<const double> variance,
+                                      std::uint64_t count, double epsilon);
 
   /**
    * The statistics as a JSON document: `{"format": "mlpkit.standardizer", "version": 1,

@@ -110,7 +110,12 @@ void validate_config(const MlpConfig<T>& config) {
 }
 
 template <class T>
-Mlp<T>::Mlp(const MlpConfig<T>& config) : config_(config) {
+Mlp<T>::Mlp(const MlpConfig<T>& config) : Mlp(config, skip_init) {
+  for (std::size_t l = 1; l <= layers(); ++l) init_weights(config_.init, config_.init_scale, config_.seed, l, weights(l));
+}
+
+template <class T>
+Mlp<T>::Mlp(const MlpConfig<T>& config, SkipInit) : config_(config) {
   validate_config(config_);
   const auto& dims = config_.dims;
   std::size_t offset = 0;
@@ -120,7 +125,6 @@ Mlp<T>::Mlp(const MlpConfig<T>& config) : config_(config) {
   }
   theta_.assign(offset, T(0));  // biases start at 0
   grad_.assign(offset, T(0));
-  for (std::size_t l = 1; l <= layers(); ++l) init_weights(config_.init, config_.init_scale, config_.seed, l, weights(l));
 }
 
 template <class T>

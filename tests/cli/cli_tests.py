@@ -4,6 +4,7 @@ its JSON (or its exit status and message). Usage: cli_tests.py <mlpkit binary> <
 Exit status 77 means skipped (CTest SKIP_RETURN_CODE)."""
 import json
 import os
+import struct
 import subprocess
 import sys
 
@@ -115,6 +116,118 @@ def test_plots(mlpkit, scratch):
     for png in ("sweep.png", "fd_error.png"):
         path = os.path.join(scratch, png)
         check(os.path.getsize(path) > 10000, f"{png} written")
+
+
+def breast_cancer_csv(scratch):
+    """The shipped breast-cancer data as a CSV with a header line: f0 … f29, diagnosis."""
+    source = os.path.join(os.path.dirname(__file__), "..", "..", "data", "breast_cancer.csv")
+    with open(source, encoding="utf-8") as f:
+        rows = [line.strip() for line in f.read().splitlines()[1:] if line.strip()]
+    path = os.path.join(scratch, "breast_cancer_header.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(",".join([f"f{i}" for i in range(30)] + ["diagnosis"]) + "\n" + "\n".join(rows) + "\n")
+    return path, [int(float(row.split(",")[-1])) for row in rows]
+
+
+def write_rows(path, header, rows):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(header + "\n" + "\n".join(",".join(str(v) for v in row) for row in rows) + "\n")
+    return path
+
+
+def test_models(mlpkit, scratch):
+    data, labels = breast_cancer_csv(scratch)
+    model = os.path.join(scratch, "bc.safetensors")
+    report = json.loads(run(mlpkit, "train", "--data", data, "--target", "diagnosis", "--dims", "16", "--standardize",
+                            "--out", model, "--json").stdout)
+    check(report["metric"] == "accuracy" and report["value"] > 0.9 and report["test_examples"] == 113,
+          f"train: held-out accuracy {report['value']:.3f} > 0.9 on 113 of 569 rows")
+    info = run_json(mlpkit, scratch, "info_model", "info", "--model", model)
+    check(info["dims"] == [30, 16, 1] and info["parameters"] == 513 and info["standardized_inputs"],
+          "info --model: architecture, parameter count, the statistics travel")
+    check("standardized with the training statistics" in run(mlpkit, "info", "--model", model).stdout, "info --model as text")
+    predicted = run_json(mlpkit, scratch, "predict", "predict", "--model", model, "--data", data)
+    check(predicted["columns"] == ["diagnosis", "probability"] and len(predicted["rows"]) == 569, "predict: one row per example")
+    correct = sum(int(row[0]) == label for row, label in zip(predicted["rows"], labels))
+    check(correct / 569 > 0.9, f"predict on raw features applies the training statistics: accuracy {correct / 569:.3f}")
+    csv_out = os.path.join(scratch, "predictions.csv")
+    run(mlpkit, "predict", "--model", model, "--data", data, "--out", csv_out)
+    with open(csv_out, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    check(lines[0] == "diagnosis,probability" and len(lines) == 570, "predict --out writes a CSV")
+    check_report = run_json(mlpkit, scratch, "gradcheck_model", "gradcheck", "--model", model, "--data", data)
+    check(check_report["verdict"] == "great", "gradcheck --model --data: the trained model's backpropagation is right")
+
+    rows = [[i % 7, (i * 3) % 5, i % 2, 0] for i in range(90)]
+    for row in rows:
+        row[3] = 0.5 * row[0] - row[1] + 2 * row[2]
+    regression = write_rows(os.path.join(scratch, "regression.csv"), "a,b,c,y", rows)
+    model32 = os.path.join(scratch, "regression.safetensors")
+    report = json.loads(run(mlpkit, "train", "--data", regression, "--target", "y", "--task", "regression",
+                            "--dims", "8", "--dtype", "f32", "--epochs", "300", "--out", model32, "--json").stdout)
+    check(report["metric"] == "rmse" and report["value"] < 0.5, f"train: regression, held-out RMSE {report['value']:.3f}")
+    info = run_json(mlpkit, scratch, "info_f32", "info", "--model", model32)
+    check(info["dtype"] == "F32" and info["loss"] == "mean_squared_error" and not info["standardized_inputs"],
+          "--dtype f32 writes F32 weights; regression uses MSE")
+    check(run_json(mlpkit, scratch, "predict_f32", "predict", "--model", model32, "--data", regression)["columns"] == ["y"],
+          "predict: a regression model names the target column")
+
+    classes = write_rows(os.path.join(scratch, "classes.csv"), "p,q,label",
+                         [[i % 3 + 0.1 * (i % 4), (i % 3) * 2 - 1, i % 3] for i in range(60)])
+    model3 = os.path.join(scratch, "classes.safetensors")
+    run(mlpkit, "train", "--data", classes, "--target", "label", "--out", model3)
+    info = run_json(mlpkit, scratch, "info_classes", "info", "--model", model3)
+    check(info["loss"] == "cross_entropy" and info["dims"][-1] == 3, "three integer classes: softmax + cross-entropy")
+    check(run_json(mlpkit, scratch, "predict_classes", "predict", "--model", model3, "--data", classes)["columns"] ==
+          ["label", "p_0", "p_1", "p_2"], "predict: the class, then its probabilities")
+
+
+def test_model_errors(mlpkit, scratch):
+    data, _ = breast_cancer_csv(scratch)
+    model = os.path.join(scratch, "good.safetensors")
+    run(mlpkit, "train", "--data", data, "--target", "diagnosis", "--epochs", "2", "--out", model)
+    with open(model, "rb") as f:
+        good = f.read()
+
+    def file(name, content):
+        path = os.path.join(scratch, name)
+        with open(path, "wb" if isinstance(content, bytes) else "w") as f:
+            f.write(content)
+        return path
+
+    (length,) = struct.unpack_from("<Q", good)
+    header = json.loads(good[8:8 + length])
+    header["W1"]["shape"] = [30, 16]
+    wrong_shape = json.dumps(header).encode()
+    nan_weight = bytearray(good)
+    nan_weight[8 + length:8 + length + 8] = struct.pack("<d", float("nan"))
+    with open(data, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    header_line = lines[0]
+    cases = [
+        (["train", "--data", file("short_row.csv", header_line + "\n" + lines[1] + "\n" + lines[2].rsplit(",", 1)[0] + "\n"),
+          "--target", "diagnosis", "--out", model], ["short_row.csv", "row 2", "30 cells", "31 columns"]),
+        (["train", "--data", file("text_cell.csv", header_line + "\n" + lines[1] + "\nabc," + lines[2].split(",", 1)[1] + "\n"),
+          "--target", "diagnosis", "--out", model], ["text_cell.csv", "row 2", "column 'f0'", "'abc'", "is not a number"]),
+        (["train", "--data", data, "--target", "outcome", "--out", model], ["no column 'outcome'", "breast_cancer_header.csv"]),
+        (["train", "--data", file("not_classes.csv", "a,b\n1,0.5\n2,1\n"), "--target", "b", "--task", "classification",
+          "--out", model], ["not_classes.csv", "row 1", "'b'", "not a class"]),
+        (["predict", "--model", model, "--data", file("missing_feature.csv", "f0,f1\n1,2\n")], ["no column 'f2'"]),
+        (["predict", "--model", file("truncated.safetensors", good[:5]), "--data", data], ["truncated.safetensors", "truncated"]),
+        (["predict", "--model", file("cut.safetensors", good[:100]), "--data", data], ["runs past the end of the file"]),
+        (["info", "--model", file("bad_json.safetensors", good[:8] + b"[" + good[9:])], ["malformed header JSON"]),
+        (["info", "--model", file("wrong_shape.safetensors", struct.pack("<Q", len(wrong_shape)) + wrong_shape + good[8 + length:])],
+         ["tensor W1", "shape [30, 16]", "needs [16, 30]"]),
+        (["predict", "--model", file("nan.safetensors", bytes(nan_weight)), "--data", data], ["tensor W1", "non-finite"]),
+        (["gradcheck", "--model", os.path.join(scratch, "absent.safetensors"), "--data", data], ["absent.safetensors", "cannot open"]),
+    ]
+    for args, parts in cases:
+        result = run(mlpkit, *args, expect=2)
+        lines_out = result.stderr.strip().splitlines()
+        check(len(lines_out) == 1 and all(p in lines_out[0] for p in parts),
+              f"{args[0]} {os.path.basename(args[2])}: exit 2, one line naming {parts}\n  got: {result.stderr.strip()}")
+    run(mlpkit, "predict", "--model", os.path.join(scratch, "nan.safetensors"), "--data", data, "--allow-nonfinite")
+    check(True, "--allow-nonfinite loads a model with NaN weights")
 
 
 TESTS = {name[len("test_"):]: fn for name, fn in globals().items() if name.startswith("test_")}

@@ -219,27 +219,43 @@ Standardizer<T> Standardizer<T>::from_json(std::string_view json) {
     const auto count = detail::json_integer<std::uint64_t>(function, j, "count");
     const auto features = detail::json_integer<std::size_t>(function, j, "features");
     if (count == 0) detail::fail(function, "count must be a positive integer");
-    auto mean = j.at("mean").get<std::vector<double>>();
-    auto variance = j.at("variance").get<std::vector<double>>();
+    const auto mean = j.at("mean").get<std::vector<double>>();
+    const auto variance = j.at("variance").get<std::vector<double>>();
     if (mean.size() != features || variance.size() != features)
       detail::fail(function, "mean has ", mean.size(), " and variance ", variance.size(), " values but features is ", features);
-    const auto representable = [](double v) { return std::isfinite(v) && std::isfinite(static_cast<T>(v)); };
-    for (std::size_t i = 0; i < features; ++i) {
-      if (!representable(mean[i])) detail::fail(function, "mean[", i, "] (", mean[i], ") is not a finite ", detail::scalar_name<T>());
-      if (!representable(variance[i]) || variance[i] < 0)
-        detail::fail(function, "variance[", i, "] (", variance[i], ") is not a finite, non-negative ", detail::scalar_name<T>());
+    try {
+      return from_statistics(mean, variance, count, epsilon);
+    } catch (const Error& e) {  // the same checks, reported under from_json's name
+      const std::string message = e.what();
+      detail::fail(function, message.substr(message.find(": ") + 2));
     }
-    if (!representable(epsilon) || static_cast<T>(epsilon) <= T(0))
-      detail::fail(function, "epsilon (", epsilon, ") must be finite and greater than 0");
-    Standardizer result(static_cast<T>(epsilon));
-    result.count_ = count;
-    result.mean_acc_ = std::move(mean);
-    result.variance_acc_ = std::move(variance);
-    result.publish();
-    return result;
   } catch (const nlohmann::json::exception& e) {
     detail::fail(function, "malformed or truncated document (", e.what(), ")");
   }
+}
+
+template <class T>
+Standardizer<T> Standardizer<T>::from_statistics(std::span<const double> mean, std::span<const double> variance,
+                                                 std::uint64_t count, double epsilon) {
+  constexpr const char* function = "Standardizer::from_statistics";
+  if (mean.size() != variance.size() || mean.empty())
+    detail::fail(function, "mean has ", mean.size(), " and variance ", variance.size(),
+                 " values but both need one per feature (at least one)");
+  if (count == 0) detail::fail(function, "count must be a positive integer");
+  const auto representable = [](double v) { return std::isfinite(v) && std::isfinite(static_cast<T>(v)); };
+  for (std::size_t i = 0; i < mean.size(); ++i) {
+    if (!representable(mean[i])) detail::fail(function, "mean[", i, "] (", mean[i], ") is not a finite ", detail::scalar_name<T>());
+    if (!representable(variance[i]) || variance[i] < 0)
+      detail::fail(function, "variance[", i, "] (", variance[i], ") is not a finite, non-negative ", detail::scalar_name<T>());
+  }
+  if (!representable(epsilon) || static_cast<T>(epsilon) <= T(0))
+    detail::fail(function, "epsilon (", epsilon, ") must be finite and greater than 0");
+  Standardizer result(static_cast<T>(epsilon));
+  result.count_ = count;
+  result.mean_acc_.assign(mean.begin(), mean.end());
+  result.variance_acc_.assign(variance.begin(), variance.end());
+  result.publish();
+  return result;
 }
 
 template <class T>
