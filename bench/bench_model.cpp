@@ -1,11 +1,7 @@
 // Model files: loading a depth-8, width-1024 float model (8 × 1024 × 1025 parameters, ~32 MiB)
 // against a plain read() of the same file into fresh memory, in the same run. The load validates the
 // header and reads the tensors straight into θ; the target is at least half read()'s rate.
-// Measured on the 2-core shared VM (medians of 5, wall time, heavy load from other builds): load
-// 23.4 ms (1.34 GB/s); read() into fresh memory 246 ms (0.13 GB/s, 4 KiB page faults inside the
-// copy); read() into a warm reused buffer 6.8 ms (4.6 GB/s); of the load, 13.3 ms is allocating and
-// zeroing θ and dθ (BM_model_allocate), which any load into a new model pays. So the load is 10×
-// the fresh read but 0.29× the warm one: reaching 0.5× of that needs dθ allocated lazily.
+// BM_model_allocate times the allocation of θ and dθ alone, the floor of any load into a new model.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>

@@ -883,6 +883,8 @@ TEST_CASE("each message names the public function the user called") {
   expect_error("Mlp::loss_at", {"x has 2 rows"}, [&] {
     (void)net.loss_at(net.parameters(), {x.data(), 2, 3, 3}, {y.data(), 1, 3, 3}, workspace);
   });
+}
+
 namespace {
 
 // A model file with its header edited: edit(header) changes the JSON, the tensor bytes stay
