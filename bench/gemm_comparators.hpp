@@ -124,17 +124,33 @@ struct DnnlCall {
   dnnl::matmul matmul;
   std::unordered_map<int, dnnl::memory> args;
   std::string impl;
+  std::vector<T> examples, features;  // with bias: X (examples × features in) and dst (examples × features out)
 
   DnnlCall(GemmProblem<T>& p, bool bias_relu) {
     using dnnl::memory;
     static_assert(std::is_same_v<T, float>, "oneDNN 2.6 has no f64 matmul");
     const auto dt = memory::data_type::f32;
     const auto m = static_cast<memory::dim>(p.m), n = static_cast<memory::dim>(p.n), k = static_cast<memory::dim>(p.k);
-    const auto lda = static_cast<memory::dim>(p.a.ld()), ldb = static_cast<memory::dim>(p.b.ld());
-    const memory::desc a_md({m, k}, dt, p.ta == mlpkit::Trans::no ? memory::dims{lda, 1} : memory::dims{1, lda});
-    const memory::desc b_md({k, n}, dt, p.tb == mlpkit::Trans::no ? memory::dims{ldb, 1} : memory::dims{1, ldb});
-    const memory::desc c_md({m, n}, dt, memory::dims{static_cast<memory::dim>(p.c.ld()), 1});
-    const memory::desc bias_md({m, 1}, dt, memory::dims{1, 1});
+    const auto lda = static_cast<memory::dim>(p.a.ld()), ldb = static_cast<memory::dim>(p.b.ld()),
+               ldc = static_cast<memory::dim>(p.c.ld());
+    const bool ta = p.ta == mlpkit::Trans::yes, tb = p.tb == mlpkit::Trans::yes;
+    // oneDNN's matmul takes a bias per column of a row-major destination (its channels; a bias per
+    // row or a column-major destination sends it to its reference kernel), while mlpkit's bias is
+    // per row of C (features are rows). With bias it computes the layer in its own layout, examples
+    // × features: dst = X·Wᵀ = Cᵀ, with X = op(B)ᵀ copied row-major and dst a buffer of its own.
+    const memory::desc a_md = bias_relu ? memory::desc({n, k}, dt, memory::dims{k, 1})
+                                        : memory::desc({m, k}, dt, ta ? memory::dims{1, lda} : memory::dims{lda, 1});
+    const memory::desc b_md = bias_relu ? memory::desc({k, m}, dt, ta ? memory::dims{lda, 1} : memory::dims{1, lda})
+                                        : memory::desc({k, n}, dt, tb ? memory::dims{1, ldb} : memory::dims{ldb, 1});
+    const memory::desc c_md = bias_relu ? memory::desc({n, m}, dt, memory::dims{m, 1})
+                                        : memory::desc({m, n}, dt, memory::dims{ldc, 1});
+    const memory::desc bias_md({1, m}, dt, memory::dims{m, 1});
+    if (bias_relu) {
+      examples.resize(p.n * p.k);
+      for (std::size_t j = 0; j < p.n; ++j)
+        for (std::size_t q = 0; q < p.k; ++q) examples[j * p.k + q] = tb ? p.b(j, q) : p.b(q, j);
+      features.resize(p.n * p.m);
+    }
     dnnl::primitive_attr attr;
     if (bias_relu) {
       dnnl::post_ops ops;
@@ -146,9 +162,9 @@ struct DnnlCall {
     const dnnl::matmul::primitive_desc pd(desc, attr, engine);
     impl = pd.impl_info_str();
     matmul = dnnl::matmul(pd);
-    args[DNNL_ARG_SRC] = memory(a_md, engine, p.a.data());
-    args[DNNL_ARG_WEIGHTS] = memory(b_md, engine, p.b.data());
-    args[DNNL_ARG_DST] = memory(c_md, engine, p.c.data());
+    args[DNNL_ARG_SRC] = memory(a_md, engine, bias_relu ? examples.data() : p.a.data());
+    args[DNNL_ARG_WEIGHTS] = memory(b_md, engine, bias_relu ? p.a.data() : p.b.data());
+    args[DNNL_ARG_DST] = memory(c_md, engine, bias_relu ? features.data() : p.c.data());
     if (bias_relu) args[DNNL_ARG_BIAS] = memory(bias_md, engine, p.bias.data());
   }
   void operator()() {
