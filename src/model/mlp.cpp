@@ -332,14 +332,19 @@ T Mlp<T>::forward_backward(MatrixView<const T> x, MatrixView<const T> y) {
 
 template <class T>
 void Mlp<T>::predict(MatrixView<const T> x, MatrixView<T> out) const {
+  MlpWorkspace<T> workspace;
+  predict(x, out, workspace);
+}
+
+template <class T>
+void Mlp<T>::predict(MatrixView<const T> x, MatrixView<T> out, MlpWorkspace<T>& workspace) const {
   detail::check_view("Mlp::predict", "x", x);
   detail::check_view("Mlp::predict", "out", out);
   if (x.rows != config_.dims.front())
     detail::fail("Mlp::predict", "x has ", x.rows, " rows but the model has n[0] = ", config_.dims.front(), " inputs");
   if (x.cols == 0) detail::fail("Mlp::predict", "x has 0 columns: m = 0, a batch needs at least one example");
   detail::check_shape("Mlp::predict", "out", out, config_.dims.back(), x.cols);
-  MlpWorkspace<T> ws;
-  const MatrixView<const T> logits = forward_pass(theta_.data(), x, ws, false, false);
+  const MatrixView<const T> logits = forward_pass(theta_.data(), x, workspace, false, false);
   detail::output_activation(config_, logits, out);
 }
 
