@@ -109,12 +109,11 @@ void pack_b_slivers(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* pack
     if (b.cs == 1 && cols == NR) {
       for (std::size_t p = 0; p < kc; ++p)
         for (std::size_t j = 0; j < NR; ++j) packed[p * NR + j] = src[p * b.rs + j];
-    } else if (b.rs == 1 && cols == NR) {
-      // op(B) = Bᵀ: walk each stored row (one column of op(B)) contiguously.
-      for (std::size_t j = 0; j < NR; ++j) {
-        const T* col = src + j * b.cs;
-        for (std::size_t p = 0; p < kc; ++p) packed[p * NR + j] = col[p];
-      }
+    } else if (b.rs == 1) {
+      // op(B) = Bᵀ: walk each stored row (one column of op(B)) contiguously; a partial sliver (a
+      // narrow C, as A·Bᵀ at batch 9–16) zero-fills its last columns.
+      for (std::size_t j = 0; j < NR; ++j)
+        for (std::size_t p = 0; p < kc; ++p) packed[p * NR + j] = j < cols ? src[j * b.cs + p] : T(0);
     } else {
       for (std::size_t p = 0; p < kc; ++p)
         for (std::size_t j = 0; j < NR; ++j) packed[p * NR + j] = j < cols ? src[p * b.rs + j * b.cs] : T(0);
