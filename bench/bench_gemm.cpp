@@ -1,10 +1,13 @@
-// GEMM throughput: mlpkit beside OpenBLAS (cblas_?gemm, same thread count) in one run, for square
-// shapes and MLP layers (features × batch), plus the fused gemm + bias + ReLU epilogue against
-// OpenBLAS gemm followed by a separate bias + ReLU pass. Rates are GFLOP/s of 2·m·n·k, beside the
-// machine's FMA roof at the same thread counts (fma_peak<T>), so each reads as a fraction of peak.
-// MLPKIT_BENCH_THREADS=1,16 picks other thread counts than the default 1 and 2.
-// The same source builds bench_gemm_blis, with BLIS (bli_?gemm) as the comparator instead: both
-// libraries export the BLAS symbols, so each gets its own binary (a separate run).
+// GEMM throughput: mlpkit beside every comparator found at build time (OpenBLAS, libxsmm, oneDNN in
+// bench_gemm; BLIS in bench_gemm_blis, since it exports the same BLAS symbols as OpenBLAS), side by
+// side in one run, over the shapes an application meets: batch 1–16 through square layers in the
+// three forms forward and backward use (A·B, Aᵀ·B, A·Bᵀ), small odd layers, large squares with their
+// power-of-two neighbours, batch-256 MLP layers, and the fused gemm + bias + ReLU epilogue (against
+// oneDNN's matmul with the same post-ops and OpenBLAS gemm followed by a separate pass). Rates are
+// GFLOP/s of 2·m·n·k beside the FMA roof (fma_peak<T>) and the streaming-read rate of the same bytes
+// (stream_read<T>, mlpkit::dot) at the same thread counts; the context names every comparator's kernel.
+// MLPKIT_BENCH_THREADS=1,16 picks other thread counts than the default 1 and 2. OpenBLAS picks its
+// kernel from the CPU it knows: run with OPENBLAS_CORETYPE=SkylakeX on AVX-512 CPUs newer than it.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -17,56 +20,75 @@
 #include <vector>
 
 #include "fma_peak.hpp"
+#include "gemm_comparators.hpp"
 #include "mlpkit/mlpkit.hpp"
-
-#ifdef MLPKIT_BENCH_HAVE_OPENBLAS
-#include <cblas.h>
-#endif
-#ifdef MLPKIT_BENCH_HAVE_BLIS
-#include <blis.h>
-#endif
+#include "mlpkit/vector.hpp"
 
 namespace {
 
+using mlpkit::Trans;
+using mlpkit_bench::GemmProblem;
+
 struct Shape {
   std::int64_t m, n, k;
+  Trans ta = Trans::no, tb = Trans::no;
 };
 
-// Square shapes, then MLP layers with batch 256 (M = features out, N = batch, K = features in).
+// The grid: batch 1, 4, 16 through square layers of 64, 256, 1024 (forward W·X, and the backward
+// forms Wᵀ·δ and δ·Xᵀ at the same sizes), small odd layers, large squares with the power-of-two
+// size between its neighbours, and batch-256 MLP layers (M = features out, N = batch, K = features in).
 const std::vector<Shape>& shapes() {
-  static const std::vector<Shape> all{{32, 32, 32},      {64, 64, 64},       {128, 128, 128},    {256, 256, 256},
-                                      {512, 512, 512},   {1024, 1024, 1024}, {2048, 2048, 2048}, {64, 256, 64},
-                                      {1024, 256, 1024}, {256, 64, 784}};
+  static const std::vector<Shape> all = [] {
+    std::vector<Shape> s;
+    for (std::int64_t w : {64, 256, 1024})
+      for (std::int64_t batch : {1, 4, 16})
+        for (auto [ta, tb] : {std::pair{Trans::no, Trans::no}, {Trans::yes, Trans::no}, {Trans::no, Trans::yes}})
+          s.push_back({w, batch, w, ta, tb});
+    for (Shape small : std::vector<Shape>{{16, 32, 16}, {10, 32, 64}, {32, 32, 32}, {64, 64, 64}, {100, 100, 100}})
+      s.push_back(small);
+    for (std::int64_t n : {512, 1000, 1024, 1040, 2048}) s.push_back({n, n, n});
+    for (Shape layer : std::vector<Shape>{{64, 256, 64}, {1024, 256, 1024}, {256, 64, 784}}) s.push_back(layer);
+    return s;
+  }();
   return all;
 }
+// Fused bias + ReLU: the batch-256 layers and batch 1.
 const std::vector<Shape>& mlp_shapes() {
-  static const std::vector<Shape> all{{64, 256, 64}, {256, 256, 256}, {1024, 256, 1024}, {256, 64, 784}};
+  static const std::vector<Shape> all{{64, 256, 64},   {256, 256, 256}, {1024, 256, 1024},
+                                      {256, 64, 784},  {256, 1, 256},   {1024, 1, 1024}};
   return all;
+}
+
+Trans trans_of(std::int64_t v) { return v != 0 ? Trans::yes : Trans::no; }
+
+template <class T>
+GemmProblem<T> make_problem(const benchmark::State& state) {
+  GemmProblem<T> p{trans_of(state.range(4)), trans_of(state.range(5)), static_cast<std::size_t>(state.range(0)),
+                   static_cast<std::size_t>(state.range(1)), static_cast<std::size_t>(state.range(2)), {}, {}, {}, {}};
+  const bool ta = p.ta == Trans::yes, tb = p.tb == Trans::yes;
+  p.a = mlpkit::Matrix<T>(ta ? p.k : p.m, ta ? p.m : p.k);
+  p.b = mlpkit::Matrix<T>(tb ? p.n : p.k, tb ? p.k : p.n);
+  p.c = mlpkit::Matrix<T>(p.m, p.n);
+  for (std::size_t i = 0; i < p.a.rows(); ++i)
+    for (std::size_t j = 0; j < p.a.cols(); ++j) p.a(i, j) = T(static_cast<double>((i * 7 + j * 3) % 17) / 17.0 - 0.5);
+  for (std::size_t i = 0; i < p.b.rows(); ++i)
+    for (std::size_t j = 0; j < p.b.cols(); ++j) p.b(i, j) = T(static_cast<double>((i * 5 + j * 11) % 13) / 13.0 - 0.5);
+  p.bias.assign(p.m, T(0.01));
+  return p;
+}
+
+// The bytes of the larger operand, which a skinny product must stream once.
+double weight_bytes(const benchmark::State& state, std::size_t elem) {
+  const double m = double(state.range(0)), n = double(state.range(1)), k = double(state.range(2));
+  return std::max(m, n) * k * double(elem);
 }
 
 template <class T>
-struct Problem {
-  mlpkit::Matrix<T> a, b, c;
-  std::vector<T> bias;
-  std::size_t m, n, k;
-  explicit Problem(const benchmark::State& state)
-      : m(static_cast<std::size_t>(state.range(0))),
-        n(static_cast<std::size_t>(state.range(1))),
-        k(static_cast<std::size_t>(state.range(2))) {
-    a = mlpkit::Matrix<T>(m, k);
-    b = mlpkit::Matrix<T>(k, n);
-    c = mlpkit::Matrix<T>(m, n);
-    for (std::size_t i = 0; i < m; ++i)
-      for (std::size_t p = 0; p < k; ++p) a(i, p) = T(static_cast<double>((i * 7 + p * 3) % 17) / 17.0 - 0.5);
-    for (std::size_t p = 0; p < k; ++p)
-      for (std::size_t j = 0; j < n; ++j) b(p, j) = T(static_cast<double>((p * 5 + j * 11) % 13) / 13.0 - 0.5);
-    bias.assign(m, T(0.01));
-  }
-};
-
 void set_rate(benchmark::State& state) {
   const double flops = 2.0 * double(state.range(0)) * double(state.range(1)) * double(state.range(2));
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(weight_bytes(state, sizeof(T)) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // After a multithreaded run, wait until the library's idle workers have stopped spinning, so the next
@@ -106,37 +128,40 @@ void BM_fma_peak(benchmark::State& state) {
 }
 
 template <class T>
-void BM_mlpkit(benchmark::State& state) {
-  Problem<T> p(state);
-  mlpkit::set_num_threads(static_cast<int>(state.range(3)));
-  warm_up(state, [&] { mlpkit::gemm(mlpkit::Trans::no, mlpkit::Trans::no, T(1), p.a.view(), p.b.view(), T(0), p.c.view()); });
+void mlpkit_gemm(GemmProblem<T>& p, const mlpkit::Epilogue<T>& epilogue = {}) {
+  mlpkit::gemm(p.ta, p.tb, T(1), p.a.view(), p.b.view(), T(0), p.c.view(), epilogue);
+}
+
+// Times call() on the problem after the untimed warm-up; `threads` is range(3).
+template <class T, class Call>
+void run(benchmark::State& state, Call&& call) {
+  warm_up(state, call);
   for (auto _ : state) {
-    mlpkit::gemm(mlpkit::Trans::no, mlpkit::Trans::no, T(1), p.a.view(), p.b.view(), T(0), p.c.view());
+    call();
     benchmark::ClobberMemory();
   }
-  set_rate(state);
+  set_rate<T>(state);
   let_idle_workers_sleep(state);
+}
+
+template <class T>
+void BM_mlpkit(benchmark::State& state) {
+  GemmProblem<T> p = make_problem<T>(state);
+  mlpkit::set_num_threads(static_cast<int>(state.range(3)));
+  run<T>(state, [&] { mlpkit_gemm(p); });
 }
 
 template <class T>
 void BM_mlpkit_fused_bias_relu(benchmark::State& state) {
-  Problem<T> p(state);
+  GemmProblem<T> p = make_problem<T>(state);
   mlpkit::set_num_threads(static_cast<int>(state.range(3)));
   const mlpkit::Epilogue<T> epilogue{p.bias.data(), mlpkit::Activation::relu};
-  warm_up(state, [&] {
-    mlpkit::gemm(mlpkit::Trans::no, mlpkit::Trans::no, T(1), p.a.view(), p.b.view(), T(0), p.c.view(), epilogue);
-  });
-  for (auto _ : state) {
-    mlpkit::gemm(mlpkit::Trans::no, mlpkit::Trans::no, T(1), p.a.view(), p.b.view(), T(0), p.c.view(), epilogue);
-    benchmark::ClobberMemory();
-  }
-  set_rate(state);
-  let_idle_workers_sleep(state);
+  run<T>(state, [&] { mlpkit_gemm(p, epilogue); });
 }
 
 // The separate pass an unfused layer needs after a comparator's gemm: C = max(C + b, 0), one row per feature.
 template <class T>
-void bias_relu_pass(Problem<T>& p) {
+void bias_relu_pass(GemmProblem<T>& p) {
   for (std::size_t i = 0; i < p.m; ++i) {
     T* row = p.c.data() + i * p.c.ld();
     const T b = p.bias[i];
@@ -144,71 +169,65 @@ void bias_relu_pass(Problem<T>& p) {
   }
 }
 
-#ifdef MLPKIT_BENCH_HAVE_OPENBLAS
-constexpr const char* kComparator = "openblas";
-
+#ifdef MLPKIT_BENCH_HAVE_BLAS
 template <class T>
-void comparator_gemm(Problem<T>& p) {
-  const auto m = static_cast<blasint>(p.m), n = static_cast<blasint>(p.n), k = static_cast<blasint>(p.k);
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, p.a.data(), static_cast<blasint>(p.a.ld()),
-                p.b.data(), static_cast<blasint>(p.b.ld()), 0.0f, p.c.data(), static_cast<blasint>(p.c.ld()));
-  else
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, p.a.data(), static_cast<blasint>(p.a.ld()),
-                p.b.data(), static_cast<blasint>(p.b.ld()), 0.0, p.c.data(), static_cast<blasint>(p.c.ld()));
-}
-
-void set_comparator_threads(int threads) { openblas_set_num_threads(threads); }
-#elif defined(MLPKIT_BENCH_HAVE_BLIS)
-constexpr const char* kComparator = "blis";
-
-// BLIS's typed API with general strides: row-major is row stride ld, column stride 1.
-template <class T>
-void comparator_gemm(Problem<T>& p) {
-  T one(1), zero(0);
-  const auto m = static_cast<dim_t>(p.m), n = static_cast<dim_t>(p.n), k = static_cast<dim_t>(p.k);
-  const auto lda = static_cast<inc_t>(p.a.ld()), ldb = static_cast<inc_t>(p.b.ld()), ldc = static_cast<inc_t>(p.c.ld());
-  if constexpr (std::is_same_v<T, float>)
-    bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, p.a.data(), lda, 1, p.b.data(), ldb, 1, &zero,
-              p.c.data(), ldc, 1);
-  else
-    bli_dgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, p.a.data(), lda, 1, p.b.data(), ldb, 1, &zero,
-              p.c.data(), ldc, 1);
-}
-
-void set_comparator_threads(int threads) { bli_thread_set_num_threads(threads); }
-#endif
-
-#if defined(MLPKIT_BENCH_HAVE_OPENBLAS) || defined(MLPKIT_BENCH_HAVE_BLIS)
-#define MLPKIT_BENCH_HAVE_COMPARATOR 1
-
-template <class T>
-void BM_comparator(benchmark::State& state) {
-  Problem<T> p(state);
-  set_comparator_threads(static_cast<int>(state.range(3)));
-  warm_up(state, [&] { comparator_gemm(p); });
-  for (auto _ : state) {
-    comparator_gemm(p);
-    benchmark::ClobberMemory();
-  }
-  set_rate(state);
-  let_idle_workers_sleep(state);
+void BM_blas(benchmark::State& state) {
+  GemmProblem<T> p = make_problem<T>(state);
+  mlpkit_bench::set_blas_threads(static_cast<int>(state.range(3)));
+  run<T>(state, [&] { mlpkit_bench::blas_gemm(p); });
 }
 
 template <class T>
-void BM_comparator_then_bias_relu(benchmark::State& state) {
-  Problem<T> p(state);
-  set_comparator_threads(static_cast<int>(state.range(3)));
-  warm_up(state, [&] { comparator_gemm(p); });
-  for (auto _ : state) {
-    comparator_gemm(p);
+void BM_blas_then_bias_relu(benchmark::State& state) {
+  GemmProblem<T> p = make_problem<T>(state);
+  mlpkit_bench::set_blas_threads(static_cast<int>(state.range(3)));
+  run<T>(state, [&] {
+    mlpkit_bench::blas_gemm(p);
     bias_relu_pass(p);
-    benchmark::ClobberMemory();
-  }
-  set_rate(state);
-  let_idle_workers_sleep(state);
+  });
 }
 #endif
+
+#ifdef MLPKIT_BENCH_HAVE_LIBXSMM
+// libxsmm's JIT kernels are single-threaded: registered for one thread only.
+template <class T>
+void BM_libxsmm(benchmark::State& state) {
+  GemmProblem<T> p = make_problem<T>(state);
+  const mlpkit_bench::XsmmCall<T> call(p);
+  if (call.kernel == nullptr) {
+    state.SkipWithError("libxsmm has no JIT kernel for this shape");
+    return;
+  }
+  run<T>(state, [&] { call(p); });
+}
+#endif
+
+#ifdef MLPKIT_BENCH_HAVE_DNNL
+template <class T>
+void BM_onednn(benchmark::State& state, bool bias_relu) {
+  GemmProblem<T> p = make_problem<T>(state);
+  omp_set_num_threads(static_cast<int>(state.range(3)));  // oneDNN's OpenMP runtime follows it
+  try {
+    mlpkit_bench::DnnlCall<T> call(p, bias_relu);
+    state.SetLabel(call.impl);
+    run<T>(state, [&] { call(); });
+  } catch (const dnnl::error& e) {
+    state.SkipWithError(e.what());
+  }
+}
+#endif
+
+// The roof of a skinny product: a streaming read of its larger operand's bytes (mlpkit::dot of
+// that many elements against a second vector reads twice the bytes; the rate counts both).
+template <class T>
+void BM_stream_read(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  mlpkit::set_num_threads(static_cast<int>(state.range(1)));
+  const std::vector<T> x(n, T(0.5)), y(n, T(0.25));
+  for (auto _ : state) benchmark::DoNotOptimize(mlpkit::dot(x.data(), y.data(), n));
+  state.counters["GB/s"] =
+      benchmark::Counter(2.0 * double(n) * sizeof(T) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
 
 // Thread counts to run: 1 and 2, or the comma-separated list in MLPKIT_BENCH_THREADS (e.g. "1,16").
 std::vector<int> thread_counts() {
@@ -226,38 +245,55 @@ std::vector<int> thread_counts() {
   return counts;
 }
 
+std::string form(const Shape& s) {
+  return std::string(s.ta == Trans::yes ? "T" : "N") + (s.tb == Trans::yes ? "T" : "N");
+}
+
+void register_gemm(const std::string& name, void (*fn)(benchmark::State&), const Shape& s, int threads) {
+  benchmark::internal::Benchmark* bench = benchmark::RegisterBenchmark(name.c_str(), fn);
+  bench->Args({s.m, s.n, s.k, threads, s.ta == Trans::yes, s.tb == Trans::yes})
+      ->ArgNames({"m", "n", "k", "threads", "ta", "tb"});
+  // One thread: CPU time, which a shared machine's other processes do not inflate; more: real time.
+  if (threads > 1) bench->UseRealTime();
+}
+
 template <class T>
 void register_type(const std::string& type) {
   for (int threads : thread_counts()) {
-    benchmark::RegisterBenchmark(("fma_peak<" + type + ">").c_str(), BM_fma_peak<T>)
-        ->Arg(threads)
-        ->ArgName("threads")
-        ->UseRealTime();
+    benchmark::internal::Benchmark* peak =
+        benchmark::RegisterBenchmark(("fma_peak<" + type + ">").c_str(), BM_fma_peak<T>)->Arg(threads)->ArgName("threads");
+    if (threads > 1) peak->UseRealTime();  // its other threads are not the calling thread's CPU time
+    // Reads of 256 KiB (L2), 4 MiB (the weights of a 1024² float layer, L3) and 16 MiB, both vectors counted.
+    for (std::int64_t bytes : {std::int64_t(1) << 18, std::int64_t(1) << 22, std::int64_t(1) << 24}) {
+      benchmark::internal::Benchmark* read =
+          benchmark::RegisterBenchmark(("stream_read<" + type + ">/dot").c_str(), BM_stream_read<T>)
+              ->Args({bytes / std::int64_t(2 * sizeof(T)), threads})
+              ->ArgNames({"n", "threads"});
+      if (threads > 1) read->UseRealTime();
+    }
     for (const Shape& s : shapes()) {
-      const std::vector<std::int64_t> args{s.m, s.n, s.k, threads};
-      benchmark::RegisterBenchmark(("gemm<" + type + ">/mlpkit").c_str(), BM_mlpkit<T>)
-          ->Args(args)
-          ->ArgNames({"m", "n", "k", "threads"})
-          ->UseRealTime();
-#ifdef MLPKIT_BENCH_HAVE_COMPARATOR
-      benchmark::RegisterBenchmark(("gemm<" + type + ">/" + kComparator).c_str(), BM_comparator<T>)
-          ->Args(args)
-          ->ArgNames({"m", "n", "k", "threads"})
-          ->UseRealTime();
+      const std::string prefix = "gemm<" + type + ">/" + form(s) + "/";
+      register_gemm(prefix + "mlpkit", BM_mlpkit<T>, s, threads);
+#ifdef MLPKIT_BENCH_HAVE_BLAS
+      register_gemm(prefix + "blas", BM_blas<T>, s, threads);
+#endif
+#ifdef MLPKIT_BENCH_HAVE_LIBXSMM
+      if (threads == 1) register_gemm(prefix + "libxsmm", BM_libxsmm<T>, s, threads);
+#endif
+#ifdef MLPKIT_BENCH_HAVE_DNNL
+      if constexpr (std::is_same_v<T, float>)
+        register_gemm(prefix + "onednn", [](benchmark::State& st) { BM_onednn<T>(st, false); }, s, threads);
 #endif
     }
     for (const Shape& s : mlp_shapes()) {
-      const std::vector<std::int64_t> args{s.m, s.n, s.k, threads};
-      benchmark::RegisterBenchmark(("gemm_bias_relu<" + type + ">/mlpkit_fused").c_str(), BM_mlpkit_fused_bias_relu<T>)
-          ->Args(args)
-          ->ArgNames({"m", "n", "k", "threads"})
-          ->UseRealTime();
-#ifdef MLPKIT_BENCH_HAVE_COMPARATOR
-      benchmark::RegisterBenchmark(("gemm_bias_relu<" + type + ">/" + kComparator + "_then_pass").c_str(),
-                                   BM_comparator_then_bias_relu<T>)
-          ->Args(args)
-          ->ArgNames({"m", "n", "k", "threads"})
-          ->UseRealTime();
+      const std::string prefix = "gemm_bias_relu<" + type + ">/";
+      register_gemm(prefix + "mlpkit_fused", BM_mlpkit_fused_bias_relu<T>, s, threads);
+#ifdef MLPKIT_BENCH_HAVE_BLAS
+      register_gemm(prefix + "blas_then_pass", BM_blas_then_bias_relu<T>, s, threads);
+#endif
+#ifdef MLPKIT_BENCH_HAVE_DNNL
+      if constexpr (std::is_same_v<T, float>)
+        register_gemm(prefix + "onednn_post_ops", [](benchmark::State& st) { BM_onednn<T>(st, true); }, s, threads);
 #endif
     }
   }
@@ -271,6 +307,16 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("mlpkit_isa", std::string(mlpkit::active_isa()));
+#ifdef MLPKIT_BENCH_HAVE_BLAS
+  benchmark::AddCustomContext("blas", mlpkit_bench::blas_kernel());
+#endif
+#ifdef MLPKIT_BENCH_HAVE_LIBXSMM
+  libxsmm_init();
+  benchmark::AddCustomContext("libxsmm", mlpkit_bench::xsmm_kernel());
+#endif
+#ifdef MLPKIT_BENCH_HAVE_DNNL
+  benchmark::AddCustomContext("onednn_isa", mlpkit_bench::dnnl_isa());
+#endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -1,5 +1,6 @@
 // Mlp throughput across depths and widths: the forward pass (training-mode loss with a warm
-// workspace) and a full training step's forward_backward, float, batch 256.
+// workspace) and a full training step's forward_backward, float, batch 256; and the latency of
+// predict at batch 1 (inference), also after a parallel region.
 //
 // The network is `depth` layers of width × width (dims = {width, …, width}), ReLU hidden layers, an
 // identity output and MSE, like the `nn.Sequential` of Linear+ReLU it is compared with.
@@ -83,6 +84,32 @@ void BM_forward_backward(benchmark::State& state) {
   set_counters(state, 3.0 * s.flops_forward);
 }
 
+// One example through the network (inference at batch 1), with a caller's warm workspace, so a call
+// allocates nothing. after_parallel:1 first runs a two-thread GEMM (one OpenMP team, whose idle
+// workers then wait for work) and times the one-thread call after it: filtered to alone, the row
+// measures a fresh process whose history is one parallel region.
+void BM_predict_batch1(benchmark::State& state) {
+  const auto depth = static_cast<std::size_t>(state.range(0)), width = static_cast<std::size_t>(state.range(1));
+  Setup& s = setup_for(depth, width);
+  if (state.range(2) != 0) {
+    mlpkit::set_num_threads(2);
+    mlpkit::Matrix<float> c(width, width);
+    mlpkit::gemm(mlpkit::Trans::no, mlpkit::Trans::yes, 1.0f, s.x.view(), s.x.view(), 0.0f, c.view());
+  }
+  mlpkit::set_num_threads(1);
+  mlpkit::Matrix<float> x(width, 1), out(width, 1);
+  for (std::size_t i = 0; i < width; ++i) x(i, 0) = s.x(i, 0);
+  mlpkit::MlpWorkspace<float> workspace;
+  s.net.predict(x, out.view(), workspace);
+  for (auto _ : state) {
+    s.net.predict(x, out.view(), workspace);
+    benchmark::ClobberMemory();
+  }
+  state.counters["weights GB/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * double(depth * width * width * sizeof(float)) * 1e-9,
+      benchmark::Counter::kIsRate);
+}
+
 void grid(benchmark::internal::Benchmark* b) {
   b->ArgNames({"depth", "width", "threads"});
   for (std::int64_t depth : {1, 2, 4, 8, 16, 32})
@@ -93,6 +120,11 @@ void grid(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_forward)->Apply(grid);
 BENCHMARK(BM_forward_backward)->Apply(grid);
+BENCHMARK(BM_predict_batch1)
+    ->ArgNames({"depth", "width", "after_parallel"})
+    ->ArgsProduct({{8}, {64, 256, 1024}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -263,19 +263,16 @@ TEST_CASE_TEMPLATE("the fused epilogue equals an unfused gemm followed by bias a
         Epilogue<T> epilogue{bias.data(), f, T(0.125), pre.view()};
         gemm(Trans::yes, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), fused.view(), epilogue);
         // Unfused: Z = C + bias, then activation_forward row by row (the same ISA's lane function).
-        std::vector<T> z(s.n), want(s.n);
-        std::size_t bad = 0;
-        for (std::size_t i = 0; i < s.m; ++i) {
-          for (std::size_t j = 0; j < s.n; ++j) z[j] = unfused.data[i * unfused.ld + j] + bias[i];
-          activation_forward(f, z.data(), want.data(), s.n, T(0.125));
-          for (std::size_t j = 0; j < s.n; ++j) {
-            if (pre.data[i * pre.ld + j] != z[j]) ++bad;
-            const T got = fused.data[i * fused.ld + j];
-            if (!(got == want[j] || (std::isnan(got) && std::isnan(want[j])))) ++bad;
-            // ReLU checked from first principles too, so the test does not only trust activation_forward.
-            if (f == Activation::relu && got != (z[j] > T(0) ? z[j] : T(0))) ++bad;
-          }
-        }
+        std::size_t bad = test::fused_epilogue_mismatches(
+            s.m, s.n, unfused.data.data(), unfused.ld, bias.data(), fused.data.data(), fused.ld, pre.data.data(),
+            pre.ld, [&](const T* z, T* y, std::size_t n) { activation_forward(f, z, y, n, T(0.125)); });
+        // ReLU checked from first principles too, so the test does not only trust activation_forward.
+        if (f == Activation::relu)
+          for (std::size_t i = 0; i < s.m; ++i)
+            for (std::size_t j = 0; j < s.n; ++j) {
+              const T z = unfused.data[i * unfused.ld + j] + bias[i];
+              if (fused.data[i * fused.ld + j] != (z > T(0) ? z : T(0))) ++bad;
+            }
         CHECK(bad == 0);
         // Without pre_activation the result is the same.
         Operand<T> plain = c0;

@@ -233,6 +233,21 @@ TEST_CASE("predict gives probabilities without dropout") {
   CHECK(again(0, 0) == p(0, 0));
 }
 
+TEST_CASE("predict with a caller's workspace equals predict, batch 1 included, and keeps its buffers") {
+  const auto config = make_config<double>(kLossCases[2], Activation::relu, {6, 16, 9});
+  Mlp<double> net(config);
+  MlpWorkspace<double> workspace;
+  for (std::size_t m : {std::size_t(7), std::size_t(1), std::size_t(5)}) {
+    CAPTURE(m);
+    const auto x = random_matrix<double>(6, m, 2 + m);
+    Matrix<double> out(3, m);
+    net.predict(x, out.view(), workspace);
+    const Matrix<double> fresh = net.predict(x);
+    for (std::size_t i = 0; i < 3; ++i)
+      for (std::size_t j = 0; j < m; ++j) CHECK(out(i, j) == fresh(i, j));
+  }
+}
+
 TEST_CASE("a float model and its double copy agree on loss and gradients") {
   for (const LossCase& c : kLossCases) {
     CAPTURE(c.name);

@@ -62,4 +62,27 @@ inline const std::vector<std::size_t>& awkward_sizes() {
   return sizes;
 }
 
+/**
+ * Counts where a fused gemm epilogue differs from the unfused product followed by Z = C + bias[i]
+ * and activation_forward row by row (the same ISA's lane function, so equal bit for bit): in
+ * pre_activation (Z) or in C (act(Z)). Each matrix is m × n at data[i·ld + j].
+ */
+template <class T, class Activate>
+std::size_t fused_epilogue_mismatches(std::size_t m, std::size_t n, const T* unfused, std::size_t ld_unfused,
+                                      const T* bias, const T* fused, std::size_t ld_fused, const T* pre,
+                                      std::size_t ld_pre, Activate&& activation_forward_row) {
+  std::vector<T> z(n), want(n);
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < n; ++j) z[j] = unfused[i * ld_unfused + j] + bias[i];
+    activation_forward_row(z.data(), want.data(), n);
+    for (std::size_t j = 0; j < n; ++j) {
+      if (pre[i * ld_pre + j] != z[j]) ++bad;
+      const T got = fused[i * ld_fused + j];
+      if (!(got == want[j] || (std::isnan(got) && std::isnan(want[j])))) ++bad;
+    }
+  }
+  return bad;
+}
+
 }  // namespace mlpkit::test

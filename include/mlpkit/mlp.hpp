@@ -219,6 +219,8 @@ class Mlp {
    * out (n[L] × m). x: n[0] × m. Throws mlpkit::Error for wrong shapes and invalid views.
    */
   void predict(MatrixView<const T> x, MatrixView<T> out) const;
+  /** predict() with a caller's workspace: once warm (the same or a smaller m), it allocates nothing. */
+  void predict(MatrixView<const T> x, MatrixView<T> out, MlpWorkspace<T>& workspace) const;
   /** The same, returned as a new n[L] × m matrix. */
   Matrix<T> predict(MatrixView<const T> x) const;
 

@@ -367,6 +367,12 @@ T Mlp<T>::forward_backward(MatrixView<const T> x, MatrixView<const T> y) {
 
 template <class T>
 void Mlp<T>::predict(MatrixView<const T> x, MatrixView<T> out) const {
+  MlpWorkspace<T> workspace;
+  predict(x, out, workspace);
+}
+
+template <class T>
+void Mlp<T>::predict(MatrixView<const T> x, MatrixView<T> out, MlpWorkspace<T>& workspace) const {
   constexpr const char* fn = "Mlp::predict";
   check_input(fn, x);
   detail::check_view(fn, "out", out);
@@ -374,8 +380,7 @@ void Mlp<T>::predict(MatrixView<const T> x, MatrixView<T> out) const {
   // A one-layer network writes out by a GEMM that still reads x and θ.
   detail::check_disjoint(fn, "out", MatrixView<const T>(out), "x", x);
   check_apart_from_parameters(fn, "out", out);
-  MlpWorkspace<T> ws;
-  const MatrixView<const T> logits = forward_pass(theta_.data(), x, ws, false, false);
+  const MatrixView<const T> logits = forward_pass(theta_.data(), x, workspace, false, false);
   detail::output_activation(config_, logits, out);
 }
 

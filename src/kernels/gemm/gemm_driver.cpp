@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <memory>
+#include <numeric>
 
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "runtime/threads.hpp"
@@ -43,6 +44,66 @@ constexpr std::size_t kMinChunkBytes = 1024;
 // elements then costs at most ~1/64 of the item's k × NR × rows multiply-adds.
 constexpr std::size_t kMinRowsPerPackingGroup = 64;
 
+// Whether the direct path may read a k × NR sliver of B in place, rows `row_bytes` apart: only
+// while those rows fall into enough L2 sets to stay there across the row tiles. A stride with a
+// large power-of-two factor maps the rows to few sets (1 KiB: 64 of 1024 on a 1 MiB 16-way L2, so
+// a 1024-deep sliver is evicted before the next tile reads it; 1024×256×1024 float ran 115 GFLOP/s
+// in place, 168 packed, 1024³ 103 and 177); 8 ways of each set are counted for B.
+bool sliver_stays_in_l2(std::size_t row_bytes, std::size_t k) {
+  constexpr std::size_t kL2SetSpan = std::size_t(1) << 16, kWaysForB = 8;  // 1024 sets × 64 B
+  return k <= kL2SetSpan / std::gcd(row_bytes, kL2SetSpan) * kWaysForB;
+}
+
+// Long-dimension elements per skinny work item: whole chunks of the kernel's z buffer.
+constexpr std::size_t kSkinnyItem = 256;
+
+// C with at most skinny_max columns (or rows: then the kernel computes Cᵀ = op(B)ᵀ·op(A)ᵀ) through
+// the skinny kernel, the long operand read once. Returns false when the shape is not skinny.
+template <class T>
+bool gemm_skinny(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedOperand<T> op_b, std::size_t m,
+                 std::size_t n, std::size_t k, T alpha, T beta, T* c, std::size_t ldc, const Epilogue<T>& epilogue,
+                 bool fused) {
+  const std::size_t limit = std::min(kernels.blocking.skinny_max, SkinnyProblem<T>::max_short);
+  const bool columns = n <= limit && (m >= n || m > limit);
+  if (k == 0 || !(columns || m <= limit)) return false;
+  const MatrixView<T>& pre = epilogue.pre_activation;
+  SkinnyProblem<T> pr{};
+  pr.k = k;
+  pr.alpha = alpha;
+  pr.beta = beta;
+  pr.c = c;
+  pr.fused = fused;
+  pr.bias = epilogue.bias;
+  pr.bias_along_long = columns;
+  pr.activation = epilogue.activation;
+  pr.leaky_slope = epilogue.leaky_slope;
+  pr.pre_activation = pre.data;
+  if (columns) {
+    pr.long_n = m, pr.short_n = n, pr.x = op_a, pr.y = op_b;
+    pr.c_l = ldc, pr.c_s = 1, pr.pre_l = pre.ld, pr.pre_s = 1;
+  } else {
+    pr.long_n = n, pr.short_n = m;
+    pr.x = {op_b.data, op_b.cs, op_b.rs}, pr.y = {op_a.data, op_a.cs, op_a.rs};
+    pr.c_l = 1, pr.c_s = ldc, pr.pre_l = 1, pr.pre_s = pre.ld;
+  }
+  if (pr.x.cs != 1 && pr.x.rs != 1) return false;
+  if (pr.x.cs == 1 && pr.y.rs != 1) {
+    // The dot form reads each short column along k: pack them (short_n·k elements, a fraction
+    // 1/long_n of the work).
+    T* packed = thread_buffer<T>(2, pr.short_n * k);
+    for (std::size_t s = 0; s < pr.short_n; ++s)
+      for (std::size_t p = 0; p < k; ++p) packed[s * k + p] = pr.y.data[p * pr.y.rs + s * pr.y.cs];
+    pr.y = {packed, 1, k};
+  }
+  const std::size_t items = ceil_div(pr.long_n, kSkinnyItem);
+  parallel_for(items, 2.0 * double(kSkinnyItem) * double(pr.short_n) * double(k) / kFlopsPerWorkUnit,
+               [&](std::size_t item) {
+                 const std::size_t l0 = item * kSkinnyItem;
+                 kernels.skinny_kernel(pr, l0, std::min(pr.long_n, l0 + kSkinnyItem));
+               });
+  return true;
+}
+
 }  // namespace
 
 template <class T>
@@ -73,6 +134,8 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
 
   // Threads parallel_for can use here, and the work items the splits below aim for (only how C is
   // shared out depends on them, never an element's sum).
+  if (gemm_skinny(kernels, op_a, op_b, m, n, kk, alpha, beta, c, ldc, epilogue, fused)) return;
+
   const auto team = static_cast<std::size_t>(team_size());
   const std::size_t wanted_items = kItemsPerThread * team;
 
@@ -85,7 +148,8 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
     // Where B is packed, every row group packs its own copy of the sliver, so groups keep at least
     // kMinRowsPerPackingGroup rows (a 32×32×256 dW = dZ·Aᵀ of a width-32 layer split into 8-row
     // groups ran 35 % slower on 2 threads).
-    const bool b_in_place = op_b.cs == 1 && kk > 0 && m <= bl.direct_in_place_max_m;
+    const bool b_in_place = op_b.cs == 1 && kk > 0 && m <= bl.direct_in_place_max_m &&
+                            sliver_stays_in_l2(op_b.rs * sizeof(T), kk);
     std::size_t row_groups = team == 1 ? 1 : std::min(tiles, ceil_div(wanted_items, slivers));
     if (!b_in_place) row_groups = std::min(row_groups, std::max<std::size_t>(m / kMinRowsPerPackingGroup, 1));
     const std::size_t tiles_per_group = ceil_div(tiles, row_groups);
@@ -99,16 +163,17 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
       const std::size_t nc = std::min(bl.nr, n - j0);
       const GemmTileEpilogue<T> e = tile_epilogue(i0, j0);
       const StridedOperand<T> a_rows{op_a.data + i0 * op_a.rs, op_a.rs, op_a.cs};
-      if (b_in_place && nc == bl.nr) {
+      const bool narrow = n <= bl.narrow_nr;
+      const auto kernel = narrow ? kernels.narrow_direct_kernel : kernels.direct_kernel;
+      if (b_in_place && nc == (narrow ? bl.narrow_nr : bl.nr)) {
         // Rows of B are contiguous and the sliver is whole: read it in place.
-        kernels.direct_kernel(rows, nc, kk, alpha, a_rows, op_b.data + j0, op_b.rs, false, beta, c + i0 * ldc + j0, ldc,
-                              fused ? &e : nullptr);
+        kernel(rows, nc, kk, alpha, a_rows, op_b.data + j0, op_b.rs, false, beta, c + i0 * ldc + j0, ldc,
+               fused ? &e : nullptr);
         return;
       }
       T* sliver = thread_buffer<T>(2, std::max<std::size_t>(kk, 1) * bl.nr);
       kernels.pack_b(kk, nc, StridedOperand<T>{op_b.data + j0 * op_b.cs, op_b.rs, op_b.cs}, sliver);
-      kernels.direct_kernel(rows, nc, kk, alpha, a_rows, sliver, bl.nr, true, beta, c + i0 * ldc + j0, ldc,
-                            fused ? &e : nullptr);
+      kernel(rows, nc, kk, alpha, a_rows, sliver, bl.nr, true, beta, c + i0 * ldc + j0, ldc, fused ? &e : nullptr);
     }, Schedule::balanced);
     return;
   }

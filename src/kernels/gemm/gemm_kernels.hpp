@@ -21,6 +21,8 @@ struct GemmBlocking {
   std::size_t nc;  ///< columns of the KC × NC panel of B one work item packs (a multiple of NR)
   std::size_t direct_max_m, direct_max_n, direct_max_k;
   std::size_t direct_in_place_max_m;  ///< most rows for which the direct path reads B's rows in place
+  std::size_t skinny_max;  ///< up to this many columns (or rows) of C the skinny kernel runs (0: never)
+  std::size_t narrow_nr;   ///< columns of the narrow direct kernel's tile (one vector)
 };
 
 /**
@@ -42,6 +44,30 @@ template <class T>
 struct StridedOperand {
   const T* data;
   std::size_t rs, cs;
+};
+
+/**
+ * A GEMM with one short output dimension, as the skinny kernel sees it: C(l, s) = act(alpha·Σ_p
+ * x(l, p)·y(p, s) + beta·C(l, s) + bias) for l < long_n, s < short_n ≤ max_short. C(l, s) is
+ * c[l·c_l + s·c_s] (C itself, or Cᵀ when the short dimension is C's rows); the bias is indexed by l
+ * (bias_along_long) or by s. Either x.cs = 1 (dot form) or x.rs = 1 (axpy form); the dot form
+ * needs y.rs = 1 as well (the driver packs y otherwise).
+ */
+template <class T>
+struct SkinnyProblem {
+  static constexpr std::size_t max_short = 16;
+  std::size_t long_n, short_n, k;
+  StridedOperand<T> x, y;
+  T alpha, beta;
+  T* c;
+  std::size_t c_l, c_s;
+  bool fused;
+  const T* bias;
+  bool bias_along_long;
+  Activation activation;
+  T leaky_slope;
+  T* pre_activation;
+  std::size_t pre_l, pre_s;
 };
 
 /** Single-threaded GEMM kernels of one ISA. */
@@ -66,6 +92,15 @@ struct GemmKernels {
   void (*direct_kernel)(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
                         std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
                         const GemmTileEpilogue<T>* epilogue);
+  /**
+   * direct_kernel with a tile narrow_nr columns wide, for a C that narrow (nc ≤ narrow_nr). B's rows
+   * are read at b_rs (in place, or a packed NR-wide sliver with b_rs = NR).
+   */
+  void (*narrow_direct_kernel)(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a,
+                               const T* b, std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
+                               const GemmTileEpilogue<T>* epilogue);
+  /** Elements [l0, l1) of the long dimension of a skinny problem, stored with its epilogue. */
+  void (*skinny_kernel)(const SkinnyProblem<T>& problem, std::size_t l0, std::size_t l1);
 };
 
 /** The kernels compiled for xsimd arch `Arch`; defined in gemm_simd.hpp, instantiated in isa/<isa>.cpp. */

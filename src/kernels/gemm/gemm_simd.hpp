@@ -9,6 +9,7 @@
 
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
+#include "kernels/gemm/gemm_skinny.hpp"
 #include "runtime/dispatch.hpp"
 
 namespace mlpkit::detail::gemm_simd {
@@ -62,6 +63,9 @@ struct Config {
   static constexpr std::size_t DIRECT_MAX_N = is_avx512 && std::is_same_v<T, double> ? 256 : ~std::size_t{0};
   static constexpr std::size_t DIRECT_MAX_K = 4 * KC;
   static constexpr std::size_t DIRECT_IN_PLACE_MAX_M = 32;
+  // The skinny kernel up to 8 columns: at 16 the one-vector direct tile beat it (256×16×256 float
+  // 21 µs against 29), at 8 it beat the tile 2× (256×8×256: 11 µs against 21).
+  static constexpr std::size_t SKINNY_MAX = 8;
   // Intel's avx512 cores (a 16-core Xeon, Emerald Rapids, 2 MiB L2; device sweeps, one thread, each
   // variant beside OpenBLAS in one run): double takes a 48-row A block (96 KiB) beside its 1 MiB
   // panel of B (MC 192 → 48: 1024³ 0.92 → 1.00× OpenBLAS, 2048³ 0.81 → 0.92×, 512³ unchanged; float
@@ -105,12 +109,11 @@ void pack_b_slivers(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* pack
     if (b.cs == 1 && cols == NR) {
       for (std::size_t p = 0; p < kc; ++p)
         for (std::size_t j = 0; j < NR; ++j) packed[p * NR + j] = src[p * b.rs + j];
-    } else if (b.rs == 1 && cols == NR) {
-      // op(B) = Bᵀ: walk each stored row (one column of op(B)) contiguously.
-      for (std::size_t j = 0; j < NR; ++j) {
-        const T* col = src + j * b.cs;
-        for (std::size_t p = 0; p < kc; ++p) packed[p * NR + j] = col[p];
-      }
+    } else if (b.rs == 1) {
+      // op(B) = Bᵀ: walk each stored row (one column of op(B)) contiguously; a partial sliver (a
+      // narrow C, as A·Bᵀ at batch 9–16) zero-fills its last columns.
+      for (std::size_t j = 0; j < NR; ++j)
+        for (std::size_t p = 0; p < kc; ++p) packed[p * NR + j] = j < cols ? src[j * b.cs + p] : T(0);
     } else {
       for (std::size_t p = 0; p < kc; ++p)
         for (std::size_t j = 0; j < NR; ++j) packed[p * NR + j] = j < cols ? src[p * b.rs + j * b.cs] : T(0);
@@ -157,22 +160,25 @@ void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const
   }
 }
 
-template <class Arch, class T>
+// NB vectors of columns: the ISA's NB, or 1 for a C of at most one vector's width (batch 9–16 in
+// float on avx512), where the wide tile would spend half its FMAs on padding.
+template <class Arch, class T, std::size_t NB>
 void direct_kernel(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
                    std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
                    const GemmTileEpilogue<T>* epilogue) {
   using C = Config<Arch, T>;
+  constexpr std::size_t NR = NB * C::W;
   for (std::size_t ir = 0; ir < m; ir += C::MR) {
     const std::size_t m_eff = std::min(C::MR, m - ir);
     GemmTileEpilogue<T> e{};
     if (epilogue != nullptr) e = offset_epilogue<Arch>(*epilogue, ir, 0);
     const GemmTileEpilogue<T>* tile_epilogue = epilogue != nullptr ? &e : nullptr;
-    if (b_packed)
-      micro_tile<Arch, T, C::MR, C::NB, false, true>(k, a.data + ir * a.rs, a.rs, a.cs, b, C::NR, alpha, beta,
-                                                     c + ir * ldc, ldc, m_eff, nc, tile_epilogue);
+    if (b_packed && b_rs == NR)
+      micro_tile<Arch, T, C::MR, NB, false, true>(k, a.data + ir * a.rs, a.rs, a.cs, b, NR, alpha, beta,
+                                                  c + ir * ldc, ldc, m_eff, nc, tile_epilogue);
     else
-      micro_tile<Arch, T, C::MR, C::NB, false, false>(k, a.data + ir * a.rs, a.rs, a.cs, b, b_rs, alpha, beta,
-                                                      c + ir * ldc, ldc, m_eff, nc, tile_epilogue);
+      micro_tile<Arch, T, C::MR, NB, false, false>(k, a.data + ir * a.rs, a.rs, a.cs, b, b_rs, alpha, beta,
+                                                   c + ir * ldc, ldc, m_eff, nc, tile_epilogue);
   }
 }
 
@@ -192,9 +198,10 @@ const GemmKernels<T>& gemm_kernels() {
     return GemmKernels<T>{
         GemmBlocking{C::MR, C::NR, intel_avx512 ? C::MC_INTEL : C::MC, C::KC, C::NC, C::DIRECT_MAX_M,
                      intel_avx512 ? C::DIRECT_MAX_N_INTEL : C::DIRECT_MAX_N, C::DIRECT_MAX_K,
-                     C::is_avx512 && amd ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M},
+                     C::is_avx512 && amd ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M, C::SKINNY_MAX, C::W},
         &gemm_simd::pack_a<Arch, T>, &gemm_simd::pack_b<Arch, T>, &gemm_simd::macro_kernel<Arch, T>,
-        &gemm_simd::direct_kernel<Arch, T>};
+        &gemm_simd::direct_kernel<Arch, T, C::NB>, &gemm_simd::direct_kernel<Arch, T, 1>,
+        &gemm_simd::skinny_kernel<Arch, T>};
   }();
   return table;
 }

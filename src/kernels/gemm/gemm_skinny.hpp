@@ -1,0 +1,200 @@
+#pragma once
+// The skinny GEMM kernels (one output dimension of at most SkinnyProblem::max_short): each element of
+// C is a sum along k that reads the long operand once, so the cost follows the bytes of that operand
+// (a layer's weights) instead of a full MR × NR tile computed for one useful column.
+// - dot form, for a long operand whose rows run along k (W·x): MR rows × up to 4 short columns of
+//   vector partial sums, reduced horizontally at the end;
+// - axpy form, for a long operand whose columns run along the long dimension (Wᵀ·δ): vectors along
+//   the long dimension times broadcast elements of the short operand.
+// Every element's sum has the same order wherever its tile lies, so any split over threads gives
+// the same bits.
+#include <algorithm>
+#include <cstddef>
+#include <xsimd/xsimd.hpp>
+
+#include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/gemm/gemm_microkernel.hpp"
+
+namespace mlpkit::detail::gemm_simd {
+
+// Long-dimension elements finished together: the z buffer (kChunk × max_short) stays in L1.
+constexpr std::size_t kSkinnyChunk = 128;
+
+// Loads n ≤ W elements from p[i·stride] into a batch, zero past n. A whole contiguous vector is
+// one load: lanes written one by one and read as a vector stall on store forwarding (at 16×32×16,
+// half the time of the call went there).
+template <class Arch, class T>
+Batch<Arch, T> gather_lanes(const T* p, std::size_t stride, std::size_t n) {
+  constexpr std::size_t W = Batch<Arch, T>::size;
+  if (stride == 1 && n == W) return Batch<Arch, T>::load_unaligned(p);
+  alignas(64) T lanes[W] = {};
+  for (std::size_t i = 0; i < n; ++i) lanes[i] = p[i * stride];
+  return Batch<Arch, T>::load_aligned(lanes);
+}
+
+template <class Arch, class T>
+void scatter_lanes(const Batch<Arch, T>& v, T* p, std::size_t stride, std::size_t n) {
+  constexpr std::size_t W = Batch<Arch, T>::size;
+  if (stride == 1 && n == W) return v.store_unaligned(p);
+  alignas(64) T lanes[W];
+  v.store_aligned(lanes);
+  for (std::size_t i = 0; i < n; ++i) p[i * stride] = lanes[i];
+}
+
+/**
+ * The store of a chunk: C(l, s) = act(alpha·z[s·ld_z + l] + beta·C(l, s) + bias), as store_tile does
+ * it (the same operations in the same order), vectorized along the long dimension.
+ */
+template <class Arch, class T>
+void finish_chunk(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, const T* z, std::size_t ld_z) {
+  using B = Batch<Arch, T>;
+  constexpr std::size_t W = B::size;
+  const B va(pr.alpha), vb(pr.beta), one(T(1));
+  for (std::size_t s = 0; s < pr.short_n; ++s)
+    for (std::size_t l = 0; l < len; l += W) {
+      const std::size_t lanes = std::min(W, len - l);
+      const std::size_t at = (l0 + l) * pr.c_l + s * pr.c_s;
+      B r = B::load_aligned(z + s * ld_z + l) * va;
+      if (pr.beta != T(0)) r = fmadd<Arch, T>(vb, gather_lanes<Arch, T>(pr.c + at, pr.c_l, lanes), r);
+      if (pr.fused) {
+        if (pr.bias != nullptr)
+          r = fmadd<Arch, T>(r, one, pr.bias_along_long ? gather_lanes<Arch, T>(pr.bias + l0 + l, 1, lanes)
+                                                       : B(pr.bias[s]));
+        if (pr.pre_activation != nullptr)
+          scatter_lanes<Arch, T>(r, pr.pre_activation + (l0 + l) * pr.pre_l + s * pr.pre_s, pr.pre_l, lanes);
+        r = simd::activate<Arch, T>(pr.activation, r, pr.leaky_slope);
+      }
+      scatter_lanes<Arch, T>(r, pr.c + at, pr.c_l, lanes);
+    }
+}
+
+// z[j·ld_z + r] = Σ_p x_r[p]·y_j[p] for R long rows and J short columns, both contiguous along k.
+template <class Arch, class T, std::size_t R, std::size_t J>
+void dot_tile(std::size_t k, const T* const (&x)[R], const T* const (&y)[J], T* z, std::size_t ld_z) {
+  using B = Batch<Arch, T>;
+  constexpr std::size_t W = B::size;
+  B acc[R][J];
+#pragma GCC unroll 8
+  for (std::size_t r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (std::size_t j = 0; j < J; ++j) acc[r][j] = B(T(0));
+  const auto step = [&](const T* const (&xs)[R], const T* const (&ys)[J], std::size_t p) __attribute__((always_inline)) {
+    B yv[J];
+#pragma GCC unroll 4
+    for (std::size_t j = 0; j < J; ++j) yv[j] = B::load_unaligned(ys[j] + p);
+#pragma GCC unroll 8
+    for (std::size_t r = 0; r < R; ++r) {
+      const B xv = B::load_unaligned(xs[r] + p);
+#pragma GCC unroll 4
+      for (std::size_t j = 0; j < J; ++j) acc[r][j] = fmadd<Arch, T>(xv, yv[j], acc[r][j]);
+    }
+  };
+  std::size_t p = 0;
+  for (; p + W <= k; p += W) step(x, y, p);
+  if (p < k) {
+    // The last partial vector through zero-padded copies: the same lanes take the same terms.
+    alignas(64) T xt[R][W] = {}, yt[J][W] = {};
+    const T* xp[R];
+    const T* yp[J];
+    for (std::size_t r = 0; r < R; ++r) std::copy(x[r] + p, x[r] + k, xt[r]), xp[r] = xt[r];
+    for (std::size_t j = 0; j < J; ++j) std::copy(y[j] + p, y[j] + k, yt[j]), yp[j] = yt[j];
+    step(xp, yp, 0);
+  }
+  for (std::size_t r = 0; r < R; ++r)
+    for (std::size_t j = 0; j < J; ++j) z[j * ld_z + r] = xsimd::hadd(acc[r][j]);
+}
+
+// Rows [l0, l0 + len) of the dot form into z, in tiles of R rows × J columns. Rows past the end
+// read the last row again (their sums are dropped), as micro_tile does.
+template <class Arch, class T, std::size_t R, std::size_t J>
+void dot_rows(const SkinnyProblem<T>& pr, std::size_t s0, std::size_t l0, std::size_t len, T* z, std::size_t ld_z) {
+  for (std::size_t l = 0; l < len; l += R) {
+    const T* x[R];
+    const T* y[J];
+    for (std::size_t r = 0; r < R; ++r) x[r] = pr.x.data + (l0 + std::min(l + r, len - 1)) * pr.x.rs;
+    for (std::size_t j = 0; j < J; ++j) y[j] = pr.y.data + (s0 + j) * pr.y.cs;
+    alignas(64) T sums[J * R];
+    dot_tile<Arch, T, R, J>(pr.k, x, y, sums, R);
+    const std::size_t rows = std::min(R, len - l);
+    for (std::size_t j = 0; j < J; ++j) std::copy(sums + j * R, sums + j * R + rows, z + (s0 + j) * ld_z + l);
+  }
+}
+
+// z[j·ld_z + l] = Σ_p x(l, p)·y(p, s0 + j) for V vectors of rows at once, x contiguous along l.
+template <class Arch, class T, std::size_t V, std::size_t J>
+void axpy_block(const SkinnyProblem<T>& pr, std::size_t s0, const T* x, std::size_t lanes, T* z, std::size_t ld_z) {
+  using B = Batch<Arch, T>;
+  constexpr std::size_t W = B::size;
+  B acc[J][V];
+#pragma GCC unroll 4
+  for (std::size_t j = 0; j < J; ++j)
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < V; ++v) acc[j][v] = B(T(0));
+  const T* y = pr.y.data + s0 * pr.y.cs;
+  for (std::size_t p = 0; p < pr.k; ++p) {
+    const T* xp = x + p * pr.x.cs;
+    B xv[V];
+    if (lanes == V * W) {
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < V; ++v) xv[v] = B::load_unaligned(xp + v * W);
+    } else {
+      xv[0] = gather_lanes<Arch, T>(xp, 1, lanes);  // the last rows, V = 1
+    }
+#pragma GCC unroll 4
+    for (std::size_t j = 0; j < J; ++j) {
+      const B yj(y[p * pr.y.rs + j * pr.y.cs]);
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < V; ++v) acc[j][v] = fmadd<Arch, T>(xv[v], yj, acc[j][v]);
+    }
+  }
+  for (std::size_t j = 0; j < J; ++j)
+    for (std::size_t v = 0; v < V; ++v) acc[j][v].store_aligned(z + (s0 + j) * ld_z + v * W);
+}
+
+template <class Arch, class T, std::size_t V, std::size_t J>
+void axpy_rows(const SkinnyProblem<T>& pr, std::size_t s0, std::size_t l0, std::size_t len, T* z, std::size_t ld_z) {
+  constexpr std::size_t W = Batch<Arch, T>::size;
+  std::size_t l = 0;
+  for (; l + V * W <= len; l += V * W) axpy_block<Arch, T, V, J>(pr, s0, pr.x.data + (l0 + l) * pr.x.rs, V * W, z + l, ld_z);
+  // Whole vectors then the last partial one, one vector per block: each lane's sum is unchanged.
+  for (; l < len; l += W)
+    axpy_block<Arch, T, 1, J>(pr, s0, pr.x.data + (l0 + l) * pr.x.rs, std::min(W, len - l), z + l, ld_z);
+}
+
+// Short columns in groups of 4, 3, 2 or 1; fewer columns take more rows per tile so that at least
+// 8 independent accumulator chains hide the FMA latency.
+template <class Arch, class T>
+void skinny_columns(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, T* z, std::size_t ld_z) {
+  const bool dot = pr.x.cs == 1;
+  for (std::size_t s0 = 0; s0 < pr.short_n;) {
+    const std::size_t left = pr.short_n - s0;
+    if (left >= 4) {
+      dot ? dot_rows<Arch, T, 4, 4>(pr, s0, l0, len, z, ld_z) : axpy_rows<Arch, T, 2, 4>(pr, s0, l0, len, z, ld_z);
+      s0 += 4;
+    } else if (left == 3) {
+      dot ? dot_rows<Arch, T, 4, 3>(pr, s0, l0, len, z, ld_z) : axpy_rows<Arch, T, 3, 3>(pr, s0, l0, len, z, ld_z);
+      s0 += 3;
+    } else if (left == 2) {
+      dot ? dot_rows<Arch, T, 4, 2>(pr, s0, l0, len, z, ld_z) : axpy_rows<Arch, T, 4, 2>(pr, s0, l0, len, z, ld_z);
+      s0 += 2;
+    } else {
+      dot ? dot_rows<Arch, T, 8, 1>(pr, s0, l0, len, z, ld_z) : axpy_rows<Arch, T, 8, 1>(pr, s0, l0, len, z, ld_z);
+      s0 += 1;
+    }
+  }
+}
+
+template <class Arch, class T>
+void skinny_kernel(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t l1) {
+  alignas(64) T z[kSkinnyChunk * SkinnyProblem<T>::max_short];
+  for (std::size_t l = l0; l < l1; l += kSkinnyChunk) {
+    const std::size_t len = std::min(kSkinnyChunk, l1 - l);
+    // The store reads whole vectors of z: lanes past len hold zeros, not stale values.
+    if (len % Batch<Arch, T>::size != 0)
+      for (std::size_t s = 0; s < pr.short_n; ++s) std::fill(z + s * kSkinnyChunk + len, z + (s + 1) * kSkinnyChunk, T(0));
+    skinny_columns<Arch, T>(pr, l, len, z, kSkinnyChunk);
+    finish_chunk<Arch, T>(pr, l, len, z, kSkinnyChunk);
+  }
+}
+
+}  // namespace mlpkit::detail::gemm_simd

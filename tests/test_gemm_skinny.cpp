@@ -1,0 +1,159 @@
+// The skinny path of gemm (C with a few columns, or a few rows): batch-1 to batch-16 layers forward
+// (W·X) and backward (Wᵀ·δ, δ·Xᵀ), against the reference under every ISA, at the edge sizes of its
+// tiles, with leading dimensions equal to the row and a power of two, and with the fused epilogue.
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "kernels/gemm/gemm_kernels.hpp"
+#include "mlpkit/mlpkit.hpp"
+#include "test_support.hpp"
+
+using namespace mlpkit;
+
+namespace {
+
+constexpr Trans kTrans[] = {Trans::no, Trans::yes};
+constexpr std::size_t kShort[] = {1, 2, 3, 15, 16, 17};
+constexpr Activation kActivations[] = {Activation::identity, Activation::relu, Activation::leaky_relu,
+                                       Activation::sigmoid,  Activation::tanh, Activation::gelu,
+                                       Activation::gelu_tanh};
+
+// A stored rows × cols operand: ld is the row itself, or the next power of two ≥ 64 (4 KiB-aligned rows).
+template <class T>
+struct Stored {
+  std::size_t rows, cols, ld;
+  std::vector<T> data;
+  Stored(std::size_t r, std::size_t c, bool pow2_ld, std::uint64_t seed)
+      : rows(r), cols(c), ld(pow2_ld ? std::max<std::size_t>(std::bit_ceil(c), 64) : c),
+        data(test::uniform<T>(std::max<std::size_t>(r * ld, 1), seed)) {}
+  MatrixView<const T> view() const { return {data.data(), rows, cols, ld}; }
+  MatrixView<T> view() { return {data.data(), rows, cols, ld}; }
+};
+
+struct Case {
+  Trans ta, tb;
+  std::size_t m, n, k;
+  bool pow2_ld;
+  double alpha, beta;
+};
+
+template <class T>
+void check_skinny(const Case& cs) {
+  CAPTURE(cs.m);
+  CAPTURE(cs.n);
+  CAPTURE(cs.k);
+  CAPTURE(cs.ta == Trans::yes);
+  CAPTURE(cs.tb == Trans::yes);
+  CAPTURE(cs.pow2_ld);
+  CAPTURE(cs.beta);
+  const bool ta = cs.ta == Trans::yes, tb = cs.tb == Trans::yes;
+  const Stored<T> a(ta ? cs.k : cs.m, ta ? cs.m : cs.k, cs.pow2_ld, 3 + cs.m + cs.k);
+  const Stored<T> b(tb ? cs.n : cs.k, tb ? cs.k : cs.n, cs.pow2_ld, 5 + cs.n * 7 + cs.k);
+  Stored<T> c(cs.m, cs.n, cs.pow2_ld, 9 + cs.m * cs.n);
+  if (cs.beta == 0) std::fill(c.data.begin(), c.data.end(), std::numeric_limits<T>::quiet_NaN());
+  Stored<T> want = c;
+  gemm_ref(cs.ta, cs.tb, cs.m, cs.n, cs.k, T(cs.alpha), a.data.data(), a.ld, b.data.data(), b.ld, T(cs.beta),
+           want.data.data(), want.ld);
+  gemm(cs.ta, cs.tb, cs.m, cs.n, cs.k, T(cs.alpha), a.data.data(), a.ld, b.data.data(), b.ld, T(cs.beta),
+       c.data.data(), c.ld);
+  const double tol =
+      4.0 * double(std::numeric_limits<T>::epsilon()) * double(cs.k + 4) * (std::abs(cs.alpha) + std::abs(cs.beta) + 1);
+  std::size_t bad = 0, touched = 0;
+  for (std::size_t i = 0; i < cs.m; ++i)
+    for (std::size_t j = 0; j < c.ld; ++j) {
+      const T got = c.data[i * c.ld + j], expected = want.data[i * c.ld + j];
+      if (j < cs.n && !(std::abs(double(got) - double(expected)) <= tol)) ++bad;
+      // Past the row, C is never written.
+      if (j >= cs.n && !(got == expected || (std::isnan(got) && std::isnan(expected)))) ++touched;
+    }
+  CHECK(bad == 0);
+  CHECK(touched == 0);
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("skinny gemm matches the reference for every transpose, ISA, edge size and ld", T, float, double) {
+  test::for_each_isa([&](Isa) {
+    const std::size_t long_sizes[] = {1, 2, 3, 15, 16, 17, 100, 300};
+    const std::size_t depths[] = {1, 7, 64, 257};
+    const double alphas[] = {1.0, -0.5, 2.0};
+    const double betas[] = {0.0, 1.0, -1.5};
+    std::size_t turn = 0;
+    for (Trans ta : kTrans)
+      for (Trans tb : kTrans)
+        for (std::size_t s : kShort)
+          for (std::size_t l : long_sizes)
+            for (std::size_t k : depths) {
+              ++turn;
+              const bool pow2 = turn % 2 == 0;
+              const double alpha = alphas[turn % 3], beta = betas[(turn / 3) % 3];
+              check_skinny<T>({ta, tb, l, s, k, pow2, alpha, beta});  // few columns
+              check_skinny<T>({ta, tb, s, l, k, !pow2, alpha, beta});  // few rows
+            }
+  });
+}
+
+TEST_CASE_TEMPLATE("the skinny path's fused epilogue equals gemm followed by bias and activation", T, float, double) {
+  test::for_each_isa([&](Isa) {
+    struct Shape {
+      std::size_t m, n, k;
+    };
+    for (Trans ta : kTrans)
+      for (const Shape s : {Shape{37, 1, 19}, Shape{300, 3, 40}, Shape{2, 45, 33}, Shape{16, 17, 5}}) {
+        CAPTURE(s.m);
+        CAPTURE(s.n);
+        const bool t = ta == Trans::yes;
+        const Stored<T> a(t ? s.k : s.m, t ? s.m : s.k, false, 21), b(s.k, s.n, true, 22);
+        const auto bias = test::uniform<T>(s.m, 23);
+        const Stored<T> c0(s.m, s.n, false, 24);
+        Stored<T> unfused = c0;
+        gemm(ta, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), unfused.view());
+        for (Activation f : kActivations) {
+          CAPTURE(static_cast<int>(f));
+          Stored<T> fused = c0, pre(s.m, s.n, true, 25);
+          gemm(ta, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), fused.view(),
+               Epilogue<T>{bias.data(), f, T(0.125), pre.view()});
+          const std::size_t bad = test::fused_epilogue_mismatches(
+              s.m, s.n, unfused.data.data(), unfused.ld, bias.data(), fused.data.data(), fused.ld, pre.data.data(),
+              pre.ld, [&](const T* z, T* y, std::size_t n) { activation_forward(f, z, y, n, T(0.125)); });
+          CHECK(bad == 0);
+          // pre_activation may be C itself.
+          Stored<T> in_place = c0;
+          gemm(ta, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), in_place.view(),
+               Epilogue<T>{bias.data(), f, T(0.125), in_place.view()});
+          CHECK(in_place.data == fused.data);
+        }
+      }
+  });
+}
+
+TEST_CASE_TEMPLATE("skinny gemm is bitwise identical for 1, 2 and 3 threads", T, float, double) {
+  struct Shape {
+    std::size_t m, n, k;
+  };
+  test::for_each_isa([&](Isa) {
+    for (Trans ta : kTrans)
+      for (const Shape s : {Shape{1000, 1, 300}, Shape{777, 16, 64}, Shape{3, 1100, 129}}) {
+        CAPTURE(s.m);
+        CAPTURE(s.n);
+        const bool t = ta == Trans::yes;
+        const Stored<T> a(t ? s.k : s.m, t ? s.m : s.k, false, 31), b(s.k, s.n, false, 32);
+        const auto bias = test::uniform<T>(s.m, 33);
+        const Stored<T> c0(s.m, s.n, false, 34);
+        std::vector<T> first;
+        for (int threads : {1, 2, 3}) {
+          test::ScopedThreads scoped(threads);
+          Stored<T> c = c0;
+          gemm(ta, Trans::no, T(1), a.view(), b.view(), T(0.5), c.view(), Epilogue<T>{bias.data(), Activation::tanh});
+          if (threads == 1)
+            first = c.data;
+          else
+            CHECK(c.data == first);
+        }
+      }
+  });
+}
