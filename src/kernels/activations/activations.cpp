@@ -48,12 +48,20 @@ bool stream_output(Activation f, std::size_t bytes) {
   return cost_per_element(f) <= 2 && use_streaming_stores(bytes);
 }
 
+constexpr std::array<std::string_view, 2> kAccuracyNames{"precise", "fast"};
+
 void check_activation(const char* function, Activation f) {
   if (static_cast<std::size_t>(f) >= kActivationNames.size())
     fail(function, "f (", static_cast<int>(f), ") is not an Activation");
 }
 
+
 }  // namespace
+
+void check_accuracy(const char* function, const char* argument, Accuracy accuracy) {
+  if (static_cast<std::size_t>(accuracy) >= kAccuracyNames.size())
+    fail(function, argument, " (", static_cast<int>(accuracy), ") is not an Accuracy");
+}
 
 void check_overlap(const char* function, const char* a_name, const void* a, const char* b_name, const void* b,
                    std::size_t bytes) {
@@ -79,7 +87,54 @@ void for_each_chunk(std::size_t n, double cost, Kernel&& kernel) {
   });
 }
 
+template <class T>
+void forward_checked(const char* fn, Activation f, Accuracy accuracy, const T* x, T* y, std::size_t n,
+                     T leaky_slope) {
+  check_activation(fn, f);
+  check_accuracy(fn, "accuracy", accuracy);
+  check_pointer(fn, "x", x, n);
+  check_pointer(fn, "y", y, n);
+  checked_mul(fn, "n", n, sizeof(T));
+  check_overlap(fn, "x", x, "y", y, n * sizeof(T));
+  const auto& k = active_activation_kernels<T>();
+  const auto kernel = accuracy == Accuracy::fast ? k.forward_fast : k.forward;
+  const bool stream = stream_output(f, 2 * n * sizeof(T));  // x and y compete for the cache
+  for_each_chunk(n, cost_per_element(f), [&](std::size_t begin, std::size_t count) {
+    kernel(f, x + begin, y + begin, count, leaky_slope, stream);
+  });
+}
+
+// The derivatives are the precise ones in both tiers (the accuracy is checked all the same).
+template <class T>
+void backward_checked(const char* fn, Activation f, Accuracy accuracy, const T* x, const T* dy, T* dx, std::size_t n,
+                      T leaky_slope) {
+  check_activation(fn, f);
+  check_accuracy(fn, "accuracy", accuracy);
+  check_pointer(fn, "x", x, n);
+  check_pointer(fn, "dy", dy, n);
+  check_pointer(fn, "dx", dx, n);
+  const std::size_t bytes = checked_mul(fn, "n", n, sizeof(T));
+  check_overlap(fn, "x", x, "dx", dx, bytes);
+  check_overlap(fn, "dy", dy, "dx", dx, bytes);
+  const auto& k = active_activation_kernels<T>();
+  const bool stream = stream_output(f, 3 * bytes);
+  for_each_chunk(n, cost_per_element(f), [&](std::size_t begin, std::size_t count) {
+    k.backward(f, x + begin, dy + begin, dx + begin, count, leaky_slope, stream);
+  });
+}
+
 }  // namespace detail
+
+std::string_view accuracy_name(Accuracy accuracy) {
+  detail::check_accuracy("accuracy_name", "accuracy", accuracy);
+  return detail::kAccuracyNames[static_cast<std::size_t>(accuracy)];
+}
+
+Accuracy parse_accuracy(std::string_view name) {
+  for (std::size_t i = 0; i < detail::kAccuracyNames.size(); ++i)
+    if (detail::kAccuracyNames[i] == name) return static_cast<Accuracy>(i);
+  detail::fail("parse_accuracy", "name \"", name, "\" is not an accuracy (accepted: precise, fast)");
+}
 
 std::string_view activation_name(Activation f) {
   detail::check_activation("activation_name", f);
@@ -96,34 +151,23 @@ Activation parse_activation(std::string_view name) {
 
 template <class T>
 void activation_forward(Activation f, const T* x, T* y, std::size_t n, T leaky_slope) {
-  constexpr const char* fn = "activation_forward";
-  detail::check_activation(fn, f);
-  detail::check_pointer(fn, "x", x, n);
-  detail::check_pointer(fn, "y", y, n);
-  detail::checked_mul(fn, "n", n, sizeof(T));
-  detail::check_overlap(fn, "x", x, "y", y, n * sizeof(T));
-  const auto& k = detail::active_activation_kernels<T>();
-  const bool stream = detail::stream_output(f, 2 * n * sizeof(T));  // x and y compete for the cache
-  detail::for_each_chunk(n, detail::cost_per_element(f), [&](std::size_t begin, std::size_t count) {
-    k.forward(f, x + begin, y + begin, count, leaky_slope, stream);
-  });
+  detail::forward_checked("activation_forward", f, Accuracy::precise, x, y, n, leaky_slope);
+}
+
+template <class T>
+void activation_forward(Activation f, Accuracy accuracy, const T* x, T* y, std::size_t n, T leaky_slope) {
+  detail::forward_checked("activation_forward", f, accuracy, x, y, n, leaky_slope);
 }
 
 template <class T>
 void activation_backward(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T leaky_slope) {
-  constexpr const char* fn = "activation_backward";
-  detail::check_activation(fn, f);
-  detail::check_pointer(fn, "x", x, n);
-  detail::check_pointer(fn, "dy", dy, n);
-  detail::check_pointer(fn, "dx", dx, n);
-  const std::size_t bytes = detail::checked_mul(fn, "n", n, sizeof(T));
-  detail::check_overlap(fn, "x", x, "dx", dx, bytes);
-  detail::check_overlap(fn, "dy", dy, "dx", dx, bytes);
-  const auto& k = detail::active_activation_kernels<T>();
-  const bool stream = detail::stream_output(f, 3 * bytes);
-  detail::for_each_chunk(n, detail::cost_per_element(f), [&](std::size_t begin, std::size_t count) {
-    k.backward(f, x + begin, dy + begin, dx + begin, count, leaky_slope, stream);
-  });
+  detail::backward_checked("activation_backward", f, Accuracy::precise, x, dy, dx, n, leaky_slope);
+}
+
+template <class T>
+void activation_backward(Activation f, Accuracy accuracy, const T* x, const T* dy, T* dx, std::size_t n,
+                         T leaky_slope) {
+  detail::backward_checked("activation_backward", f, accuracy, x, dy, dx, n, leaky_slope);
 }
 
 template <class T>
@@ -182,6 +226,8 @@ void log_softmax(MatrixView<const T> z, MatrixView<T> out) {
 #define MLPKIT_INSTANTIATE_ACTIVATIONS(T)                                                              \
   template void activation_forward<T>(Activation, const T*, T*, std::size_t, T);                      \
   template void activation_backward<T>(Activation, const T*, const T*, T*, std::size_t, T);           \
+  template void activation_forward<T>(Activation, Accuracy, const T*, T*, std::size_t, T);            \
+  template void activation_backward<T>(Activation, Accuracy, const T*, const T*, T*, std::size_t, T); \
   template void activation_backward_from_output<T>(Activation, const T*, const T*, T*, std::size_t, T); \
   template void softmax<T>(MatrixView<const T>, MatrixView<T>);                                        \
   template void log_softmax<T>(MatrixView<const T>, MatrixView<T>);                                    \

@@ -212,13 +212,22 @@ constexpr T gelu_tanh_x_limit() {  // beyond ±it σ(z) is exactly 1 or underflo
   return std::is_same_v<T, float> ? T(16) : T(40);
 }
 
+/** gelu_tanh_argument of xc = x clamped to ±gelu_tanh_x_limit (NaN stays NaN). */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> gelu_tanh_clamped_argument(const xsimd::batch<T, Arch>& x, xsimd::batch<T, Arch>& xc,
+                                                        xsimd::batch<T, Arch>& lo,
+                                                        xsimd::batch<T, Arch>* slope = nullptr) {
+  using B = xsimd::batch<T, Arch>;
+  xc = xsimd::min(xsimd::max(x, B(-gelu_tanh_x_limit<T>())), B(gelu_tanh_x_limit<T>()));
+  return gelu_tanh_argument(xc, lo, slope);
+}
+
 /** x·σ(z) = 0.5·x·(1 + tanh(z/2)) within 4 ULP; ±Inf → +Inf / −0, NaN → NaN. */
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> gelu_tanh(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
-  const B xc = xsimd::min(xsimd::max(x, B(-gelu_tanh_x_limit<T>())), B(gelu_tanh_x_limit<T>()));
-  B z_lo;
-  const B z = gelu_tanh_argument(xc, z_lo);
+  B xc, z_lo;
+  const B z = gelu_tanh_clamped_argument(x, xc, z_lo);
   const auto negative = z < B(T(0));
   // e = e^(−|z|) = m·scale; x ≥ 0: x/(1 + e); x < 0: x·e/(1 + e), scaled by 2^k2 only at the end.
   B scale;
@@ -237,9 +246,8 @@ template <class Arch, class T>
 inline xsimd::batch<T, Arch> gelu_tanh_derivative_times(const xsimd::batch<T, Arch>& x,
                                                         const xsimd::batch<T, Arch>& dy) {
   using B = xsimd::batch<T, Arch>;
-  const B xc = xsimd::min(xsimd::max(x, B(-gelu_tanh_x_limit<T>())), B(gelu_tanh_x_limit<T>()));
-  B z_lo, slope;
-  const B z = gelu_tanh_argument(xc, z_lo, &slope);
+  B xc, z_lo, slope;
+  const B z = gelu_tanh_clamped_argument(x, xc, z_lo, &slope);
   const auto negative = z < B(T(0));
   B scale;
   const B m = exp_split(-xsimd::abs(z), xsimd::select(negative, z_lo, -z_lo), scale);

@@ -14,6 +14,8 @@ struct ActivationKernels {
    * to stay in cache, see use_streaming_stores); the values are the same either way.
    */
   void (*forward)(Activation f, const T* x, T* y, std::size_t n, T leaky_slope, bool stream);
+  /** forward in Accuracy::fast (the reference table: its one precise forward). */
+  void (*forward_fast)(Activation f, const T* x, T* y, std::size_t n, T leaky_slope, bool stream);
   /** dx[i] = dy[i]·f'(x[i]); dx may be x or dy. stream as for forward. */
   void (*backward)(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T leaky_slope, bool stream);
   /** dx[i] = dy[i]·f'(x[i]) from y[i] = f(x[i]); f is not gelu / gelu_tanh. stream as for forward. */
@@ -45,6 +47,9 @@ const ActivationKernels<T>& activation_kernels_ref();
 /** The kernels of current_isa(). */
 template <class T>
 const ActivationKernels<T>& active_activation_kernels();
+
+/** Throws mlpkit::Error naming `function` and `argument` when `accuracy` is not an Accuracy. */
+void check_accuracy(const char* function, const char* argument, Accuracy accuracy);
 
 /**
  * Throws mlpkit::Error naming both arrays when [a, a+bytes) and [b, b+bytes) overlap without being

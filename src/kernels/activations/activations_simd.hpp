@@ -10,6 +10,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/activations/activations_fast.hpp"
 #include "kernels/activations/activations_gelu.hpp"
 #include "kernels/activations/activations_kernels.hpp"
 #include "kernels/activations/activations_math.hpp"
@@ -17,10 +18,12 @@
 
 namespace mlpkit::detail::simd {
 
-/** f(x) lane by lane, as activation_forward computes it (bitwise the same values). */
+/** f(x) lane by lane in the given tier, as activation_forward computes it (bitwise the same values). */
 template <class Arch, class T>
-inline xsimd::batch<T, Arch> activate(Activation f, const xsimd::batch<T, Arch>& x, T leaky_slope) {
+inline xsimd::batch<T, Arch> activate(Activation f, const xsimd::batch<T, Arch>& x, T leaky_slope,
+                                      Accuracy accuracy = Accuracy::precise) {
   using B = xsimd::batch<T, Arch>;
+  const bool fast = accuracy == Accuracy::fast;
   switch (f) {
     case Activation::identity:
       return x;
@@ -29,13 +32,13 @@ inline xsimd::batch<T, Arch> activate(Activation f, const xsimd::batch<T, Arch>&
     case Activation::leaky_relu:
       return xsimd::select(x < B(T(0)), x * leaky_slope, x);
     case Activation::sigmoid:
-      return sigmoid(x);
+      return fast ? fast::sigmoid(x) : sigmoid(x);
     case Activation::tanh:
-      return simd::tanh(x);
+      return fast ? fast::tanh(x) : simd::tanh(x);
     case Activation::gelu:
-      return simd::gelu(x);
+      return fast ? fast::gelu(x) : simd::gelu(x);
     case Activation::gelu_tanh:
-      return simd::gelu_tanh(x);
+      return fast ? fast::gelu_tanh(x) : simd::gelu_tanh(x);
   }
   return x;  // not reached: f is checked by the callers
 }
@@ -125,30 +128,31 @@ void copy(const T* x, T* y, std::size_t n, bool stream) {
   if (x != y) elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n, [](const B& v, const B&) { return v; }, stream);
 }
 
-template <class Arch, class T>
+// One loop per function and tier, so activate's switch is resolved outside the loop.
+template <class Arch, class T, Accuracy accuracy>
 void forward(Activation f, const T* x, T* y, std::size_t n, T slope, bool stream) {
   using B = xsimd::batch<T, Arch>;
+  const T* none = nullptr;
+  auto run = [&](auto kind) {
+    elementwise<Arch>(x, none, y, n, [slope](const B& v, const B&) {
+      return activate<Arch, T>(decltype(kind)::value, v, slope, accuracy);
+    }, stream);
+  };
   switch (f) {
     case Activation::identity:
       return copy<Arch>(x, y, n, stream);
     case Activation::relu:
-      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
-                               [](const B& v, const B&) { return xsimd::select(v < B(T(0)), B(T(0)), v); }, stream);
+      return run(std::integral_constant<Activation, Activation::relu>{});
     case Activation::leaky_relu:
-      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
-                               [slope](const B& v, const B&) { return xsimd::select(v < B(T(0)), v * slope, v); }, stream);
+      return run(std::integral_constant<Activation, Activation::leaky_relu>{});
     case Activation::sigmoid:
-      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
-                               [](const B& v, const B&) { return sigmoid(v); }, stream);
+      return run(std::integral_constant<Activation, Activation::sigmoid>{});
     case Activation::tanh:
-      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
-                               [](const B& v, const B&) { return simd::tanh(v); }, stream);
+      return run(std::integral_constant<Activation, Activation::tanh>{});
     case Activation::gelu:
-      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
-                               [](const B& v, const B&) { return simd::gelu(v); }, stream);
+      return run(std::integral_constant<Activation, Activation::gelu>{});
     case Activation::gelu_tanh:
-      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
-                               [](const B& v, const B&) { return simd::gelu_tanh(v); }, stream);
+      return run(std::integral_constant<Activation, Activation::gelu_tanh>{});
   }
   activation_kernels_ref<T>().forward(f, x, y, n, slope, stream);
 }
@@ -252,7 +256,8 @@ namespace mlpkit::detail {
 template <class Arch, class T>
 const ActivationKernels<T>& activation_kernels() {
   static_assert(Arch::supported(), "compile this ISA's source with its flags (cmake/MlpkitCompileOptions.cmake)");
-  static constexpr ActivationKernels<T> table{&simd::forward<Arch, T>, &simd::backward<Arch, T>,
+  static constexpr ActivationKernels<T> table{&simd::forward<Arch, T, Accuracy::precise>,
+                                              &simd::forward<Arch, T, Accuracy::fast>, &simd::backward<Arch, T>,
                                               &simd::backward_from_output<Arch, T>,
                                               &simd::softmax_columns<Arch, T>, &simd::exp<Arch, T>,
                                               &simd::softplus_neg_abs<Arch, T>};

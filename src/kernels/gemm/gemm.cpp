@@ -1,6 +1,7 @@
 // Public GEMM API: argument checks, then the blocked multithreaded driver over the active ISA's kernels.
 #include "mlpkit/gemm.hpp"
 
+#include "kernels/activations/activations_kernels.hpp"
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "runtime/checks.hpp"
 #include "runtime/dispatch.hpp"
@@ -70,6 +71,7 @@ std::size_t check_gemm_views(const char* function, Trans ta, Trans tb, MatrixVie
   const auto activation = static_cast<int>(epilogue.activation);
   if (activation < 0 || activation > static_cast<int>(Activation::gelu_tanh))
     fail(function, "epilogue.activation (", activation, ") is not an Activation");
+  check_accuracy(function, "epilogue.accuracy", epilogue.accuracy);
   const MatrixView<T>& pre_activation = epilogue.pre_activation;
   if (pre_activation.data != nullptr) {
     check_view(function, "epilogue.pre_activation", pre_activation);

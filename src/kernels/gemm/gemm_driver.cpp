@@ -62,8 +62,8 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
 
   const bool fused = epilogue.bias != nullptr || epilogue.activation != Activation::identity ||
                      epilogue.pre_activation.data != nullptr;
-  const GemmTileEpilogue<T> full{epilogue.bias, epilogue.activation, epilogue.leaky_slope, epilogue.pre_activation.data,
-                                 epilogue.pre_activation.ld};
+  const GemmTileEpilogue<T> full{epilogue.bias,           epilogue.activation,     epilogue.leaky_slope,
+                                 epilogue.pre_activation.data, epilogue.pre_activation.ld, epilogue.accuracy};
   auto tile_epilogue = [&](std::size_t i, std::size_t j) {
     GemmTileEpilogue<T> e = full;
     if (e.bias != nullptr) e.bias += i;

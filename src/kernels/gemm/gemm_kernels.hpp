@@ -35,6 +35,7 @@ struct GemmTileEpilogue {
   T leaky_slope;
   T* pre_activation;
   std::size_t ld_pre;
+  Accuracy accuracy;
 };
 
 /** A strided matrix operand: element (r, c) is data[r·rs + c·cs]. */
