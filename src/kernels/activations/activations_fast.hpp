@@ -131,7 +131,7 @@ inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   const B square = two_product(a, a, square_lo);
   B scale;
   const B m = exp_parts(square * T(-0.5), square_lo * T(-0.5), scale);
-  const B tail_product = apply_scale(((a * t) * horner(t, gelu_tail_coefficients<T>())) * m, scale);
+  const B tail_product = apply_scale(((a * t) * horner_even_odd(t, gelu_tail_coefficients<T>())) * m, scale);
   // tail_product ≥ 0: setting its sign bit negates it, −0 included (gelu(−Inf) = −0).
   return xsimd::select(x < B(T(0)), tail_product | B(-T(0)), x - tail_product);
 }
