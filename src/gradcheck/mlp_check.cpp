@@ -38,6 +38,11 @@ Accuracy evaluated_accuracy(Accuracy model, const GradcheckOptions& options) {
   return options.model_accuracy ? model : Accuracy::precise;
 }
 
+void record_accuracy(GradcheckReport& report, const Mlp<double>& net, const GradcheckOptions& options) {
+  report.model_accuracy = net.config().accuracy;
+  report.evaluated_accuracy = evaluated_accuracy(net.config().accuracy, options);
+}
+
 MlpCheck prepare_mlp_check(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
                            const std::span<const double>* analytic, const GradcheckOptions& options) {
   check_data(net, x, y);
@@ -75,8 +80,7 @@ GradcheckReport gradcheck(const Mlp<double>& net, MatrixView<const double> x, Ma
   const detail::MlpCheck check = detail::prepare_mlp_check(net, x, y, &analytic_gradient, options);
   GradcheckReport report = detail::run_gradcheck(kFunction, *check.evaluator, net.parameters(), check.analytic,
                                                  check.layout, check.options);
-  report.model_accuracy = net.config().accuracy;
-  report.evaluated_accuracy = detail::evaluated_accuracy(net.config().accuracy, options);
+  detail::record_accuracy(report, net, options);
   return report;
 }
 

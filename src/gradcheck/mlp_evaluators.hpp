@@ -99,6 +99,9 @@ struct MlpCheck {
 /** The tier gradcheck evaluates a model of tier `model` in: precise unless options.model_accuracy. */
 Accuracy evaluated_accuracy(Accuracy model, const GradcheckOptions& options);
 
+/** Records in `report` the tier `net` runs in and the one the check evaluated in. */
+void record_accuracy(GradcheckReport& report, const Mlp<double>& net, const GradcheckOptions& options);
+
 /**
  * Checks x, y, the options and the analytic gradient against the model and builds the evaluator
  * options.evaluator names; analytic == nullptr: dθ from forward_backward on a copy of net. Call it
