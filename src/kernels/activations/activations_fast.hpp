@@ -55,6 +55,18 @@ inline xsimd::batch<T, Arch> exp_negated(const xsimd::batch<T, Arch>& x) {
 }
 
 /**
+ * fast sigmoid of a batch with lanes outside the fast range, chosen lane by lane: out of line, so
+ * that inlined, the precise form does not bloat the loops (double: 1.9 → 1.35 G items/s).
+ */
+template <class Arch, class T>
+[[gnu::noinline, gnu::cold]] xsimd::batch<T, Arch> sigmoid_with_outliers(const xsimd::batch<T, Arch>& x) {
+  using B = xsimd::batch<T, Arch>;
+  const auto inside = xsimd::abs(x) <= B(exp_bounded_limit<T>());
+  const B clamped = xsimd::select(inside, x, B(T(0)));
+  return xsimd::select(inside, B(T(1)) / (T(1) + exp_negated(clamped)), simd::sigmoid(x));
+}
+
+/**
  * 1/(1 + e^−x) within 4 ULP (about 3): e^−x within ~1 ULP, 1 + e^−x rounded, one division. Lanes with
  * |x| > exp_bounded_limit (where σ is 1, or e^x down into the subnormals), ±Inf and NaN take the
  * precise sigmoid.
@@ -62,10 +74,8 @@ inline xsimd::batch<T, Arch> exp_negated(const xsimd::batch<T, Arch>& x) {
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> sigmoid(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
-  const auto inside = xsimd::abs(x) <= B(exp_bounded_limit<T>());
-  if (xsimd::all(inside)) return B(T(1)) / (T(1) + exp_negated(x));
-  const B clamped = xsimd::select(inside, x, B(T(0)));
-  return xsimd::select(inside, B(T(1)) / (T(1) + exp_negated(clamped)), simd::sigmoid(x));
+  if (xsimd::all(xsimd::abs(x) <= B(exp_bounded_limit<T>()))) return B(T(1)) / (T(1) + exp_negated(x));
+  return sigmoid_with_outliers(x);
 }
 
 /**
