@@ -1,7 +1,8 @@
-// Activations forward and backward, float and double, in cache (n = 4096) and out of cache (n = 4 Mi),
-// beside a scalar std:: loop, Eigen arrays (when found) and a memcpy of the same bytes (the memory
-// roof), so every ratio reads off one run. items/s counts elements; bytes/s counts the bytes each
-// call must move (forward: read x, write y; backward: read x and dy, write dx; memcpy: read + write).
+// Activations forward (both accuracy tiers: forward<…> is precise, forward_fast<…> fast) and backward,
+// float and double, in cache (n = 4096) and out of cache (n = 4 Mi), beside a scalar std:: loop, Eigen
+// arrays (when found) and a memcpy of the same bytes (the memory roof), so every ratio reads off one run.
+// items/s counts elements; bytes/s counts the bytes each call must move (forward: read x, write y;
+// backward: read x and dy, write dx; memcpy: read + write).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -37,14 +38,14 @@ void set_counters(benchmark::State& state, int arrays_moved) {
 
 // range(1): threads (0 = the library default).
 template <class T>
-void BM_forward(benchmark::State& state, Activation f) {
+void BM_forward(benchmark::State& state, Activation f, mlpkit::Accuracy accuracy) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const int previous = mlpkit::num_threads();
   if (state.range(1) > 0) mlpkit::set_num_threads(static_cast<int>(state.range(1)));
   const auto x = inputs<T>(n);
   std::vector<T> y(n);
   for (auto _ : state) {
-    mlpkit::activation_forward(f, x.data(), y.data(), n);
+    mlpkit::activation_forward(f, accuracy, x.data(), y.data(), n);
     benchmark::ClobberMemory();
   }
   mlpkit::set_num_threads(previous);
@@ -125,12 +126,15 @@ void register_type(const std::string& type) {
                             Activation::tanh,     Activation::gelu, Activation::gelu_tanh};
   for (Activation f : all) {
     const std::string name(mlpkit::activation_name(f));
-    for (const char* direction : {"forward", "backward"}) {
-      const bool fwd = std::string(direction) == "forward";
-      auto* b = benchmark::RegisterBenchmark((std::string(direction) + "<" + type + ">/" + name).c_str(),
-                                            fwd ? BM_forward<T> : BM_backward<T>, f);
-      b->ArgNames({"n", "threads"})->Args({kInCache, 1})->Args({kOutOfCache, 1})->Args({kOutOfCache, 0});
-    }
+    benchmark::RegisterBenchmark(("forward<" + type + ">/" + name).c_str(), BM_forward<T>, f, mlpkit::Accuracy::precise)
+        ->ArgNames({"n", "threads"})->Args({kInCache, 1})->Args({kOutOfCache, 1})->Args({kOutOfCache, 0});
+    benchmark::RegisterBenchmark(("backward<" + type + ">/" + name).c_str(), BM_backward<T>, f)
+        ->ArgNames({"n", "threads"})->Args({kInCache, 1})->Args({kOutOfCache, 1})->Args({kOutOfCache, 0});
+    // The fast tier where it differs from precise (identity and the ReLUs are exact in both).
+    if (f != Activation::identity && f != Activation::relu && f != Activation::leaky_relu)
+      benchmark::RegisterBenchmark(("forward_fast<" + type + ">/" + name).c_str(), BM_forward<T>, f,
+                                   mlpkit::Accuracy::fast)
+          ->ArgNames({"n", "threads"})->Args({kInCache, 1})->Args({kOutOfCache, 1})->Args({kOutOfCache, 0});
     if (f == Activation::sigmoid || f == Activation::tanh)
       benchmark::RegisterBenchmark(("backward_from_output<" + type + ">/" + name).c_str(), BM_backward_from_output<T>, f)
           ->Arg(kInCache);

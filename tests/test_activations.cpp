@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "kernels/activations/activations_kernels.hpp"
@@ -15,6 +16,9 @@ using namespace mlpkit;
 namespace {
 
 using Real = long double;
+
+template <class T>
+using test_bits_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
 constexpr Real kInvSqrt2 = 0.707106781186547524400844362104849039L;
 constexpr Real kSqrt2OverPi = 0.797884560802865355879892119868763737L;
 
@@ -110,9 +114,17 @@ Worst max_ulp(const std::vector<T>& x, const std::vector<T>& y, const std::vecto
   return worst;
 }
 
+/** The bound of each function in each tier: ULP against the long double reference over the sweep. */
+double ulp_bound(Activation f, Accuracy accuracy) {
+  const bool sigmoid_or_tanh = f == Activation::sigmoid || f == Activation::tanh;
+  if (accuracy == Accuracy::precise) return sigmoid_or_tanh ? 2.0 : 4.0;
+  return sigmoid_or_tanh ? 4.0 : 16.0;
+}
+
 }  // namespace
 
-TEST_CASE_TEMPLATE("sigmoid, tanh, their exp and softplus(-|x|) are within 2 ULP, gelu within 4 ULP of a long double reference",
+TEST_CASE_TEMPLATE("sigmoid, tanh, their exp and softplus(-|x|) are within 2 ULP, gelu within 4 ULP of a long double reference "
+                   "(fast tier: 4 and 16 ULP)",
                    T, float, double) {
   const auto x = sweep_arguments<T>();
   const std::string type = std::is_same_v<T, float> ? "float" : "double";
@@ -134,15 +146,18 @@ TEST_CASE_TEMPLATE("sigmoid, tanh, their exp and softplus(-|x|) are within 2 ULP
     MESSAGE("max ULP softplus(-|x|)<" << type << "> (" << isa_name(isa) << "): " << softplus_worst.ulp
                                       << " at x = " << softplus_worst.x);
     CHECK(softplus_worst.ulp <= 2.0);
-    for (std::size_t k = 0; k < std::size(tested); ++k) {
-      const Activation f = tested[k];
-      activation_forward(f, x.data(), y.data(), x.size());
-      const Worst worst = max_ulp(x, y, exact[k]);
-      MESSAGE("max ULP " << activation_name(f) << "<" << type << "> (" << isa_name(isa) << "): " << worst.ulp
-                         << " at x = " << worst.x << " (got " << worst.got << ", exact " << worst.exact << ")");
-      CAPTURE(activation_name(f));
-      if (f == Activation::sigmoid || f == Activation::tanh) CHECK(worst.ulp <= 2.0);
-      if (f == Activation::gelu || f == Activation::gelu_tanh) CHECK(worst.ulp <= 4.0);
+    for (Accuracy accuracy : {Accuracy::precise, Accuracy::fast}) {
+      for (std::size_t k = 0; k < std::size(tested); ++k) {
+        const Activation f = tested[k];
+        activation_forward(f, accuracy, x.data(), y.data(), x.size());
+        const Worst worst = max_ulp(x, y, exact[k]);
+        MESSAGE("max ULP " << activation_name(f) << "<" << type << "> " << accuracy_name(accuracy) << " ("
+                           << isa_name(isa) << "): " << worst.ulp << " (bound " << ulp_bound(f, accuracy) << ") at x = "
+                           << worst.x << " (got " << worst.got << ", exact " << worst.exact << ")");
+        CAPTURE(activation_name(f));
+        CAPTURE(accuracy_name(accuracy));
+        CHECK(worst.ulp <= ulp_bound(f, accuracy));
+      }
     }
   });
 }
@@ -245,6 +260,13 @@ TEST_CASE_TEMPLATE("activation kernels match the scalar reference under every IS
         for (std::size_t i = 0; i < n; ++i) REQUIRE(close_ulps(y[i], expected[i], 4));
         activation_forward(f, in_place.data(), in_place.data(), n, slope);
         CHECK(in_place == y);
+        // The fast tier against the same reference, within its own bounds (relative to the larger value).
+        const double fast_ulps = f == Activation::gelu || f == Activation::gelu_tanh ? 16 : 4;
+        std::vector<T> y_fast(n), fast_in_place(x, x + n);
+        activation_forward(f, Accuracy::fast, x, y_fast.data(), n, slope);
+        for (std::size_t i = 0; i < n; ++i) REQUIRE(close_ulps(y_fast[i], expected[i], fast_ulps));
+        activation_forward(f, Accuracy::fast, fast_in_place.data(), fast_in_place.data(), n, slope);
+        CHECK(fast_in_place == y_fast);
 
         std::vector<T> dx(n), dx_expected(n), dx_in_place(dy, dy + n);
         activation_backward(f, x, dy, dx.data(), n, slope);
@@ -301,6 +323,9 @@ TEST_CASE_TEMPLATE("activation kernels give the same bits with streaming stores,
           k.forward(f, x, plain.data() + offset, n, slope, false);
           k.forward(f, x, streamed.data() + offset, n, slope, true);
           REQUIRE(streamed == plain);
+          k.forward_fast(f, x, plain.data() + offset, n, slope, false);
+          k.forward_fast(f, x, streamed.data() + offset, n, slope, true);
+          REQUIRE(streamed == plain);
           k.backward(f, x, dy, plain.data() + offset, n, slope, false);
           k.backward(f, x, dy, streamed.data() + offset, n, slope, true);
           REQUIRE(streamed == plain);
@@ -342,36 +367,40 @@ TEST_CASE_TEMPLATE("softplus(-|x|) matches the scalar reference under every ISA 
   });
 }
 
-TEST_CASE_TEMPLATE("activations handle ±0, ±Inf and NaN with the mathematical limits", T, float, double) {
+TEST_CASE_TEMPLATE("activations handle ±0, ±Inf and NaN with the mathematical limits, in both tiers", T, float, double) {
   const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
   const std::vector<T> x{T(0), -T(0), inf, -inf, nan};
   test::for_each_isa([&](Isa) {
-    std::vector<T> y(x.size());
-    auto run = [&](Activation f) {
-      activation_forward(f, x.data(), y.data(), x.size());
-      return y;
-    };
-    auto s = run(Activation::sigmoid);
-    CHECK(s[0] == T(0.5));
-    CHECK(s[2] == T(1));
-    CHECK(s[3] == T(0));
-    CHECK(std::isnan(s[4]));
-    auto t = run(Activation::tanh);
-    CHECK((t[0] == T(0) && !std::signbit(t[0])));
-    CHECK((t[1] == T(0) && std::signbit(t[1])));
-    CHECK(t[2] == T(1));
-    CHECK(t[3] == T(-1));
-    CHECK(std::isnan(t[4]));
-    auto r = run(Activation::relu);
-    CHECK(std::signbit(r[1]));
-    CHECK(r[2] == inf);
-    CHECK(r[3] == T(0));
-    CHECK(std::isnan(r[4]));
-    for (Activation f : {Activation::gelu, Activation::gelu_tanh}) {
-      auto g = run(f);
-      CHECK(g[2] == inf);
-      CHECK(g[3] == T(0));
-      CHECK(std::isnan(g[4]));
+    for (Accuracy accuracy : {Accuracy::precise, Accuracy::fast}) {
+      CAPTURE(accuracy_name(accuracy));
+      std::vector<T> y(x.size());
+      auto run = [&](Activation f) {
+        activation_forward(f, accuracy, x.data(), y.data(), x.size());
+        return y;
+      };
+      auto s = run(Activation::sigmoid);
+      CHECK(s[0] == T(0.5));
+      CHECK(s[2] == T(1));
+      CHECK(s[3] == T(0));
+      CHECK(std::isnan(s[4]));
+      auto t = run(Activation::tanh);
+      CHECK((t[0] == T(0) && !std::signbit(t[0])));
+      CHECK((t[1] == T(0) && std::signbit(t[1])));
+      CHECK(t[2] == T(1));
+      CHECK(t[3] == T(-1));
+      CHECK(std::isnan(t[4]));
+      auto r = run(Activation::relu);
+      CHECK(std::signbit(r[1]));
+      CHECK(r[2] == inf);
+      CHECK(r[3] == T(0));
+      CHECK(std::isnan(r[4]));
+      for (Activation f : {Activation::gelu, Activation::gelu_tanh}) {
+        auto g = run(f);
+        CHECK((g[0] == T(0) && !std::signbit(g[0])));
+        CHECK(g[2] == inf);
+        CHECK(g[3] == T(0));
+        CHECK(std::isnan(g[4]));
+      }
     }
     std::vector<T> dx(x.size()), ones(x.size(), T(1));
     activation_backward(Activation::sigmoid, x.data(), ones.data(), dx.data(), x.size());
@@ -384,19 +413,79 @@ TEST_CASE_TEMPLATE("activations handle ±0, ±Inf and NaN with the mathematical 
   });
 }
 
-TEST_CASE_TEMPLATE("activations are bitwise identical for 1, 2 and 3 threads", T, float, double) {
+TEST_CASE_TEMPLATE("the fast tier gives the precise values in the saturated ranges", T, float, double) {
+  // From where each function rounds to its limit (1, ±1, x or −0; or, for sigmoid, the subnormals
+  // and 0 of e^x), out to the largest finite values.
+  constexpr bool is_float = std::is_same_v<T, float>;
+  struct Range {
+    Activation f;
+    T from;   // |x| ≥ from on the side(s) below
+    int sides;  // 1: x ≥ from; −1: x ≤ −from; 0: both
+  };
+  const Range ranges[] = {{Activation::sigmoid, is_float ? T(17.4) : T(37.5), 1},
+                          {Activation::sigmoid, is_float ? T(87.5) : T(708.5), -1},
+                          {Activation::tanh, is_float ? T(9.02) : T(19.07), 0},
+                          {Activation::gelu, is_float ? T(16) : T(40), 0},
+                          {Activation::gelu_tanh, is_float ? T(16) : T(40), 0}};
+  test::for_each_isa([&](Isa) {
+    for (const Range& range : ranges) {
+      CAPTURE(activation_name(range.f));
+      std::vector<T> x;
+      for (T v = range.from; v < std::numeric_limits<T>::max() / T(1.5); v *= T(1.01)) {
+        if (range.sides >= 0) x.push_back(v);
+        if (range.sides <= 0) x.push_back(-v);
+      }
+      std::vector<T> precise(x.size()), fast(x.size());
+      activation_forward(range.f, Accuracy::precise, x.data(), precise.data(), x.size());
+      activation_forward(range.f, Accuracy::fast, x.data(), fast.data(), x.size());
+      std::size_t differ = 0;
+      for (std::size_t i = 0; i < x.size(); ++i)
+        differ += std::bit_cast<test_bits_t<T>>(precise[i]) != std::bit_cast<test_bits_t<T>>(fast[i]);
+      CHECK(differ == 0);
+    }
+  });
+}
+
+TEST_CASE_TEMPLATE("a fast activation gives each element the value it has alone, whatever its neighbours in a batch", T,
+                   float, double) {
+  // Lanes outside the range of a fast form take the precise one; a batch holding both kinds must not
+  // change the fast lanes (the GEMM epilogue groups elements differently from activation_forward).
+  const T inf = std::numeric_limits<T>::infinity();
+  std::vector<T> x = test::uniform<T>(64, 31, -12.0, 12.0);
+  for (std::size_t i = 0; i < x.size(); i += 5) x[i] = (i % 2 ? T(-1) : T(1)) * T(750);
+  x[3] = inf, x[8] = -inf, x[13] = std::numeric_limits<T>::quiet_NaN(), x[21] = T(-100), x[22] = T(100);
+  test::for_each_isa([&](Isa) {
+    for (Activation f : {Activation::sigmoid, Activation::tanh, Activation::gelu, Activation::gelu_tanh}) {
+      CAPTURE(activation_name(f));
+      std::vector<T> together(x.size());
+      activation_forward(f, Accuracy::fast, x.data(), together.data(), x.size());
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        T alone = 0;
+        activation_forward(f, Accuracy::fast, &x[i], &alone, 1);
+        CAPTURE(x[i]);
+        CHECK(std::bit_cast<test_bits_t<T>>(alone) == std::bit_cast<test_bits_t<T>>(together[i]));
+      }
+    }
+  });
+}
+
+TEST_CASE_TEMPLATE("activations are bitwise identical for 1, 2 and 3 threads, in both tiers", T, float, double) {
   const std::size_t n = 100003;
   const auto x = test::uniform<T>(n, 17, -10.0, 10.0);
   const auto dy = test::uniform<T>(n, 18);
-  for (Activation f :
-       {Activation::relu, Activation::sigmoid, Activation::tanh, Activation::gelu, Activation::gelu_tanh}) {
+  for (const auto& [f, accuracy] : {std::pair{Activation::relu, Accuracy::precise}, {Activation::sigmoid, Accuracy::precise},
+                             {Activation::tanh, Accuracy::precise}, {Activation::gelu, Accuracy::precise},
+                             {Activation::gelu_tanh, Accuracy::precise}, {Activation::sigmoid, Accuracy::fast},
+                             {Activation::tanh, Accuracy::fast}, {Activation::gelu, Accuracy::fast},
+                             {Activation::gelu_tanh, Accuracy::fast}}) {
     CAPTURE(activation_name(f));
+    CAPTURE(accuracy_name(accuracy));
     std::vector<T> y1, dx1;
     for (int threads : {1, 2, 3}) {
       test::ScopedThreads scoped(threads);
       std::vector<T> y(n), dx(n);
-      activation_forward(f, x.data(), y.data(), n);
-      activation_backward(f, x.data(), dy.data(), dx.data(), n);
+      activation_forward(f, accuracy, x.data(), y.data(), n);
+      activation_backward(f, accuracy, x.data(), dy.data(), dx.data(), n);
       if (threads == 1) {
         y1 = y, dx1 = dx;
       } else {
@@ -419,6 +508,9 @@ TEST_CASE("activations reject null pointers, partial overlaps and unknown names"
   CHECK_THROWS_AS(activation_backward_from_output<float>(Activation::gelu, p, p + 20, p + 40, 8), Error);
   CHECK_THROWS_AS(activation_backward_from_output<float>(Activation::leaky_relu, p, p + 20, p + 40, 8, -0.5F), Error);
   CHECK_THROWS_AS(activation_forward<float>(static_cast<Activation>(42), p, p, 4), Error);
+  CHECK_THROWS_AS(activation_forward<float>(Activation::tanh, static_cast<Accuracy>(2), p, p, 4), Error);
+  CHECK(parse_accuracy(accuracy_name(Accuracy::fast)) == Accuracy::fast);
+  CHECK(parse_accuracy("precise") == Accuracy::precise);
   CHECK_NOTHROW(activation_forward<float>(Activation::sigmoid, nullptr, nullptr, 0));
   for (Activation f : kAll) CHECK(parse_activation(activation_name(f)) == f);
   CHECK_THROWS_WITH_AS(parse_activation("swish"), doctest::Contains("accepted: identity, relu, leaky_relu"), Error);

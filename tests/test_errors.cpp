@@ -72,6 +72,7 @@ class Sentinel {
 
 // A float and a double that are not a valid Activation / Loss / Init.
 constexpr auto kBadActivation = static_cast<Activation>(42);
+constexpr auto kBadAccuracy = static_cast<Accuracy>(9);
 
 }  // namespace
 
@@ -145,6 +146,12 @@ TEST_CASE("gemm with views rejects mismatched shapes and invalid views, leaving 
   expect_error("gemm", {"epilogue.pre_activation", "2 × 3"}, [&] {
     gemm<double>(Trans::no, Trans::no, 1.0, a23, b32, 0.0, c22, epilogue);
   });
+  // 156. epilogue.accuracy outside the enumerators.
+  Epilogue<double> bad_tier;
+  bad_tier.accuracy = kBadAccuracy;
+  expect_error("gemm", {"epilogue.accuracy (9)", "not an Accuracy"}, [&] {
+    gemm<double>(Trans::no, Trans::no, 1.0, a23, b32, 0.0, c22, bad_tier);
+  });
   CHECK(c.unchanged());
   CHECK(pre.unchanged());
 }
@@ -182,6 +189,16 @@ TEST_CASE("activation functions reject null arrays, partial overlaps and unknown
   // 23–24. names.
   expect_error("activation_name", {"f (42)"}, [&] { (void)activation_name(kBadActivation); });
   expect_error("parse_activation", {"\"swish\"", "relu"}, [&] { (void)parse_activation("swish"); });
+  // 157–159. the accuracy tier.
+  expect_error("activation_forward", {"accuracy (9)", "not an Accuracy"}, [&] {
+    activation_forward<float>(Activation::tanh, kBadAccuracy, x.data(), y.data(), 4);
+  });
+  expect_error("activation_backward", {"accuracy (9)", "not an Accuracy"}, [&] {
+    activation_backward<float>(Activation::tanh, kBadAccuracy, x.data(), dy.data(), y.data(), 4);
+  });
+  CHECK(y.unchanged());
+  expect_error("accuracy_name", {"accuracy (9)", "not an Accuracy"}, [&] { (void)accuracy_name(kBadAccuracy); });
+  expect_error("parse_accuracy", {"\"exact\"", "precise, fast"}, [&] { (void)parse_accuracy("exact"); });
 }
 
 TEST_CASE("softmax and log_softmax reject mismatched shapes, bad views and partial overlaps, leaving out untouched") {
@@ -396,6 +413,8 @@ TEST_CASE("Mlp rejects invalid configurations, naming the field") {
   });
   expect_config_error({"config.loss (7)", "is not a Loss"}, [](auto& c) { c.loss = static_cast<Loss>(7); });
   expect_config_error({"config.init (17)", "is not an Init"}, [](auto& c) { c.init = static_cast<Init>(17); });
+  // 160.
+  expect_config_error({"config.accuracy (9)", "not an Accuracy"}, [](auto& c) { c.accuracy = kBadAccuracy; });
 }
 
 TEST_CASE("Mlp evaluation rejects wrong shapes, empty batches, bad labels and layers outside 1 … L") {

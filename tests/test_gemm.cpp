@@ -2,6 +2,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "kernels/gemm/gemm_kernels.hpp"
@@ -240,7 +242,20 @@ TEST_CASE_TEMPLATE("gemm with beta = 0 never reads C and k = 0 or alpha = 0 only
   });
 }
 
-TEST_CASE_TEMPLATE("the fused epilogue equals an unfused gemm followed by bias and activation", T, float, double) {
+namespace {
+
+/** Every activation in both accuracy tiers. */
+std::vector<std::pair<Activation, Accuracy>> epilogue_cases(std::span<const Activation> activations) {
+  std::vector<std::pair<Activation, Accuracy>> cases;
+  for (Accuracy accuracy : {Accuracy::precise, Accuracy::fast})
+    for (Activation f : activations) cases.emplace_back(f, accuracy);
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("the fused epilogue equals an unfused gemm followed by bias and activation, in both tiers", T, float,
+                   double) {
   const Activation all[] = {Activation::identity, Activation::relu, Activation::leaky_relu, Activation::sigmoid,
                             Activation::tanh,     Activation::gelu, Activation::gelu_tanh};
   test::for_each_isa([&](Isa) {
@@ -257,15 +272,16 @@ TEST_CASE_TEMPLATE("the fused epilogue equals an unfused gemm followed by bias a
       Operand<T> c0(s.m, s.n, 3, 24);
       Operand<T> unfused = c0;
       gemm(Trans::yes, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), unfused.view());
-      for (Activation f : all) {
+      for (const auto& [f, accuracy] : epilogue_cases(all)) {
         CAPTURE(static_cast<int>(f));
+        CAPTURE(accuracy_name(accuracy));
         Operand<T> fused = c0, pre(s.m, s.n, 1, 25);
-        Epilogue<T> epilogue{bias.data(), f, T(0.125), pre.view()};
+        Epilogue<T> epilogue{bias.data(), f, T(0.125), pre.view(), accuracy};
         gemm(Trans::yes, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), fused.view(), epilogue);
         // Unfused: Z = C + bias, then activation_forward row by row (the same ISA's lane function).
         std::size_t bad = test::fused_epilogue_mismatches(
             s.m, s.n, unfused.data.data(), unfused.ld, bias.data(), fused.data.data(), fused.ld, pre.data.data(),
-            pre.ld, [&](const T* z, T* y, std::size_t n) { activation_forward(f, z, y, n, T(0.125)); });
+            pre.ld, [&](const T* z, T* y, std::size_t n) { activation_forward(f, accuracy, z, y, n, T(0.125)); });
         // ReLU checked from first principles too, so the test does not only trust activation_forward.
         if (f == Activation::relu)
           for (std::size_t i = 0; i < s.m; ++i)
@@ -277,7 +293,7 @@ TEST_CASE_TEMPLATE("the fused epilogue equals an unfused gemm followed by bias a
         // Without pre_activation the result is the same.
         Operand<T> plain = c0;
         gemm(Trans::yes, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), plain.view(),
-             Epilogue<T>{bias.data(), f, T(0.125)});
+             Epilogue<T>{bias.data(), f, T(0.125), {}, accuracy});
         CHECK(plain.data == fused.data);
       }
     }

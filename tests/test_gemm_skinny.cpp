@@ -97,7 +97,8 @@ TEST_CASE_TEMPLATE("skinny gemm matches the reference for every transpose, ISA, 
   });
 }
 
-TEST_CASE_TEMPLATE("the skinny path's fused epilogue equals gemm followed by bias and activation", T, float, double) {
+TEST_CASE_TEMPLATE("the skinny path's fused epilogue equals gemm followed by bias and activation, in both tiers", T, float,
+                   double) {
   test::for_each_isa([&](Isa) {
     struct Shape {
       std::size_t m, n, k;
@@ -112,21 +113,23 @@ TEST_CASE_TEMPLATE("the skinny path's fused epilogue equals gemm followed by bia
         const Stored<T> c0(s.m, s.n, false, 24);
         Stored<T> unfused = c0;
         gemm(ta, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), unfused.view());
-        for (Activation f : kActivations) {
-          CAPTURE(static_cast<int>(f));
-          Stored<T> fused = c0, pre(s.m, s.n, true, 25);
-          gemm(ta, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), fused.view(),
-               Epilogue<T>{bias.data(), f, T(0.125), pre.view()});
-          const std::size_t bad = test::fused_epilogue_mismatches(
-              s.m, s.n, unfused.data.data(), unfused.ld, bias.data(), fused.data.data(), fused.ld, pre.data.data(),
-              pre.ld, [&](const T* z, T* y, std::size_t n) { activation_forward(f, z, y, n, T(0.125)); });
-          CHECK(bad == 0);
-          // pre_activation may be C itself.
-          Stored<T> in_place = c0;
-          gemm(ta, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), in_place.view(),
-               Epilogue<T>{bias.data(), f, T(0.125), in_place.view()});
-          CHECK(in_place.data == fused.data);
-        }
+        for (Accuracy accuracy : enum_values<Accuracy>())
+          for (Activation f : kActivations) {
+            CAPTURE(static_cast<int>(f));
+            CAPTURE(accuracy_name(accuracy));
+            Stored<T> fused = c0, pre(s.m, s.n, true, 25);
+            gemm(ta, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), fused.view(),
+                 Epilogue<T>{bias.data(), f, T(0.125), pre.view(), accuracy});
+            const std::size_t bad = test::fused_epilogue_mismatches(
+                s.m, s.n, unfused.data.data(), unfused.ld, bias.data(), fused.data.data(), fused.ld, pre.data.data(),
+                pre.ld, [&](const T* z, T* y, std::size_t n) { activation_forward(f, accuracy, z, y, n, T(0.125)); });
+            CHECK(bad == 0);
+            // pre_activation may be C itself.
+            Stored<T> in_place = c0;
+            gemm(ta, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), in_place.view(),
+                 Epilogue<T>{bias.data(), f, T(0.125), in_place.view(), accuracy});
+            CHECK(in_place.data == fused.data);
+          }
       }
   });
 }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "mlp_test_support.hpp"
@@ -64,16 +65,18 @@ TEST_CASE("Philox4x32-10 reproduces Random123's known-answer vectors") {
         detail::PhiloxCounter{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u});
 }
 
-TEST_CASE("backprop matches central differences for every hidden activation and loss, with and without L2") {
+TEST_CASE("backprop matches central differences for every hidden activation and loss, with and without L2, in both tiers") {
   const std::size_t m = 7;
   for (const LossCase& c : kLossCases) {
     for (Activation hidden : kHidden) {
-      for (double l2 : {0.0, 0.7}) {
+      for (const auto& [l2, tier] : {std::pair{0.0, Accuracy::precise}, {0.7, Accuracy::precise}, {0.0, Accuracy::fast}}) {
         CAPTURE(c.name);
         CAPTURE(activation_name(hidden));
         CAPTURE(l2);
+        CAPTURE(accuracy_name(tier));
         auto config = make_config<double>(c, hidden, {4, 5, 3});
         config.l2 = l2;
+        config.accuracy = tier;
         Mlp<double> net(config);
         randomize_biases(net, 7);
         const auto x = random_matrix<double>(4, m, 3, -2, 2);
@@ -217,6 +220,48 @@ TEST_CASE("parameters, tensors and the weight views share one layout") {
   for (std::size_t i = 0; i < 3; ++i) CHECK(out(i, 0) == doctest::Approx(8 * x(i, 0)));
 }
 
+TEST_CASE("an Mlp runs its activations in its accuracy tier, and gradcheck evaluates in precise unless asked") {
+  MlpConfig<double> config;
+  config.dims = {6, 9, 1};
+  config.hidden = Activation::tanh;
+  config.init = Init::xavier;
+  config.accuracy = Accuracy::fast;
+  Mlp<double> net(config);
+  randomize_biases(net, 3);
+  const std::size_t m = 40;
+  const auto x = random_matrix<double>(6, m, 4, -3, 3);
+  const auto y = labels_for<double>(Loss::binary_cross_entropy, 1, m, 5);
+  // predict by hand: each layer's product, then activation_forward in the fast tier.
+  Matrix<double> a = x;
+  for (std::size_t l = 1; l <= net.layers(); ++l) {
+    Matrix<double> z(config.dims[l], m);
+    gemm(Trans::no, Trans::no, 1.0, net.weights(l), a.view(), 0.0, z.view(), Epilogue<double>{net.bias(l).data});
+    activation_forward(l < net.layers() ? Activation::tanh : Activation::sigmoid, Accuracy::fast, z.data(), z.data(),
+                       z.rows() * z.cols());
+    a = std::move(z);
+  }
+  const Matrix<double> fast = net.predict(x);
+  const Matrix<double> precise = Mlp<double>(net, Accuracy::precise).predict(x);
+  std::size_t differ = 0;
+  for (std::size_t j = 0; j < m; ++j) {
+    CHECK(fast(0, j) == a(0, j));
+    differ += fast(0, j) != precise(0, j);
+  }
+  CHECK(differ > 0);  // the tiers do differ, so the equality above says which one ran
+
+  const GradcheckReport report = gradcheck(net, x, y);
+  CHECK(report.model_accuracy == Accuracy::fast);
+  CHECK(report.evaluated_accuracy == Accuracy::precise);
+  CHECK(report.verdict == Verdict::great);
+  CHECK(report.to_text().find("activations: model fast, evaluated precise") != std::string::npos);
+  GradcheckOptions own_tier;
+  own_tier.model_accuracy = true;
+  const GradcheckReport in_model_tier = gradcheck(net, x, y, own_tier);
+  CHECK(in_model_tier.evaluated_accuracy == Accuracy::fast);
+  CHECK(in_model_tier.verdict == Verdict::great);
+  CHECK(in_model_tier.to_json().find("\"evaluated_accuracy\": \"fast\"") != std::string::npos);
+}
+
 TEST_CASE("predict gives probabilities without dropout") {
   auto config = make_config<double>(kLossCases[2], Activation::relu, {4, 8});
   config.keep_prob = 0.5;
@@ -304,13 +349,17 @@ TEST_CASE_TEMPLATE("forward_backward is bitwise identical for 1, 2 and 3 threads
   });
 }
 
-TEST_CASE_TEMPLATE("loss and predict on alternating buffers equal the cached forward pass of a deep, uneven network", T,
-                   float, double) {
+TEST_CASE_TEMPLATE("loss and predict on alternating buffers equal the cached forward pass of a deep, uneven network, in "
+                   "both tiers",
+                   T, float, double) {
   // loss() and predict() keep no cache for backward, so hidden layers write two buffers in turn;
   // widths that shrink and grow make a buffer regrow while the other holds the layer's input.
-  for (const T keep_prob : {T(1), T(0.8)}) {
+  for (const auto& [keep_prob, tier] : {std::pair{T(1), Accuracy::precise}, {T(0.8), Accuracy::precise},
+                                       {T(1), Accuracy::fast}}) {
     CAPTURE(keep_prob);
+    CAPTURE(accuracy_name(tier));
     MlpConfig<T> config;
+    config.accuracy = tier;
     config.dims = {5, 9, 3, 17, 4, 11, 2, 3};
     config.hidden = Activation::tanh;
     config.output = Activation::identity;

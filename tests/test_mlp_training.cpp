@@ -1,6 +1,10 @@
 // The MLP model's initialization schemes and its trainer.
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "mlp_test_support.hpp"
@@ -148,6 +152,83 @@ TEST_CASE("training reaches high accuracy on XOR and on two interleaved spirals"
     for (std::size_t j = 0; j < m; ++j) correct += (p(1, j) > p(0, j)) == (y(1, j) == 1);
     CHECK(static_cast<double>(correct) / m >= 0.97);
   }
+}
+
+namespace {
+
+/** data/breast_cancer.csv: a header `examples,features,…`, then rows of features and a 0/1 label. */
+struct BreastCancer {
+  Matrix<float> x_train, y_train, x_test, y_test;
+};
+
+BreastCancer load_breast_cancer() {
+  std::ifstream in(std::string(MLPKIT_TEST_DATA_DIR) + "/breast_cancer.csv");
+  REQUIRE(in);
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::vector<float>> rows;
+  while (std::getline(in, line)) {
+    std::vector<float> row;
+    std::stringstream fields(line);
+    for (std::string field; std::getline(fields, field, ',');) row.push_back(std::stof(field));
+    rows.push_back(row);
+  }
+  REQUIRE(rows.size() == 569);
+  const std::size_t features = rows[0].size() - 1, m = rows.size(), m_test = (m + 4) / 5;
+  BreastCancer data{Matrix<float>(features, m - m_test), Matrix<float>(1, m - m_test), Matrix<float>(features, m_test),
+                    Matrix<float>(1, m_test)};
+  // Every fifth example is held out for testing.
+  for (std::size_t j = 0, train = 0, test = 0; j < m; ++j) {
+    const bool held_out = j % 5 == 0;
+    Matrix<float>& x = held_out ? data.x_test : data.x_train;
+    Matrix<float>& y = held_out ? data.y_test : data.y_train;
+    const std::size_t column = held_out ? test++ : train++;
+    for (std::size_t i = 0; i < features; ++i) x(i, column) = rows[j][i];
+    y(0, column) = rows[j][features];
+  }
+  // Standardized with the training set's mean and variance, the test set reusing them.
+  Standardizer<float> standardizer;
+  standardizer.fit(std::as_const(data.x_train).view());
+  standardizer.transform(std::as_const(data.x_train).view(), data.x_train.view());
+  standardizer.transform(std::as_const(data.x_test).view(), data.x_test.view());
+  return data;
+}
+
+double test_accuracy(const Mlp<float>& net, const BreastCancer& data) {
+  const Matrix<float> p = net.predict(data.x_test);
+  std::size_t correct = 0;
+  for (std::size_t j = 0; j < p.cols(); ++j) correct += (p(0, j) > 0.5F) == (data.y_test(0, j) == 1.0F);
+  return static_cast<double>(correct) / static_cast<double>(p.cols());
+}
+
+}  // namespace
+
+TEST_CASE("a model trained with fast activations reaches the precise model's test accuracy on the breast-cancer data") {
+  test::ScopedThreads one_thread(1);
+  const BreastCancer data = load_breast_cancer();
+  double accuracy[2] = {};
+  for (Accuracy tier : {Accuracy::precise, Accuracy::fast}) {
+    MlpConfig<float> config;
+    config.dims = {data.x_train.rows(), 16, 8, 1};
+    config.hidden = Activation::tanh;  // relu is exact in both tiers: tanh and the sigmoid output are not
+    config.init = Init::xavier;
+    config.l2 = 0.01F;
+    config.seed = 7;
+    config.accuracy = tier;
+    Mlp<float> net(config);
+    TrainOptions options;
+    options.optimizer = Optimizer::adam;
+    options.learning_rate = 0.01;
+    options.epochs = 100;
+    options.batch_size = 64;
+    options.seed = 7;
+    train(net, std::as_const(data.x_train).view(), std::as_const(data.y_train).view(), options);
+    accuracy[static_cast<int>(tier)] = test_accuracy(net, data);
+    MESSAGE("breast cancer test accuracy, " << accuracy_name(tier) << ": " << 100 * accuracy[static_cast<int>(tier)]
+                                            << " %");
+  }
+  CHECK(accuracy[0] >= 0.95);
+  CHECK(std::abs(accuracy[1] - accuracy[0]) <= 0.005);
 }
 
 TEST_CASE("training is reproducible from the seeds") {

@@ -41,6 +41,10 @@ void add_network_options(CLI::App& command, NetworkOptions& options) {
   command.add_option("--hidden", options.hidden, "Hidden activation: " + joined(hidden))
       ->check(CLI::IsMember(hidden))
       ->capture_default_str();
+  const std::vector<std::string> tiers{"precise", "fast"};
+  command.add_option("--accuracy", options.accuracy, "Accuracy tier of the activations: " + joined(tiers))
+      ->check(CLI::IsMember(tiers))
+      ->capture_default_str();
   command.add_option("--output", options.output, "Output activation: " + joined(outputs) + " (default: fits --loss)")
       ->check(CLI::IsMember(outputs));
   command.add_option("--loss", options.loss, "Loss: " + joined(loss_names()))
@@ -79,6 +83,7 @@ MlpConfig<double> network_config(const NetworkOptions& options, std::uint64_t se
   MlpConfig<double> config;
   config.dims = parse_dims(options.dims);
   config.hidden = parse_activation(options.hidden);
+  config.accuracy = parse_accuracy(options.accuracy);
   config.loss = parse_loss(options.loss);
   if (options.output == "softmax") {
     if (config.loss != Loss::cross_entropy)

@@ -14,6 +14,7 @@ namespace mlpkit::tool {
 struct NetworkOptions {
   std::string dims = "20,16,8,1";
   std::string hidden = "relu";
+  std::string accuracy = "precise";
   std::string output;  // empty: the one that fits the loss (sigmoid, softmax, identity)
   std::string loss = "binary_cross_entropy";
   std::string init = "he";
@@ -23,7 +24,7 @@ struct NetworkOptions {
   std::size_t batch = 32;
 };
 
-/** Adds --dims, --hidden, --output, --loss, --init, --init-scale, --l2, --keep-prob, --batch. */
+/** Adds --dims, --hidden, --accuracy, --output, --loss, --init, --init-scale, --l2, --keep-prob, --batch. */
 void add_network_options(CLI::App& command, NetworkOptions& options);
 
 /**

@@ -6,7 +6,8 @@
  * is bitwise identical for any thread count. Accuracy against a long double reference: sigmoid and
  * tanh within 2 ULP, gelu and gelu_tanh within 4 ULP (float and double; their derivatives within 8 ULP
  * of the size of their two terms, since they cross zero near x ≈ −0.75), with the mathematical
- * limits at ±Inf, NaN in → NaN out, and ±0 and subnormals handled exactly.
+ * limits at ±Inf, NaN in → NaN out, and ±0 and subnormals handled exactly. That is Accuracy::precise;
+ * Accuracy::fast trades some of it for speed (see Accuracy).
  */
 #include <cstddef>
 #include <string_view>
@@ -27,6 +28,26 @@ struct EnumTable<Activation> {
   static constexpr std::array<std::string_view, 7> names{"identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"};
 };
 
+/**
+ * How closely sigmoid, tanh, gelu and gelu_tanh follow the exact function (identity, relu and leaky_relu
+ * are exact in both). `precise`: the bounds above. `fast`: within 4 ULP for sigmoid and tanh and
+ * 16 ULP for gelu and gelu_tanh, with fewer vector operations (as Sleef's u35 against its u10 forms);
+ * ±0, ±Inf, NaN and the saturated ranges give the same values as in `precise`. The derivatives are
+ * the precise ones in both tiers.
+ */
+enum class Accuracy { precise, fast };
+template <>
+struct EnumTable<Accuracy> {
+  static constexpr std::string_view type = "Accuracy";
+  static constexpr std::array<std::string_view, 2> names{"precise", "fast"};
+};
+
+/** The name of `accuracy`: "precise" or "fast". Throws mlpkit::Error for a value that is not an Accuracy. */
+std::string_view accuracy_name(Accuracy accuracy);
+
+/** The Accuracy named `name` ("precise" or "fast"); throws mlpkit::Error listing the accepted names. */
+Accuracy parse_accuracy(std::string_view name);
+
 /** The name of `f`: "identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu" or "gelu_tanh". */
 std::string_view activation_name(Activation f);
 
@@ -43,12 +64,27 @@ template <class T>
 void activation_forward(Activation f, const T* x, T* y, std::size_t n, T leaky_slope = T(0.01));
 
 /**
+ * activation_forward in the given accuracy tier (the form above is Accuracy::precise). Same shapes
+ * and errors, and it also throws mlpkit::Error when `accuracy` is not an Accuracy.
+ */
+template <class T>
+void activation_forward(Activation f, Accuracy accuracy, const T* x, T* y, std::size_t n, T leaky_slope = T(0.01));
+
+/**
  * dx[i] = dy[i]·f'(x[i]) for i < n, from the forward input x. x, dy, dx: n elements each; dx may
  * be exactly dy or x (in place), other overlaps throw. relu'(0) = 0, leaky_relu'(0) = slope.
  * Throws mlpkit::Error for null pointers with n > 0 and for partial overlaps.
  */
 template <class T>
 void activation_backward(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T leaky_slope = T(0.01));
+
+/**
+ * activation_backward in the given accuracy tier (the form above is Accuracy::precise). Same shapes
+ * and errors, and it also throws mlpkit::Error when `accuracy` is not an Accuracy.
+ */
+template <class T>
+void activation_backward(Activation f, Accuracy accuracy, const T* x, const T* dy, T* dx, std::size_t n,
+                         T leaky_slope = T(0.01));
 
 /**
  * dx[i] = dy[i]·f'(x[i]) from the forward output y[i] = f(x[i]) instead of x, where that is

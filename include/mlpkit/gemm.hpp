@@ -23,6 +23,8 @@ namespace mlpkit {
  * - `pre_activation`: when its `data` is non-null, an m × n view that receives Z (before the
  *   activation), as backward passes need it; it may not overlap C unless it is C itself (same
  *   data and ld), else gemm throws.
+ * - `accuracy`: the tier of the activation (see Accuracy); fused or not, the values are those of
+ *   activation_forward in the same tier.
  */
 template <class T>
 struct Epilogue {
@@ -30,6 +32,7 @@ struct Epilogue {
   Activation activation = Activation::identity;
   T leaky_slope = T(0.01);
   MatrixView<T> pre_activation{};
+  Accuracy accuracy = Accuracy::precise;
 };
 
 /**
@@ -59,7 +62,8 @@ void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alp
  *
  * Throws mlpkit::Error when the shapes of a, b, c (or epilogue.pre_activation) do not match, when
  * a view is invalid (ld < cols, null data with a non-empty shape, overflowing size), when
- * epilogue.pre_activation partially overlaps c, or when epilogue.activation is not an Activation.
+ * epilogue.pre_activation partially overlaps c, or when epilogue.activation is not an Activation or
+ * epilogue.accuracy not an Accuracy.
  * A null bias means no bias.
  */
 template <class T>
@@ -78,7 +82,8 @@ void gemm_ref(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T
 
 /**
  * The scalar reference of the view form with epilogue: gemm_ref, then bias, pre_activation and
- * the activation element by element (computed in double, rounded once to T). Throws as gemm does.
+ * the activation element by element (computed in double, rounded once to T; the precise reference
+ * whatever epilogue.accuracy says). Throws as gemm does.
  */
 template <class T>
 void gemm_ref(Trans ta, Trans tb, std::type_identity_t<T> alpha, MatrixView<const std::type_identity_t<T>> a,

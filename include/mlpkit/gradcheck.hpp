@@ -116,6 +116,12 @@ struct GradcheckOptions {
   double noise_floor = 10;
   /** λ/m of the L2 term, for the missing-L2 fingerprint; 0: unknown. Set by the Mlp overloads. */
   double l2_over_m = 0;
+  /**
+   * Mlp checks only: false (default) evaluates J and the analytic gradient with precise activations
+   * whatever MlpConfig::accuracy says, so the check measures the model, not the fast forms' rounding;
+   * true evaluates both in the model's own tier.
+   */
+  bool model_accuracy = false;
 };
 
 /** One entry of θ and its two derivatives. */
@@ -155,6 +161,8 @@ struct GradcheckReport {
   double coverage = 0;                  // checked / total parameters (directional: 1)
   std::size_t evaluations = 0;          // evaluations of J (the two determinism checks included)
   bool cancelled = false;
+  /** Mlp checks: the accuracy tier the model trains and predicts in, and the one this check evaluated in. */
+  Accuracy model_accuracy = Accuracy::precise, evaluated_accuracy = Accuracy::precise;
   /** Entries whose difference straddles a kink of ReLU / leaky ReLU: reported apart, not as failures. */
   std::vector<GradcheckEntry> kinks;
   /** dθ_approx, one per parameter; NaN where not checked (sampled mode, cancel); empty in directional mode. */

@@ -60,6 +60,11 @@ struct MlpConfig {
   T leaky_slope = T(0.01);
   /** binary_cross_entropy with n[L] > 1: each output is an independent label. */
   bool multi_label = false;
+  /**
+   * Accuracy tier of the hidden and output activations in training and prediction (see Accuracy);
+   * gradcheck evaluates in precise unless its options say otherwise.
+   */
+  Accuracy accuracy = Accuracy::precise;
 };
 
 /**
@@ -85,6 +90,7 @@ MlpConfig<T> convert_config(const MlpConfig<U>& config) {
   out.seed = config.seed;
   out.leaky_slope = static_cast<T>(config.leaky_slope);
   out.multi_label = config.multi_label;
+  out.accuracy = config.accuracy;
   return out;
 }
 
@@ -156,6 +162,9 @@ class Mlp {
     for (std::size_t i = 0; i < source.size(); ++i) theta_[i] = static_cast<T>(source[i]);
     step_ = other.step();
   }
+
+  /** A copy of `other` (parameters, step) whose activations run in `accuracy` instead of its own. */
+  Mlp(const Mlp& other, Accuracy accuracy) : Mlp(other) { config_.accuracy = accuracy; }
 
   /** The configuration the model was built from. */
   const MlpConfig<T>& config() const { return config_; }

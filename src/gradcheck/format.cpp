@@ -50,7 +50,9 @@ std::string GradcheckReport::to_text() const {
       << format("%.3e", relative_error) << " -> " << verdict_name(verdict) << "\n";
   out << "checked " << checked << (mode == GradcheckMode::directional ? " directions" : " of " + std::to_string(total))
       << " (coverage " << format("%.1f", 100 * coverage) << " %), " << evaluations << " evaluations of J"
-      << (cancelled ? ", CANCELLED" : "") << "\n\n";
+      << (cancelled ? ", CANCELLED" : "") << "\n";
+  out << "activations: model " << accuracy_name(model_accuracy) << ", evaluated " << accuracy_name(evaluated_accuracy)
+      << "\n\n";
   char line[256];
   std::snprintf(line, sizeof line, "%-10s %9s %11s %11s %-10s %-22s %12s %12s %8s %6s\n", "tensor", "shape",
                 "rel.error", "max|diff|", "verdict", "worst (layer,row,col)", "numeric", "analytic", "checked",
@@ -94,6 +96,8 @@ std::string GradcheckReport::to_json() const {
   j["coverage"] = coverage;
   j["evaluations"] = evaluations;
   j["cancelled"] = cancelled;
+  j["model_accuracy"] = accuracy_name(model_accuracy);
+  j["evaluated_accuracy"] = accuracy_name(evaluated_accuracy);
   j["tensors"] = nlohmann::json::array();
   for (const TensorCheck& t : tensors) {
     nlohmann::json tj{{"name", t.name},

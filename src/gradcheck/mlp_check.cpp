@@ -34,13 +34,25 @@ GradcheckOptions with_model_facts(const Mlp<double>& net, std::size_t m, Gradche
 
 namespace detail {
 
+Accuracy evaluated_accuracy(Accuracy model, const GradcheckOptions& options) {
+  return options.model_accuracy ? model : Accuracy::precise;
+}
+
+void record_accuracy(GradcheckReport& report, const Mlp<double>& net, const GradcheckOptions& options) {
+  report.model_accuracy = net.config().accuracy;
+  report.evaluated_accuracy = evaluated_accuracy(net.config().accuracy, options);
+}
+
 MlpCheck prepare_mlp_check(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
                            const std::span<const double>* analytic, const GradcheckOptions& options) {
   check_data(net, x, y);
   check_options(kFunction, options);
   MlpCheck check;
+  const Accuracy tier = evaluated_accuracy(net.config().accuracy, options);
+  if (tier != net.config().accuracy) check.in_tier = std::make_unique<Mlp<double>>(net, tier);
+  const Mlp<double>& evaluated = check.in_tier ? *check.in_tier : net;
   if (analytic == nullptr) {
-    Mlp<double> copy = net;
+    Mlp<double> copy = evaluated;
     copy.forward_backward(x, y);
     check.own_analytic.assign(copy.gradients().begin(), copy.gradients().end());
     check.analytic = check.own_analytic;
@@ -54,9 +66,9 @@ MlpCheck prepare_mlp_check(const Mlp<double>& net, MatrixView<const double> x, M
   check.options.threads = 0;
   check.layout = net.tensors();
   if (options.evaluator == GradcheckEvaluator::naive)
-    check.evaluator = std::make_unique<NaiveMlpEvaluator>(net, x, y, options.eps);
+    check.evaluator = std::make_unique<NaiveMlpEvaluator>(evaluated, x, y, options.eps);
   else
-    check.evaluator = std::make_unique<IncrementalMlpEvaluator>(net, x, y, options.eps);
+    check.evaluator = std::make_unique<IncrementalMlpEvaluator>(evaluated, x, y, options.eps);
   return check;
 }
 
@@ -66,14 +78,16 @@ GradcheckReport gradcheck(const Mlp<double>& net, MatrixView<const double> x, Ma
                           std::span<const double> analytic_gradient, const GradcheckOptions& options) {
   detail::ThreadLimit limit(options.threads);  // before the evaluators size their per-thread scratch
   const detail::MlpCheck check = detail::prepare_mlp_check(net, x, y, &analytic_gradient, options);
-  return detail::run_gradcheck(kFunction, *check.evaluator, net.parameters(), check.analytic, check.layout,
-                               check.options);
+  GradcheckReport report = detail::run_gradcheck(kFunction, *check.evaluator, net.parameters(), check.analytic,
+                                                 check.layout, check.options);
+  detail::record_accuracy(report, net, options);
+  return report;
 }
 
 GradcheckReport gradcheck(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
                           const GradcheckOptions& options) {
   check_data(net, x, y);
-  Mlp<double> copy = net;
+  Mlp<double> copy(net, detail::evaluated_accuracy(net.config().accuracy, options));
   copy.forward_backward(x, y);
   return gradcheck(net, x, y, copy.gradients(), options);
 }
@@ -81,7 +95,7 @@ GradcheckReport gradcheck(const Mlp<double>& net, MatrixView<const double> x, Ma
 GradcheckReport gradcheck(const Mlp<float>& net, MatrixView<const float> x, MatrixView<const float> y,
                           const GradcheckOptions& options) {
   check_data(net, x, y);
-  Mlp<float> copy = net;
+  Mlp<float> copy(net, detail::evaluated_accuracy(net.config().accuracy, options));
   copy.forward_backward(x, y);
   const std::vector<double> analytic(copy.gradients().begin(), copy.gradients().end());
 

@@ -241,7 +241,7 @@ void IncrementalMlpEvaluator::dense_layer(std::size_t k, const double* a_prev, d
   const double* b = net_.bias(k).data;
   if (dims_[k] >= 8) {
     gemm(Trans::no, Trans::no, 1.0, w, MatrixView<const double>{a_prev, dims_[k - 1], width, width}, 0.0,
-         MatrixView<double>{out, dims_[k], width, width}, Epilogue<double>{b, f, config.leaky_slope, {}});
+         MatrixView<double>{out, dims_[k], width, width}, Epilogue<double>{b, f, config.leaky_slope, {}, config.accuracy});
     return;
   }
   // A few rows (the output layer of a classifier): a GEMM would fill its 12-row tiles with padding;
@@ -251,7 +251,7 @@ void IncrementalMlpEvaluator::dense_layer(std::size_t k, const double* a_prev, d
     double* row = out + r * width;
     std::fill(row, row + width, b[r]);
     for (std::size_t c = 0; c < dims_[k - 1]; ++c) vector.axpy(w(r, c), a_prev + c * width, row, width);
-    if (f != Activation::identity) activation_forward(f, row, row, width, config.leaky_slope);
+    if (f != Activation::identity) activation_forward(f, config.accuracy, row, row, width, config.leaky_slope);
   }
 }
 
@@ -295,7 +295,8 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
   }
   const bool output = l == L;
   if (!output) {
-    activation_forward(config.hidden, s.z_row.data(), s.a_row.data(), 2 * count * m, config.leaky_slope);
+    activation_forward(config.hidden, config.accuracy, s.z_row.data(), s.a_row.data(), 2 * count * m,
+                       config.leaky_slope);
     for (std::size_t q = 0; q < count; ++q) {
       const std::size_t j = s.places[q].row;
       const double* mask = mask_[l].empty() ? nullptr : mask_[l].data() + j * m;
@@ -413,7 +414,8 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
         logits = s.wide_z.data();
       } else {
         grow(s.wide_a, dims_[next] * width);
-        activation_forward(config.hidden, s.wide_z.data(), s.wide_a.data(), dims_[next] * width, config.leaky_slope);
+        activation_forward(config.hidden, config.accuracy, s.wide_z.data(), s.wide_a.data(), dims_[next] * width,
+                           config.leaky_slope);
         compare_signs(s.wide_a.data(), dims_[next]);
         apply_mask(next, s.wide_a.data());
         // Layers l+2 … L on every changed column of every copy at once: one wide GEMM each.

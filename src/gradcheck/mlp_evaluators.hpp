@@ -92,8 +92,15 @@ struct MlpCheck {
   std::span<const double> analytic;
   std::vector<TensorInfo> layout;
   GradcheckOptions options;            // threads 0 (the caller holds the ThreadLimit), m and λ/m set
+  std::unique_ptr<Mlp<double>> in_tier;  // the model in the tier J is evaluated in, when not its own
   std::unique_ptr<LossEvaluator> evaluator;
 };
+
+/** The tier gradcheck evaluates a model of tier `model` in: precise unless options.model_accuracy. */
+Accuracy evaluated_accuracy(Accuracy model, const GradcheckOptions& options);
+
+/** Records in `report` the tier `net` runs in and the one the check evaluated in. */
+void record_accuracy(GradcheckReport& report, const Mlp<double>& net, const GradcheckOptions& options);
 
 /**
  * Checks x, y, the options and the analytic gradient against the model and builds the evaluator

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "kernels/activations/activations_kernels.hpp"
 #include "mlpkit/gemm.hpp"
 #include "mlpkit/vector.hpp"
 #include "model/dropout.hpp"
@@ -88,6 +89,7 @@ void validate_config(const MlpConfig<T>& config) {
   detail::check_enum(fn, "config.output", config.output);
   detail::check_enum(fn, "config.init", config.init);
   detail::check_enum(fn, "config.loss", config.loss);
+  detail::check_enum(fn, "config.accuracy", config.accuracy);
   const std::size_t outputs = dims.back();
   switch (config.loss) {
     case Loss::binary_cross_entropy:
@@ -226,7 +228,7 @@ MatrixView<const T> Mlp<T>::forward_pass(const T* theta, MatrixView<const T> x, 
     const T* b = theta + bias_offset(l);
     if (l == L) {
       const MatrixView<T> z = contiguous(ws.z_[l - 1], dims[l], m);
-      gemm(Trans::no, Trans::no, T(1), w, a_prev, T(0), z, Epilogue<T>{b, Activation::identity, config_.leaky_slope, {}});
+      gemm(Trans::no, Trans::no, T(1), w, a_prev, T(0), z, Epilogue<T>{b, Activation::identity, config_.leaky_slope, {}, config_.accuracy});
       return z;
     }
     // Without a cache for backward (keep_z false: loss, predict) two buffers alternate, so the
@@ -234,7 +236,7 @@ MatrixView<const T> Mlp<T>::forward_pass(const T* theta, MatrixView<const T> x, 
     const MatrixView<T> a = contiguous(ws.a_[keep_z ? l - 1 : (l - 1) % 2], dims[l], m);
     const bool store_z = keep_z && !derivative_from_output(config_.hidden, config_.leaky_slope, drop);
     const MatrixView<T> z = store_z ? contiguous(ws.z_[l - 1], dims[l], m) : MatrixView<T>{};
-    gemm(Trans::no, Trans::no, T(1), w, a_prev, T(0), a, Epilogue<T>{b, config_.hidden, config_.leaky_slope, z});
+    gemm(Trans::no, Trans::no, T(1), w, a_prev, T(0), a, Epilogue<T>{b, config_.hidden, config_.leaky_slope, z, config_.accuracy});
     if (drop) {
       const T* mask = ws.mask_[l - 1].data();
       detail::parallel_for(dims[l], static_cast<double>(m), [&](std::size_t i) {
@@ -414,7 +416,7 @@ void Mlp<T>::forward_layer(std::size_t l, MatrixView<const T> a_prev, MatrixView
   const bool output_layer = l == layers();
   const Activation f = output_layer ? Activation::identity : config_.hidden;
   gemm(Trans::no, Trans::no, T(1), weights(l), a_prev, T(0), out,
-       Epilogue<T>{bias(l).data, f, config_.leaky_slope, z});
+       Epilogue<T>{bias(l).data, f, config_.leaky_slope, z, config_.accuracy});
   if (output_layer || !dropout_active(static_cast<double>(config_.keep_prob))) return;
   const detail::DropoutStream stream(config_.seed, step_, static_cast<std::uint32_t>(l));
   detail::parallel_for(dims[l], 40.0 * static_cast<double>(out.cols), [&](std::size_t i) {

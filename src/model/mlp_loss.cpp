@@ -26,7 +26,7 @@ T output_loss(const MlpConfig<T>& config, MatrixView<const T> logits, MatrixView
   if (scratch.size() < rows * m) scratch.resize(rows * m);
   const MatrixView<T> yhat{scratch.data(), rows, m, m};
   for (std::size_t i = 0; i < rows; ++i)
-    activation_forward(config.output, logits.row(i), yhat.row(i), m, config.leaky_slope);
+    activation_forward(config.output, config.accuracy, logits.row(i), yhat.row(i), m, config.leaky_slope);
   const T cost = mean_squared_error(MatrixView<const T>(yhat), y, dz);
   if (dz.data != nullptr)
     for (std::size_t i = 0; i < rows; ++i)
@@ -69,7 +69,8 @@ void output_loss_terms(const MlpConfig<T>& config, MatrixView<const T> logits, M
   for (std::size_t i = 0; i < rows; ++i) {
     const T* yhat = logits.row(i);
     if (config.output != Activation::identity) {
-      kernels.forward(config.output, logits.row(i), scratch.data(), cols, config.leaky_slope, false);
+      (config.accuracy == Accuracy::fast ? kernels.forward_fast : kernels.forward)(config.output, logits.row(i), scratch.data(),
+                                                                              cols, config.leaky_slope, false);
       yhat = scratch.data();
     }
     for (std::size_t j = 0; j < cols; ++j) {
@@ -87,7 +88,7 @@ void output_activation(const MlpConfig<T>& config, MatrixView<const T> logits, M
     return;
   }
   for (std::size_t i = 0; i < logits.rows; ++i)
-    activation_forward(config.output, logits.row(i), out.row(i), logits.cols, config.leaky_slope);
+    activation_forward(config.output, config.accuracy, logits.row(i), out.row(i), logits.cols, config.leaky_slope);
 }
 
 template float output_loss<float>(const MlpConfig<float>&, MatrixView<const float>, MatrixView<const float>,

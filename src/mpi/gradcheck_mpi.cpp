@@ -177,8 +177,10 @@ GradcheckReport gradcheck_mlp(MPI_Comm comm, const Mlp<double>& net, MatrixView<
               {"the analytic gradient", fingerprint(check->analytic)},
               {"the layout", fingerprint(check->layout)}};
   });
-  return run_sharded(collective, *check->evaluator, net.parameters(), check->analytic, check->layout, check->options,
-                     std::move(inputs));
+  GradcheckReport report = run_sharded(collective, *check->evaluator, net.parameters(), check->analytic,
+                                       check->layout, check->options, std::move(inputs));
+  detail::record_accuracy(report, net, options);
+  return report;
 }
 
 }  // namespace

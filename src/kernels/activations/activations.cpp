@@ -40,9 +40,12 @@ double cost_per_element(Activation f) {
 
 // Non-temporal stores for the memory-bound functions only, on arrays too large for the cache. A
 // function slower than memory gains nothing from bypassing the cache, and its sparse streaming
-// stores cost more than they save (sigmoid on 4 Mi floats, one thread: 3.2 → 2.3 G items/s).
-bool stream_output(Activation f, std::size_t bytes) {
-  return cost_per_element(f) <= 2 && use_streaming_stores(bytes);
+// stores cost more than they save (precise sigmoid on 4 Mi floats, one thread: 3.2 → 2.3 G items/s).
+// The fast tier computes near (sigmoid, tanh: above) the rate memory moves its data, so it streams too
+// (fast sigmoid, 4 Mi floats, one thread: 4.1 → 4.7 G items/s; fast gelu 2.27 → 2.43).
+bool stream_output(Activation f, Accuracy accuracy, std::size_t bytes) {
+  const bool fast_enough = accuracy == Accuracy::fast && f != Activation::identity;
+  return (cost_per_element(f) <= 2 || fast_enough) && use_streaming_stores(bytes);
 }
 
 }  // namespace
@@ -70,7 +73,50 @@ void for_each_chunk(std::size_t n, double cost, Kernel&& kernel) {
   });
 }
 
+template <class T>
+void forward_checked(const char* fn, Activation f, Accuracy accuracy, const T* x, T* y, std::size_t n,
+                     T leaky_slope) {
+  check_enum(fn, "f", f);
+  check_enum(fn, "accuracy", accuracy);
+  check_array(fn, "x", x, n);
+  check_array(fn, "y", y, n);
+  check_overlap(fn, "x", x, "y", y, n * sizeof(T));
+  const auto& k = active_activation_kernels<T>();
+  const auto kernel = accuracy == Accuracy::fast ? k.forward_fast : k.forward;
+  const bool stream = stream_output(f, accuracy, 2 * n * sizeof(T));  // x and y compete for the cache
+  for_each_chunk(n, cost_per_element(f), [&](std::size_t begin, std::size_t count) {
+    kernel(f, x + begin, y + begin, count, leaky_slope, stream);
+  });
+}
+
+// The derivatives are the precise ones in both tiers (the accuracy is checked all the same).
+template <class T>
+void backward_checked(const char* fn, Activation f, Accuracy accuracy, const T* x, const T* dy, T* dx, std::size_t n,
+                      T leaky_slope) {
+  check_enum(fn, "f", f);
+  check_enum(fn, "accuracy", accuracy);
+  check_array(fn, "x", x, n);
+  check_array(fn, "dy", dy, n);
+  check_array(fn, "dx", dx, n);
+  const std::size_t bytes = n * sizeof(T);  // bounded by check_array
+  check_overlap(fn, "x", x, "dx", dx, bytes);
+  check_overlap(fn, "dy", dy, "dx", dx, bytes);
+  const auto& k = active_activation_kernels<T>();
+  const bool stream = stream_output(f, Accuracy::precise, 3 * bytes);
+  for_each_chunk(n, cost_per_element(f), [&](std::size_t begin, std::size_t count) {
+    k.backward(f, x + begin, dy + begin, dx + begin, count, leaky_slope, stream);
+  });
+}
+
 }  // namespace detail
+
+std::string_view accuracy_name(Accuracy accuracy) { return detail::enum_name("accuracy_name", "accuracy", accuracy); }
+
+Accuracy parse_accuracy(std::string_view name) {
+  if (const auto accuracy = detail::find_enum<Accuracy>(name)) return *accuracy;
+  detail::fail("parse_accuracy", "name \"", name, "\" is not an accuracy (accepted: ", detail::enum_names_list<Accuracy>(),
+               ")");
+}
 
 std::string_view activation_name(Activation f) { return detail::enum_name("activation_name", "f", f); }
 
@@ -82,33 +128,23 @@ Activation parse_activation(std::string_view name) {
 
 template <class T>
 void activation_forward(Activation f, const T* x, T* y, std::size_t n, T leaky_slope) {
-  constexpr const char* fn = "activation_forward";
-  detail::check_enum(fn, "f", f);
-  detail::check_array(fn, "x", x, n);
-  detail::check_array(fn, "y", y, n);
-  detail::check_overlap(fn, "x", x, "y", y, n * sizeof(T));
-  const auto& k = detail::active_activation_kernels<T>();
-  const bool stream = detail::stream_output(f, 2 * n * sizeof(T));  // x and y compete for the cache
-  detail::for_each_chunk(n, detail::cost_per_element(f), [&](std::size_t begin, std::size_t count) {
-    k.forward(f, x + begin, y + begin, count, leaky_slope, stream);
-  });
+  detail::forward_checked("activation_forward", f, Accuracy::precise, x, y, n, leaky_slope);
+}
+
+template <class T>
+void activation_forward(Activation f, Accuracy accuracy, const T* x, T* y, std::size_t n, T leaky_slope) {
+  detail::forward_checked("activation_forward", f, accuracy, x, y, n, leaky_slope);
 }
 
 template <class T>
 void activation_backward(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T leaky_slope) {
-  constexpr const char* fn = "activation_backward";
-  detail::check_enum(fn, "f", f);
-  detail::check_array(fn, "x", x, n);
-  detail::check_array(fn, "dy", dy, n);
-  detail::check_array(fn, "dx", dx, n);
-  const std::size_t bytes = n * sizeof(T);  // bounded by check_array
-  detail::check_overlap(fn, "x", x, "dx", dx, bytes);
-  detail::check_overlap(fn, "dy", dy, "dx", dx, bytes);
-  const auto& k = detail::active_activation_kernels<T>();
-  const bool stream = detail::stream_output(f, 3 * bytes);
-  detail::for_each_chunk(n, detail::cost_per_element(f), [&](std::size_t begin, std::size_t count) {
-    k.backward(f, x + begin, dy + begin, dx + begin, count, leaky_slope, stream);
-  });
+  detail::backward_checked("activation_backward", f, Accuracy::precise, x, dy, dx, n, leaky_slope);
+}
+
+template <class T>
+void activation_backward(Activation f, Accuracy accuracy, const T* x, const T* dy, T* dx, std::size_t n,
+                         T leaky_slope) {
+  detail::backward_checked("activation_backward", f, accuracy, x, dy, dx, n, leaky_slope);
 }
 
 template <class T>
@@ -126,7 +162,7 @@ void activation_backward_from_output(Activation f, const T* y, const T* dy, T* d
   detail::check_overlap(fn, "y", y, "dx", dx, bytes);
   detail::check_overlap(fn, "dy", dy, "dx", dx, bytes);
   const auto& k = detail::active_activation_kernels<T>();
-  const bool stream = detail::stream_output(f, 3 * bytes);
+  const bool stream = detail::stream_output(f, Accuracy::precise, 3 * bytes);
   detail::for_each_chunk(n, 3.0, [&](std::size_t begin, std::size_t count) {
     k.backward_from_output(f, y + begin, dy + begin, dx + begin, count, leaky_slope, stream);
   });
@@ -167,6 +203,8 @@ void log_softmax(MatrixView<const T> z, MatrixView<T> out) {
 #define MLPKIT_INSTANTIATE_ACTIVATIONS(T)                                                              \
   template void activation_forward<T>(Activation, const T*, T*, std::size_t, T);                      \
   template void activation_backward<T>(Activation, const T*, const T*, T*, std::size_t, T);           \
+  template void activation_forward<T>(Activation, Accuracy, const T*, T*, std::size_t, T);            \
+  template void activation_backward<T>(Activation, Accuracy, const T*, const T*, T*, std::size_t, T); \
   template void activation_backward_from_output<T>(Activation, const T*, const T*, T*, std::size_t, T); \
   template void softmax<T>(MatrixView<const T>, MatrixView<T>);                                        \
   template void log_softmax<T>(MatrixView<const T>, MatrixView<T>);                                    \

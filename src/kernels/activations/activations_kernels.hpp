@@ -14,6 +14,8 @@ struct ActivationKernels {
    * to stay in cache, see use_streaming_stores); the values are the same either way.
    */
   void (*forward)(Activation f, const T* x, T* y, std::size_t n, T leaky_slope, bool stream);
+  /** forward in Accuracy::fast (the reference table: its one precise forward). */
+  void (*forward_fast)(Activation f, const T* x, T* y, std::size_t n, T leaky_slope, bool stream);
   /** dx[i] = dy[i]·f'(x[i]); dx may be x or dy. stream as for forward. */
   void (*backward)(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T leaky_slope, bool stream);
   /** dx[i] = dy[i]·f'(x[i]) from y[i] = f(x[i]); f is not gelu / gelu_tanh. stream as for forward. */

@@ -287,6 +287,25 @@ inline xsimd::batch<T, Arch> exp2_fraction_table(const xsimd::batch<T, Arch>& ks
 }
 
 /**
+ * q with e^r − 1 − r = r²·q(r) for the table exp (|r| ≤ ln2/2N, N = 16 float / 8 double), minimax: below
+ * 0.08 ULP (float) / 0.1 ULP (double). With `negated`, u = −r is passed (Horner on −u: c − q·u).
+ */
+template <class Arch, class T, bool negated = false>
+inline xsimd::batch<T, Arch> exp_table_tail(const xsimd::batch<T, Arch>& u) {
+  using B = xsimd::batch<T, Arch>;
+  const auto step = [&u](const B& q, T c) { return negated ? fnmadd(q, u, B(c)) : fmadd(q, u, B(c)); };
+  if constexpr (std::is_same_v<T, float>) {
+    return step(B(0.1666705766469825254257F), 0.5000097749488752965723F);
+  } else {
+    B q = step(B(1.98423042183372196857e-4), 1.388958710870163905745e-3);
+    q = step(q, 8.33333332180712874313e-3);
+    q = step(q, 4.16666666175263755801e-2);
+    q = step(q, 0.1666666666666700822213);
+    return step(q, 0.50000000000000512363);
+  }
+}
+
+/**
  * e^a for a in [exp_underflow_limit, 0] or NaN (callers clamp, see negative_abs_clamped), with gradual
  * underflow. AVX-512: about 0.51 ULP; otherwise (Cody–Waite, e^r rounded once then scaled) about 0.9 ULP.
  */
@@ -301,17 +320,7 @@ inline xsimd::batch<T, Arch> exp_nonpositive(const xsimd::batch<T, Arch>& a) {
     const B ks = fmadd(a, B(kLog2e<T>), shift);
     const B k = ks - shift;
     const B r = fnmadd(k, B(ln2_lo<T>()), fnmadd(k, B(ln2_hi<T>()), a));
-    B q;  // e^r − 1 − r = r²·q(r), minimax on |r| ≤ ln2/2n: below 0.08 ULP (float) / 0.1 ULP (double)
-    if constexpr (std::is_same_v<T, float>) {
-      q = fmadd(B(0.1666705766469825254257F), r, B(0.5000097749488752965723F));
-    } else {
-      q = fmadd(B(1.98423042183372196857e-4), r, B(1.388958710870163905745e-3));
-      q = fmadd(q, r, B(8.33333332180712874313e-3));
-      q = fmadd(q, r, B(4.16666666175263755801e-2));
-      q = fmadd(q, r, B(0.1666666666666700822213));
-      q = fmadd(q, r, B(0.50000000000000512363));
-    }
-    const B w = fmadd(r * r, q, r);
+    const B w = fmadd(r * r, exp_table_tail(r), r);
     const B hi = exp2_fraction_table<Arch, T, false>(ks);
     const B p = hi + fmadd(hi, w, exp2_fraction_table<Arch, T, true>(ks));  // 2^(j/n)·e^r, one rounding
     // ·2^floor(k) = 2^m: exact, or one more rounding into the subnormals.
@@ -379,6 +388,21 @@ inline xsimd::batch<T, Arch> sigmoid(const xsimd::batch<T, Arch>& x) {
 }
 
 /**
+ * The reduction both tanh tiers start from: −2|x| (clamped past saturation) = k·ln2 + r, |r| ≤ ln2/2;
+ * returns r and sets s = 2^k.
+ */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> tanh_reduce(const xsimd::batch<T, Arch>& x, xsimd::batch<T, Arch>& s) {
+  using B = xsimd::batch<T, Arch>;
+  const B a = negative_abs_clamped(x + x, T(2) * tanh_saturation<T>());
+  const B shift(shifter<T>());
+  const B ks = fmadd(a, B(kLog2e<T>), shift);
+  const B k = ks - shift;
+  s = pow2_shifted(ks);
+  return fnmadd(k, B(ln2_lo<T>()), fnmadd(k, B(ln2_hi<T>()), a));
+}
+
+/**
  * tanh(x) within 2 ULP, ±0 → ±0, ±Inf → ±1, NaN → NaN: tanh|x| = (1 − e)/(1 + e), e = e^−2|x| =
  * s·(1 + w), s = 2^k. While 1 ± s are exact (k ≥ −23 float, −52 double), numerator and denominator
  * are exact double-word sums (1 ∓ s) ∓ s·w (s·w is exact) and the division rounds once; near 0 the
@@ -389,12 +413,8 @@ inline xsimd::batch<T, Arch> sigmoid(const xsimd::batch<T, Arch>& x) {
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> tanh(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
-  const B a = negative_abs_clamped(x + x, T(2) * tanh_saturation<T>());
-  const B shift(shifter<T>());
-  const B ks = fmadd(a, B(kLog2e<T>), shift);
-  const B k = ks - shift;
-  const B r = fnmadd(k, B(ln2_lo<T>()), fnmadd(k, B(ln2_hi<T>()), a));
-  const B s = pow2_shifted(ks);
+  B s;
+  const B r = tanh_reduce(x, s);
   const B sw = s * expm1_minimax(r);
   const B one(T(1));
   const B n_hi = one - s, d_hi = one + s;

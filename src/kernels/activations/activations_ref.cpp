@@ -63,7 +63,7 @@ void softplus_neg_abs_ref(const T* x, T* y, std::size_t n) {
 
 template <class T>
 const ActivationKernels<T>& activation_kernels_ref() {
-  static constexpr ActivationKernels<T> table{&forward_ref<T>, &backward_ref<T>, &backward_from_output_ref<T>,
+  static constexpr ActivationKernels<T> table{&forward_ref<T>, &forward_ref<T>, &backward_ref<T>, &backward_from_output_ref<T>,
                                               &softmax_columns_ref<T>, &exp_ref<T>, &softplus_neg_abs_ref<T>};
   return table;
 }

@@ -10,6 +10,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/activations/activations_fast.hpp"
 #include "kernels/activations/activations_gelu.hpp"
 #include "kernels/activations/activations_kernels.hpp"
 #include "kernels/activations/activations_math.hpp"
@@ -17,25 +18,60 @@
 
 namespace mlpkit::detail::simd {
 
-/** f(x) lane by lane, as activation_forward computes it (bitwise the same values). */
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> activate(Activation f, const xsimd::batch<T, Arch>& x, T leaky_slope) {
+/**
+ * f(x) lane by lane for an f and tier fixed at compile time: the body of activation_forward's loops,
+ * always inlined there (through activate's run-time switch GCC kept it out of line, and sigmoid and
+ * gelu lost 10–20 %).
+ */
+template <class Arch, class T, Activation f, Accuracy accuracy>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> activate_as(const xsimd::batch<T, Arch>& x, T leaky_slope) {
   using B = xsimd::batch<T, Arch>;
+  constexpr bool fast = accuracy == Accuracy::fast;
+  if constexpr (f == Activation::relu) {
+    return xsimd::select(x < B(T(0)), B(T(0)), x);  // keeps −0 and NaN
+  } else if constexpr (f == Activation::leaky_relu) {
+    return xsimd::select(x < B(T(0)), x * leaky_slope, x);
+  } else if constexpr (f == Activation::sigmoid) {
+    if constexpr (fast) return fast::sigmoid(x);
+    else return sigmoid(x);
+  } else if constexpr (f == Activation::tanh) {
+    if constexpr (fast) return fast::tanh(x);
+    else return simd::tanh(x);
+  } else if constexpr (f == Activation::gelu) {
+    if constexpr (fast) return fast::gelu(x);
+    else return simd::gelu(x);
+  } else if constexpr (f == Activation::gelu_tanh) {
+    if constexpr (fast) return fast::gelu_tanh(x);
+    else return simd::gelu_tanh(x);
+  } else {
+    return x;
+  }
+}
+
+/** f(x) lane by lane in the given tier, as activation_forward computes it (bitwise the same values). */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> activate(Activation f, const xsimd::batch<T, Arch>& x, T leaky_slope,
+                                      Accuracy accuracy = Accuracy::precise) {
+  const auto in_tier = [&](auto kind) {
+    constexpr Activation g = decltype(kind)::value;
+    return accuracy == Accuracy::fast ? activate_as<Arch, T, g, Accuracy::fast>(x, leaky_slope)
+                                      : activate_as<Arch, T, g, Accuracy::precise>(x, leaky_slope);
+  };
   switch (f) {
     case Activation::identity:
       return x;
     case Activation::relu:
-      return xsimd::select(x < B(T(0)), B(T(0)), x);  // keeps −0 and NaN
+      return in_tier(std::integral_constant<Activation, Activation::relu>{});
     case Activation::leaky_relu:
-      return xsimd::select(x < B(T(0)), x * leaky_slope, x);
+      return in_tier(std::integral_constant<Activation, Activation::leaky_relu>{});
     case Activation::sigmoid:
-      return sigmoid(x);
+      return in_tier(std::integral_constant<Activation, Activation::sigmoid>{});
     case Activation::tanh:
-      return simd::tanh(x);
+      return in_tier(std::integral_constant<Activation, Activation::tanh>{});
     case Activation::gelu:
-      return simd::gelu(x);
+      return in_tier(std::integral_constant<Activation, Activation::gelu>{});
     case Activation::gelu_tanh:
-      return simd::gelu_tanh(x);
+      return in_tier(std::integral_constant<Activation, Activation::gelu_tanh>{});
   }
   return x;  // not reached: f is checked by the callers
 }
@@ -125,30 +161,31 @@ void copy(const T* x, T* y, std::size_t n, bool stream) {
   if (x != y) elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n, [](const B& v, const B&) { return v; }, stream);
 }
 
-template <class Arch, class T>
+// One loop per function and tier, its lane function inlined (activate_as).
+template <class Arch, class T, Accuracy accuracy>
 void forward(Activation f, const T* x, T* y, std::size_t n, T slope, bool stream) {
   using B = xsimd::batch<T, Arch>;
+  const T* none = nullptr;
+  auto run = [&](auto kind) {
+    elementwise<Arch>(x, none, y, n, [slope](const B& v, const B&) {
+      return activate_as<Arch, T, decltype(kind)::value, accuracy>(v, slope);
+    }, stream);
+  };
   switch (f) {
     case Activation::identity:
       return copy<Arch>(x, y, n, stream);
     case Activation::relu:
-      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
-                               [](const B& v, const B&) { return xsimd::select(v < B(T(0)), B(T(0)), v); }, stream);
+      return run(std::integral_constant<Activation, Activation::relu>{});
     case Activation::leaky_relu:
-      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
-                               [slope](const B& v, const B&) { return xsimd::select(v < B(T(0)), v * slope, v); }, stream);
+      return run(std::integral_constant<Activation, Activation::leaky_relu>{});
     case Activation::sigmoid:
-      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
-                               [](const B& v, const B&) { return sigmoid(v); }, stream);
+      return run(std::integral_constant<Activation, Activation::sigmoid>{});
     case Activation::tanh:
-      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
-                               [](const B& v, const B&) { return simd::tanh(v); }, stream);
+      return run(std::integral_constant<Activation, Activation::tanh>{});
     case Activation::gelu:
-      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
-                               [](const B& v, const B&) { return simd::gelu(v); }, stream);
+      return run(std::integral_constant<Activation, Activation::gelu>{});
     case Activation::gelu_tanh:
-      return elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n,
-                               [](const B& v, const B&) { return simd::gelu_tanh(v); }, stream);
+      return run(std::integral_constant<Activation, Activation::gelu_tanh>{});
   }
   activation_kernels_ref<T>().forward(f, x, y, n, slope, stream);
 }
@@ -252,7 +289,8 @@ namespace mlpkit::detail {
 template <class Arch, class T>
 const ActivationKernels<T>& activation_kernels() {
   static_assert(Arch::supported(), "compile this ISA's source with its flags (cmake/MlpkitCompileOptions.cmake)");
-  static constexpr ActivationKernels<T> table{&simd::forward<Arch, T>, &simd::backward<Arch, T>,
+  static constexpr ActivationKernels<T> table{&simd::forward<Arch, T, Accuracy::precise>,
+                                              &simd::forward<Arch, T, Accuracy::fast>, &simd::backward<Arch, T>,
                                               &simd::backward_from_output<Arch, T>,
                                               &simd::softmax_columns<Arch, T>, &simd::exp<Arch, T>,
                                               &simd::softplus_neg_abs<Arch, T>};

@@ -81,6 +81,7 @@ std::size_t check_gemm_views(const char* function, Trans ta, Trans tb, MatrixVie
          trans_name(ta), ", ", trans_name(tb), ")");
   checked_mul(function, "m·n·k", checked_mul(function, "m·n", c.rows, c.cols), a_k);
   check_enum(function, "epilogue.activation", epilogue.activation);
+  check_enum(function, "epilogue.accuracy", epilogue.accuracy);
   check_c_apart<T>(function, "c", c, a, b);
   // The bias is read row by row while C's rows are stored: it may not lie in C (or in Z).
   const MatrixView<const T> bias =

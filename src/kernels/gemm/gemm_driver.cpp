@@ -77,6 +77,7 @@ bool gemm_skinny(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedO
   pr.bias_along_long = columns;
   pr.activation = epilogue.activation;
   pr.leaky_slope = epilogue.leaky_slope;
+  pr.accuracy = epilogue.accuracy;
   pr.pre_activation = pre.data;
   if (columns) {
     pr.long_n = m, pr.short_n = n, pr.x = op_a, pr.y = op_b;
@@ -123,8 +124,8 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
 
   const bool fused = epilogue.bias != nullptr || epilogue.activation != Activation::identity ||
                      epilogue.pre_activation.data != nullptr;
-  const GemmTileEpilogue<T> full{epilogue.bias, epilogue.activation, epilogue.leaky_slope, epilogue.pre_activation.data,
-                                 epilogue.pre_activation.ld};
+  const GemmTileEpilogue<T> full{epilogue.bias,           epilogue.activation,     epilogue.leaky_slope,
+                                 epilogue.pre_activation.data, epilogue.pre_activation.ld, epilogue.accuracy};
   auto tile_epilogue = [&](std::size_t i, std::size_t j) {
     GemmTileEpilogue<T> e = full;
     if (e.bias != nullptr) e.bias += i;

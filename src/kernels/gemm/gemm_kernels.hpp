@@ -37,6 +37,7 @@ struct GemmTileEpilogue {
   T leaky_slope;
   T* pre_activation;
   std::size_t ld_pre;
+  Accuracy accuracy;
 };
 
 /** A strided matrix operand: element (r, c) is data[r·rs + c·cs]. */
@@ -68,6 +69,7 @@ struct SkinnyProblem {
   T leaky_slope;
   T* pre_activation;
   std::size_t pre_l, pre_s;
+  Accuracy accuracy;
 };
 
 /** Single-threaded GEMM kernels of one ISA. */

@@ -54,7 +54,7 @@ template <class Arch, class T, std::size_t MR, std::size_t NB>
         if (epilogue->pre_activation != nullptr)
           r.store_unaligned(epilogue->pre_activation + i * epilogue->ld_pre + jb * W);
         // The same lane function activation_forward uses, so fused equals unfused bit for bit.
-        r = simd::activate<Arch, T>(epilogue->activation, r, epilogue->leaky_slope);
+        r = simd::activate<Arch, T>(epilogue->activation, r, epilogue->leaky_slope, epilogue->accuracy);
       }
       r.store_unaligned(cp);
     }

@@ -62,7 +62,7 @@ void finish_chunk(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, c
                                                        : B(pr.bias[s]));
         if (pr.pre_activation != nullptr)
           scatter_lanes<Arch, T>(r, pr.pre_activation + (l0 + l) * pr.pre_l + s * pr.pre_s, pr.pre_l, lanes);
-        r = simd::activate<Arch, T>(pr.activation, r, pr.leaky_slope);
+        r = simd::activate<Arch, T>(pr.activation, r, pr.leaky_slope, pr.accuracy);
       }
       scatter_lanes<Arch, T>(r, pr.c + at, pr.c_l, lanes);
     }
