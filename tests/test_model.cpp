@@ -64,6 +64,7 @@ Model<T> make_model(const LossCase& loss, Activation hidden, bool standardized, 
   config.keep_prob = T(0.75);
   config.init_scale = T(0.3);
   config.seed = seed;
+  config.accuracy = seed % 2 == 0 ? Accuracy::precise : Accuracy::fast;  // both tiers travel
   Mlp<T> net(config);
   const auto theta = uniform<T>(net.parameter_count(), seed + 1, -2, 2);
   std::copy(theta.begin(), theta.end(), net.parameters().begin());
@@ -93,6 +94,7 @@ void check_same(const Model<T>& a, const Model<T>& b) {
   CHECK(ca.leaky_slope == cb.leaky_slope);
   CHECK(ca.seed == cb.seed);
   CHECK(ca.multi_label == cb.multi_label);
+  CHECK(ca.accuracy == cb.accuracy);
   CHECK(a.network().step() == b.network().step());
   CHECK(same_bits(values_of(a.network().parameters()), values_of(b.network().parameters())));
   REQUIRE(a.inputs().has_value() == b.inputs().has_value());

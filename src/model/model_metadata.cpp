@@ -96,6 +96,8 @@ MlpConfig<double> read_config(const ErrorContext& where, const std::map<std::str
   config.leaky_slope = parse_real(where, "leaky_slope", optional(m, "leaky_slope", number_text(defaults.leaky_slope)));
   config.seed = parse_unsigned(where, "seed", optional(m, "seed", "0"));
   config.multi_label = parse_bool(where, "multi_label", optional(m, "multi_label", "false"));
+  config.accuracy =
+      parse_name(where, "accuracy", optional(m, "accuracy", std::string(accuracy_name(defaults.accuracy))), parse_accuracy);
   try {
     validate_config(config);
   } catch (const Error& e) {
@@ -170,6 +172,7 @@ std::map<std::string, std::string> model_metadata(const ErrorContext& where, con
   m["seed"] = std::to_string(config.seed);
   m["step"] = std::to_string(step);
   m["multi_label"] = config.multi_label ? "true" : "false";
+  m["accuracy"] = accuracy_name(config.accuracy);
   if (inputs) {
     m["inputs"] = "standardizer";
     m["inputs.epsilon"] = number_text(inputs->first);
