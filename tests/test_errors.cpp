@@ -953,6 +953,12 @@ TEST_CASE("extrapolated gradcheck refuses a bad scheme, initial step or mode wit
       (void)gradcheck(f, theta, gradient, {}, options);
     });
   }
+  options = {};
+  options.scheme = DifferenceScheme::richardson;
+  options.analytic_roundoff = 0;
+  expect_error("gradcheck", {"options.analytic_roundoff (0) must be in (0, 1)"}, [&] {
+    (void)gradcheck(f, theta, gradient, {}, options);
+  });
   // 147. an extrapolated scheme in directional mode.
   options = {};
   options.scheme = DifferenceScheme::richardson;

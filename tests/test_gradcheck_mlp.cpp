@@ -230,6 +230,14 @@ TEST_CASE("gradcheck of a float Mlp compares its float gradient with a double co
   CHECK(r.verdict == Verdict::great);
   CHECK(r.relative_error > 1e-9);  // the float side is really float
   CHECK(r.relative_error < 1e-4);
+  // ridders' bounds are double-tight: the float gradient's own rounding must not read as a bug.
+  GradcheckOptions options;
+  options.scheme = DifferenceScheme::ridders;
+  const GradcheckReport extrapolated = gradcheck(net, x.view(), y.view(), options);
+  INFO(extrapolated.to_text());
+  CHECK(extrapolated.agreement != Agreement::disagree);
+  options.analytic_roundoff = 0x1p-52;  // (not the default 2⁻⁵³, which the overload replaces) float rounding is then far outside
+  CHECK(gradcheck(net, x.view(), y.view(), options).agreement == Agreement::disagree);
 }
 
 TEST_CASE("gradcheck of an Mlp refuses data and gradients that do not fit the model") {

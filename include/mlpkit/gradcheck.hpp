@@ -149,6 +149,12 @@ struct GradcheckOptions {
   DifferenceScheme scheme = DifferenceScheme::central;
   /** richardson, ridders: the largest step h₀ (> 0, finite); eps is then unused. */
   double initial_step = 0.1;
+  /**
+   * richardson, ridders: the unit roundoff of the arithmetic that computed the analytic gradient
+   * (> 0; double's by default, the float Mlp overload sets float's): the agreement allows it a few
+   * dozen ulps of its magnitude besides the numeric bound.
+   */
+  double analytic_roundoff = 0x1p-53;
   /** check_vjp: random cotangents u (entries uniform in [−1, 1), drawn from `seed`). */
   std::size_t cotangents = 3;
   /** check_vjp: also every unit cotangent eⱼ when f has at most this many outputs (each output alone). */
@@ -276,7 +282,8 @@ GradcheckReport gradcheck(const Mlp<double>& net, MatrixView<const double> x, Ma
 /**
  * Checks a float model: its float dθ against the numeric gradient of a double copy of the model
  * (same parameters, data converted). Thresholds default to float's: great below 1e-4, wrong from
- * 1e-2 (used unless `options` sets others than the double defaults).
+ * 1e-2 (used unless `options` sets others than the double defaults), and analytic_roundoff to float's
+ * 2⁻²⁴ (unless `options` sets another than double's).
  */
 GradcheckReport gradcheck(const Mlp<float>& net, MatrixView<const float> x, MatrixView<const float> y,
                           const GradcheckOptions& options = {});

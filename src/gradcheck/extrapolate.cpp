@@ -17,7 +17,7 @@ constexpr std::size_t kMaxSteps = 6;
 constexpr double kRiddersSafe = 2;
 /** An entry agrees within this many bounds, and disagrees beyond kDisagreeMargin of them. */
 constexpr double kAgreeMargin = 4, kDisagreeMargin = 16;
-/** The analytic side's own rounding, in units of u·(|num| + |ana|): a double backward pass carries a few ulps. */
+/** The analytic side's own rounding, in units of analytic_roundoff·(|num| + |ana|): a backward pass carries a few ulps. */
 constexpr double kAnalyticUlps = 64;
 
 /** Ratio of successive steps. */
@@ -104,9 +104,8 @@ void numeric_entries(const LossEvaluator& evaluator, std::span<const std::size_t
 }
 
 Agreement agreement_for(double numeric, double analytic, double bound, const GradcheckOptions& options) {
-  constexpr double u = 0x1p-53;
   const double scale = std::abs(numeric) + std::abs(analytic);
-  const double slack = bound + kAnalyticUlps * u * scale;
+  const double slack = bound + kAnalyticUlps * options.analytic_roundoff * scale;
   const double distance = std::abs(numeric - analytic);
   if (!(distance <= kDisagreeMargin * slack)) return Agreement::disagree;  // NaN disagrees
   if (bound >= options.wrong_from * scale && scale > 0) return Agreement::unresolved;

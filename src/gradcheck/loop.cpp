@@ -48,6 +48,8 @@ void check_options(const char* function, const GradcheckOptions& options) {
   if (options.scheme != DifferenceScheme::central) {
     if (!(options.initial_step > 0) || !std::isfinite(options.initial_step))
       fail(function, "options.initial_step (", options.initial_step, ") must be positive and finite");
+    if (!(options.analytic_roundoff > 0) || !(options.analytic_roundoff < 1))
+      fail(function, "options.analytic_roundoff (", options.analytic_roundoff, ") must be in (0, 1)");
     if (options.mode == GradcheckMode::directional)
       fail(function, "options.scheme (", enum_name(function, "options.scheme", options.scheme),
            ") is not supported in directional mode: use central");
