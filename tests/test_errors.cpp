@@ -1019,3 +1019,101 @@ TEST_CASE("model files: truncated, malformed, inconsistent or non-finite files a
   });
   CHECK(std::vector<float>(destination.network().parameters().begin(), destination.network().parameters().end()) == theta);
 }
+
+TEST_CASE("check_vjp refuses bad functions, bad products and bad options with mlpkit::Error") {
+  const std::vector<double> x{1.0, 2.0};
+  const VectorFunction f = [](std::span<const double> v) { return std::vector<double>{v[0] * v[1]}; };
+  const VjpFunction vjp = [](std::span<const double> v, std::span<const double> u) {
+    return std::vector<double>{u[0] * v[1], u[0] * v[0]};
+  };
+  // 161. empty functions.
+  expect_error("check_vjp", {"f is empty"}, [&] { (void)check_vjp({}, x, vjp); });
+  expect_error("check_vjp", {"vjp is empty"}, [&] { (void)check_vjp(f, x, {}); });
+  // 162. directional mode.
+  GradcheckOptions directional;
+  directional.mode = GradcheckMode::directional;
+  expect_error("check_vjp", {"options.mode (directional)"}, [&] { (void)check_vjp(f, x, vjp, {}, directional); });
+  // 163–165. f without outputs, with a varying number of them, with a non-finite one.
+  expect_error("check_vjp", {"f returned no outputs at x"}, [&] {
+    (void)check_vjp([](std::span<const double>) { return std::vector<double>{}; }, x, vjp);
+  });
+  const VectorFunction growing = [](std::span<const double> v) {
+    return v[0] == 1.0 ? std::vector<double>{v[1]} : std::vector<double>{v[0], v[1]};
+  };
+  expect_error("check_vjp", {"f returned 2 outputs at x+ε·e_i for input index 0 but 1 at x"}, [&] {
+    (void)check_vjp(growing, x, vjp);
+  });
+  const VectorFunction blows_up = [](std::span<const double> v) {
+    return std::vector<double>{v[1] > 2.0 ? std::numeric_limits<double>::infinity() : v[0]};
+  };
+  expect_error("check_vjp", {"non-finite output 0 (inf)", "input index 1"}, [&] { (void)check_vjp(blows_up, x, vjp); });
+  // 166–167. vjp of the wrong length or with a non-finite value.
+  expect_error("check_vjp", {"vjp returned 3 entries but x has 2", "cotangent 0"}, [&] {
+    (void)check_vjp(f, x, [](std::span<const double>, std::span<const double>) { return std::vector<double>(3, 0.0); });
+  });
+  expect_error("check_vjp", {"vjp returned a non-finite value (nan) at entry 1 for cotangent 0"}, [&] {
+    (void)check_vjp(f, x, [](std::span<const double>, std::span<const double>) {
+      return std::vector<double>{0.0, std::nan("")};
+    });
+  });
+  // 168. no cotangent at all.
+  GradcheckOptions none;
+  none.cotangents = 0;
+  none.unit_cotangents_up_to = 0;
+  expect_error("check_vjp", {"options.cotangents is 0", "no cotangent to check"}, [&] { (void)check_vjp(f, x, vjp, {}, none); });
+  // The gradcheck option and layout checks, under check_vjp's name.
+  GradcheckOptions bad_eps;
+  bad_eps.eps = 0;
+  expect_error("check_vjp", {"options.eps (0)"}, [&] { (void)check_vjp(f, x, vjp, {}, bad_eps); });
+  const std::vector<TensorInfo> past_end{{"gamma", 1, 2, 1}};
+  expect_error("check_vjp", {"layout slice 'gamma'", "does not fit"}, [&] { (void)check_vjp(f, x, vjp, past_end); });
+}
+
+TEST_CASE("extrapolated gradcheck refuses a bad scheme, initial step or mode with mlpkit::Error") {
+  const auto f = [](std::span<const double> t) { return t[0] * t[0]; };
+  const std::vector<double> theta{1.0}, gradient{2.0};
+  // 169. a scheme outside the enum, for the generic and the Mlp overloads.
+  GradcheckOptions options;
+  options.scheme = static_cast<DifferenceScheme>(5);
+  expect_error("gradcheck", {"options.scheme (5)", "is not a DifferenceScheme"}, [&] {
+    (void)gradcheck(f, theta, gradient, {}, options);
+  });
+  MlpConfig<double> config;
+  config.dims = {2, 2, 1};
+  const Mlp<double> net(config);
+  const std::vector<double> x(2, 0.5), y{1};
+  expect_error("gradcheck", {"options.scheme (5)"}, [&] { (void)gradcheck(net, {x.data(), 2, 1, 1}, {y.data(), 1, 1, 1}, options); });
+  // 170. an initial step that is not positive and finite.
+  for (const double step : {0.0, -0.1, std::numeric_limits<double>::infinity(), std::nan("")}) {
+    options = {};
+    options.scheme = DifferenceScheme::ridders;
+    options.initial_step = step;
+    expect_error("gradcheck", {"options.initial_step", "must be positive and finite"}, [&] {
+      (void)gradcheck(f, theta, gradient, {}, options);
+    });
+  }
+  options = {};
+  options.scheme = DifferenceScheme::richardson;
+  options.analytic_roundoff = 0;
+  expect_error("gradcheck", {"options.analytic_roundoff (0) must be in (0, 1)"}, [&] {
+    (void)gradcheck(f, theta, gradient, {}, options);
+  });
+  // 171. an extrapolated scheme in directional mode.
+  options = {};
+  options.scheme = DifferenceScheme::richardson;
+  options.mode = GradcheckMode::directional;
+  expect_error("gradcheck", {"options.scheme (richardson) is not supported in directional mode"}, [&] {
+    (void)gradcheck(f, theta, gradient, {}, options);
+  });
+  // 172. the names of the new enums, and a report holding a bad one.
+  expect_error("difference_scheme_name", {"scheme (3)", "is not a DifferenceScheme"}, [&] {
+    (void)difference_scheme_name(static_cast<DifferenceScheme>(3));
+  });
+  expect_error("agreement_name", {"agreement (4)", "is not an Agreement"}, [&] {
+    (void)agreement_name(static_cast<Agreement>(4));
+  });
+  GradcheckReport report;
+  report.tensors.resize(1);
+  report.tensors[0].agreement = static_cast<Agreement>(3);
+  expect_error("GradcheckReport::to_json", {"tensors[].agreement (3)"}, [&] { (void)report.to_json(); });
+}

@@ -2,6 +2,7 @@
 // injected bugs named in their tensor, thread counts, kinks, float models, modes, bad input.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -229,6 +230,14 @@ TEST_CASE("gradcheck of a float Mlp compares its float gradient with a double co
   CHECK(r.verdict == Verdict::great);
   CHECK(r.relative_error > 1e-9);  // the float side is really float
   CHECK(r.relative_error < 1e-4);
+  // ridders' bounds are double-tight: the float gradient's own rounding must not read as a bug.
+  GradcheckOptions options;
+  options.scheme = DifferenceScheme::ridders;
+  const GradcheckReport extrapolated = gradcheck(net, x.view(), y.view(), options);
+  INFO(extrapolated.to_text());
+  CHECK(extrapolated.agreement != Agreement::disagree);
+  options.analytic_roundoff = 0x1p-52;  // (not the default 2⁻⁵³, which the overload replaces) float rounding is then far outside
+  CHECK(gradcheck(net, x.view(), y.view(), options).agreement == Agreement::disagree);
 }
 
 TEST_CASE("gradcheck of an Mlp refuses data and gradients that do not fit the model") {
@@ -254,4 +263,79 @@ TEST_CASE("gradcheck of an Mlp in sampled and directional modes") {
   const GradcheckReport directional = gradcheck(c.net, c.x.view(), c.y.view(), options);
   INFO(directional.to_text());
   CHECK(directional.verdict == Verdict::great);
+}
+
+namespace {
+
+/** The median over the entries of |num − ana| / |ana| (entries with ana = 0 left out). */
+double median_relative_error(const GradcheckReport& r, std::span<const double> analytic) {
+  std::vector<double> errors;
+  for (std::size_t i = 0; i < analytic.size(); ++i)
+    if (analytic[i] != 0) errors.push_back(std::abs(r.numeric_gradient[i] - analytic[i]) / std::abs(analytic[i]));
+  std::nth_element(errors.begin(), errors.begin() + errors.size() / 2, errors.end());
+  return errors[errors.size() / 2];
+}
+
+}  // namespace
+
+TEST_CASE("ridders on smooth Mlps: every entry agrees, median relative error <= 1e-12 at 6x the evaluations of central") {
+  for (Activation hidden : {Activation::tanh, Activation::sigmoid, Activation::gelu})
+    for (Loss loss : {Loss::binary_cross_entropy, Loss::cross_entropy}) {
+      MlpCase c = make_case(hidden, loss, 0.4, 1.0);
+      Mlp<double> copy = c.net;
+      copy.forward_backward(c.x.view(), c.y.view());
+      const std::vector<double> analytic(copy.gradients().begin(), copy.gradients().end());
+      GradcheckOptions options;
+      const GradcheckReport central = gradcheck(c.net, c.x.view(), c.y.view(), options);
+      options.scheme = DifferenceScheme::ridders;
+      const GradcheckReport r = gradcheck(c.net, c.x.view(), c.y.view(), options);
+      INFO(activation_name(hidden) << " loss " << int(loss) << "\n" << r.to_text());
+      CHECK(r.verdict == Verdict::great);
+      CHECK(r.agreement == Agreement::agree);
+      CHECK(median_relative_error(r, analytic) <= 1e-12);
+      CHECK(median_relative_error(r, analytic) < median_relative_error(central, analytic));
+      CHECK(r.evaluations - 2 <= 6 * (central.evaluations - 2));
+    }
+}
+
+TEST_CASE("ridders on an Mlp names the one tensor whose gradient is off by 1e-6, which central calls great") {
+  MlpCase c = make_case(Activation::tanh, Loss::cross_entropy, 0.0, 1.0);
+  Mlp<double> copy = c.net;
+  copy.forward_backward(c.x.view(), c.y.view());
+  std::vector<double> analytic(copy.gradients().begin(), copy.gradients().end());
+  const TensorInfo w2 = c.net.tensors()[2];
+  for (std::size_t q = 0; q < w2.rows * w2.cols; ++q) analytic[w2.offset + q] *= 1 + 1e-6;
+  GradcheckOptions options;
+  for (const GradcheckEvaluator evaluator : {GradcheckEvaluator::incremental, GradcheckEvaluator::naive}) {
+    options.evaluator = evaluator;
+    options.scheme = DifferenceScheme::central;
+    CHECK(gradcheck(c.net, c.x.view(), c.y.view(), analytic, options).verdict == Verdict::great);
+    options.scheme = DifferenceScheme::ridders;
+    const GradcheckReport r = gradcheck(c.net, c.x.view(), c.y.view(), analytic, options);
+    INFO(r.to_text());
+    for (const TensorCheck& t : r.tensors) {
+      CAPTURE(t.name);
+      CHECK(t.agreement == (t.name == "W2" ? Agreement::disagree : Agreement::agree));
+    }
+  }
+}
+
+TEST_CASE("extrapolated gradcheck of an Mlp is bitwise identical for 1, 2 and 3 threads, both evaluators") {
+  MlpCase c = make_case(Activation::gelu, Loss::mean_squared_error, 0.3, 0.8);
+  for (const DifferenceScheme scheme : {DifferenceScheme::richardson, DifferenceScheme::ridders})
+    for (const GradcheckEvaluator evaluator : {GradcheckEvaluator::incremental, GradcheckEvaluator::naive}) {
+      GradcheckOptions options;
+      options.scheme = scheme;
+      options.evaluator = evaluator;
+      std::vector<GradcheckReport> reports;
+      for (const int threads : {1, 2, 3}) {
+        options.threads = threads;
+        reports.push_back(gradcheck(c.net, c.x.view(), c.y.view(), options));
+      }
+      for (std::size_t k = 1; k < reports.size(); ++k) {
+        CHECK(bitwise_equal(reports[0].numeric_gradient, reports[k].numeric_gradient));
+        CHECK(bitwise_equal(reports[0].numeric_error_bound, reports[k].numeric_error_bound));
+        CHECK(reports[0].to_json() == reports[k].to_json());
+      }
+    }
 }

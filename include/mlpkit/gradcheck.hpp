@@ -37,6 +37,20 @@ enum class GradcheckEvaluator {
   naive         // a full Mlp::loss per evaluation on a thread-local copy (the course's algorithm)
 };
 
+/** How each numeric derivative is taken. */
+enum class DifferenceScheme {
+  central,     // one central difference at ε: 2 evaluations per entry, no error estimate
+  richardson,  // central differences at 4 steps halving from initial_step, extrapolated to h → 0 (8 evaluations)
+  ridders      // 6 steps shrinking by 1.4 from initial_step, Ridders' tableau keeps its most certain entry (12 evaluations)
+};
+
+/** Whether an entry's (or a tensor's) analytic derivative lies within the numeric one's error bound. */
+enum class Agreement {
+  agree,      // |num − ana| within a few bounds of each other
+  disagree,   // |num − ana| beyond the bound by a wide margin: the analytic derivative is wrong
+  unresolved  // in between, or the bound itself too large to decide
+};
+
 /** The likely cause of a failing tensor, from the fit analytic ≈ α·numeric + β·W. */
 enum class Fingerprint {
   none,              // passes, or nothing to fit (no failing entries)
@@ -71,6 +85,18 @@ template <>
 struct EnumTable<GradcheckEvaluator> {
   static constexpr std::string_view type = "GradcheckEvaluator";
   static constexpr std::array<std::string_view, 2> names{"incremental", "naive"};
+};
+
+template <>
+struct EnumTable<DifferenceScheme> {
+  static constexpr std::string_view type = "DifferenceScheme";
+  static constexpr std::array<std::string_view, 3> names{"central", "richardson", "ridders"};
+};
+
+template <>
+struct EnumTable<Agreement> {
+  static constexpr std::string_view type = "Agreement";
+  static constexpr std::array<std::string_view, 3> names{"agree", "disagree", "unresolved"};
 };
 
 template <>
@@ -122,13 +148,31 @@ struct GradcheckOptions {
    * true evaluates both in the model's own tier.
    */
   bool model_accuracy = false;
+  /**
+   * How numeric derivatives are taken. richardson and ridders give each entry an error bound and
+   * each entry and tensor an Agreement besides the relative error (which stays the headline).
+   */
+  DifferenceScheme scheme = DifferenceScheme::central;
+  /** richardson, ridders: the largest step h₀ (> 0, finite); eps is then unused. */
+  double initial_step = 0.1;
+  /**
+   * richardson, ridders: the unit roundoff of the arithmetic that computed the analytic gradient
+   * (> 0; double's by default, the float Mlp overload sets float's): the agreement allows it a few
+   * dozen ulps of its magnitude besides the numeric bound.
+   */
+  double analytic_roundoff = 0x1p-53;
+  /** check_vjp: random cotangents u (entries uniform in [−1, 1), drawn from `seed`). */
+  std::size_t cotangents = 3;
+  /** check_vjp: also every unit cotangent eⱼ when f has at most this many outputs (each output alone). */
+  std::size_t unit_cotangents_up_to = 16;
 };
 
 /** One entry of θ and its two derivatives. */
 struct GradcheckEntry {
-  std::size_t index = 0;  // in θ
+  std::size_t index = 0;  // in θ (check_vjp: in x)
   std::size_t layer = 0, row = 0, col = 0;
   double numeric = 0, analytic = 0;
+  std::size_t cotangent = 0;  // check_vjp: which cotangent u (a row of GradcheckReport::cotangent_values)
 };
 
 /** The check of one named tensor (W1, b1, …). */
@@ -147,6 +191,12 @@ struct TensorCheck {
   std::string diagnosis;               // one sentence naming the likely bug
   /** directional mode: rows [suspect_row_begin, suspect_row_end) localized by bisection (empty if none). */
   std::size_t suspect_row_begin = 0, suspect_row_end = 0;
+  /**
+   * richardson, ridders: disagree when any checked, kink-free entry disagrees, else unresolved when any
+   * is unresolved, else agree; with the count of each. central: agree, counts 0.
+   */
+  Agreement agreement = Agreement::agree;
+  std::size_t agreeing = 0, disagreeing = 0, unresolved = 0;
 };
 
 /** What gradcheck found. */
@@ -172,6 +222,22 @@ struct GradcheckReport {
    * one is dθ·(x⁺ − x⁻)/2ε over the points x± = θ ± ε·v as rounded (the displacement actually taken).
    */
   std::vector<double> directional_numeric, directional_analytic;
+  /** The scheme of the numeric derivatives. */
+  DifferenceScheme scheme = DifferenceScheme::central;
+  /** richardson, ridders: disagree when any tensor disagrees, else unresolved when any is, else agree (central: agree). */
+  Agreement agreement = Agreement::agree;
+  /**
+   * richardson, ridders: per parameter, the error bound of numeric_gradient (NaN where not checked);
+   * central: empty.
+   */
+  std::vector<double> numeric_error_bound;
+  /**
+   * check_vjp only: the number K of cotangents u and their values (K × outputs, row-major, the random
+   * ones first, then the unit ones). checked, total and each tensor's checked and total then count
+   * (input entry, cotangent) pairs; numeric_gradient holds K values per input entry (n × K, row-major).
+   */
+  std::size_t cotangents = 0, outputs = 0;
+  std::vector<double> cotangent_values;
 
   /** A readable table: the global verdict, then one line per tensor, diagnoses, kinks. */
   std::string to_text() const;
@@ -185,6 +251,10 @@ std::string_view verdict_name(Verdict verdict);
 std::string_view fingerprint_name(Fingerprint fingerprint);
 /** "full", "sampled", "directional". */
 std::string_view gradcheck_mode_name(GradcheckMode mode);
+/** "central", "richardson", "ridders". */
+std::string_view difference_scheme_name(DifferenceScheme scheme);
+/** "agree", "disagree", "unresolved". */
+std::string_view agreement_name(Agreement agreement);
 
 /**
  * Checks `analytic_gradient` against central differences of any J: Rⁿ → R.
@@ -220,9 +290,33 @@ GradcheckReport gradcheck(const Mlp<double>& net, MatrixView<const double> x, Ma
 /**
  * Checks a float model: its float dθ against the numeric gradient of a double copy of the model
  * (same parameters, data converted). Thresholds default to float's: great below 1e-4, wrong from
- * 1e-2 (used unless `options` sets others than the double defaults).
+ * 1e-2 (used unless `options` sets others than the double defaults), and analytic_roundoff to float's
+ * 2⁻²⁴ (unless `options` sets another than double's).
  */
 GradcheckReport gradcheck(const Mlp<float>& net, MatrixView<const float> x, MatrixView<const float> y,
                           const GradcheckOptions& options = {});
+
+/** A vector-valued f: Rⁿ → Rᵐ (check_vjp); it returns the m outputs at x, the same m for every x. */
+using VectorFunction = std::function<std::vector<double>(std::span<const double> x)>;
+/** A vector–Jacobian product (check_vjp): returns uᵀ·∂f/∂x at x (n entries) for a cotangent u (m entries). */
+using VjpFunction = std::function<std::vector<double>(std::span<const double> x, std::span<const double> u)>;
+
+/**
+ * Checks a layer's backward pass: a vector–Jacobian product vjp(x, u) = uᵀ·∂f/∂x against central
+ * differences of the scalar uᵀf(x), for options.cotangents random u and, when f has at most
+ * options.unit_cotangents_up_to outputs, every unit uⱼ = eⱼ. Each perturbation x ± ε·eᵢ evaluates f
+ * once for all cotangents: 2n + 2 evaluations of f for any number of them (full mode).
+ * x: the n inputs of the layer flattened (e.g. X, γ, β); layout: named slices of x as for gradcheck
+ * (each slice's report covers all cotangents; empty: x is one tensor "x" of n × 1).
+ * f is called concurrently from several threads; vjp is called K times, on the calling thread.
+ * Modes full and sampled; the report is gradcheck's, with cotangents and cotangent_values set and each
+ * entry naming its cotangent.
+ * Throws mlpkit::Error for an empty f or vjp, directional mode, no cotangent at all, f returning no
+ * outputs, another number of outputs than at x, or a non-finite one, vjp returning another length than
+ * n or a non-finite value, and as gradcheck for the options and the layout. An exception thrown by f or
+ * vjp propagates unchanged.
+ */
+GradcheckReport check_vjp(const VectorFunction& f, std::span<const double> x, const VjpFunction& vjp,
+                          std::span<const TensorInfo> layout = {}, const GradcheckOptions& options = {});
 
 }  // namespace mlpkit

@@ -18,6 +18,14 @@ std::string_view gradcheck_mode_name(GradcheckMode mode) {
   return detail::enum_name("gradcheck_mode_name", "mode", mode);
 }
 
+std::string_view difference_scheme_name(DifferenceScheme scheme) {
+  return detail::enum_name("difference_scheme_name", "scheme", scheme);
+}
+
+std::string_view agreement_name(Agreement agreement) {
+  return detail::enum_name("agreement_name", "agreement", agreement);
+}
+
 namespace {
 
 std::string format(const char* pattern, double value) {
@@ -26,17 +34,23 @@ std::string format(const char* pattern, double value) {
   return buffer;
 }
 
-nlohmann::json entry_json(const GradcheckEntry& e) {
-  return {{"index", e.index}, {"layer", e.layer},       {"row", e.row},
-          {"col", e.col},     {"numeric", e.numeric}, {"analytic", e.analytic}};
+/** with_cotangent: a check_vjp report, whose entries name their cotangent. */
+nlohmann::json entry_json(const GradcheckEntry& e, bool with_cotangent) {
+  nlohmann::json j{{"index", e.index}, {"layer", e.layer},       {"row", e.row},
+                   {"col", e.col},     {"numeric", e.numeric}, {"analytic", e.analytic}};
+  if (with_cotangent) j["cotangent"] = e.cotangent;
+  return j;
 }
 
 // A report the caller filled in by hand may hold any enum value: name the method, not verdict_name.
 void check_report_enums(const char* function, const GradcheckReport& report) {
   detail::check_enum(function, "mode", report.mode);
   detail::check_enum(function, "verdict", report.verdict);
+  detail::check_enum(function, "scheme", report.scheme);
+  detail::check_enum(function, "agreement", report.agreement);
   for (const TensorCheck& t : report.tensors) {
     detail::check_enum(function, "tensors[].verdict", t.verdict);
+    detail::check_enum(function, "tensors[].agreement", t.agreement);
     detail::check_enum(function, "tensors[].fingerprint", t.fingerprint);
   }
 }
@@ -52,7 +66,11 @@ std::string GradcheckReport::to_text() const {
       << " (coverage " << format("%.1f", 100 * coverage) << " %), " << evaluations << " evaluations of J"
       << (cancelled ? ", CANCELLED" : "") << "\n";
   out << "activations: model " << accuracy_name(model_accuracy) << ", evaluated " << accuracy_name(evaluated_accuracy)
-      << "\n\n";
+      << "\n";
+  if (cotangents > 0)
+    out << "vector-Jacobian products: " << cotangents << " cotangents over " << outputs
+        << " outputs; checked and total count (input, cotangent) pairs\n";
+  out << "\n";
   char line[256];
   std::snprintf(line, sizeof line, "%-10s %9s %11s %11s %-10s %-22s %12s %12s %8s %6s\n", "tensor", "shape",
                 "rel.error", "max|diff|", "verdict", "worst (layer,row,col)", "numeric", "analytic", "checked",
@@ -67,6 +85,12 @@ std::string GradcheckReport::to_text() const {
                   std::string(verdict_name(t.verdict)).c_str(), where, t.worst.numeric, t.worst.analytic,
                   t.checked, t.kinks);
     out << line;
+  }
+  if (scheme != DifferenceScheme::central) {
+    out << "\n" << difference_scheme_name(scheme) << " error bounds: " << agreement_name(agreement) << "\n";
+    for (const TensorCheck& t : tensors)
+      out << "  " << t.name << ": " << agreement_name(t.agreement) << " (" << t.agreeing << " agree, " << t.disagreeing
+          << " disagree, " << t.unresolved << " unresolved)\n";
   }
   bool any = false;
   for (const TensorCheck& t : tensors) {
@@ -91,6 +115,8 @@ std::string GradcheckReport::to_json() const {
   j["verdict"] = verdict_name(verdict);
   j["mode"] = gradcheck_mode_name(mode);
   j["eps"] = eps;
+  j["scheme"] = difference_scheme_name(scheme);
+  if (scheme != DifferenceScheme::central) j["agreement"] = agreement_name(agreement);
   j["checked"] = checked;
   j["total"] = total;
   j["coverage"] = coverage;
@@ -108,7 +134,7 @@ std::string GradcheckReport::to_json() const {
                       {"relative_error", t.relative_error},
                       {"verdict", verdict_name(t.verdict)},
                       {"max_abs_diff", t.max_abs_diff},
-                      {"worst", entry_json(t.worst)},
+                      {"worst", entry_json(t.worst, cotangents > 0)},
                       {"checked", t.checked},
                       {"total", t.total},
                       {"kinks", t.kinks},
@@ -118,10 +144,20 @@ std::string GradcheckReport::to_json() const {
                       {"diagnosis", t.diagnosis}};
     if (t.suspect_row_end > t.suspect_row_begin)
       tj["suspect_rows"] = {t.suspect_row_begin, t.suspect_row_end};
+    if (scheme != DifferenceScheme::central) {
+      tj["agreement"] = agreement_name(t.agreement);
+      tj["agreeing"] = t.agreeing;
+      tj["disagreeing"] = t.disagreeing;
+      tj["unresolved"] = t.unresolved;
+    }
     j["tensors"].push_back(std::move(tj));
   }
   j["kinks"] = nlohmann::json::array();
-  for (const GradcheckEntry& e : kinks) j["kinks"].push_back(entry_json(e));
+  for (const GradcheckEntry& e : kinks) j["kinks"].push_back(entry_json(e, cotangents > 0));
+  if (cotangents > 0) {
+    j["cotangents"] = cotangents;
+    j["outputs"] = outputs;
+  }
   // NaN/inf (a wrong worst entry may hold one) become null rather than invalid JSON.
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -20,16 +20,17 @@ class FunctionEvaluator final : public LossEvaluator {
   std::size_t size() const override { return theta_.size(); }
   double value() const override { return f_(theta_); }
 
-  void differences(std::span<const std::size_t> indices, std::span<double> numeric, std::span<double> rounding,
-                   std::span<unsigned char> kink) const override {
+  double eps() const override { return eps_; }
+  void differences_at(double step, std::span<const std::size_t> indices, std::span<double> numeric,
+                      std::span<double> rounding, std::span<unsigned char> kink) const override {
     std::vector<double>& x = copy();
     for (std::size_t k = 0; k < indices.size(); ++k) {
       const std::size_t i = indices[k];
-      const Steps h = steps_for(kFunction, theta_[i], eps_, i);
+      const Steps h = steps_for(kFunction, theta_[i], step, i);
       // dθ_approx[i] = (J(θ + h⁺eᵢ) − J(θ − h⁻eᵢ)) / (h⁺ + h⁻), with the steps actually taken
-      x[i] = theta_[i] + eps_;
+      x[i] = theta_[i] + step;
       const double plus = f_(x);
-      x[i] = theta_[i] - eps_;
+      x[i] = theta_[i] - step;
       const double minus = f_(x);
       x[i] = theta_[i];
       check_finite_value(kFunction, plus, i, " + ");

@@ -25,13 +25,21 @@ class LossEvaluator {
   /** J(θ), unperturbed. */
   virtual double value() const = 0;
   /**
-   * For each index i in `indices` (ascending, all inside one tensor of the layout):
+   * For each index i in `indices` (ascending, all inside one tensor of the layout), with h⁺ and h⁻
+   * the steps θᵢ ± step actually taken (steps_for):
    * numeric[k] = (J(θ+h⁺eᵢ) − J(θ−h⁻eᵢ)) / (h⁺+h⁻), rounding[k] = a bound of its rounding error,
    * kink[k] = 1 when a ReLU-like pre-activation changes sign between the two evaluations.
    * Throws mlpkit::Error naming i when J is not finite at either evaluation.
    */
-  virtual void differences(std::span<const std::size_t> indices, std::span<double> numeric,
-                           std::span<double> rounding, std::span<unsigned char> kink) const = 0;
+  virtual void differences_at(double step, std::span<const std::size_t> indices, std::span<double> numeric,
+                              std::span<double> rounding, std::span<unsigned char> kink) const = 0;
+  /** The step ε of the evaluator's options. */
+  virtual double eps() const = 0;
+  /** differences_at(eps(), …): the central differences of the check. */
+  void differences(std::span<const std::size_t> indices, std::span<double> numeric, std::span<double> rounding,
+                   std::span<unsigned char> kink) const {
+    differences_at(eps(), indices, numeric, rounding, kink);
+  }
   /** J at `point` (n entries), a perturbed copy of θ made by the caller (directional mode). */
   virtual double at(std::span<const double> point) const = 0;
   /** How many parameters one work item should hold (a batch that amortizes per-item cost). */
@@ -113,8 +121,8 @@ GradcheckPlan plan_gradcheck(const char* function, const LossEvaluator& evaluato
  */
 std::vector<std::size_t> split_items(const GradcheckPlan& plan, const LossEvaluator& evaluator, std::size_t parts);
 
-/** Values packed per checked entry, in item order: numeric, rounding, kink (0 or 1). */
-inline constexpr std::size_t kPackedPerEntry = 3;
+/** Values packed per checked entry, in item order: numeric, rounding, kink (0 or 1), error bound. */
+inline constexpr std::size_t kPackedPerEntry = 4;
 
 /** The results of a block of items: items [first, first + done), kPackedPerEntry values per entry. */
 struct PackedResults {
@@ -138,6 +146,7 @@ struct GradcheckResults {
 
   std::vector<double> numeric;  // NaN where not checked
   std::vector<double> rounding;
+  std::vector<double> bound;    // the error bound of an extrapolated entry (NaN for central)
   std::vector<unsigned char> kink;
   std::size_t checked = 0;
   bool cancelled = false;
@@ -161,6 +170,26 @@ std::unique_ptr<LossEvaluator> function_evaluator(const char* function,
 void run_directional(const char* function, const LossEvaluator& evaluator, double j0, std::span<const double> theta,
                      std::span<const double> analytic, std::span<const TensorInfo> layout,
                      const GradcheckOptions& options, GradcheckReport& report);
+
+/** Central differences per entry of a scheme: 1 (central), 4 (richardson), 6 (ridders). */
+std::size_t scheme_steps(DifferenceScheme scheme);
+
+/**
+ * The numeric derivatives of one work item in options.scheme: central differences at options.eps
+ * (bound NaN), or extrapolated from scheme_steps central differences starting at
+ * options.initial_step, with their error bounds; a kink at any step marks the entry.
+ */
+void numeric_entries(const LossEvaluator& evaluator, std::span<const std::size_t> indices,
+                     const GradcheckOptions& options, std::span<double> numeric, std::span<double> rounding,
+                     std::span<unsigned char> kink, std::span<double> bound);
+
+/** An entry's agreement: its distance against its bound widened by the analytic side's rounding. */
+Agreement agreement_for(double numeric, double analytic, double bound, const GradcheckOptions& options);
+
+/** Counts each tensor's agreeing, disagreeing and unresolved entries; sets the tensors' and the report's agreement. */
+void fill_agreement(GradcheckReport& report, std::span<const double> analytic, std::span<const double> numeric,
+                    std::span<const double> bound, std::span<const unsigned char> kink,
+                    const GradcheckOptions& options);
 
 /** Fingerprint from a one-parameter fit analytic ≈ α·numeric, or Fingerprint::none when α ≈ 1. */
 Fingerprint classify_alpha(double alpha, std::size_t batch_size);

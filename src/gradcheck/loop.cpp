@@ -44,6 +44,16 @@ void check_options(const char* function, const GradcheckOptions& options) {
   if (options.threads < 0) fail(function, "options.threads (", options.threads, ") must be 0 (default) or positive");
   check_enum(function, "options.mode", options.mode);
   check_enum(function, "options.evaluator", options.evaluator);
+  check_enum(function, "options.scheme", options.scheme);
+  if (options.scheme != DifferenceScheme::central) {
+    if (!(options.initial_step > 0) || !std::isfinite(options.initial_step))
+      fail(function, "options.initial_step (", options.initial_step, ") must be positive and finite");
+    if (!(options.analytic_roundoff > 0) || !(options.analytic_roundoff < 1))
+      fail(function, "options.analytic_roundoff (", options.analytic_roundoff, ") must be in (0, 1)");
+    if (options.mode == GradcheckMode::directional)
+      fail(function, "options.scheme (", enum_name(function, "options.scheme", options.scheme),
+           ") is not supported in directional mode: use central");
+  }
   if (options.mode == GradcheckMode::sampled && options.samples_per_tensor == 0)
     fail(function, "options.samples_per_tensor must be positive in sampled mode");
   if (options.mode == GradcheckMode::directional && options.directions == 0)
@@ -106,14 +116,15 @@ PackedResults run_items(const LossEvaluator& evaluator, const GradcheckPlan& pla
         [&](std::size_t k) {
           const std::size_t item = begin + k;
           const WorkItem& w = plan.items[first + item];
-          std::vector<double> num(w.count), err(w.count);
+          std::vector<double> num(w.count), err(w.count), bound(w.count);
           std::vector<unsigned char> kinked(w.count);
-          evaluator.differences(plan.indices(w), num, err, kinked);
+          numeric_entries(evaluator, plan.indices(w), options, num, err, kinked, bound);
           double* out = block.values.data() + kPackedPerEntry * packed_at[item];
           for (std::size_t q = 0; q < w.count; ++q, out += kPackedPerEntry) {
             out[0] = num[q];
             out[1] = err[q];
             out[2] = kinked[q] ? 1.0 : 0.0;
+            out[3] = bound[q];
           }
         },
         Schedule::balanced);
@@ -125,7 +136,10 @@ PackedResults run_items(const LossEvaluator& evaluator, const GradcheckPlan& pla
 }
 
 GradcheckResults::GradcheckResults(std::size_t n)
-    : numeric(n, std::numeric_limits<double>::quiet_NaN()), rounding(n, 0.0), kink(n, 0) {}
+    : numeric(n, std::numeric_limits<double>::quiet_NaN()),
+      rounding(n, 0.0),
+      bound(n, std::numeric_limits<double>::quiet_NaN()),
+      kink(n, 0) {}
 
 void GradcheckResults::store(const GradcheckPlan& plan, std::size_t first, std::size_t done,
                              std::span<const double> packed) {
@@ -135,6 +149,7 @@ void GradcheckResults::store(const GradcheckPlan& plan, std::size_t first, std::
       numeric[i] = in[0];
       rounding[i] = in[1];
       kink[i] = in[2] != 0 ? 1 : 0;
+      bound[i] = in[3];
       in += kPackedPerEntry;
     }
     checked += plan.items[k].count;
@@ -145,11 +160,15 @@ GradcheckReport finish_gradcheck(GradcheckPlan& plan, std::span<const double> th
                                  const GradcheckOptions& options, GradcheckResults&& results) {
   GradcheckReport report = std::move(plan.report);
   const std::size_t n = theta.size();
-  report.evaluations += 2 * results.checked;
+  report.evaluations += 2 * scheme_steps(options.scheme) * results.checked;
   report.checked = results.checked;
   report.coverage = n == 0 ? 1.0 : static_cast<double>(results.checked) / static_cast<double>(n);
   report.cancelled = results.cancelled;
   fill_report(report, theta, analytic, results.numeric, results.rounding, results.kink, plan.tensors, options);
+  if (options.scheme != DifferenceScheme::central) {
+    fill_agreement(report, analytic, results.numeric, results.bound, results.kink, options);
+    report.numeric_error_bound = std::move(results.bound);
+  }
   report.numeric_gradient = std::move(results.numeric);
   return report;
 }

@@ -114,6 +114,7 @@ GradcheckReport gradcheck(const Mlp<float>& net, MatrixView<const float> x, Matr
     float_options.great_below = 1e-4;
     float_options.wrong_from = 1e-2;
   }
+  if (options.analytic_roundoff == defaults.analytic_roundoff) float_options.analytic_roundoff = 0x1p-24;
   return gradcheck(twin, xd.view(), yd.view(), analytic, float_options);
 }
 

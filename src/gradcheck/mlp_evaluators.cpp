@@ -57,16 +57,16 @@ double NaiveMlpEvaluator::value() const {
   return net_.loss_at(s.theta, x_, y_, s.workspace);
 }
 
-void NaiveMlpEvaluator::differences(std::span<const std::size_t> indices, std::span<double> numeric,
-                                    std::span<double> rounding, std::span<unsigned char> kink) const {
+void NaiveMlpEvaluator::differences_at(double step, std::span<const std::size_t> indices, std::span<double> numeric,
+                                       std::span<double> rounding, std::span<unsigned char> kink) const {
   Slot& s = slot();
   const auto theta = net_.parameters();
   for (std::size_t q = 0; q < indices.size(); ++q) {
     const std::size_t i = indices[q];
-    const Steps h = steps_for(kFunction, theta[i], eps_, i);
-    s.theta[i] = theta[i] + eps_;
+    const Steps h = steps_for(kFunction, theta[i], step, i);
+    s.theta[i] = theta[i] + step;
     const double plus = net_.loss_at(s.theta, x_, y_, s.workspace);
-    s.theta[i] = theta[i] - eps_;
+    s.theta[i] = theta[i] - step;
     const double minus = net_.loss_at(s.theta, x_, y_, s.workspace);
     s.theta[i] = theta[i];
     check_finite_value(kFunction, plus, i, " + ");
@@ -210,7 +210,7 @@ double IncrementalMlpEvaluator::at(std::span<const double> point) const { return
 // One set of buffers per thread, kept from one check to the next (as GEMM keeps its packing
 // buffers): allocating them afresh for every check cost a narrow network ~10 % of its time in
 // zero-filling, page faults and, with two threads, the TLB shootdowns of handing them back.
-// differences() resizes or overwrites every field before reading it, so nothing carries over.
+// differences_at() resizes or overwrites every field before reading it, so nothing carries over.
 IncrementalMlpEvaluator::Scratch& IncrementalMlpEvaluator::scratch() const {
   thread_local Scratch buffers;
   return buffers;
@@ -260,8 +260,9 @@ void IncrementalMlpEvaluator::dense_layer(std::size_t k, const double* a_prev, d
 // a zero input) has the same loss term in J(θ+h⁺eᵢ) and J(θ−h⁻eᵢ), which cancels exactly. So
 // J(θ+h⁺eᵢ) − J(θ−h⁻eᵢ) = (k/m)·(mean⁺ − mean⁻) + ΔL2 over the k changed examples, computed without
 // subtracting two nearly equal totals.
-void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, std::span<double> numeric,
-                                          std::span<double> rounding, std::span<unsigned char> kink) const {
+void IncrementalMlpEvaluator::differences_at(double step, std::span<const std::size_t> indices,
+                                             std::span<double> numeric, std::span<double> rounding,
+                                             std::span<unsigned char> kink) const {
   const MlpConfig<double>& config = net_.config();
   const auto theta = net_.parameters();
   const std::size_t L = layers_, m = m_, count = indices.size();
@@ -279,17 +280,17 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
   for (std::size_t q = 0; q < count; ++q) {
     const std::size_t i = indices[q];
     s.places[q] = place(i);
-    s.steps[q] = steps_for(kFunction, theta[i], eps_, i);
+    s.steps[q] = steps_for(kFunction, theta[i], step, i);
     const Place& p = s.places[q];
     const double* z = z_[l].data() + p.row * m;
     const double* a_prev = a_[l - 1].data() + p.col * m;
     for (int side = 0; side < 2; ++side) {
-      const double step = side == 0 ? s.steps[q].plus : -s.steps[q].minus;
+      const double taken = side == 0 ? s.steps[q].plus : -s.steps[q].minus;
       double* out = s.z_row.data() + (2 * q + side) * m;
       if (p.bias) {
-        for (std::size_t e = 0; e < m; ++e) out[e] = z[e] + step;
+        for (std::size_t e = 0; e < m; ++e) out[e] = z[e] + taken;
       } else {
-        for (std::size_t e = 0; e < m; ++e) out[e] = z[e] + step * a_prev[e];
+        for (std::size_t e = 0; e < m; ++e) out[e] = z[e] + taken * a_prev[e];
       }
     }
   }
@@ -464,9 +465,9 @@ void IncrementalMlpEvaluator::differences(std::span<const std::size_t> indices, 
     }
     check_finite_value(kFunction, plus, i, " + ");
     check_finite_value(kFunction, minus, i, " − ");
-    const double step = s.steps[q].plus + s.steps[q].minus;
-    numeric[q] = (plus - minus) / step;
-    rounding[q] = rounding_bound(plus, minus, step);
+    const double step_sum = s.steps[q].plus + s.steps[q].minus;
+    numeric[q] = (plus - minus) / step_sum;
+    rounding[q] = rounding_bound(plus, minus, step_sum);
     kink[q] = s.kinked[q];
   }
   if (s.wide_bytes() > kKeptScratchBytes) s = Scratch{};

@@ -17,8 +17,9 @@ class NaiveMlpEvaluator final : public LossEvaluator {
   ~NaiveMlpEvaluator() override;
   std::size_t size() const override;
   double value() const override;
-  void differences(std::span<const std::size_t> indices, std::span<double> numeric, std::span<double> rounding,
-                   std::span<unsigned char> kink) const override;
+  double eps() const override { return eps_; }
+  void differences_at(double step, std::span<const std::size_t> indices, std::span<double> numeric,
+                      std::span<double> rounding, std::span<unsigned char> kink) const override;
   double at(std::span<const double> point) const override;
   std::size_t batch() const override { return 4; }
   double work_per_parameter() const override { return work_; }
@@ -46,14 +47,15 @@ class IncrementalMlpEvaluator final : public LossEvaluator {
   ~IncrementalMlpEvaluator() override;
   std::size_t size() const override;
   double value() const override;
-  void differences(std::span<const std::size_t> indices, std::span<double> numeric, std::span<double> rounding,
-                   std::span<unsigned char> kink) const override;
+  double eps() const override { return eps_; }
+  void differences_at(double step, std::span<const std::size_t> indices, std::span<double> numeric,
+                      std::span<double> rounding, std::span<unsigned char> kink) const override;
   double at(std::span<const double> point) const override;
   std::size_t batch() const override { return batch_; }
   double work_per_parameter() const override { return work_; }
   /** In GEMM flops: per entry, a fixed part plus its changed examples times the work of the layers after its own. */
   double cost(std::span<const std::size_t> indices) const override;
-  /** Floating-point operations performed so far by differences() (GEMMs and rank-1 updates). */
+  /** Floating-point operations performed so far by differences_at() (GEMMs and rank-1 updates). */
   double performed_flops() const;
 
  private:

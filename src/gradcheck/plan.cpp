@@ -94,6 +94,7 @@ GradcheckPlan plan_gradcheck(const char* function, const LossEvaluator& evaluato
   GradcheckPlan plan;
   plan.report.mode = options.mode;
   plan.report.eps = options.eps;
+  plan.report.scheme = options.scheme;
   plan.report.total = n;
   if (layout.empty())
     plan.tensors.push_back({"theta", 0, n, 1});

@@ -32,6 +32,9 @@ std::uint64_t fingerprint(const GradcheckOptions& o) {
   h.add(static_cast<std::uint64_t>(o.batch_size));
   h.add(o.noise_floor);
   h.add(o.l2_over_m);
+  h.add(static_cast<std::uint64_t>(o.scheme));
+  h.add(o.initial_step);
+  h.add(o.analytic_roundoff);
   return h.value();
 }
 
