@@ -473,11 +473,14 @@ TEST_CASE_TEMPLATE("activations are bitwise identical for 1, 2 and 3 threads, in
   const std::size_t n = 100003;
   const auto x = test::uniform<T>(n, 17, -10.0, 10.0);
   const auto dy = test::uniform<T>(n, 18);
-  for (const auto& [f, accuracy] : {std::pair{Activation::relu, Accuracy::precise}, {Activation::sigmoid, Accuracy::precise},
+  for (const auto& f_and_accuracy : {std::pair{Activation::relu, Accuracy::precise}, {Activation::sigmoid, Accuracy::precise},
                              {Activation::tanh, Accuracy::precise}, {Activation::gelu, Accuracy::precise},
                              {Activation::gelu_tanh, Accuracy::precise}, {Activation::sigmoid, Accuracy::fast},
                              {Activation::tanh, Accuracy::fast}, {Activation::gelu, Accuracy::fast},
                              {Activation::gelu_tanh, Accuracy::fast}}) {
+    // Copies, not structured bindings: clang 14 cannot capture those in doctest's CAPTURE lambdas.
+    const auto f = f_and_accuracy.first;
+    const auto accuracy = f_and_accuracy.second;
     CAPTURE(activation_name(f));
     CAPTURE(accuracy_name(accuracy));
     std::vector<T> y1, dx1;

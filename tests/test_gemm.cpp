@@ -272,7 +272,10 @@ TEST_CASE_TEMPLATE("the fused epilogue equals an unfused gemm followed by bias a
       Operand<T> c0(s.m, s.n, 3, 24);
       Operand<T> unfused = c0;
       gemm(Trans::yes, Trans::no, T(0.75), a.view(), b.view(), T(-0.5), unfused.view());
-      for (const auto& [f, accuracy] : epilogue_cases(all)) {
+      for (const auto& f_and_accuracy : epilogue_cases(all)) {
+        // Copies, not structured bindings: clang 14 cannot capture those in doctest's CAPTURE lambdas.
+        const auto f = f_and_accuracy.first;
+        const auto accuracy = f_and_accuracy.second;
         CAPTURE(static_cast<int>(f));
         CAPTURE(accuracy_name(accuracy));
         Operand<T> fused = c0, pre(s.m, s.n, 1, 25);

@@ -59,7 +59,10 @@ TEST_CASE("richardson and ridders give each entry a value within its error bound
   const GradcheckReport central = gradcheck(SmoothFunction::value, fn.theta, exact, fn.layout);
   CHECK(central.scheme == DifferenceScheme::central);
   CHECK(central.numeric_error_bound.empty());
-  for (const auto& [scheme, steps] : {std::pair{DifferenceScheme::richardson, 4}, std::pair{DifferenceScheme::ridders, 6}}) {
+  for (const auto& scheme_and_steps : {std::pair{DifferenceScheme::richardson, 4}, std::pair{DifferenceScheme::ridders, 6}}) {
+    // Copies, not structured bindings: clang 14 cannot capture those in doctest's CAPTURE lambdas.
+    const auto scheme = scheme_and_steps.first;
+    const auto steps = scheme_and_steps.second;
     const GradcheckReport r = gradcheck(SmoothFunction::value, fn.theta, exact, fn.layout, with_scheme(scheme));
     INFO(difference_scheme_name(scheme) << "\n" << r.to_text());
     CHECK(r.verdict == Verdict::great);

@@ -69,7 +69,10 @@ TEST_CASE("backprop matches central differences for every hidden activation and 
   const std::size_t m = 7;
   for (const LossCase& c : kLossCases) {
     for (Activation hidden : kHidden) {
-      for (const auto& [l2, tier] : {std::pair{0.0, Accuracy::precise}, {0.7, Accuracy::precise}, {0.0, Accuracy::fast}}) {
+      for (const auto& l2_and_tier : {std::pair{0.0, Accuracy::precise}, {0.7, Accuracy::precise}, {0.0, Accuracy::fast}}) {
+        // Copies, not structured bindings: clang 14 cannot capture those in doctest's CAPTURE lambdas.
+        const auto l2 = l2_and_tier.first;
+        const auto tier = l2_and_tier.second;
         CAPTURE(c.name);
         CAPTURE(activation_name(hidden));
         CAPTURE(l2);
@@ -354,8 +357,11 @@ TEST_CASE_TEMPLATE("loss and predict on alternating buffers equal the cached for
                    T, float, double) {
   // loss() and predict() keep no cache for backward, so hidden layers write two buffers in turn;
   // widths that shrink and grow make a buffer regrow while the other holds the layer's input.
-  for (const auto& [keep_prob, tier] : {std::pair{T(1), Accuracy::precise}, {T(0.8), Accuracy::precise},
+  for (const auto& keep_prob_and_tier : {std::pair{T(1), Accuracy::precise}, {T(0.8), Accuracy::precise},
                                        {T(1), Accuracy::fast}}) {
+    // Copies, not structured bindings: clang 14 cannot capture those in doctest's CAPTURE lambdas.
+    const auto keep_prob = keep_prob_and_tier.first;
+    const auto tier = keep_prob_and_tier.second;
     CAPTURE(keep_prob);
     CAPTURE(accuracy_name(tier));
     MlpConfig<T> config;

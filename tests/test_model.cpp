@@ -164,7 +164,7 @@ TEST_CASE("a model file is a safetensors file: header length, string metadata, c
   std::uint64_t length = 0;
   for (int i = 0; i < 8; ++i) length |= std::uint64_t(static_cast<unsigned char>(bytes[i])) << (8 * i);
   CHECK((8 + length) % 8 == 0);
-  for (const auto& [key, value] : header["__metadata__"].items()) CHECK_MESSAGE(value.is_string(), key);
+  for (const auto& item : header["__metadata__"].items()) CHECK_MESSAGE(item.value().is_string(), item.key());
   CHECK(header["__metadata__"]["dims"] == "5,4,3,1");
   CHECK(header["__metadata__"]["inputs"] == "standardizer");
   CHECK(header["W1"]["dtype"] == "F32");

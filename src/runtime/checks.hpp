@@ -6,8 +6,8 @@
 #include <initializer_list>
 #include <iterator>
 #include <limits>
-#include <sstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
