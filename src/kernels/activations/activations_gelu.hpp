@@ -187,7 +187,9 @@ inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   const B v = two_product(at, tail.p, v_lo);
   const B low = fmadd(at_lo, tail.p, fmadd(v, tail.correction, v_lo));
   const B tail_product = fmadd(v, tail.m, low * tail.m) * tail.scale;
-  return xsimd::select(x < B(T(0)), -tail_product, x - tail_product);
+  // |x|·Φ(−|x|) ≥ 0, but where it underflows the rounding of low can leave −0 (clang contracts the
+  // terms otherwise than GCC): setting the sign bit gives −tail_product, and −0 for gelu(x ≪ 0), alike.
+  return xsimd::select(x < B(T(0)), tail_product | B(-T(0)), x - tail_product);
 }
 
 /** dy·gelu'(x), gelu' = Φ(x) + x·φ(x): e^(−a²/2)(G(a) − a/√(2π)) for x < 0, 1 minus that for x ≥ 0. */
