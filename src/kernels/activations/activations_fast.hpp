@@ -14,6 +14,7 @@
 
 #include "kernels/activations/activations_gelu.hpp"
 #include "kernels/activations/activations_math.hpp"
+#include "kernels/activations/activations_sigmoid_tanh.hpp"
 
 namespace mlpkit::detail::simd::fast {
 

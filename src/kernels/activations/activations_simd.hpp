@@ -14,6 +14,7 @@
 #include "kernels/activations/activations_gelu.hpp"
 #include "kernels/activations/activations_kernels.hpp"
 #include "kernels/activations/activations_math.hpp"
+#include "kernels/activations/activations_sigmoid_tanh.hpp"
 #include "kernels/streaming.hpp"
 
 namespace mlpkit::detail::simd {
@@ -89,7 +90,7 @@ inline xsimd::batch<T, Arch> derivative_times(Activation f, const xsimd::batch<T
     case Activation::leaky_relu:
       return xsimd::select(x > B(T(0)), dy, dy * leaky_slope);
     case Activation::sigmoid:
-      return dy * sigmoid_slope(x);  // e/(1+e)², e = e^−|x| (activations_math.hpp)
+      return dy * sigmoid_slope(x);  // e/(1+e)², e = e^−|x| (activations_sigmoid_tanh.hpp)
     case Activation::tanh:
       return dy * tanh_slope(x);  // 4e/(1+e)², e = e^−2|x|
     case Activation::gelu:
