@@ -10,6 +10,7 @@
 // Everything is a template over the arch tag (no symbol is shared between ISA objects).
 #include <xsimd/xsimd.hpp>
 
+#include <cstdint>
 #include <type_traits>
 
 #include "kernels/activations/activations_gelu.hpp"
@@ -91,8 +92,18 @@ inline xsimd::batch<T, Arch> tanh(const xsimd::batch<T, Arch>& x) {
   B s;
   const B w = expm1_minimax(tanh_reduce(x, s));  // sets s first: an argument list has no order
   const B em1 = fmadd(s, w, s - T(1));
-  // em1 ∈ [−1, 0]: the quotient is ≥ 0 up to the sign of a zero, which abs drops before x's is set.
-  return xsimd::abs(em1 / (B(T(-2)) - em1)) | (x & B(-T(0)));
+  // em1 ∈ [−1, 0]: the quotient is ≥ 0 up to the sign of a zero, which is replaced by x's.
+  const B q = em1 / (B(T(-2)) - em1);
+  if constexpr (kIsAvx512<Arch>) {  // one bit select (sign bit from x, the rest from q) for abs, and, or
+    if constexpr (std::is_same_v<T, float>)
+      return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(q), _mm512_castps_si512(x),
+                                                           _mm512_set1_epi32(INT32_MIN), 0xD8));
+    else
+      return _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(q), _mm512_castpd_si512(x),
+                                                           _mm512_set1_epi64(INT64_MIN), 0xD8));
+  } else {
+    return xsimd::abs(q) | (x & B(-T(0)));
+  }
 }
 
 /**
