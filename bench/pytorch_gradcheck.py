@@ -48,24 +48,18 @@ def mlp_loss(dims, hidden, output, batch, seed):
 
     if output == "softmax":
         y = torch.arange(batch) % dims[-1]
-
-        def loss(t):
-            a = x
-            layers = unpack(t)
-            for w, b in layers[:-1]:
-                a = torch.relu(a @ w.T + b)
-            w, b = layers[-1]
-            return torch.nn.functional.cross_entropy(a @ w.T + b, y)
+        criterion = torch.nn.functional.cross_entropy
     else:
         y = (torch.arange(batch) % 2 == 0).to(torch.float64).view(batch, 1)
+        criterion = torch.nn.functional.binary_cross_entropy_with_logits
 
-        def loss(t):
-            a = x
-            layers = unpack(t)
-            for w, b in layers[:-1]:
-                a = torch.relu(a @ w.T + b)
-            w, b = layers[-1]
-            return torch.nn.functional.binary_cross_entropy_with_logits(a @ w.T + b, y)
+    def loss(t):
+        a = x
+        layers = unpack(t)
+        for w, b in layers[:-1]:
+            a = torch.relu(a @ w.T + b)
+        w, b = layers[-1]
+        return criterion(a @ w.T + b, y)
     return theta, loss
 
 
