@@ -17,7 +17,10 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -120,6 +123,77 @@ void BM_projected(benchmark::State& state, std::size_t depth, std::size_t width,
   set_counters(state, static_cast<double>(p.net.parameter_count()), flops, which == GradcheckEvaluator::incremental);
 }
 
+/**
+ * Directional mode on the README's 784-128-64-10 classifier, batch 32, one thread: wall time of a
+ * warm check of `directions` directions, and s_per_evaluation, the time per evaluation of J (to
+ * compare with BM_classifier_loss; the target is ≤ 3×), from the CPU time (one thread; the wall time of a
+ * loaded machine is not its own).
+ */
+void BM_directional(benchmark::State& state, std::size_t directions) {
+  const auto p = mlpkit::bench::make_classifier_problem();
+  Mlp<double> analytic = p.net;
+  analytic.forward_backward(p.x.view(), p.y.view());
+  const std::vector<double> gradient(analytic.gradients().begin(), analytic.gradients().end());
+  GradcheckOptions options;
+  options.mode = GradcheckMode::directional;
+  options.directions = directions;
+  options.threads = 1;
+  std::size_t evaluations = 0;
+  for (auto _ : state) {
+    const GradcheckReport report = gradcheck(p.net, p.x.view(), p.y.view(), gradient, options);
+    evaluations = report.evaluations;
+    benchmark::DoNotOptimize(report.relative_error);
+  }
+  state.counters["evaluations"] = static_cast<double>(evaluations);
+  // Seconds per evaluation of J (CPU time: one thread).
+  state.counters["s_per_evaluation"] = benchmark::Counter(
+      static_cast<double>(evaluations), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+/** Mlp::loss on the same classifier with a warm workspace, one thread: the unit directional's cost is measured in. */
+void BM_classifier_loss(benchmark::State& state) {
+  const auto p = mlpkit::bench::make_classifier_problem();
+  set_num_threads(1);
+  MlpWorkspace<double> workspace;
+  for (auto _ : state) benchmark::DoNotOptimize(p.net.loss(p.x.view(), p.y.view(), workspace));
+}
+
+/**
+ * The first call of a fresh process: each iteration launches gradcheck_first_call (one thread, full
+ * mode) on depth × width, then a first call on `then` (a fresh network size in the same process);
+ * the iteration time is the first call's, the counters the median warm call and the fresh size's
+ * first and warm calls (averages over iterations).
+ */
+void BM_first_call(benchmark::State& state, std::size_t depth, std::size_t width, std::pair<std::size_t, std::size_t> then) {
+  const std::string command = std::string(MLPKIT_GRADCHECK_FIRST_CALL) + " --depth " + std::to_string(depth) +
+                              " --width " + std::to_string(width) + " --then " + std::to_string(then.first) + " " +
+                              std::to_string(then.second) + " --warm 9";
+  double warm = 0, then_first = 0, then_warm = 0;
+  for (auto _ : state) {
+    std::string output;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) {
+      state.SkipWithError("cannot launch gradcheck_first_call");
+      return;
+    }
+    std::array<char, 512> buffer{};
+    while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr) output += buffer.data();
+    if (pclose(pipe) != 0) {
+      state.SkipWithError("gradcheck_first_call failed");
+      return;
+    }
+    const nlohmann::json j = nlohmann::json::parse(output);
+    state.SetIterationTime(j.at("first_ms").get<double>() * 1e-3);
+    warm += j.at("warm_ms").get<double>();
+    then_first += j.at("then_first_ms").get<double>();
+    then_warm += j.at("then_warm_ms").get<double>();
+  }
+  const auto n = static_cast<double>(state.iterations());
+  state.counters["warm_ms"] = warm / n;
+  state.counters["fresh_size_first_ms"] = then_first / n;
+  state.counters["fresh_size_warm_ms"] = then_warm / n;
+}
+
 struct Variant {
   const char* name;
   GradcheckEvaluator evaluator;
@@ -155,6 +229,22 @@ void register_all(bool smoke) {
     pytorch_points = {{2, 16}};
     depths = {2, 4};
     widths = {16};
+  }
+  benchmark::RegisterBenchmark("classifier_loss/784-128-64-10/1thread", BM_classifier_loss)->Unit(benchmark::kMicrosecond);
+  for (const std::size_t directions : smoke ? std::vector<std::size_t>{8} : std::vector<std::size_t>{8, 32})
+    benchmark::RegisterBenchmark(("gradcheck_directional/784-128-64-10/directions:" + std::to_string(directions) +
+                                  "/1thread").c_str(),
+                                 BM_directional, directions)
+        ->Unit(benchmark::kMillisecond);
+  // First calls: of a process at each point, and of the next point's size right after it.
+  for (std::size_t k = 0; k < pytorch_points.size(); ++k) {
+    const auto point = pytorch_points[k];
+    const auto next = pytorch_points[(k + 1) % pytorch_points.size()];
+    benchmark::RegisterBenchmark(("gradcheck_first_call/depth:" + std::to_string(point.first) +
+                                  "/width:" + std::to_string(point.second) + "/incremental_1thread").c_str(),
+                                 BM_first_call, point.first, point.second, next)
+        ->Unit(benchmark::kMillisecond)
+        ->UseManualTime();
   }
   for (const auto& [depth, width] : pytorch_points)
     for (const Variant& v : variants) {

@@ -36,4 +36,27 @@ inline GradcheckProblem make_gradcheck_problem(std::size_t depth, std::size_t wi
   return p;
 }
 
+/**
+ * The README's classifier: 784-128-64-10, ReLU hidden layers, softmax cross-entropy on the logits, double,
+ * He init (seed 42), a batch of `batch` reproducible inputs in [−1, 1) and one-hot labels (example j: class j mod 10).
+ */
+inline GradcheckProblem make_classifier_problem(std::size_t batch = kGradcheckBatch) {
+  MlpConfig<double> config;
+  config.dims = {784, 128, 64, 10};
+  config.hidden = Activation::relu;
+  config.output = Activation::identity;  // the logits: cross_entropy applies softmax
+  config.loss = Loss::cross_entropy;
+  config.init = Init::he;
+  config.seed = 42;
+  GradcheckProblem p{Mlp<double>(config), Matrix<double>(784, batch), Matrix<double>(10, batch)};
+  std::uint64_t state = 0x12345678;
+  for (std::size_t r = 0; r < 784; ++r)
+    for (std::size_t j = 0; j < batch; ++j) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      p.x(r, j) = static_cast<double>(state >> 11) * 0x1p-53 * 2 - 1;
+    }
+  for (std::size_t j = 0; j < batch; ++j) p.y(j % 10, j) = 1.0;
+  return p;
+}
+
 }  // namespace mlpkit::bench

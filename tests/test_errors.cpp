@@ -1117,3 +1117,54 @@ TEST_CASE("extrapolated gradcheck refuses a bad scheme, initial step or mode wit
   report.tensors[0].agreement = static_cast<Agreement>(3);
   expect_error("GradcheckReport::to_json", {"tensors[].agreement (3)"}, [&] { (void)report.to_json(); });
 }
+
+TEST_CASE("directional and sampled gradcheck refuse bad Taylor and detection options with mlpkit::Error") {
+  const std::vector<double> theta{0.3, -0.2, 0.5}, gradient{0.6, -0.4, 1.0};
+  const auto f = [](std::span<const double> t) { return t[0] * t[0] + t[1] * t[1] + t[2] * t[2]; };
+  GradcheckOptions options;
+  options.mode = GradcheckMode::directional;
+  // 183. taylor_steps outside {0} ∪ [4, 64].
+  for (const std::size_t steps : {std::size_t{3}, std::size_t{65}}) {
+    options.taylor_steps = steps;
+    expect_error("gradcheck", {"options.taylor_steps (" + std::to_string(steps) + ")", "[4, 64]"}, [&] {
+      (void)gradcheck(f, theta, gradient, {}, options);
+    });
+  }
+  // 184. taylor_largest_step not positive and finite.
+  options = {};
+  for (const double step : {0.0, -1.0, std::numeric_limits<double>::infinity(), std::nan("")}) {
+    options.taylor_largest_step = step;
+    expect_error("gradcheck", {"options.taylor_largest_step", "must be positive and finite"}, [&] {
+      (void)gradcheck(f, theta, gradient, {}, options);
+    });
+  }
+  // 185. detection_probability other than 0 and outside (0, 1).
+  options = {};
+  options.mode = GradcheckMode::sampled;
+  for (const double p : {-0.5, 1.0, 2.0, std::nan("")}) {
+    options.detection_probability = p;
+    expect_error("gradcheck", {"options.detection_probability", "must be 0 (use samples_per_tensor) or in (0, 1)"}, [&] {
+      (void)gradcheck(f, theta, gradient, {}, options);
+    });
+  }
+  // 186. detection_fraction outside (0, 1].
+  options = {};
+  for (const double p : {0.0, 1.5, std::nan("")}) {
+    options.detection_fraction = p;
+    expect_error("gradcheck", {"options.detection_fraction", "must be in (0, 1]"}, [&] {
+      (void)gradcheck(f, theta, gradient, {}, options);
+    });
+  }
+  // 187. J not finite at a Taylor step (finite at θ ± ε).
+  options = {};
+  options.mode = GradcheckMode::directional;
+  // Infinite farther than 0.05 from θ: the Taylor test's largest step (0.1) goes there, θ ± ε·v does not.
+  const auto blows_up = [&](std::span<const double> t) {
+    double d2 = 0;
+    for (std::size_t i = 0; i < 3; ++i) d2 += (t[i] - theta[i]) * (t[i] - theta[i]);
+    return d2 > 0.05 * 0.05 ? std::numeric_limits<double>::infinity() : t[0] * t[0] + t[1] * t[1] + t[2] * t[2];
+  };
+  expect_error("gradcheck", {"J is not finite", "Taylor-remainder test", "options.taylor_largest_step"}, [&] {
+    (void)gradcheck(blows_up, theta, gradient, {}, options);
+  });
+}

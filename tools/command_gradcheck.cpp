@@ -25,6 +25,8 @@ struct GradcheckCommand {
   std::string bug_tensor;  // empty: W of the middle layer
   std::size_t samples = 24;
   std::size_t directions = 8;
+  double detection_probability = 0;
+  std::size_t taylor_steps = 16;
   bool progress = true;
   bool mpi = false;  // --mpi: sharded over MPI_COMM_WORLD (only in a build with MLPKIT_WITH_MPI)
   std::string model, data, target;  // --model FILE --data FILE.csv: a saved model on the user's examples
@@ -114,6 +116,8 @@ int run(GradcheckCommand& cmd) {
   options.seed = cmd.common.seed;
   options.samples_per_tensor = cmd.samples;
   options.directions = cmd.directions;
+  options.detection_probability = cmd.detection_probability;
+  options.taylor_steps = cmd.taylor_steps;
   options.mode = cmd.mode == "sampled" ? GradcheckMode::sampled
                  : cmd.mode == "directional" ? GradcheckMode::directional
                                              : GradcheckMode::full;
@@ -167,6 +171,11 @@ void register_gradcheck(CLI::App& app, int& exit_code) {
   command->add_option("--bug-tensor", cmd.bug_tensor, "Tensor the bug goes into (default: W of the middle layer)");
   command->add_option("--samples", cmd.samples, "Entries per tensor in sampled mode")->check(CLI::PositiveNumber);
   command->add_option("--directions", cmd.directions, "Directions in directional mode")->check(CLI::PositiveNumber);
+  command->add_option("--detection-probability", cmd.detection_probability,
+                      "Sampled mode: sample each tensor so that an error on 1 % of its entries is hit with this "
+                      "probability, in (0, 1) (instead of --samples)");
+  command->add_option("--taylor-steps", cmd.taylor_steps,
+                      "Directional mode: steps of the Taylor-remainder test (0: none, else 4 to 64)");
   command->add_flag("!--no-progress", cmd.progress, "No progress bar");
   command->add_option("--model", cmd.model, "Check a saved model (.safetensors) instead of one described by flags");
   command->add_option("--data", cmd.data, "With --model: CSV of the examples to check on (header line, the model's columns)");

@@ -114,8 +114,19 @@ struct GradcheckOptions {
   /** Relative errors from this on are wrong (between the two: suspicious). */
   double wrong_from = 1e-3;
   GradcheckMode mode = GradcheckMode::full;
-  /** sampled: entries per tensor (a third largest |dθ|, a third smallest |dθ|, the rest random). */
+  /**
+   * sampled: entries per tensor. With at least max(rows, cols), first one in every row and every
+   * column (a row swap or a transpose is then always hit); of the rest a third largest |dθ|, a third
+   * smallest |dθ|, the others stratified by row and column.
+   */
   std::size_t samples_per_tensor = 24;
+  /**
+   * sampled: 0, or in (0, 1): then each tensor's sample is instead the smallest that hits an error on
+   * detection_fraction of its entries (placed at random) with at least this probability.
+   */
+  double detection_probability = 0;
+  /** sampled with detection_probability: the fraction of a tensor's entries the error is assumed to affect, in (0, 1]. */
+  double detection_fraction = 0.01;
   /** directional: number of random unit directions. */
   std::size_t directions = 8;
   /** Seed of sampling and directions. */
@@ -165,6 +176,30 @@ struct GradcheckOptions {
   std::size_t cotangents = 3;
   /** check_vjp: also every unit cotangent eⱼ when f has at most this many outputs (each output alone). */
   std::size_t unit_cotangents_up_to = 16;
+  /**
+   * directional: steps h of the Taylor-remainder test (see TaylorTest), from taylor_largest_step down
+   * by factors of √10; 0: no test, else 4 … 64. One evaluation of J per step, for the whole direction
+   * and again for each tensor whose difference check is not great.
+   */
+  std::size_t taylor_steps = 16;
+  /** directional: the largest step of the Taylor-remainder test (> 0, finite). */
+  double taylor_largest_step = 0.1;
+};
+
+/**
+ * The Taylor-remainder test (directional mode): along a unit direction v, the remainder
+ * r(h) = |J(θ+hv) − J(θ) − dθ·(θ+hv − θ)| (the displacement as rounded) at geometric steps h. A right
+ * gradient leaves r(h) = O(h²), a wrong one O(h): the slope of log r against log h, fitted over the
+ * smallest steps whose r stands clear of J's rounding, tells them apart with no ε to choose.
+ */
+struct TaylorTest {
+  std::vector<double> steps;       // h, largest first (empty: no test)
+  std::vector<double> remainders;  // r(h), one per step
+  std::vector<double> noise;       // a bound of the rounding in r(h): points below 1000× it are not fitted
+  std::size_t fit_first = 0, fit_last = 0;  // the fitted steps [fit_first, fit_last)
+  double slope = 0, intercept = 0;          // log₁₀ r ≈ slope·log₁₀ h + intercept over the fitted steps
+  /** agree: slope ≥ 1.75 (the gradient confirmed); disagree: slope ≤ 1.25; else, or under 3 points fitted, unresolved. */
+  Agreement agreement = Agreement::unresolved;
 };
 
 /** One entry of θ and its two derivatives. */
@@ -197,6 +232,14 @@ struct TensorCheck {
    */
   Agreement agreement = Agreement::agree;
   std::size_t agreeing = 0, disagreeing = 0, unresolved = 0;
+  /**
+   * The probability that the checked entries include at least one of an error's, for an error on 1 %
+   * (10 %) of this tensor's entries placed at random: 1 − C(total − checked, e)/C(total, e), e = ⌈p·total⌉
+   * (1 in full mode; sampled mode states its guarantee so).
+   */
+  double hit_probability_1pct = 1, hit_probability_10pct = 1;
+  /** directional mode: the Taylor-remainder test along the first direction restricted to this tensor, run when its verdict is not great. */
+  TaylorTest taylor;
 };
 
 /** What gradcheck found. */
@@ -222,6 +265,8 @@ struct GradcheckReport {
    * one is dθ·(x⁺ − x⁻)/2ε over the points x± = θ ± ε·v as rounded (the displacement actually taken).
    */
   std::vector<double> directional_numeric, directional_analytic;
+  /** directional mode: the Taylor-remainder test along the first direction (options.taylor_steps > 0). */
+  TaylorTest taylor;
   /** The scheme of the numeric derivatives. */
   DifferenceScheme scheme = DifferenceScheme::central;
   /** richardson, ridders: disagree when any tensor disagrees, else unresolved when any is, else agree (central: agree). */

@@ -1,4 +1,5 @@
 // GradcheckReport::to_text and to_json, and the names of the enumerations.
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -42,13 +43,45 @@ nlohmann::json entry_json(const GradcheckEntry& e, bool with_cotangent) {
   return j;
 }
 
+/** The Taylor-remainder test: its points, the fitted range and slope. */
+nlohmann::json taylor_json(const TaylorTest& t) {
+  return {{"steps", t.steps},         {"remainders", t.remainders}, {"noise", t.noise},
+          {"fit_first", t.fit_first}, {"fit_last", t.fit_last},     {"slope", t.slope},
+          {"intercept", t.intercept}, {"agreement", agreement_name(t.agreement)}};
+}
+
+/** "slope 2.00 over h in [1.0e-05, 3.2e-04] (4 points) -> agree". */
+std::string taylor_line(const TaylorTest& t) {
+  std::ostringstream out;
+  if (t.fit_last - t.fit_first < 3) {
+    out << "too few steps clear of rounding to fit (" << t.fit_last - t.fit_first << ")";
+  } else {
+    out << "slope " << format("%.2f", t.slope) << " over h in [" << format("%.1e", t.steps[t.fit_last - 1]) << ", "
+        << format("%.1e", t.steps[t.fit_first]) << "] (" << t.fit_last - t.fit_first << " points)";
+  }
+  out << " -> " << agreement_name(t.agreement);
+  return out.str();
+}
+
+/** The Taylor-remainder section of to_text (directional mode), empty without a test. */
+std::string taylor_text(const GradcheckReport& report) {
+  if (report.taylor.steps.empty()) return {};
+  std::string text = "\nTaylor remainder |J(θ+hv) − J(θ) − h·dθ·v| (2: gradient confirmed, 1: wrong): " +
+                     taylor_line(report.taylor) + "\n";
+  for (const TensorCheck& t : report.tensors)
+    if (!t.taylor.steps.empty()) text += "  " + t.name + ": " + taylor_line(t.taylor) + "\n";
+  return text;
+}
+
 // A report the caller filled in by hand may hold any enum value: name the method, not verdict_name.
 void check_report_enums(const char* function, const GradcheckReport& report) {
   detail::check_enum(function, "mode", report.mode);
   detail::check_enum(function, "verdict", report.verdict);
   detail::check_enum(function, "scheme", report.scheme);
   detail::check_enum(function, "agreement", report.agreement);
+  detail::check_enum(function, "taylor.agreement", report.taylor.agreement);
   for (const TensorCheck& t : report.tensors) {
+    detail::check_enum(function, "tensors[].taylor.agreement", t.taylor.agreement);
     detail::check_enum(function, "tensors[].verdict", t.verdict);
     detail::check_enum(function, "tensors[].agreement", t.agreement);
     detail::check_enum(function, "tensors[].fingerprint", t.fingerprint);
@@ -67,6 +100,15 @@ std::string GradcheckReport::to_text() const {
       << (cancelled ? ", CANCELLED" : "") << "\n";
   out << "activations: model " << accuracy_name(model_accuracy) << ", evaluated " << accuracy_name(evaluated_accuracy)
       << "\n";
+  if (mode == GradcheckMode::sampled) {
+    double least_1 = 1, least_10 = 1;
+    for (const TensorCheck& t : tensors) {
+      least_1 = std::min(least_1, t.hit_probability_1pct);
+      least_10 = std::min(least_10, t.hit_probability_10pct);
+    }
+    out << "sampled: an error on 1 % of a tensor's entries (placed at random) is hit with probability >= "
+        << format("%.3f", least_1) << ", on 10 %: >= " << format("%.3f", least_10) << " (per tensor in JSON)\n";
+  }
   if (cotangents > 0)
     out << "vector-Jacobian products: " << cotangents << " cotangents over " << outputs
         << " outputs; checked and total count (input, cotangent) pairs\n";
@@ -92,6 +134,7 @@ std::string GradcheckReport::to_text() const {
       out << "  " << t.name << ": " << agreement_name(t.agreement) << " (" << t.agreeing << " agree, " << t.disagreeing
           << " disagree, " << t.unresolved << " unresolved)\n";
   }
+  out << taylor_text(*this);
   bool any = false;
   for (const TensorCheck& t : tensors) {
     if (t.fingerprint == Fingerprint::none) continue;
@@ -150,10 +193,13 @@ std::string GradcheckReport::to_json() const {
       tj["disagreeing"] = t.disagreeing;
       tj["unresolved"] = t.unresolved;
     }
+    if (!t.taylor.steps.empty()) tj["taylor"] = taylor_json(t.taylor);
+    tj["hit_probability"] = {{"1%", t.hit_probability_1pct}, {"10%", t.hit_probability_10pct}};
     j["tensors"].push_back(std::move(tj));
   }
   j["kinks"] = nlohmann::json::array();
   for (const GradcheckEntry& e : kinks) j["kinks"].push_back(entry_json(e, cotangents > 0));
+  if (!taylor.steps.empty()) j["taylor"] = taylor_json(taylor);
   if (cotangents > 0) {
     j["cotangents"] = cotangents;
     j["outputs"] = outputs;

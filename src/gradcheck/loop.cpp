@@ -16,7 +16,13 @@ namespace mlpkit::detail {
 
 double rounding_bound(double j_plus, double j_minus, double step_sum) {
   // Each J carries a few ulps of rounding from its sums; their difference is divided by the step.
-  constexpr double u = 0x1p-53;
+  // A J that rounds through float (both values exactly floats: for a J computed in double a chance
+  // of 2⁻⁵⁸) carries float's rounding, which double's would understate 2²⁹ times.
+  // (A zero, or a value passed as 0 by a caller that bounds a sum of magnitudes, says nothing.)
+  const bool float_valued = j_plus != 0 && j_minus != 0 &&
+                            static_cast<double>(static_cast<float>(j_plus)) == j_plus &&
+                            static_cast<double>(static_cast<float>(j_minus)) == j_minus;
+  const double u = float_valued ? 0x1p-24 : 0x1p-53;
   return 4.0 * u * (std::abs(j_plus) + std::abs(j_minus)) / step_sum;
 }
 
@@ -58,6 +64,14 @@ void check_options(const char* function, const GradcheckOptions& options) {
     fail(function, "options.samples_per_tensor must be positive in sampled mode");
   if (options.mode == GradcheckMode::directional && options.directions == 0)
     fail(function, "options.directions must be positive in directional mode");
+  if (options.detection_probability != 0 && !(options.detection_probability > 0 && options.detection_probability < 1))
+    fail(function, "options.detection_probability (", options.detection_probability, ") must be 0 (use samples_per_tensor) or in (0, 1)");
+  if (!(options.detection_fraction > 0 && options.detection_fraction <= 1))
+    fail(function, "options.detection_fraction (", options.detection_fraction, ") must be in (0, 1]");
+  if (options.taylor_steps != 0 && (options.taylor_steps < 4 || options.taylor_steps > 64))
+    fail(function, "options.taylor_steps (", options.taylor_steps, ") must be 0 (no Taylor test) or in [4, 64]");
+  if (!(options.taylor_largest_step > 0) || !std::isfinite(options.taylor_largest_step))
+    fail(function, "options.taylor_largest_step (", options.taylor_largest_step, ") must be positive and finite");
   if (!(options.noise_floor >= 0) || !std::isfinite(options.noise_floor))
     fail(function, "options.noise_floor (", options.noise_floor, ") must be finite and >= 0");
 }

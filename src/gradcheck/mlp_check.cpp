@@ -65,7 +65,8 @@ MlpCheck prepare_mlp_check(const Mlp<double>& net, MatrixView<const double> x, M
   check.options = with_model_facts(net, x.cols, options);
   check.options.threads = 0;
   check.layout = net.tensors();
-  if (options.evaluator == GradcheckEvaluator::naive)
+  // Directional mode evaluates J at whole points only: the incremental evaluator's cached pass would go unused.
+  if (options.evaluator == GradcheckEvaluator::naive || options.mode == GradcheckMode::directional)
     check.evaluator = std::make_unique<NaiveMlpEvaluator>(evaluated, x, y, options.eps);
   else
     check.evaluator = std::make_unique<IncrementalMlpEvaluator>(evaluated, x, y, options.eps);

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <cstdint>
 #include <numeric>
-#include <random>
 
 #include "gradcheck/gradcheck_internal.hpp"
+#include "gradcheck/sampling.hpp"
 #include "runtime/checks.hpp"
 
 namespace mlpkit::detail {
@@ -34,44 +34,6 @@ std::vector<Segment> full_segments(std::span<const TensorInfo> layout, std::size
   }
   add(at, n);
   return segments;
-}
-
-/**
- * Stratified sample of one tensor: a third of the k entries with the largest |dθ| (where bugs show
- * most), a third with the smallest |dθ| (where a missing term hides), the rest uniformly at random.
- */
-Segment sampled_segment(const TensorInfo& t, std::span<const double> analytic, std::size_t k, std::uint64_t seed) {
-  const std::size_t count = t.rows * t.cols;
-  Segment s;
-  if (k >= count) {
-    s.indices.resize(count);
-    std::iota(s.indices.begin(), s.indices.end(), t.offset);
-    return s;
-  }
-  std::vector<std::size_t> order(count);
-  std::iota(order.begin(), order.end(), t.offset);
-  // Ties broken by index so the sample does not depend on the sort implementation.
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    const double x = std::abs(analytic[a]), y = std::abs(analytic[b]);
-    return x != y ? x > y : a < b;
-  });
-  const std::size_t largest = k / 3, smallest = k / 3;
-  std::vector<unsigned char> taken(count, 0);
-  for (std::size_t q = 0; q < largest; ++q) taken[order[q] - t.offset] = 1;
-  for (std::size_t q = 0; q < smallest; ++q) taken[order[count - 1 - q] - t.offset] = 1;
-  std::vector<std::size_t> rest;
-  for (std::size_t q = 0; q < count; ++q)
-    if (!taken[q]) rest.push_back(t.offset + q);
-  std::mt19937_64 rng(seed);
-  for (std::size_t q = 0; q < k - largest - smallest && q < rest.size(); ++q) {
-    // Partial Fisher–Yates with an explicit modulo draw: reproducible across standard libraries.
-    const std::size_t pick = q + static_cast<std::size_t>(rng() % (rest.size() - q));
-    std::swap(rest[q], rest[pick]);
-    taken[rest[q] - t.offset] = 1;
-  }
-  for (std::size_t q = 0; q < count; ++q)
-    if (taken[q]) s.indices.push_back(t.offset + q);
-  return s;
 }
 
 }  // namespace
@@ -118,9 +80,14 @@ GradcheckPlan plan_gradcheck(const char* function, const LossEvaluator& evaluato
   if (options.mode == GradcheckMode::full) {
     plan.segments = full_segments(layout, n);
   } else {
-    for (std::size_t t = 0; t < plan.tensors.size(); ++t)  // no layout: θ is one tensor, sampled like any other
-      plan.segments.push_back(
-          sampled_segment(plan.tensors[t], analytic, options.samples_per_tensor, options.seed + 0x1000193 * t));
+    for (std::size_t t = 0; t < plan.tensors.size(); ++t) {  // no layout: θ is one tensor, sampled like any other
+      const TensorInfo& info = plan.tensors[t];
+      const std::size_t samples =
+          options.detection_probability > 0
+              ? samples_for_probability(info.rows * info.cols, options.detection_fraction, options.detection_probability)
+              : options.samples_per_tensor;
+      plan.segments.push_back(sampled_segment(info, analytic, samples, options.seed + 0x1000193 * t));
+    }
   }
   // Items never cross a segment, so an evaluator batches perturbations of one tensor only. The
   // batch size depends on the evaluator, never on the thread count.

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "gradcheck/gradcheck_internal.hpp"
+#include "gradcheck/sampling.hpp"
 
 namespace mlpkit::detail {
 
@@ -105,6 +106,7 @@ void fill_report(GradcheckReport& report, std::span<const double> theta, std::sp
     report.tensors.push_back(std::move(c));
   }
   report.verdict = verdict;
+  fill_hit_probabilities(report);
   fingerprint_tensors(report, theta, analytic, numeric, kink, options);
 }
 
