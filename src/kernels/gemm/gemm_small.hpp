@@ -147,7 +147,9 @@ void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedO
                   std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
   constexpr std::size_t W = Batch<Arch, T>::size, NR = NB * W;
   static constexpr auto tiles = small_tiles<Arch, T, MR, NB>(std::make_index_sequence<MR>());
-  const std::size_t row_tiles = (m + MR - 1) / MR, base = m / row_tiles, longer = m % row_tiles;
+  const std::size_t row_tiles = (m + MR - 1) / MR;
+  // Whole tiles need no division (two of them cost ~5 % of a 16×32×16 call).
+  const std::size_t base = m % MR == 0 ? MR : m / row_tiles, longer = m % MR == 0 ? 0 : m % row_tiles;
   for (std::size_t j = 0; j < n; j += NR) {
     const std::size_t cols = std::min(NR, n - j);
     const int variant = cols == NR ? 0 : cols > W ? 1 : 2;
