@@ -209,6 +209,12 @@ void axpy_rows(const SkinnyProblem<T>& pr, std::size_t s0, std::size_t l0, std::
   constexpr std::size_t W = Batch<Arch, T>::size;
   std::size_t l = 0;
   for (; l + V * W <= len; l += V * W) axpy_block<Arch, T, V, J>(pr, s0, pr.x.data + (l0 + l) * pr.x.rs, V * W, z + l, ld_z);
+  // Fewer whole vectors than V go 4 and 2 at a time: one vector per block is one dependent chain of
+  // k FMAs (64×1×64 Aᵀ·x spent 4 FMA latencies a step). Each lane's sum is the same in any block.
+  if constexpr (V > 4)
+    for (; l + 4 * W <= len; l += 4 * W) axpy_block<Arch, T, 4, J>(pr, s0, pr.x.data + (l0 + l) * pr.x.rs, 4 * W, z + l, ld_z);
+  if constexpr (V > 2)
+    for (; l + 2 * W <= len; l += 2 * W) axpy_block<Arch, T, 2, J>(pr, s0, pr.x.data + (l0 + l) * pr.x.rs, 2 * W, z + l, ld_z);
   // Whole vectors then the last partial one, one vector per block: each lane's sum is unchanged.
   for (; l < len; l += W)
     axpy_block<Arch, T, 1, J>(pr, s0, pr.x.data + (l0 + l) * pr.x.rs, std::min(W, len - l), z + l, ld_z);
