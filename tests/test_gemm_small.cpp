@@ -12,6 +12,7 @@
 
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "mlpkit/mlpkit.hpp"
+#include "gemm_stored.hpp"
 #include "test_support.hpp"
 
 using namespace mlpkit;
@@ -21,15 +22,7 @@ namespace {
 constexpr Trans kTrans[] = {Trans::no, Trans::yes};
 constexpr std::size_t kSizes[] = {1, 2, 3, 9, 15, 16, 17, 31, 33};
 
-// A stored rows × cols operand whose ld is the row itself, or the next power of two ≥ 64.
-template <class T>
-struct Stored {
-  std::size_t rows, cols, ld;
-  std::vector<T> data;
-  Stored(std::size_t r, std::size_t c, bool pow2_ld, std::uint64_t seed)
-      : rows(r), cols(c), ld(pow2_ld ? std::max<std::size_t>(std::bit_ceil(c), 64) : c),
-        data(test::uniform<T>(std::max<std::size_t>(r * ld, 1), seed)) {}
-};
+using test::Stored;
 
 struct Case {
   Trans ta, tb;

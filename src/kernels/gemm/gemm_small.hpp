@@ -10,8 +10,10 @@
 // Every element is the same sum in the same order as in micro_tile (acc = Σ_p fma over p from 0,
 // then alpha, beta·C, bias and activation through the same operations), so the small, direct and
 // packed paths give the same bits and the choice among them never changes a result.
+#include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 #include <xsimd/xsimd.hpp>
