@@ -105,8 +105,9 @@ bool gemm_skinny(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedO
   return true;
 }
 
-// Most m·n·k that parallel_for runs on one thread whatever the team (its cut-off, in the units above).
-constexpr double kSingleThreadWork = 2.0 * kMinWorkPerThread * kFlopsPerWorkUnit / 2.0;
+// Most m·n·k that the direct path would run on one thread whatever the team: half of parallel_for's
+// cut-off in the units above, since its items count padded tiles (100³ was split over 2 threads).
+constexpr double kSingleThreadWork = kMinWorkPerThread * kFlopsPerWorkUnit / 2.0;
 
 // The whole product through the small kernel on this thread, where the ISA has one and the problem
 // is small: up to small_max_work, and beyond kSingleThreadWork only for a team of one (below it
