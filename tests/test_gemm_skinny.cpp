@@ -10,6 +10,7 @@
 
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "mlpkit/mlpkit.hpp"
+#include "gemm_stored.hpp"
 #include "test_support.hpp"
 
 using namespace mlpkit;
@@ -22,17 +23,7 @@ constexpr Activation kActivations[] = {Activation::identity, Activation::relu, A
                                        Activation::sigmoid,  Activation::tanh, Activation::gelu,
                                        Activation::gelu_tanh};
 
-// A stored rows × cols operand: ld is the row itself, or the next power of two ≥ 64 (4 KiB-aligned rows).
-template <class T>
-struct Stored {
-  std::size_t rows, cols, ld;
-  std::vector<T> data;
-  Stored(std::size_t r, std::size_t c, bool pow2_ld, std::uint64_t seed)
-      : rows(r), cols(c), ld(pow2_ld ? std::max<std::size_t>(std::bit_ceil(c), 64) : c),
-        data(test::uniform<T>(std::max<std::size_t>(r * ld, 1), seed)) {}
-  MatrixView<const T> view() const { return {data.data(), rows, cols, ld}; }
-  MatrixView<T> view() { return {data.data(), rows, cols, ld}; }
-};
+using test::Stored;
 
 struct Case {
   Trans ta, tb;

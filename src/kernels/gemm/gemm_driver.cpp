@@ -105,6 +105,35 @@ bool gemm_skinny(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedO
   return true;
 }
 
+// Most m·n·k that the direct path would run on one thread whatever the team: half of parallel_for's
+// cut-off in the units above, since its items count padded tiles (100³ was split over 2 threads).
+constexpr double kSingleThreadWork = kMinWorkPerThread * kFlopsPerWorkUnit / 2.0;
+
+// The whole product through the small kernel on this thread, where the ISA has one and the problem
+// is small: up to small_max_work, and beyond kSingleThreadWork only for a team of one (below it
+// parallel_for would not have woken a thread either). op(B) with strided rows (A·Bᵀ) is copied
+// row-major first (k·n elements, 1/m of the work). Returns false when the problem is not taken.
+template <class T>
+bool gemm_small(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedOperand<T> op_b, std::size_t m,
+                std::size_t n, std::size_t k, T alpha, T beta, T* c, std::size_t ldc,
+                const GemmTileEpilogue<T>* epilogue) {
+  const double work = double(m) * double(n) * double(k);
+  if (kernels.small_kernel == nullptr || k > kernels.blocking.direct_max_k ||
+      work > double(kernels.blocking.small_max_work) || (work > kSingleThreadWork && team_size() > 1))
+    return false;
+  const T* b = op_b.data;
+  std::size_t ldb = op_b.rs;
+  if (k > 0 && op_b.cs != 1) {
+    T* packed = thread_buffer<T>(2, k * n);
+    for (std::size_t j = 0; j < n; ++j)
+      for (std::size_t p = 0; p < k; ++p) packed[p * n + j] = op_b.data[p * op_b.rs + j * op_b.cs];
+    b = packed;
+    ldb = n;
+  }
+  kernels.small_kernel(m, n, k, alpha, op_a, b, ldb, beta, c, ldc, epilogue);
+  return true;
+}
+
 }  // namespace
 
 template <class T>
@@ -136,6 +165,7 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
   // Threads parallel_for can use here, and the work items the splits below aim for (only how C is
   // shared out depends on them, never an element's sum).
   if (gemm_skinny(kernels, op_a, op_b, m, n, kk, alpha, beta, c, ldc, epilogue, fused)) return;
+  if (gemm_small(kernels, op_a, op_b, m, n, kk, alpha, beta, c, ldc, fused ? &full : nullptr)) return;
 
   const auto team = static_cast<std::size_t>(team_size());
   const std::size_t wanted_items = kItemsPerThread * team;

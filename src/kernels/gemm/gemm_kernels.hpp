@@ -23,6 +23,7 @@ struct GemmBlocking {
   std::size_t direct_in_place_max_m;  ///< most rows for which the direct path reads B's rows in place
   std::size_t skinny_max;  ///< up to this many columns (or rows) of C the skinny kernel runs (0: never)
   std::size_t narrow_nr;   ///< columns of the narrow direct kernel's tile (one vector)
+  std::size_t small_max_work;  ///< most m·n·k the small kernel takes (0: never)
 };
 
 /**
@@ -103,6 +104,13 @@ struct GemmKernels {
                                const GemmTileEpilogue<T>* epilogue);
   /** Elements [l0, l1) of the long dimension of a skinny problem, stored with its epilogue. */
   void (*skinny_kernel)(const SkinnyProblem<T>& problem, std::size_t l0, std::size_t l1);
+  /**
+   * The whole m × n product on the calling thread, A unpacked and B's rows read in place at ldb
+   * (elements contiguous), with the epilogue (null: none); for small problems. Null where the ISA
+   * has none (it needs AVX-512's masks).
+   */
+  void (*small_kernel)(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
+                       std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue);
 };
 
 /** The kernels compiled for xsimd arch `Arch`; defined in gemm_simd.hpp, instantiated in isa/<isa>.cpp. */

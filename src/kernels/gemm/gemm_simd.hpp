@@ -10,6 +10,7 @@
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
 #include "kernels/gemm/gemm_skinny.hpp"
+#include "kernels/gemm/gemm_small.hpp"
 #include "runtime/dispatch.hpp"
 
 namespace mlpkit::detail::gemm_simd {
@@ -66,6 +67,9 @@ struct Config {
   // The skinny kernel up to 8 columns: at 16 the one-vector direct tile beat it (256×16×256 float
   // 21 µs against 29), at 8 it beat the tile 2× (256×8×256: 11 µs against 21).
   static constexpr std::size_t SKINNY_MAX = 8;
+  // The small kernel (avx512) up to m·n·k = 2^20 (101³): there every tile's operands are in L1/L2
+  // and the direct path's set-up is a large part of the call.
+  static constexpr std::size_t SMALL_MAX_WORK = is_avx512 ? std::size_t(1) << 20 : 0;
   // Intel's avx512 cores (a 16-core Xeon, Emerald Rapids, 2 MiB L2; device sweeps, one thread, each
   // variant beside OpenBLAS in one run): double takes a 48-row A block (96 KiB) beside its 1 MiB
   // panel of B (MC 192 → 48: 1024³ 0.92 → 1.00× OpenBLAS, 2048³ 0.81 → 0.92×, 512³ unchanged; float
@@ -186,6 +190,17 @@ void direct_kernel(std::size_t m, std::size_t nc, std::size_t k, T alpha, Stride
 
 namespace mlpkit::detail {
 
+namespace gemm_simd {
+template <class Arch, class T>
+constexpr auto small_kernel_of() -> decltype(GemmKernels<T>::small_kernel) {
+  using C = Config<Arch, T>;
+  if constexpr (C::is_avx512)
+    return &small_kernel<Arch, T, C::MR, C::NB>;
+  else
+    return nullptr;
+}
+}  // namespace gemm_simd
+
 template <class Arch, class T>
 const GemmKernels<T>& gemm_kernels() {
   static_assert(Arch::supported(), "compile this ISA's source with its flags (cmake/MlpkitCompileOptions.cmake)");
@@ -198,10 +213,11 @@ const GemmKernels<T>& gemm_kernels() {
     return GemmKernels<T>{
         GemmBlocking{C::MR, C::NR, intel_avx512 ? C::MC_INTEL : C::MC, C::KC, C::NC, C::DIRECT_MAX_M,
                      intel_avx512 ? C::DIRECT_MAX_N_INTEL : C::DIRECT_MAX_N, C::DIRECT_MAX_K,
-                     C::is_avx512 && amd ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M, C::SKINNY_MAX, C::W},
+                     C::is_avx512 && amd ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M, C::SKINNY_MAX, C::W,
+                     C::SMALL_MAX_WORK},
         &gemm_simd::pack_a<Arch, T>, &gemm_simd::pack_b<Arch, T>, &gemm_simd::macro_kernel<Arch, T>,
         &gemm_simd::direct_kernel<Arch, T, C::NB>, &gemm_simd::direct_kernel<Arch, T, 1>,
-        &gemm_simd::skinny_kernel<Arch, T>};
+        &gemm_simd::skinny_kernel<Arch, T>, gemm_simd::small_kernel_of<Arch, T>()};
   }();
   return table;
 }

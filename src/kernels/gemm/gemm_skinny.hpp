@@ -10,6 +10,7 @@
 // the same bits.
 #include <algorithm>
 #include <cstddef>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/gemm/gemm_kernels.hpp"
@@ -68,6 +69,43 @@ void finish_chunk(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, c
     }
 }
 
+// AVX-512: lane i of the result is the sum of the lanes of v[i], for count ≤ W vectors (the rest
+// read as zeros), by a fixed tree of W − 1 vector adds between interleaved halves, quarters, … of
+// pairs of vectors (where W horizontal sums would take W·log2(W) dependent steps). Every lane is
+// summed in the same order wherever its vector sits, so results never depend on the split.
+template <class Arch, class T>
+[[gnu::always_inline]] inline Batch<Arch, T> reduce_to_lanes(const Batch<Arch, T>* v, std::size_t count) {
+  using B = Batch<Arch, T>;
+  constexpr std::size_t W = B::size;
+  B level[W];
+  for (std::size_t i = 0; i < W; ++i) level[i] = i < count ? v[i] : B(T(0));
+  if constexpr (std::is_same_v<T, float>) {
+    // 16 → 8: each 128-bit chunk keeps two partial sums of v[2i] (lanes 0, 2) and of v[2i+1] (1, 3).
+    for (std::size_t i = 0; i < 8; ++i)
+      level[i] = B(_mm512_unpacklo_ps(level[2 * i], level[2 * i + 1])) +
+                 B(_mm512_unpackhi_ps(level[2 * i], level[2 * i + 1]));
+    // 8 → 4: each chunk holds one partial sum of each of four vectors.
+    for (std::size_t i = 0; i < 4; ++i)
+      level[i] = B(_mm512_shuffle_ps(level[2 * i], level[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0))) +
+                 B(_mm512_shuffle_ps(level[2 * i], level[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  } else {
+    // 8 → 4: each 128-bit chunk keeps one partial sum of v[2i] (lane 0) and of v[2i+1] (lane 1).
+    for (std::size_t i = 0; i < 4; ++i)
+      level[i] = B(_mm512_unpacklo_pd(level[2 * i], level[2 * i + 1])) +
+                 B(_mm512_unpackhi_pd(level[2 * i], level[2 * i + 1]));
+  }
+  // 4 → 2 → 1: chunks of two vectors' sums added pairwise across the 128-bit chunks.
+  const auto fold = [](const B& x, const B& y) {
+    if constexpr (std::is_same_v<T, float>)
+      return B(_mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(2, 0, 2, 0))) + B(_mm512_shuffle_f32x4(x, y, _MM_SHUFFLE(3, 1, 3, 1)));
+    else
+      return B(_mm512_shuffle_f64x2(x, y, _MM_SHUFFLE(2, 0, 2, 0))) + B(_mm512_shuffle_f64x2(x, y, _MM_SHUFFLE(3, 1, 3, 1)));
+  };
+  level[0] = fold(level[0], level[1]);
+  level[1] = fold(level[2], level[3]);
+  return fold(level[0], level[1]);
+}
+
 // z[j·ld_z + r] = Σ_p x_r[p]·y_j[p] for R long rows and J short columns, both contiguous along k.
 template <class Arch, class T, std::size_t R, std::size_t J>
 void dot_tile(std::size_t k, const T* const (&x)[R], const T* const (&y)[J], T* z, std::size_t ld_z) {
@@ -100,8 +138,21 @@ void dot_tile(std::size_t k, const T* const (&x)[R], const T* const (&y)[J], T* 
     for (std::size_t j = 0; j < J; ++j) std::copy(y[j] + p, y[j] + k, yt[j]), yp[j] = yt[j];
     step(xp, yp, 0);
   }
-  for (std::size_t r = 0; r < R; ++r)
-    for (std::size_t j = 0; j < J; ++j) z[j * ld_z + r] = xsimd::hadd(acc[r][j]);
+  if constexpr (std::is_same_v<Arch, xsimd::avx512bw>) {
+    // Transpose-and-add: W sums per vector of results instead of one horizontal sum each.
+    B sums[R * J];
+    for (std::size_t j = 0; j < J; ++j)
+      for (std::size_t r = 0; r < R; ++r) sums[j * R + r] = acc[r][j];
+#pragma GCC unroll 2
+    for (std::size_t v = 0; v < R * J; v += W) {
+      alignas(64) T lanes[W];
+      reduce_to_lanes<Arch, T>(sums + v, std::min(W, R * J - v)).store_aligned(lanes);
+      for (std::size_t i = v; i < std::min(v + W, R * J); ++i) z[(i / R) * ld_z + i % R] = lanes[i - v];
+    }
+  } else {
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t j = 0; j < J; ++j) z[j * ld_z + r] = xsimd::hadd(acc[r][j]);
+  }
 }
 
 // Rows [l0, l0 + len) of the dot form into z, in tiles of R rows × J columns. Rows past the end
@@ -116,7 +167,9 @@ void dot_rows(const SkinnyProblem<T>& pr, std::size_t s0, std::size_t l0, std::s
     alignas(64) T sums[J * R];
     dot_tile<Arch, T, R, J>(pr.k, x, y, sums, R);
     const std::size_t rows = std::min(R, len - l);
-    for (std::size_t j = 0; j < J; ++j) std::copy(sums + j * R, sums + j * R + rows, z + (s0 + j) * ld_z + l);
+    // Element by element: std::copy of a few elements became a call to memmove (4 % of 256×4×256).
+    for (std::size_t j = 0; j < J; ++j)
+      for (std::size_t r = 0; r < rows; ++r) z[(s0 + j) * ld_z + l + r] = sums[j * R + r];
   }
 }
 
@@ -156,6 +209,12 @@ void axpy_rows(const SkinnyProblem<T>& pr, std::size_t s0, std::size_t l0, std::
   constexpr std::size_t W = Batch<Arch, T>::size;
   std::size_t l = 0;
   for (; l + V * W <= len; l += V * W) axpy_block<Arch, T, V, J>(pr, s0, pr.x.data + (l0 + l) * pr.x.rs, V * W, z + l, ld_z);
+  // Fewer whole vectors than V go 4 and 2 at a time: one vector per block is one dependent chain of
+  // k FMAs (64×1×64 Aᵀ·x spent 4 FMA latencies a step). Each lane's sum is the same in any block.
+  if constexpr (V > 4)
+    for (; l + 4 * W <= len; l += 4 * W) axpy_block<Arch, T, 4, J>(pr, s0, pr.x.data + (l0 + l) * pr.x.rs, 4 * W, z + l, ld_z);
+  if constexpr (V > 2)
+    for (; l + 2 * W <= len; l += 2 * W) axpy_block<Arch, T, 2, J>(pr, s0, pr.x.data + (l0 + l) * pr.x.rs, 2 * W, z + l, ld_z);
   // Whole vectors then the last partial one, one vector per block: each lane's sum is unchanged.
   for (; l < len; l += W)
     axpy_block<Arch, T, 1, J>(pr, s0, pr.x.data + (l0 + l) * pr.x.rs, std::min(W, len - l), z + l, ld_z);

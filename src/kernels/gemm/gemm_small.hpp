@@ -1,0 +1,175 @@
+#pragma once
+// The small-problem GEMM kernel (AVX-512 only): the whole product on the calling thread, nothing
+// packed, B's rows read in place, for problems whose arithmetic is a few hundred nanoseconds, where
+// the direct path's set-up (work items, thread decisions, a partial tile's copy through a buffer)
+// cost as much as the FMAs (16×32×16 float: 171 ns against libxsmm's 77).
+// - Rows go in balanced tiles of at most MR rows (10 = 5 + 5, 100 = 9 × 8 + 4 × 7), each a kernel
+//   specialized for its row count, so no tile computes rows it drops.
+// - The last columns are a masked vector: loads and stores of C, B and pre_activation under an
+//   AVX-512 mask instead of a scalar copy through a buffer.
+// Every element is the same sum in the same order as in micro_tile (acc = Σ_p fma over p from 0,
+// then alpha, beta·C, bias and activation through the same operations), so the small, direct and
+// packed paths give the same bits and the choice among them never changes a result.
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+#include <xsimd/xsimd.hpp>
+
+#include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/gemm/gemm_microkernel.hpp"
+
+namespace mlpkit::detail::gemm_simd {
+
+/** One lane bit per element of an AVX-512 vector of T. */
+template <class T>
+using LaneMask = std::conditional_t<sizeof(T) == 4, __mmask16, __mmask8>;
+
+template <class Arch, class T>
+[[gnu::always_inline]] inline Batch<Arch, T> masked_load(const T* p, LaneMask<T> mask) {
+  if constexpr (std::is_same_v<T, float>)
+    return _mm512_maskz_loadu_ps(mask, p);
+  else
+    return _mm512_maskz_loadu_pd(mask, p);
+}
+
+template <class Arch, class T>
+[[gnu::always_inline]] inline void masked_store(T* p, LaneMask<T> mask, const Batch<Arch, T>& v) {
+  if constexpr (std::is_same_v<T, float>)
+    _mm512_mask_storeu_ps(p, mask, v);
+  else
+    _mm512_mask_storeu_pd(p, mask, v);
+}
+
+// C = alpha·acc + beta·C + epilogue for an R × (NB·W) tile of sums (acc[i][jb·W + lane]), the
+// last vector under `last`, as store_tile does it. Out of line, from a plain array: inlined, its
+// activation forms pushed the K loop's accumulators out of registers (64³ float at half speed),
+// and with the accumulators passed by reference GCC stored them to memory on every step.
+template <class Arch, class T, std::size_t R, std::size_t NB>
+[[gnu::noinline]] void small_store(const T (&acc)[R][NB * Batch<Arch, T>::size], LaneMask<T> last, T alpha, T beta,
+                                   T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
+  using B = Batch<Arch, T>;
+  constexpr std::size_t W = B::size;
+  constexpr LaneMask<T> all = LaneMask<T>(~LaneMask<T>(0));
+  const B va(alpha), vb(beta), one(T(1));
+  const bool read_c = beta != T(0);
+  for (std::size_t i = 0; i < R; ++i)
+    for (std::size_t jb = 0; jb < NB; ++jb) {
+      T* cp = c + i * ldc + jb * W;
+      const LaneMask<T> m = jb + 1 == NB ? last : all;
+      B r = B::load_aligned(&acc[i][jb * W]) * va;
+      if (read_c) r = fmadd<Arch, T>(vb, masked_load<Arch, T>(cp, m), r);
+      if (epilogue != nullptr) {
+        if (epilogue->bias != nullptr) r = fmadd<Arch, T>(r, one, B(epilogue->bias[i]));
+        if (epilogue->pre_activation != nullptr)
+          masked_store<Arch, T>(epilogue->pre_activation + i * epilogue->ld_pre + jb * W, m, r);
+        r = simd::activate<Arch, T>(epilogue->activation, r, epilogue->leaky_slope, epilogue->accuracy);
+      }
+      masked_store<Arch, T>(cp, m, r);
+    }
+}
+
+/**
+ * C(R × (NB·W)) tile: rows at a + i·a_rs (element p at p·a_cs), B's rows at b + p·ldb. With Tail, the
+ * last vector of columns holds only the lanes of `tail` (read and written under that mask).
+ */
+template <class Arch, class T, std::size_t R, std::size_t NB, bool Tail>
+void small_tile(std::size_t k, const T* a, std::size_t a_rs, std::size_t a_cs, const T* b, std::size_t ldb,
+                LaneMask<T> tail, T alpha, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
+  using B = Batch<Arch, T>;
+  constexpr std::size_t W = B::size;
+  B acc[R][NB];
+#pragma GCC unroll 8
+  for (std::size_t i = 0; i < R; ++i)
+#pragma GCC unroll 2
+    for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb] = B(T(0));
+  const T* rows[R];
+  for (std::size_t i = 0; i < R; ++i) rows[i] = a + i * a_rs;
+  const auto step = [&](std::size_t p) __attribute__((always_inline)) {
+    B bv[NB];
+#pragma GCC unroll 2
+    for (std::size_t jb = 0; jb < NB; ++jb)
+      bv[jb] = Tail && jb + 1 == NB ? masked_load<Arch, T>(b + p * ldb + jb * W, tail)
+                                    : B::load_unaligned(b + p * ldb + jb * W);
+#pragma GCC unroll 8
+    for (std::size_t i = 0; i < R; ++i) {
+      const B ai(rows[i][p * a_cs]);
+#pragma GCC unroll 2
+      for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb] = fmadd<Arch, T>(ai, bv[jb], acc[i][jb]);
+    }
+  };
+  for (std::size_t p = 0; p < k; ++p) step(p);
+  constexpr LaneMask<T> all = LaneMask<T>(~LaneMask<T>(0));
+  if (epilogue == nullptr) {
+    // The plain store stays inline, straight from the registers (through small_store, 16×32×16
+    // spent a fifth of its time there).
+    const B va(alpha), vb(beta);
+    const bool read_c = beta != T(0);
+#pragma GCC unroll 8
+    for (std::size_t i = 0; i < R; ++i)
+#pragma GCC unroll 2
+      for (std::size_t jb = 0; jb < NB; ++jb) {
+        T* cp = c + i * ldc + jb * W;
+        const LaneMask<T> m = Tail && jb + 1 == NB ? tail : all;
+        B r = acc[i][jb] * va;
+        if (read_c) r = fmadd<Arch, T>(vb, masked_load<Arch, T>(cp, m), r);
+        masked_store<Arch, T>(cp, m, r);
+      }
+    return;
+  }
+  alignas(64) T sums[R][NB * W];
+#pragma GCC unroll 8
+  for (std::size_t i = 0; i < R; ++i)
+#pragma GCC unroll 2
+    for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb].store_aligned(&sums[i][jb * W]);
+  small_store<Arch, T, R, NB>(sums, Tail ? tail : all, alpha, beta, c, ldc, epilogue);
+}
+
+template <class T>
+using SmallTileFn = void (*)(std::size_t, const T*, std::size_t, std::size_t, const T*, std::size_t, LaneMask<T>, T, T,
+                             T*, std::size_t, const GemmTileEpilogue<T>*);
+
+// The tile kernels of every row count 1..MR: [R − 1][0] whole NR columns, [1] NR columns with a
+// masked last vector, [2] one masked vector.
+template <class Arch, class T, std::size_t MR, std::size_t NB, std::size_t... I>
+constexpr std::array<std::array<SmallTileFn<T>, 3>, MR> small_tiles(std::index_sequence<I...>) {
+  return {{{&small_tile<Arch, T, I + 1, NB, false>, &small_tile<Arch, T, I + 1, NB, true>,
+            &small_tile<Arch, T, I + 1, 1, true>}...}};
+}
+
+/**
+ * C = alpha·op(A)·B + beta·C (+ epilogue) on the calling thread: A unpacked (element (i, p) at
+ * a.data[i·a.rs + p·a.cs]), B's rows contiguous at ldb. Column slivers of NR (the last one masked),
+ * each over balanced row tiles.
+ */
+template <class Arch, class T, std::size_t MR, std::size_t NB>
+void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
+                  std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
+  constexpr std::size_t W = Batch<Arch, T>::size, NR = NB * W;
+  static constexpr auto tiles = small_tiles<Arch, T, MR, NB>(std::make_index_sequence<MR>());
+  const std::size_t row_tiles = (m + MR - 1) / MR;
+  // Whole tiles need no division (two of them cost ~5 % of a 16×32×16 call).
+  const std::size_t base = m % MR == 0 ? MR : m / row_tiles, longer = m % MR == 0 ? 0 : m % row_tiles;
+  for (std::size_t j = 0; j < n; j += NR) {
+    const std::size_t cols = std::min(NR, n - j);
+    const int variant = cols == NR ? 0 : cols > W ? 1 : 2;
+    const std::size_t tail_lanes = cols - (cols > W ? W : 0);
+    const auto tail = LaneMask<T>((std::uint32_t(1) << tail_lanes) - 1);
+    for (std::size_t t = 0, i = 0; t < row_tiles; ++t) {
+      const std::size_t rows = base + (t < longer ? 1 : 0);
+      GemmTileEpilogue<T> e{};
+      if (epilogue != nullptr) {
+        e = *epilogue;
+        if (e.bias != nullptr) e.bias += i;
+        if (e.pre_activation != nullptr) e.pre_activation += i * e.ld_pre + j;
+      }
+      tiles[rows - 1][variant](k, a.data + i * a.rs, a.rs, a.cs, b + j, ldb, tail, alpha, beta, c + i * ldc + j, ldc,
+                               epilogue != nullptr ? &e : nullptr);
+      i += rows;
+    }
+  }
+}
+
+}  // namespace mlpkit::detail::gemm_simd

@@ -1,0 +1,138 @@
+// The small-problem path of gemm (AVX-512: balanced row tiles, masked column tails, no packing):
+// against the reference at the edge sizes of its tiles, and bitwise against the direct and packed
+// paths it replaces (the same sums in the same order), with the fused epilogue, under every ISA
+// (where the ISA has no small kernel the other paths run and must agree all the same).
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/gemm/gemm_kernels.hpp"
+#include "mlpkit/mlpkit.hpp"
+#include "gemm_stored.hpp"
+#include "test_support.hpp"
+
+using namespace mlpkit;
+
+namespace {
+
+constexpr Trans kTrans[] = {Trans::no, Trans::yes};
+constexpr std::size_t kSizes[] = {1, 2, 3, 9, 15, 16, 17, 31, 33};
+
+using test::Stored;
+
+struct Case {
+  Trans ta, tb;
+  std::size_t m, n, k;
+  bool pow2_ld, fused;
+  double beta;
+};
+
+// Bitwise equality, NaN included (C past each row keeps the NaN it started with when beta = 0).
+template <class T>
+bool same_bits(const std::vector<T>& x, const std::vector<T>& y) {
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(T)) == 0;
+}
+
+// gemm_blocked through `kernels` on the case's operands; C starts as NaN when beta = 0.
+template <class T>
+Stored<T> run(const detail::GemmKernels<T>& kernels, const Case& cs, const Stored<T>& a, const Stored<T>& b,
+              const std::vector<T>& bias, Stored<T>* pre) {
+  Stored<T> c(cs.m, cs.n, cs.pow2_ld, 31 + cs.m);
+  if (cs.beta == 0) std::fill(c.data.begin(), c.data.end(), std::numeric_limits<T>::quiet_NaN());
+  Epilogue<T> epilogue{};
+  if (cs.fused) epilogue = Epilogue<T>{bias.data(), Activation::gelu, T(0), {pre->data.data(), cs.m, cs.n, pre->ld}};
+  detail::gemm_blocked(kernels, cs.ta, cs.tb, cs.m, cs.n, cs.k, T(0.75), a.data.data(), a.ld, b.data.data(), b.ld,
+                       T(cs.beta), c.data.data(), c.ld, epilogue);
+  return c;
+}
+
+template <class T>
+void check_small(const Case& cs) {
+  const std::size_t m = cs.m, n = cs.n, k = cs.k;
+  const bool ta = cs.ta == Trans::yes, tb = cs.tb == Trans::yes, pow2 = cs.pow2_ld, fused = cs.fused;
+  const double beta = cs.beta;
+  CAPTURE(m);
+  CAPTURE(n);
+  CAPTURE(k);
+  CAPTURE(ta);
+  CAPTURE(tb);
+  CAPTURE(pow2);
+  CAPTURE(fused);
+  CAPTURE(beta);
+  const Stored<T> a(ta ? k : m, ta ? m : k, pow2, 3 + m + k), b(tb ? n : k, tb ? k : n, pow2, 5 + n + k);
+  const auto bias = test::uniform<T>(m, 7);
+  const auto& active = detail::active_gemm_kernels<T>();
+  detail::GemmKernels<T> direct = active, packed = active;
+  direct.small_kernel = packed.small_kernel = nullptr;
+  packed.blocking.direct_max_m = 0;
+  Stored<T> pre_small(m, n, pow2, 1), pre_direct(m, n, pow2, 1), pre_packed(m, n, pow2, 1);
+  const Stored<T> small = run(active, cs, a, b, bias, &pre_small);
+  CHECK(same_bits(small.data, run(direct, cs, a, b, bias, &pre_direct).data));
+  CHECK(same_bits(small.data, run(packed, cs, a, b, bias, &pre_packed).data));
+  if (fused) {
+    CHECK(same_bits(pre_small.data, pre_direct.data));
+    CHECK(same_bits(pre_small.data, pre_packed.data));
+    return;
+  }
+  // Against the reference: every element within rounding, nothing past a row written.
+  Stored<T> want(m, n, pow2, 31 + m);
+  if (beta == 0) std::fill(want.data.begin(), want.data.end(), std::numeric_limits<T>::quiet_NaN());
+  gemm_ref(cs.ta, cs.tb, m, n, k, T(0.75), a.data.data(), a.ld, b.data.data(), b.ld, T(beta), want.data.data(),
+           want.ld);
+  const double tol = 4.0 * double(std::numeric_limits<T>::epsilon()) * double(k + 4) * (1.75 + std::abs(beta));
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < want.ld; ++j) {
+      const T got = small.data[i * want.ld + j], expected = want.data[i * want.ld + j];
+      if (j < n ? !(std::abs(double(got) - double(expected)) <= tol)
+                : !(got == expected || (std::isnan(got) && std::isnan(expected))))
+        ++bad;
+    }
+  CHECK(bad == 0);
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("the small gemm path matches the reference and gives the direct and packed paths' bits", T, float,
+                   double) {
+  test::for_each_isa([&](Isa) {
+    std::size_t turn = 0;
+    for (Trans ta : kTrans)
+      for (Trans tb : kTrans)
+        for (std::size_t m : kSizes)
+          for (std::size_t n : kSizes)
+            for (std::size_t k : {std::size_t(1), std::size_t(16), std::size_t(37)}) {
+              ++turn;
+              const double beta = turn % 3 == 0 ? 0.0 : turn % 3 == 1 ? 1.0 : -0.5;
+              check_small<T>({ta, tb, m, n, k, turn % 2 == 0, false, beta});
+              if (turn % 5 == 0) check_small<T>({ta, tb, m, n, k, turn % 2 == 1, true, beta});
+            }
+    // The largest problems the path takes, and k = 0 (C = beta·C).
+    check_small<T>({Trans::no, Trans::no, 100, 100, 100, false, false, 1.0});
+    check_small<T>({Trans::yes, Trans::yes, 64, 100, 101, true, true, 0.0});
+    check_small<T>({Trans::no, Trans::no, 17, 33, 0, false, false, -0.5});
+  });
+}
+
+TEST_CASE_TEMPLATE("small gemm problems give the same bits on 1, 2 and 3 threads", T, float, double) {
+  test::for_each_isa([&](Isa) {
+    for (Trans tb : kTrans)
+      for (std::size_t s : {std::size_t(17), std::size_t(64), std::size_t(100)}) {
+        CAPTURE(s);
+        const Stored<T> a(s, s, false, 41), b(s, s, true, 43);
+        std::vector<std::vector<T>> results;
+        for (int threads : {1, 2, 3}) {
+          test::ScopedThreads scoped(threads);
+          Stored<T> c(s, s, false, 47);
+          gemm(Trans::no, tb, s, s, s, T(1), a.data.data(), a.ld, b.data.data(), b.ld, T(0.5), c.data.data(), c.ld);
+          results.push_back(c.data);
+        }
+        CHECK(results[0] == results[1]);
+        CHECK(results[0] == results[2]);
+      }
+  });
+}
