@@ -148,6 +148,7 @@ TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std:
       }
     }
     result.epoch_loss.push_back(epoch_sum / static_cast<double>(m));
+    if (options.on_epoch) options.on_epoch(epoch + 1, result.epoch_loss.back());
   }
   net.set_step(first_step + result.iterations);
   return result;
