@@ -80,20 +80,21 @@ void validate_config(const MlpConfig<T>& config);
 /** The same configuration in another precision (numbers converted with static_cast). */
 template <class T, class U>
 MlpConfig<T> convert_config(const MlpConfig<U>& config) {
-  MlpConfig<T> out;
-  out.dims = config.dims;
-  out.hidden = config.hidden;
-  out.output = config.output;
-  out.loss = config.loss;
-  out.init = config.init;
-  out.init_scale = static_cast<T>(config.init_scale);
-  out.l2 = static_cast<T>(config.l2);
-  out.keep_prob = static_cast<T>(config.keep_prob);
-  out.seed = config.seed;
-  out.leaky_slope = static_cast<T>(config.leaky_slope);
-  out.multi_label = config.multi_label;
-  out.accuracy = config.accuracy;
-  return out;
+  // Binding every field: a field added to MlpConfig stops this from compiling until it is converted
+  // here too (designated initializers keep the declaration order).
+  const auto& [dims, hidden, output, loss, init, init_scale, l2, keep_prob, seed, leaky_slope, multi_label, accuracy] = config;
+  return MlpConfig<T>{.dims = dims,
+                      .hidden = hidden,
+                      .output = output,
+                      .loss = loss,
+                      .init = init,
+                      .init_scale = static_cast<T>(init_scale),
+                      .l2 = static_cast<T>(l2),
+                      .keep_prob = static_cast<T>(keep_prob),
+                      .seed = seed,
+                      .leaky_slope = static_cast<T>(leaky_slope),
+                      .multi_label = multi_label,
+                      .accuracy = accuracy};
 }
 
 /**

@@ -188,10 +188,7 @@ MatrixView<const T> Mlp<T>::bias_gradient(std::size_t l) const {
 template <class T>
 void Mlp<T>::check_input(const char* function, MatrixView<const T> x) const {
   detail::check_view(function, "x", x);
-  if (x.rows != config_.dims.front())
-    detail::fail(function, "x has ", x.rows, " rows but the model has n[0] = ", config_.dims.front(),
-                 " inputs (examples are columns)");
-  if (x.cols == 0) detail::fail(function, "x has 0 columns: m = 0, a batch needs at least one example");
+  detail::check_model_input(function, config_.dims, x);
   // The workspace holds n[l] × m values per layer: its size must be allocatable.
   const std::size_t widest = *std::max_element(config_.dims.begin(), config_.dims.end());
   detail::checked_array_bytes(function, "a layer's values for the batch (n[l] × m)",
