@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz_model_input.hpp"
 #include "fuzz_support.hpp"
 #include "mlpkit/onnx.hpp"
 
@@ -66,13 +67,7 @@ void import(const std::string& bytes, const ModelLoadOptions& options, bool thro
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FuzzedDataProvider in(data, size);
-  const auto flags = in.ConsumeIntegral<std::uint8_t>();  // the last byte: the mutated file stays whole in front
-  ModelLoadOptions options;
-  options.allow_nonfinite = (flags & 1) != 0;
-  options.convert_precision = (flags & 2) != 0;
-  const bool through_file = (flags & 4) != 0;
-  const std::string bytes = in.ConsumeRemainingBytesAsString();
-  (flags & 8) != 0 ? import<float>(bytes, options, through_file) : import<double>(bytes, options, through_file);
+  const fuzz::ModelFuzzInput in = fuzz::model_fuzz_input(data, size);
+  in.as_float ? import<float>(in.bytes, in.options, in.through_file) : import<double>(in.bytes, in.options, in.through_file);
   return 0;
 }
