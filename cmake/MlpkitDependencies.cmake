@@ -21,3 +21,7 @@ if(MLPKIT_WITH_MPI)
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader
     OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1)
 endif()
+if(MLPKIT_WITH_ONNX)
+  find_package(Protobuf REQUIRED)  # onnx_proto's link interface names protobuf::libprotobuf
+  find_package(ONNX REQUIRED CONFIG)  # mlpkit::onnx only (src/model/onnx)
+endif()

@@ -14,6 +14,15 @@ if(MLPKIT_WITH_MPI)
   set(MLPKIT_CONFIG_FIND_MPI "find_dependency(MPI COMPONENTS CXX)  # mlpkit::mpi")
 endif()
 
+# mlpkit::onnx likewise with MLPKIT_WITH_ONNX.
+set(MLPKIT_CONFIG_FIND_ONNX "")
+if(MLPKIT_WITH_ONNX)
+  list(APPEND MLPKIT_EXPORTED_TARGETS mlpkit_onnx)
+  set(MLPKIT_CONFIG_FIND_ONNX "find_dependency(Protobuf)\nfind_dependency(ONNX CONFIG)  # mlpkit::onnx")
+else()
+  list(APPEND MLPKIT_HEADERS_EXCLUDED PATTERN "onnx.hpp" EXCLUDE)
+endif()
+
 install(TARGETS ${MLPKIT_EXPORTED_TARGETS} EXPORT mlpkitTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -20,6 +20,10 @@
 #include "mlpkit/normalization.hpp"
 #include "mlpkit/train.hpp"
 #include "test_support.hpp"
+#ifdef MLPKIT_WITH_ONNX
+#include "mlpkit/onnx.hpp"
+#include "onnx_builder.hpp"
+#endif
 
 using namespace mlpkit;
 
@@ -1168,3 +1172,145 @@ TEST_CASE("directional and sampled gradcheck refuse bad Taylor and detection opt
     (void)gradcheck(blows_up, theta, gradient, {}, options);
   });
 }
+
+#ifdef MLPKIT_WITH_ONNX
+namespace {
+
+// x [batch, 3] → Gemm 4×3 → Relu → Gemm 2×4 → y, with `edit` applied before the output is declared.
+template <class Edit>
+std::string onnx_graph(Edit&& edit, std::int64_t features = 3) {
+  test::OnnxBuilder b(features);
+  b.gemm("x", "z1", "l1", 4, 3, std::vector<double>(12, 0.5), std::vector<double>(4, 0.1));
+  edit(b);
+  return b.bytes();
+}
+
+void relu_then_output(test::OnnxBuilder& b) {
+  b.node("Relu", {"z1"}, {"a1"});
+  b.gemm("a1", "y", "l2", 2, 4, std::vector<double>(8, 0.5), std::vector<double>(2, 0.1));
+  b.output("y", 2);
+}
+
+void expect_onnx_error(std::initializer_list<std::string_view> parts, const std::string& bytes) {
+  expect_error("import_onnx_bytes", parts, [&] { (void)import_onnx_bytes<float>(bytes); });
+}
+
+}  // namespace
+
+TEST_CASE("import_onnx refuses what it cannot import with mlpkit::Error naming the node, its op type and what is supported") {
+  // 173. bytes that are no ONNX model; a model without a graph; a file that does not exist.
+  expect_onnx_error({"not an ONNX model"}, std::string("\xff\xff\xff\xff garbage", 14));
+  expect_onnx_error({"holds no graph"}, onnx::ModelProto().SerializeAsString());
+  expect_error("import_onnx", {"no_such_file.onnx", "cannot open"}, [] { (void)import_onnx<float>("no_such_file.onnx"); });
+  // 174. an operator outside the chain's vocabulary, and a node of another domain.
+  expect_onnx_error({"node 'Conv_1' (Conv)", "mlpkit imports a chain of Gemm or MatMul"}, onnx_graph([](test::OnnxBuilder& b) {
+    b.node("Conv", {"z1"}, {"y"});
+    b.output("y", 4);
+  }));
+  expect_onnx_error({"node 'Scaler_1' (ai.onnx.ml.Scaler)", "domain 'ai.onnx.ml'"}, onnx_graph([](test::OnnxBuilder& b) {
+    b.node("Scaler", {"z1"}, {"y"}).set_domain("ai.onnx.ml");
+    b.output("y", 4);
+  }));
+  // 175. a branch (two values leave a layer), and a node the chain does not reach.
+  expect_onnx_error({"branches", "'a1'", "'z1'"}, onnx_graph([](test::OnnxBuilder& b) {
+    relu_then_output(b);
+    b.node("Identity", {"z1"}, {"unused"});
+  }));
+  expect_onnx_error({"node 'Constant_3' (Constant) is not part of the layer chain"}, onnx_graph([](test::OnnxBuilder& b) {
+    relu_then_output(b);
+    b.scalar("dangling", 1);
+  }));
+  // 176. a weight that is no initializer (a second graph input, or an unknown name).
+  expect_onnx_error({"node 'Gemm_1' (Gemm)", "reads 'W' as a weight, but it is no initializer or Constant"},
+                    onnx_graph([](test::OnnxBuilder& b) {
+                      b.node("Gemm", {"z1", "W"}, {"y"});
+                      b.output("y", 2);
+                    }));
+  expect_onnx_error({"2 inputs (besides initializers)", "one input [batch, features]"}, onnx_graph([](test::OnnxBuilder& b) {
+    b.graph()->add_input()->set_name("W");
+    relu_then_output(b);
+  }));
+  // 177. an input of rank 3, a feature count the weights disagree with, a FLOAT16 input.
+  expect_onnx_error({"input 'x' has rank 3"}, onnx_graph([](test::OnnxBuilder& b) {
+    b.graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(2);
+    relu_then_output(b);
+  }));
+  expect_onnx_error({"node 'Gemm_0' (Gemm)", "layer 1 is 4 × 3 but its input has 5 features"}, onnx_graph(relu_then_output, 5));
+  expect_onnx_error({"input 'x' has element type FLOAT16", "FLOAT and DOUBLE"}, onnx_graph([](test::OnnxBuilder& b) {
+    b.graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto_DataType_FLOAT16);
+    relu_then_output(b);
+  }));
+  // 178. tensor data: too few values, external data, a negative extent.
+  expect_onnx_error({"tensor 'l2.W' of shape [2, 4] needs 8 values but holds 28 bytes"}, onnx_graph([](test::OnnxBuilder& b) {
+    relu_then_output(b);
+    b.graph()->mutable_initializer(2)->mutable_raw_data()->resize(28);
+  }));
+  expect_onnx_error({"tensor 'l2.W' keeps its data in an external file"}, onnx_graph([](test::OnnxBuilder& b) {
+    relu_then_output(b);
+    b.graph()->mutable_initializer(2)->set_data_location(onnx::TensorProto_DataLocation_EXTERNAL);
+  }));
+  expect_onnx_error({"tensor 'l2.W' has a negative extent (-2)"}, onnx_graph([](test::OnnxBuilder& b) {
+    relu_then_output(b);
+    b.graph()->mutable_initializer(2)->set_dims(0, -2);
+  }));
+}
+
+TEST_CASE("import_onnx refuses layers and activations an Mlp cannot represent with mlpkit::Error") {
+  // 179. Gemm with alpha ≠ 1 or transA = 1.
+  expect_onnx_error({"node 'Gemm_2' (Gemm): attribute alpha = 2 is not supported"}, onnx_graph([](test::OnnxBuilder& b) {
+    relu_then_output(b);
+    test::OnnxBuilder::attribute_f(*b.graph()->mutable_node(2), "alpha", 2.0f);
+  }));
+  expect_onnx_error({"attribute transA = 1 is not supported"}, onnx_graph([](test::OnnxBuilder& b) {
+    relu_then_output(b);
+    test::OnnxBuilder::attribute(*b.graph()->mutable_node(0), "transA", 1);
+  }));
+  // 180. hidden layers with different activations; LeakyRelu slopes that differ.
+  expect_onnx_error({"layer 2 is followed by node 'Tanh_3' (Tanh) = tanh but layer 1 by node 'Relu_1' (Relu) = relu",
+                     "one hidden activation"},
+                    onnx_graph([](test::OnnxBuilder& b) {
+                      b.node("Relu", {"z1"}, {"a1"});
+                      b.gemm("a1", "z2", "l2", 4, 4, std::vector<double>(16, 0.5), std::vector<double>(4, 0.1));
+                      b.node("Tanh", {"z2"}, {"a2"});
+                      b.gemm("a2", "y", "l3", 2, 4, std::vector<double>(8, 0.5), std::vector<double>(2, 0.1));
+                      b.output("y", 2);
+                    }));
+  expect_onnx_error({"LeakyRelu alpha 0.5 differs from another layer's 0.25"}, onnx_graph([](test::OnnxBuilder& b) {
+    test::OnnxBuilder::attribute_f(b.node("LeakyRelu", {"z1"}, {"a1"}), "alpha", 0.25f);
+    b.gemm("a1", "z2", "l2", 2, 4, std::vector<double>(8, 0.5), std::vector<double>(2, 0.1));
+    test::OnnxBuilder::attribute_f(b.node("LeakyRelu", {"z2"}, {"y"}), "alpha", 0.5f);
+    b.output("y", 2);
+  }));
+  // 181. a Softmax after an activation or over axis 0; element-wise nodes that are no known activation.
+  expect_onnx_error({"node 'Softmax_4' (Softmax)", "must follow the last layer directly"}, onnx_graph([](test::OnnxBuilder& b) {
+    relu_then_output(b);
+    b.graph()->mutable_output(0)->set_name("s");
+    b.node("Relu", {"y"}, {"r"});
+    b.node("Softmax", {"r"}, {"s"});
+  }));
+  expect_onnx_error({"attribute axis = 0 is not supported"}, onnx_graph([](test::OnnxBuilder& b) {
+    relu_then_output(b);
+    b.graph()->mutable_output(0)->set_name("s");
+    test::OnnxBuilder::attribute(b.node("Softmax", {"y"}, {"s"}), "axis", 0);
+  }));
+  expect_onnx_error({"node 'Mul_5' (Mul): the element-wise nodes after layer 1 compute no supported activation"},
+                    onnx_graph([](test::OnnxBuilder& b) {
+                      b.scalar("three", 3);  // x·erf(x/3): not GELU
+                      b.node("Div", {"z1", "three"}, {"d"});
+                      b.node("Erf", {"d"}, {"e"});
+                      b.node("Add", {"e", "three"}, {"e1"});
+                      b.node("Mul", {"z1", "e1"}, {"a1"});
+                      b.gemm("a1", "y", "l2", 2, 4, std::vector<double>(8, 0.5), std::vector<double>(2, 0.1));
+                      b.output("y", 2);
+                    }));
+  // 182. non-finite weights (unless allow_nonfinite); a float graph into Model<double> without convert_precision.
+  const std::string nonfinite = onnx_graph([](test::OnnxBuilder& b) {
+    relu_then_output(b);
+    b.graph()->mutable_initializer(2)->mutable_raw_data()->replace(4, 4, "\x00\x00\xc0\x7f", 4);
+  });
+  expect_onnx_error({"tensor W2 holds a non-finite value (nan) at [0, 1]"}, nonfinite);
+  CHECK_NOTHROW((void)import_onnx_bytes<float>(nonfinite, ModelLoadOptions{true, false}));
+  expect_error("import_onnx_bytes", {"the graph is FLOAT but this is a Model<double>", "convert_precision"},
+               [] { (void)import_onnx_bytes<double>(onnx_graph(relu_then_output)); });
+}
+#endif  // MLPKIT_WITH_ONNX

@@ -51,18 +51,20 @@ Problem flag_problem(const GradcheckCommand& cmd) {
 // A model file (in double whatever its dtype) on the rows of a CSV, standardized as its predict does.
 Problem model_problem(const GradcheckCommand& cmd) {
   if (cmd.data.empty()) throw CLI::ValidationError("--data", "--model needs --data FILE.csv (the examples to check on)");
-  const ModelFileInfo info = read_model_info(cmd.model);
+  const ModelFileInfo info = model_file_info(cmd.model);
   ModelLoadOptions options;
   options.allow_nonfinite = cmd.allow_nonfinite;
   options.convert_precision = true;
-  const Model<double> model = Model<double>::load(cmd.model, options);
+  const Model<double> model = load_model<double>(cmd.model, options);
   const CsvTable table = load_csv_table(cmd.data);
-  Problem problem{model.network(), feature_matrix(table, cmd.data, info), {}};
-  if (model.inputs()) model.inputs()->transform(problem.x.view(), problem.x.view());
   std::string target = cmd.target;
   if (const auto stored = info.user_metadata.find(kTargetKey); target.empty() && stored != info.user_metadata.end())
     target = stored->second;
   if (target.empty()) throw CLI::ValidationError("--target", "the model names no target column: give --target COLUMN");
+  ModelFileInfo layout = info;  // a model without stored feature names (ONNX) takes every column but the target
+  layout.user_metadata.emplace(kTargetKey, target);
+  Problem problem{model.network(), feature_matrix(table, cmd.data, layout), {}};
+  if (model.inputs()) model.inputs()->transform(problem.x.view(), problem.x.view());
   problem.y = target_matrix(table, cmd.data, table.column(target, cmd.data), info.config);
   return problem;
 }
@@ -177,7 +179,7 @@ void register_gradcheck(CLI::App& app, int& exit_code) {
   command->add_option("--taylor-steps", cmd.taylor_steps,
                       "Directional mode: steps of the Taylor-remainder test (0: none, else 4 to 64)");
   command->add_flag("!--no-progress", cmd.progress, "No progress bar");
-  command->add_option("--model", cmd.model, "Check a saved model (.safetensors) instead of one described by flags");
+  command->add_option("--model", cmd.model, "Check a saved model (.safetensors or .onnx) instead of one described by flags");
   command->add_option("--data", cmd.data, "With --model: CSV of the examples to check on (header line, the model's columns)");
   command->add_option("--target", cmd.target, "With --model: the target column (default: the one the model was trained on)");
   command->add_flag("--allow-nonfinite", cmd.allow_nonfinite, "With --model: accept NaN or Inf in the weights");

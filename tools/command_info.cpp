@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "mlpkit/mlpkit.hpp"
+#include "model_data.hpp"
 
 namespace mlpkit::tool {
 namespace {
@@ -29,7 +30,7 @@ std::string info_text() {
 
 // What a model file holds: architecture, parameter count, dtype, whether input statistics travel.
 std::string model_text(const std::string& path, bool json) {
-  const ModelFileInfo info = read_model_info(path);
+  const ModelFileInfo info = model_file_info(path);
   const MlpConfig<double>& c = info.config;
   if (json) {
     nlohmann::json j = {{"model", path},
@@ -67,7 +68,7 @@ void register_info(CLI::App& app, int& exit_code) {
   static std::string model;
   auto* command = app.add_subcommand("info", "Detected and active ISA, thread count, cache sizes; or what a model file holds");
   add_common_options(*command, options);
-  command->add_option("--model", model, "Describe this model file (.safetensors) instead");
+  command->add_option("--model", model, "Describe this model file (.safetensors or .onnx) instead");
   command->callback([&exit_code] {
     apply_common_options(options);
     emit(options, model.empty() ? info_text() : model_text(model, options.json));

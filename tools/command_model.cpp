@@ -3,7 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <functional>
 #include <optional>
 #include <sstream>
 
@@ -16,9 +19,9 @@ namespace {
 
 struct TrainCommand {
   std::string data, target, out, dims = "16", hidden = "relu", task = "auto", dtype = "f64";
-  bool standardize = false, json = false;
+  bool standardize = false, json = false, quiet = false;
   std::size_t epochs = 200, batch_size = 32;
-  double learning_rate = 0.01, test_fraction = 0.2, l2 = 0;
+  double learning_rate = 0.01, test_fraction = 0.2, l2 = 0, progress_every = 1;
   int threads = 0;
   unsigned long long seed = 0;
 };
@@ -78,6 +81,21 @@ double held_out_metric(const MlpConfig<double>& config, const Matrix<double>& yh
   return config.loss == Loss::mean_squared_error ? std::sqrt(mean) : mean;
 }
 
+// Progress of a long run on stderr: "epoch e/E: loss J (t s)" once every --progress-every seconds
+// (the first once the run has lasted that long, and the last epoch when any was printed); none
+// with --quiet or --json.
+std::function<void(std::size_t, double)> progress_printer(const TrainCommand& cmd) {
+  if (cmd.quiet || cmd.json) return {};
+  const auto start = std::chrono::steady_clock::now();
+  return [start, last = 0.0, printed = false, every = cmd.progress_every, total = cmd.epochs](std::size_t epoch, double loss) mutable {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (elapsed - last < every && !(printed && epoch == total)) return;
+    std::fprintf(stderr, "epoch %zu/%zu: loss %.6g (%.1f s)\n", epoch, total, loss, elapsed);
+    last = elapsed;
+    printed = true;
+  };
+}
+
 int run_train(const TrainCommand& cmd) {
   if (cmd.threads > 0) set_num_threads(cmd.threads);
   const CsvTable table = load_csv_table(cmd.data);
@@ -113,6 +131,7 @@ int run_train(const TrainCommand& cmd) {
   options.epochs = cmd.epochs;
   options.batch_size = cmd.batch_size;
   options.seed = cmd.seed;
+  options.on_epoch = progress_printer(cmd);
   const TrainResult result = train(net, x_train.view(), y_train.view(), options);
 
   Model<double> model(std::move(net), std::move(inputs));
@@ -157,7 +176,7 @@ struct PredictCommand {
 // ŷ of the model file on x, computed in the file's precision.
 template <class T>
 Matrix<double> predict_in(const std::string& path, const Matrix<double>& x, const ModelLoadOptions& options) {
-  const Model<T> model = Model<T>::load(path, options);
+  const Model<T> model = load_model<T>(path, options);
   Matrix<T> input(x.rows(), x.cols());
   for (std::size_t i = 0; i < x.rows(); ++i)
     for (std::size_t j = 0; j < x.cols(); ++j) input(i, j) = static_cast<T>(x(i, j));
@@ -170,7 +189,7 @@ Matrix<double> predict_in(const std::string& path, const Matrix<double>& x, cons
 
 int run_predict(const PredictCommand& cmd) {
   apply_common_options(cmd.common);
-  const ModelFileInfo info = read_model_info(cmd.model);
+  const ModelFileInfo info = model_file_info(cmd.model);
   const Matrix<double> x = feature_matrix(load_csv_table(cmd.data), cmd.data, info);
   ModelLoadOptions options;
   options.allow_nonfinite = cmd.allow_nonfinite;
@@ -233,7 +252,11 @@ void register_train(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   command->add_option("--threads", cmd.threads, "Threads the kernels use")->check(CLI::PositiveNumber);
   command->add_option("--seed", cmd.seed, "Seed of the split, the initialization and the shuffles");
-  command->add_flag("--json", cmd.json, "Print the report as JSON");
+  command->add_flag("--json", cmd.json, "Print the report as JSON (no progress lines)");
+  command->add_flag("--quiet", cmd.quiet, "No progress lines on stderr");
+  command->add_option("--progress-every", cmd.progress_every, "Seconds between progress lines on stderr (0: every epoch)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   command->callback([&exit_code] { exit_code = run_train(cmd); });
 }
 
@@ -241,7 +264,7 @@ void register_predict(CLI::App& app, int& exit_code) {
   static PredictCommand cmd;
   auto* command = app.add_subcommand("predict", "Predictions of a model file on a CSV, as CSV");
   add_common_options(*command, cmd.common);
-  command->add_option("--model", cmd.model, "Model file (.safetensors)")->required();
+  command->add_option("--model", cmd.model, "Model file (.safetensors, or .onnx exported from another framework)")->required();
   command->add_option("--data", cmd.data, "CSV with a header line holding the model's feature columns")->required();
   command->add_flag("--allow-nonfinite", cmd.allow_nonfinite, "Accept NaN or Inf in the weights");
   command->callback([&exit_code] { exit_code = run_predict(cmd); });

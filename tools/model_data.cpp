@@ -5,8 +5,20 @@
 #include <charconv>
 #include <cmath>
 
+#ifdef MLPKIT_WITH_ONNX
+#include "mlpkit/onnx.hpp"
+#endif
+
 namespace mlpkit::tool {
 namespace {
+
+bool is_onnx(const std::filesystem::path& path) {
+  if (path.extension() != ".onnx") return false;
+#ifndef MLPKIT_WITH_ONNX
+  throw Error("mlpkit: " + path.string() + ": this mlpkit was built without ONNX import (MLPKIT_WITH_ONNX=OFF)");
+#endif
+  return true;
+}
 
 [[noreturn]] void data_error(const std::string& message) { throw Error("mlpkit: " + message); }
 
@@ -15,6 +27,28 @@ std::string row_text(const std::filesystem::path& path, std::size_t row) {
 }
 
 }  // namespace
+
+ModelFileInfo model_file_info(const std::filesystem::path& path) {
+#ifdef MLPKIT_WITH_ONNX
+  if (is_onnx(path)) return read_onnx_info(path);
+#else
+  (void)is_onnx(path);
+#endif
+  return read_model_info(path);
+}
+
+template <class T>
+Model<T> load_model(const std::filesystem::path& path, const ModelLoadOptions& options) {
+#ifdef MLPKIT_WITH_ONNX
+  if (is_onnx(path)) return import_onnx<T>(path, options);
+#else
+  (void)is_onnx(path);
+#endif
+  return Model<T>::load(path, options);
+}
+
+template Model<float> load_model<float>(const std::filesystem::path&, const ModelLoadOptions&);
+template Model<double> load_model<double>(const std::filesystem::path&, const ModelLoadOptions&);
 
 std::vector<std::string> feature_names(const std::map<std::string, std::string>& user_metadata) {
   const auto it = user_metadata.find(kFeaturesKey);

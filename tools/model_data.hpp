@@ -15,6 +15,15 @@ namespace mlpkit::tool {
 inline constexpr const char* kTargetKey = "user.target";
 inline constexpr const char* kFeaturesKey = "user.features";
 
+/**
+ * What the model file `path` describes: read_model_info, or read_onnx_info for a `.onnx` file
+ * (a one-line error when the tool was built without MLPKIT_WITH_ONNX).
+ */
+ModelFileInfo model_file_info(const std::filesystem::path& path);
+/** The model in `path`: Model<T>::load, or import_onnx<T> for a `.onnx` file. */
+template <class T>
+Model<T> load_model(const std::filesystem::path& path, const ModelLoadOptions& options);
+
 /** The feature column names a model file stores (empty when it stores none). */
 std::vector<std::string> feature_names(const std::map<std::string, std::string>& user_metadata);
 /** The same names as the JSON array stored under kFeaturesKey. */

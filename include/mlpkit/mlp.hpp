@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "mlpkit/activations.hpp"
@@ -78,20 +80,21 @@ void validate_config(const MlpConfig<T>& config);
 /** The same configuration in another precision (numbers converted with static_cast). */
 template <class T, class U>
 MlpConfig<T> convert_config(const MlpConfig<U>& config) {
-  MlpConfig<T> out;
-  out.dims = config.dims;
-  out.hidden = config.hidden;
-  out.output = config.output;
-  out.loss = config.loss;
-  out.init = config.init;
-  out.init_scale = static_cast<T>(config.init_scale);
-  out.l2 = static_cast<T>(config.l2);
-  out.keep_prob = static_cast<T>(config.keep_prob);
-  out.seed = config.seed;
-  out.leaky_slope = static_cast<T>(config.leaky_slope);
-  out.multi_label = config.multi_label;
-  out.accuracy = config.accuracy;
-  return out;
+  // Binding every field: a field added to MlpConfig stops this from compiling until it is converted
+  // here too (designated initializers keep the declaration order).
+  const auto& [dims, hidden, output, loss, init, init_scale, l2, keep_prob, seed, leaky_slope, multi_label, accuracy] = config;
+  return MlpConfig<T>{.dims = dims,
+                      .hidden = hidden,
+                      .output = output,
+                      .loss = loss,
+                      .init = init,
+                      .init_scale = static_cast<T>(init_scale),
+                      .l2 = static_cast<T>(l2),
+                      .keep_prob = static_cast<T>(keep_prob),
+                      .seed = seed,
+                      .leaky_slope = static_cast<T>(leaky_slope),
+                      .multi_label = multi_label,
+                      .accuracy = accuracy};
 }
 
 /**
@@ -108,9 +111,35 @@ bool dropout_keep(std::uint64_t seed, std::uint64_t step, std::size_t layer, std
 template <class T>
 class Mlp;
 
-/** Tag of the Mlp constructor that skips the initialization (θ = 0), for readers that fill θ next. */
+/**
+ * Tag of the Mlp constructor that skips the initialization and leaves θ's values unspecified (not
+ * even zeroed), for readers that write every parameter next.
+ */
 struct SkipInit {};
 inline constexpr SkipInit skip_init{};
+
+namespace detail {
+/**
+ * AlignedAllocator whose value-less construct default-initializes: resize() of a vector of numbers
+ * allocates without writing (θ of a model a reader fills next is touched once, by the reader).
+ */
+template <class T>
+struct DefaultInitAllocator : AlignedAllocator<T> {
+  DefaultInitAllocator() = default;
+  template <class U>
+  DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}  // NOLINT(google-explicit-constructor): rebinding
+  /** Default-initializes *p (no value for numbers). */
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  /** Constructs *p from args (copies keep their values). */
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+}  // namespace detail
 
 /**
  * Buffers of one forward (and backward) pass: Z[l], A[l], dropout masks, gradient scratch.
@@ -149,9 +178,10 @@ class Mlp {
   /** A model initialized from config (see Init; biases 0; dropout step 0). Throws as validate_config. */
   explicit Mlp(const MlpConfig<T>& config);
   /**
-   * The same architecture with θ = 0 and config.init not applied (config is kept as given, so it
-   * still names the scheme): a model file's reader fills θ right after, without paying for an
-   * initialization it would overwrite. Throws as validate_config.
+   * The same architecture with θ allocated but neither initialized nor zeroed (its values are
+   * unspecified; config is kept as given, so it still names the scheme): a model file's reader
+   * writes every parameter right after, without paying for an initialization or a zeroing it would
+   * overwrite. Throws as validate_config.
    */
   Mlp(const MlpConfig<T>& config, SkipInit);
 
@@ -176,8 +206,12 @@ class Mlp {
   /** θ = W1, b1, W2, b2, … flattened, row-major each. Writable: set weights through it. */
   std::span<T> parameters() { return theta_; }
   std::span<const T> parameters() const { return theta_; }
-  /** dθ in θ's layout, as filled by the last forward_backward (zeros before the first). */
-  std::span<const T> gradients() const { return grad_; }
+  /**
+   * dθ in θ's layout, as filled by the last forward_backward (zeros before the first). dθ is
+   * allocated on first need (forward_backward or a gradient accessor), so a model that only predicts
+   * never holds it; until then, do not call the gradient accessors concurrently with other calls.
+   */
+  std::span<const T> gradients() const { return {gradient_data(), theta_.size()}; }
   /** W1, b1, W2, b2, … with their offset, rows and cols in θ (W[l]: n[l] × n[l−1], b[l]: n[l] × 1). */
   std::vector<TensorInfo> tensors() const;
 
@@ -263,11 +297,16 @@ class Mlp {
                                    bool dropout) const;
   void prepare_masks(MlpWorkspace<T>& ws, std::size_t m) const;
   T l2_term(const T* theta, std::size_t m) const;
+  /** dθ, allocated (zeros) on the first call. */
+  T* gradient_data() const;
 
   MlpConfig<T> config_;
   std::vector<std::size_t> weight_offset_;
   // 64-byte aligned as the workspace: the GEMM of dW[l] writes its columns from several threads.
-  detail::AlignedVector<T> theta_, grad_;
+  // θ is allocated without zeroing (SkipInit), dθ lazily (gradient_data): loading a model touches
+  // its θ once, by the reader, and its dθ never.
+  std::vector<T, detail::DefaultInitAllocator<T>> theta_;
+  mutable detail::AlignedVector<T> grad_;
   std::uint64_t step_ = 0;
   MlpWorkspace<T> workspace_;
 };

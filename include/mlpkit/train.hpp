@@ -7,6 +7,7 @@
  */
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -51,6 +52,11 @@ struct TrainOptions {
   double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
   /** Learning rate of epoch e: α / (1 + decay·e) (0: constant). */
   double decay = 0;
+  /**
+   * Called after each epoch with its number (1-based) and its loss (the epoch_loss entry), e.g. to
+   * report progress; empty: not called. It does not change the training; what it throws propagates.
+   */
+  std::function<void(std::size_t epoch, double loss)> on_epoch;
 };
 
 /** What train returns. */

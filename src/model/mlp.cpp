@@ -113,6 +113,7 @@ void validate_config(const MlpConfig<T>& config) {
 
 template <class T>
 Mlp<T>::Mlp(const MlpConfig<T>& config) : Mlp(config, skip_init) {
+  std::fill(theta_.begin(), theta_.end(), T(0));  // biases start at 0
   for (std::size_t l = 1; l <= layers(); ++l) init_weights(config_.init, config_.init_scale, config_.seed, l, weights(l));
 }
 
@@ -125,8 +126,13 @@ Mlp<T>::Mlp(const MlpConfig<T>& config, SkipInit) : config_(config) {
     weight_offset_.push_back(offset);
     offset += dims[l] * (dims[l - 1] + 1);
   }
-  theta_.assign(offset, T(0));  // biases start at 0
-  grad_.assign(offset, T(0));
+  theta_.resize(offset);  // not zeroed: the caller writes every parameter
+}
+
+template <class T>
+T* Mlp<T>::gradient_data() const {
+  if (grad_.size() != theta_.size()) grad_.assign(theta_.size(), T(0));
+  return grad_.data();
 }
 
 template <class T>
@@ -171,21 +177,18 @@ MatrixView<const T> Mlp<T>::bias(std::size_t l) const {
 template <class T>
 MatrixView<const T> Mlp<T>::weight_gradient(std::size_t l) const {
   check_layer("Mlp::weight_gradient", l);
-  return {grad_.data() + weight_offset(l), config_.dims[l], config_.dims[l - 1], config_.dims[l - 1]};
+  return {gradient_data() + weight_offset(l), config_.dims[l], config_.dims[l - 1], config_.dims[l - 1]};
 }
 template <class T>
 MatrixView<const T> Mlp<T>::bias_gradient(std::size_t l) const {
   check_layer("Mlp::bias_gradient", l);
-  return {grad_.data() + bias_offset(l), config_.dims[l], 1, 1};
+  return {gradient_data() + bias_offset(l), config_.dims[l], 1, 1};
 }
 
 template <class T>
 void Mlp<T>::check_input(const char* function, MatrixView<const T> x) const {
   detail::check_view(function, "x", x);
-  if (x.rows != config_.dims.front())
-    detail::fail(function, "x has ", x.rows, " rows but the model has n[0] = ", config_.dims.front(),
-                 " inputs (examples are columns)");
-  if (x.cols == 0) detail::fail(function, "x has 0 columns: m = 0, a batch needs at least one example");
+  detail::check_model_input(function, config_.dims, x);
   // The workspace holds n[l] × m values per layer: its size must be allocatable.
   const std::size_t widest = *std::max_element(config_.dims.begin(), config_.dims.end());
   detail::checked_array_bytes(function, "a layer's values for the batch (n[l] × m)",
@@ -334,7 +337,7 @@ T Mlp<T>::forward_backward(MatrixView<const T> x, MatrixView<const T> y) {
         l > 1 ? MatrixView<const T>{ws.a_[l - 2].data(), dims[l - 1], m, m} : x;
     const MatrixView<const T> w = weights(l);
     // dW[l] = dZ[l]·A[l−1]ᵀ + (λ/m)·W[l]: the L2 derivative enters as gemm's beta·C.
-    const MatrixView<T> dw{grad_.data() + weight_offset(l), dims[l], dims[l - 1], dims[l - 1]};
+    const MatrixView<T> dw{gradient_data() + weight_offset(l), dims[l], dims[l - 1], dims[l - 1]};
     T beta = T(0);
     if (l2_over_m != T(0)) {
       const std::size_t count = dims[l] * dims[l - 1];
@@ -343,7 +346,7 @@ T Mlp<T>::forward_backward(MatrixView<const T> x, MatrixView<const T> y) {
     }
     gemm(Trans::no, Trans::yes, T(1), MatrixView<const T>(dz), a_prev, beta, dw);
     // db[l] = Σ_j dZ[l](i, j): one fixed-order sum per row, whatever the thread count.
-    T* db = grad_.data() + bias_offset(l);
+    T* db = gradient_data() + bias_offset(l);
     detail::parallel_for(dims[l], static_cast<double>(m), [&](std::size_t i) { db[i] = sum(dz.row(i), m); });
     if (l == 1) break;
     // dA[l−1] = W[l]ᵀ·dZ[l], then dZ[l−1] = dA[l−1] ⊙ D[l−1]/keep_prob ⊙ g'(Z[l−1]).

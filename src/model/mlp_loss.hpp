@@ -1,12 +1,25 @@
 #pragma once
 // The glue between an Mlp's output layer and the loss kernels: which loss and output activation a
 // configuration means, computed from the logits Z[L].
+#include <cstddef>
 #include <vector>
 
 #include "mlpkit/matrix.hpp"
 #include "mlpkit/mlp.hpp"
+#include "runtime/checks.hpp"
 
 namespace mlpkit::detail {
+
+/**
+ * The check of x against a model of `dims` that every entry point taking a batch makes: n[0] rows
+ * (examples are columns) and m ≥ 1. Throws mlpkit::Error naming `function` and the sizes.
+ */
+template <class T>
+void check_model_input(const char* function, const std::vector<std::size_t>& dims, MatrixView<const T> x) {
+  if (x.rows != dims.front())
+    fail(function, "x has ", x.rows, " rows but the model has n[0] = ", dims.front(), " inputs (examples are columns)");
+  if (x.cols == 0) fail(function, "x has 0 columns: m = 0, a batch needs at least one example");
+}
 
 /**
  * The data term (1/m) Σ loss(ŷ, y) from the logits Z[L] (n[L] × m), and dJ/dZ[L] into dz when

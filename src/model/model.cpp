@@ -16,6 +16,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "model/finite.hpp"
 #include "model/model_metadata.hpp"
 #include "model/safetensors.hpp"
 #include "runtime/checks.hpp"
@@ -53,26 +54,6 @@ void read_tensor(const TensorSource& source, const TensorRecord& record, T* out,
     read_converted<T, float>(source, record.begin, out, n);
   else
     read_converted<T, double>(source, record.begin, out, n);
-}
-
-// One pass without branches (vectorizes); only a model that holds a non-finite value is scanned
-// again to name the tensor and the entry.
-template <class T>
-bool all_finite(const T* values, std::size_t n) {
-  unsigned bad = 0;
-  for (std::size_t i = 0; i < n; ++i) bad |= static_cast<unsigned>(!(std::abs(values[i]) <= std::numeric_limits<T>::max()));
-  return bad == 0;
-}
-
-template <class T>
-void check_finite(const ErrorContext& where, const Mlp<T>& net) {
-  const auto theta = net.parameters();
-  if (all_finite(theta.data(), theta.size())) return;
-  for (const auto& t : net.tensors())
-    for (std::size_t i = 0; i < t.rows * t.cols; ++i)
-      if (!std::isfinite(theta[t.offset + i]))
-        fail_in(where, concat("tensor ", t.name, " holds a non-finite value (", theta[t.offset + i], ") at [", i / t.cols, ", ",
-                              i % t.cols, "] (accepted only with allow_nonfinite)"));
 }
 
 template <class T>

@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "mlpkit/error.hpp"
 #include "runtime/checks.hpp"
+#include "runtime/json_read.hpp"
 
 namespace mlpkit::detail {
 namespace {
@@ -22,8 +24,9 @@ std::string range_text(const TensorRecord& t) { return concat("[", t.begin, ", "
 // A JSON number that must be a non-negative integer: read as one (never through a double or an
 // int, which a huge value would overflow).
 std::uint64_t unsigned_integer(const ErrorContext& where, const nlohmann::json& value, const std::string& what) {
-  if (!value.is_number_unsigned()) fail_in(where, what + " is " + value.dump() + ", not a non-negative integer");
-  return value.get<std::uint64_t>();
+  const std::optional<std::uint64_t> integer = json_integer_value<std::uint64_t>(value);
+  if (!integer) fail_in(where, what + " is " + value.dump() + ", not a non-negative integer");
+  return *integer;
 }
 
 Dtype parse_dtype(const ErrorContext& where, const std::string& name, const nlohmann::json& value) {

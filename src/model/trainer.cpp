@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "mlpkit/train.hpp"
+#include "model/mlp_loss.hpp"
 #include "model/random.hpp"
 #include "runtime/checks.hpp"
 
@@ -69,8 +70,7 @@ TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std:
   const auto& dims = net.config().dims;
   detail::check_view("train", "x", x);
   detail::check_view("train", "y", y);
-  if (x.rows != dims.front()) detail::fail("train", "x has ", x.rows, " rows but the model has n[0] = ", dims.front(), " inputs");
-  if (x.cols == 0) detail::fail("train", "x has 0 columns: m = 0, training needs at least one example");
+  detail::check_model_input("train", dims, x);
   detail::check_shape("train", "y", y, dims.back(), x.cols);
   // Every update writes θ and dθ while the next batches of x and y are still to be read.
   const auto parameters = net.parameters();
@@ -148,6 +148,7 @@ TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std:
       }
     }
     result.epoch_loss.push_back(epoch_sum / static_cast<double>(m));
+    if (options.on_epoch) options.on_epoch(epoch + 1, result.epoch_loss.back());
   }
   net.set_step(first_step + result.iterations);
   return result;

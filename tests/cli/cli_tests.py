@@ -166,6 +166,13 @@ def test_models(mlpkit, scratch):
     report = json.loads(run(mlpkit, "train", "--data", regression, "--target", "y", "--task", "regression",
                             "--dims", "8", "--dtype", "f32", "--epochs", "300", "--out", model32, "--json").stdout)
     check(report["metric"] == "rmse" and report["value"] < 0.5, f"train: regression, held-out RMSE {report['value']:.3f}")
+    progress = run(mlpkit, "train", "--data", regression, "--target", "y", "--epochs", "3", "--progress-every", "0",
+                   "--out", os.path.join(scratch, "progress.safetensors")).stderr.splitlines()
+    check(len(progress) == 3 and all(line.startswith(f"epoch {e}/3: loss ") for e, line in zip((1, 2, 3), progress)),
+          f"train: a progress line per epoch on stderr with --progress-every 0: {progress[:1]}")
+    quiet = run(mlpkit, "train", "--data", regression, "--target", "y", "--epochs", "3", "--progress-every", "0", "--quiet",
+                "--out", os.path.join(scratch, "progress.safetensors"))
+    check(quiet.stderr == "" and "trained" in quiet.stdout, "train --quiet: no progress lines, the report still printed")
     info = run_json(mlpkit, scratch, "info_f32", "info", "--model", model32)
     check(info["dtype"] == "F32" and info["loss"] == "mean_squared_error" and not info["standardized_inputs"],
           "--dtype f32 writes F32 weights; regression uses MSE")

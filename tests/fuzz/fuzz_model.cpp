@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz_model_input.hpp"
 #include "fuzz_support.hpp"
 #include "mlpkit/model.hpp"
 
@@ -67,13 +68,7 @@ void parse_bytes(const std::string& bytes, const ModelLoadOptions& options, bool
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FuzzedDataProvider in(data, size);
-  const auto flags = in.ConsumeIntegral<std::uint8_t>();  // the last byte: the mutated file stays whole in front
-  ModelLoadOptions options;
-  options.allow_nonfinite = (flags & 1) != 0;
-  options.convert_precision = (flags & 2) != 0;
-  const bool through_file = (flags & 4) != 0;
-  const std::string bytes = in.ConsumeRemainingBytesAsString();
-  (flags & 8) != 0 ? parse_bytes<float>(bytes, options, through_file) : parse_bytes<double>(bytes, options, through_file);
+  const fuzz::ModelFuzzInput in = fuzz::model_fuzz_input(data, size);
+  in.as_float ? parse_bytes<float>(in.bytes, in.options, in.through_file) : parse_bytes<double>(in.bytes, in.options, in.through_file);
   return 0;
 }

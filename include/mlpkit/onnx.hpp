@@ -1,0 +1,59 @@
+#pragma once
+/** @file
+ * ONNX import (the optional component mlpkit::onnx, built with MLPKIT_WITH_ONNX; link
+ * `mlpkit::onnx`): a network exported from another framework becomes a Model.
+ *
+ * What is imported: a graph with one input [batch, n[0]] and one output that is a chain of
+ * fully-connected layers — `Gemm` (alpha = beta = 1, transA = 0, transB 0 or 1) or `MatMul`
+ * optionally followed by `Add` of a bias, weights and biases being initializers (or `Constant`
+ * nodes) — with at most one element-wise activation after each layer: `Relu`, `LeakyRelu` (alpha),
+ * `Sigmoid`, `Tanh`, `Gelu` (opset 20, approximate "none" or "tanh"), or the GELU subgraphs
+ * torch.onnx.export writes at opset ≤ 17 (x·0.5·(1 + erf(x/√2)) and the tanh form), and an optional
+ * `Softmax` over the last axis at the end. This is how torch.onnx.export writes an nn.Sequential of
+ * Linear layers and activations. Float or double tensors, raw or typed.
+ *
+ * How it maps onto an Mlp (which has one hidden activation): every hidden layer must use the same
+ * activation (no activation: identity); a final `Softmax` gives output identity with the
+ * cross_entropy loss (predict returns the probabilities), a final `Sigmoid` gives output sigmoid
+ * with binary_cross_entropy (multi_label when n[L] > 1), any other final activation (or none) the
+ * mean_squared_error loss. The training-only fields take MlpConfig's defaults; there are no input
+ * statistics.
+ *
+ * Anything else — another operator, a node off the chain, a branch, a second input or output, an
+ * input of rank other than 2 or whose feature count disagrees with the weights, a missing or
+ * non-constant weight, external tensor data, another element type — throws mlpkit::Error naming the
+ * node (its name, or its index when unnamed), its op type and what is supported.
+ */
+#include <filesystem>
+#include <string_view>
+
+#include "mlpkit/model.hpp"
+
+namespace mlpkit {
+
+/**
+ * The model of the ONNX file `path` in precision T. `options.convert_precision` is needed to import
+ * a float graph into Model<double> or a double graph into Model<float>; NaN or ±Inf in the weights
+ * is an error unless `options.allow_nonfinite`. Throws mlpkit::Error naming the file (see the file
+ * comment), also when it cannot be read or is not an ONNX model.
+ */
+template <class T>
+Model<T> import_onnx(const std::filesystem::path& path, const ModelLoadOptions& options = {});
+
+/** The same from the bytes of an ONNX file (the message names no file). */
+template <class T>
+Model<T> import_onnx_bytes(std::string_view bytes, const ModelLoadOptions& options = {});
+
+/**
+ * What the ONNX file `path` holds, as read_model_info describes a model file: dtype "F32" or "F64",
+ * the architecture import_onnx builds, the parameter count, no input statistics. The graph is
+ * validated as import_onnx does; throws as it does.
+ */
+ModelFileInfo read_onnx_info(const std::filesystem::path& path);
+
+extern template Model<float> import_onnx<float>(const std::filesystem::path&, const ModelLoadOptions&);
+extern template Model<double> import_onnx<double>(const std::filesystem::path&, const ModelLoadOptions&);
+extern template Model<float> import_onnx_bytes<float>(std::string_view, const ModelLoadOptions&);
+extern template Model<double> import_onnx_bytes<double>(std::string_view, const ModelLoadOptions&);
+
+}  // namespace mlpkit
