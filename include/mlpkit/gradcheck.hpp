@@ -116,7 +116,7 @@ struct GradcheckOptions {
   GradcheckMode mode = GradcheckMode::full;
   /** sampled: entries per tensor (a third largest |dθ|, a third smallest |dθ|, the rest random). */
   std::size_t samples_per_tensor = 24;
-  /** directional: number of random unit directions. */
+  /** directional: number of random unit directions; check_hvp: number of random directions v (entries in [−1, 1)). */
   std::size_t directions = 8;
   /** Seed of sampling and directions. */
   std::uint64_t seed = 0x9e3779b97f4a7c15ULL;
@@ -163,7 +163,10 @@ struct GradcheckOptions {
   double analytic_roundoff = 0x1p-53;
   /** check_vjp: random cotangents u (entries uniform in [−1, 1), drawn from `seed`). */
   std::size_t cotangents = 3;
-  /** check_vjp: also every unit cotangent eⱼ when f has at most this many outputs (each output alone). */
+  /**
+   * check_vjp: also every unit cotangent eⱼ when f has at most this many outputs (each output alone);
+   * check_hvp: also every unit direction eⱼ when θ has at most this many entries (the whole Hessian).
+   */
   std::size_t unit_cotangents_up_to = 16;
 };
 
@@ -232,7 +235,8 @@ struct GradcheckReport {
    */
   std::vector<double> numeric_error_bound;
   /**
-   * check_vjp only: the number K of cotangents u and their values (K × outputs, row-major, the random
+   * check_vjp (check_hvp: read "directions v" for cotangents u, "θ" for x, "entries of θ" for outputs,
+   * and numeric_gradient holds the numeric H·v): the number K of cotangents u and their values (K × outputs, row-major, the random
    * ones first, then the unit ones). checked, total and each tensor's checked and total then count
    * (input entry, cotangent) pairs; numeric_gradient holds K values per input entry (n × K, row-major).
    */
@@ -318,5 +322,41 @@ using VjpFunction = std::function<std::vector<double>(std::span<const double> x,
  */
 GradcheckReport check_vjp(const VectorFunction& f, std::span<const double> x, const VjpFunction& vjp,
                           std::span<const TensorInfo> layout = {}, const GradcheckOptions& options = {});
+
+/** A gradient ∇J: Rⁿ → Rⁿ (check_hvp); it returns n entries at θ. */
+using GradientFunction = std::function<std::vector<double>(std::span<const double> theta)>;
+/** A Hessian–vector product (check_hvp): returns ∇²J(θ)·v (n entries) for a direction v (n entries). */
+using HvpFunction = std::function<std::vector<double>(std::span<const double> theta, std::span<const double> v)>;
+
+/**
+ * Checks a Hessian–vector product hvp(θ, v) = ∇²J(θ)·v against differences of the gradient along v:
+ * (∇J(θ + h·v) − ∇J(θ − h·v)) / 2h at h = options.eps (central), or extrapolated over the steps of
+ * richardson / ridders from options.initial_step, each entry with its error bound and Agreement.
+ * Directions: options.directions random v (entries uniform in [−1, 1) from options.seed) and, when θ
+ * has at most options.unit_cotangents_up_to entries, every unit eⱼ (then every column of the Hessian
+ * is checked). Each direction costs 2·scheme_steps calls of grad_f (run in parallel: grad_f is called
+ * concurrently from several threads) and one of hvp (on the calling thread); report.evaluations counts
+ * the calls of grad_f, the two at θ (a determinism check) included.
+ * layout: named slices of θ as for gradcheck; the report is check_vjp's over (entry, direction)
+ * pairs, with cotangent_values holding the directions and numeric_gradient the numeric H·v (n × K).
+ * The fits take v for W, so a Hessian–vector product without its (λ/m)·v term reads missing_l2.
+ * Rounding of θ ± h·v perturbs the numeric side by about u·|θ|/h relative (1e-9 at h = 1e-7).
+ * Throws mlpkit::Error for an empty grad_f or hvp, an empty θ, another mode than full, no direction at
+ * all, grad_f returning another length than n or a non-finite entry (naming the point), two different
+ * gradients at θ, hvp returning another length than n or a non-finite value (naming the direction),
+ * and as gradcheck for the options and the layout. An exception thrown by grad_f or hvp propagates
+ * unchanged.
+ */
+GradcheckReport check_hvp(const GradientFunction& grad_f, std::span<const double> theta, const HvpFunction& hvp,
+                          std::span<const TensorInfo> layout = {}, const GradcheckOptions& options = {});
+
+/**
+ * Checks the Mlp's own second order: hessian_vector_product (mlpkit/hessian.hpp) against differences
+ * of forward_backward's gradient, per tensor (W1, b1, …), with m and λ/m known to the fingerprints.
+ * Evaluates in precise activations unless options.model_accuracy; dropout masks of the model's step.
+ * Throws mlpkit::Error for X/Y shapes that do not match the model, and as the generic overload.
+ */
+GradcheckReport check_hvp(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
+                          const GradcheckOptions& options = {});
 
 }  // namespace mlpkit

@@ -2,6 +2,7 @@
 // The pieces of gradcheck shared by the generic and the Mlp front ends: an evaluator interface
 // (who computes J), the driver that runs the perturbation loop in parallel, and the report builder.
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
@@ -174,6 +175,20 @@ void run_directional(const char* function, const LossEvaluator& evaluator, doubl
 /** Central differences per entry of a scheme: 1 (central), 4 (richardson), 6 (ridders). */
 std::size_t scheme_steps(DifferenceScheme scheme);
 
+/** Ratio of successive steps of an extrapolated scheme: 2 (richardson), 1.4 (ridders). */
+double step_ratio(DifferenceScheme scheme);
+
+/** An extrapolated derivative and its error estimate. */
+struct Extrapolated {
+  double value, error;
+};
+
+/**
+ * The value of richardson or ridders from central differences d[s] at steps h₀/step_ratioˢ
+ * (scheme_steps of them): a Richardson tableau, its error estimate from successive columns.
+ */
+Extrapolated extrapolate(std::span<const double> d, DifferenceScheme scheme);
+
 /**
  * The numeric derivatives of one work item in options.scheme: central differences at options.eps
  * (bound NaN), or extrapolated from scheme_steps central differences starting at
@@ -225,6 +240,22 @@ void fill_report(GradcheckReport& report, std::span<const double> theta, std::sp
 void fingerprint_tensors(GradcheckReport& report, std::span<const double> theta, std::span<const double> analytic,
                          std::span<const double> numeric, std::span<const unsigned char> kink,
                          const GradcheckOptions& options);
+
+// Checks over (entry, vector) pairs (check_vjp's cotangents, check_hvp's directions): pair (i, k)
+// is entry i·K + k of an augmented θ, so a slice of r × c entries is a slice of r × c·K pairs.
+
+/** K × n vectors: `random` rows uniform in [−1, 1) from the seed, then the n unit rows when asked. */
+std::vector<double> make_cotangents(std::size_t outputs, std::size_t random, bool units, std::uint64_t seed);
+
+/** The slices of x as slices of the n × K pairs (one slice `name` of n × K without a layout). */
+std::vector<TensorInfo> pair_layout(std::span<const TensorInfo> layout, std::size_t n, std::size_t count,
+                                    const char* name);
+
+/**
+ * The report of a pair check in x's coordinates: tensor offsets and columns, worst entries (their
+ * index, column and cotangent); totals and counts stay pairs.
+ */
+void to_input_coordinates(GradcheckReport& report, std::span<const TensorInfo> layout, std::size_t count);
 
 /** Per-thread scratch slots a loop needs: num_threads(), or more when already inside a parallel region. */
 std::size_t thread_slots();
