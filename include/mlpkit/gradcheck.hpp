@@ -66,7 +66,13 @@ enum class Fingerprint {
   all_zero,          // analytic is exactly zero, numeric is not
   upstream,          // wrong in this and every earlier layer, right after it: look at the backward step
                      // through this layer's activation (e.g. a wrong activation derivative)
-  unexplained        // no simple fit: look at the entries
+  unexplained,       // no simple fit: look at the entries
+  kink_outside_bracket,  // at a ReLU kink the analytic value lies outside both one-sided derivatives
+  dropout_rescale,   // α ≈ keep_prob (the 1/keep_prob of inverted dropout missing) or 1/keep_prob (applied twice)
+  bias_batch_sum,    // Mlp checks: a bias gradient that is one example's dZ column (times 1 or m), the sum
+                     // over the batch missing (a mean where the sum belongs reads factor_inverse_m, the
+                     // sum where the mean belongs factor_m, on db alone)
+  derivative_at_output  // the activation derivative taken at the output A, g'(A), instead of g'(Z)
 };
 
 template <>
@@ -102,7 +108,7 @@ struct EnumTable<Agreement> {
 template <>
 struct EnumTable<Fingerprint> {
   static constexpr std::string_view type = "Fingerprint";
-  static constexpr std::array<std::string_view, 13> names{"none", "sign_flip", "factor_two", "factor_half", "factor_m", "factor_inverse_m", "scaled", "missing_l2", "l2_mismatch", "transposed", "all_zero", "upstream", "unexplained"};
+  static constexpr std::array<std::string_view, 17> names{"none", "sign_flip", "factor_two", "factor_half", "factor_m", "factor_inverse_m", "scaled", "missing_l2", "l2_mismatch", "transposed", "all_zero", "upstream", "unexplained", "kink_outside_bracket", "dropout_rescale", "bias_batch_sum", "derivative_at_output"};
 };
 
 /** Options of gradcheck. */
@@ -142,6 +148,8 @@ struct GradcheckOptions {
   double noise_floor = 10;
   /** λ/m of the L2 term, for the missing-L2 fingerprint; 0: unknown. Set by the Mlp overloads. */
   double l2_over_m = 0;
+  /** keep_prob of dropout, for the dropout-rescale fingerprint; 0: unknown (1: no dropout). Set by the Mlp overloads. */
+  double keep_prob = 0;
   /**
    * Mlp checks only: false (default) evaluates J and the analytic gradient with precise activations
    * whatever MlpConfig::accuracy says, so the check measures the model, not the fast forms' rounding;
@@ -176,6 +184,13 @@ struct GradcheckEntry {
   std::size_t layer = 0, row = 0, col = 0;
   double numeric = 0, analytic = 0;
   std::size_t cotangent = 0;  // check_vjp: which cotangent u (a row of GradcheckReport::cotangent_values)
+  /**
+   * Kinks only (GradcheckReport::kinks): the one-sided differences (J(θ) − J(θ−εeᵢ))/ε and
+   * (J(θ+εeᵢ) − J(θ))/ε, and whether analytic lies in the interval they span (up to rounding and
+   * O(ε) slack): "kink, in bracket", agreeing; outside, the tensor fails (kink_outside_bracket).
+   */
+  double left = 0, right = 0;
+  bool in_bracket = false;
 };
 
 /** The check of one named tensor (W1, b1, …). */
@@ -189,6 +204,8 @@ struct TensorCheck {
   double max_abs_diff = 0;
   GradcheckEntry worst;  // the entry of largest |num − ana|
   std::size_t checked = 0, total = 0, kinks = 0;
+  /** Kinked entries whose analytic value lies outside their bracket (each one makes the tensor wrong). */
+  std::size_t kinks_outside = 0;
   Fingerprint fingerprint = Fingerprint::none;
   double fit_alpha = 1, fit_beta = 0;  // analytic ≈ α·numeric + β·W over the checked entries
   std::string diagnosis;               // one sentence naming the likely bug
@@ -216,7 +233,11 @@ struct GradcheckReport {
   bool cancelled = false;
   /** Mlp checks: the accuracy tier the model trains and predicts in, and the one this check evaluated in. */
   Accuracy model_accuracy = Accuracy::precise, evaluated_accuracy = Accuracy::precise;
-  /** Entries whose difference straddles a kink of ReLU / leaky ReLU: reported apart, not as failures. */
+  /**
+   * Entries whose difference straddles a kink of ReLU / leaky ReLU (incremental Mlp evaluator):
+   * reported apart with their one-sided differences; only one outside its bracket is a failure.
+   * Their 1 + 2 evaluations per kinked entry count in `evaluations`.
+   */
   std::vector<GradcheckEntry> kinks;
   /** dθ_approx, one per parameter; NaN where not checked (sampled mode, cancel); empty in directional mode. */
   std::vector<double> numeric_gradient;

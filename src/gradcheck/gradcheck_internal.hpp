@@ -139,6 +139,13 @@ struct PackedResults {
 PackedResults run_items(const LossEvaluator& evaluator, const GradcheckPlan& plan, std::size_t first,
                         std::size_t last, const GradcheckOptions& options);
 
+/** The one-sided differences of an entry whose central difference straddles a kink. */
+struct KinkBracket {
+  std::size_t index = 0;
+  double left = 0, right = 0;  // (J(θ) − J(θ−h⁻eᵢ))/h⁻ and (J(θ+h⁺eᵢ) − J(θ))/h⁺ at ε
+  double slack = 0;            // how far outside [min, max] still counts as inside (rounding, O(ε·J''))
+};
+
 /** Per-parameter results of a whole check, filled block by block. */
 struct GradcheckResults {
   explicit GradcheckResults(std::size_t n);
@@ -151,7 +158,24 @@ struct GradcheckResults {
   std::vector<unsigned char> kink;
   std::size_t checked = 0;
   bool cancelled = false;
+  std::vector<KinkBracket> brackets;  // ascending index: one per checked kinked entry (bracket_kinks)
+  std::size_t kink_evaluations = 0;   // evaluations of J that bracket_kinks made
 };
+
+/**
+ * For every checked entry marked kinked: its two one-sided differences at options.eps by full
+ * evaluations (evaluator.at on the calling thread, in index order: deterministic), into
+ * results.brackets. Throws as the loop when J is not finite on either side.
+ */
+void bracket_kinks(const LossEvaluator& evaluator, std::span<const double> theta, GradcheckResults& results,
+                   const GradcheckOptions& options);
+
+/**
+ * Judges each kinked entry of the report against its bracket: in_bracket (agree, not counted) or
+ * outside, which makes its tensor and the report wrong (disagree) with the fingerprint
+ * kink_outside_bracket unless the tensor already has another.
+ */
+void apply_brackets(GradcheckReport& report, std::span<const KinkBracket> brackets);
 
 /** The report of a full or sampled check from its plan and its results (plan.report is moved out). */
 GradcheckReport finish_gradcheck(GradcheckPlan& plan, std::span<const double> theta, std::span<const double> analytic,
@@ -256,6 +280,14 @@ std::vector<TensorInfo> pair_layout(std::span<const TensorInfo> layout, std::siz
  * index, column and cotangent); totals and counts stay pairs.
  */
 void to_input_coordinates(GradcheckReport& report, std::span<const TensorInfo> layout, std::size_t count);
+
+/**
+ * Mlp checks: for failing tensors no fit explained, tests hypotheses against the analytic gradient
+ * with the model's own exact backward pass: a bias gradient that is one example's dZ column (times
+ * 1 or m: bias_batch_sum), and g'(A[l]) in place of g'(Z[l]) for some hidden l (derivative_at_output).
+ */
+void fingerprint_mlp_hypotheses(GradcheckReport& report, const Mlp<double>& net, MatrixView<const double> x,
+                                MatrixView<const double> y, std::span<const double> analytic);
 
 /** Per-thread scratch slots a loop needs: num_threads(), or more when already inside a parallel region. */
 std::size_t thread_slots();

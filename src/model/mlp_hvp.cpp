@@ -204,7 +204,7 @@ void output_layer(const MlpConfig<T>& c, MatrixView<const T> y, Layer<T>& L, std
 /** dZ[l−1] and R(dZ[l−1]) of hidden layer l−1 from dZ[l], R(dZ[l]) through W[l] and V[l]. */
 template <class T>
 void backward_step(const MlpConfig<T>& c, const Views<T>& p, std::vector<Layer<T>>& layers, std::size_t l,
-                   std::size_t m, bool drop_curvature) {
+                   std::size_t m, const HvpFault& fault) {
   const std::size_t r = c.dims[l], k = c.dims[l - 1];
   Layer<T>& below = layers[l - 1];
   const Layer<T>& L = layers[l];
@@ -218,24 +218,29 @@ void backward_step(const MlpConfig<T>& c, const Views<T>& p, std::vector<Layer<T
   }
   below.dz.resize(k * m);
   below.rdz.resize(k * m);
-  activation_backward(c.hidden, below.z.data(), da.data(), below.dz.data(), k * m, c.leaky_slope);
+  if (fault.derivative_at_output_layer == l - 1) {
+    std::vector<T> output(k * m);
+    activation_forward(c.hidden, c.accuracy, below.z.data(), output.data(), k * m, c.leaky_slope);
+    activation_backward(c.hidden, output.data(), da.data(), below.dz.data(), k * m, c.leaky_slope);
+  } else {
+    activation_backward(c.hidden, below.z.data(), da.data(), below.dz.data(), k * m, c.leaky_slope);
+  }
   activation_backward(c.hidden, below.z.data(), rda.data(), below.rdz.data(), k * m, c.leaky_slope);
-  if (drop_curvature) return;
+  if (fault.drop_curvature_layer == l - 1) return;
   for (std::size_t q = 0; q < k * m; ++q)
     below.rdz[q] += da[q] * static_cast<T>(activation_second_derivative(c.hidden, static_cast<double>(below.z[q]))) *
                     below.rz[q];
 }
 
-}  // namespace
-
+/** Both passes with their R-images: J, H·v into hv, dθ into gradient (when non-empty); layers keeps dZ. */
 template <class T>
-T hessian_vector_product_with(const Mlp<T>& net, MatrixView<const T> x, MatrixView<const T> y, std::span<const T> v,
-                              std::span<T> hv, std::span<T> gradient, const HvpFault& fault) {
+T passes(const Mlp<T>& net, MatrixView<const T> x, MatrixView<const T> y, std::span<const T> v, std::span<T> hv,
+         std::span<T> gradient, const HvpFault& fault, std::vector<Layer<T>>& layers) {
   check_arguments(net, x, y, v, hv, gradient);
   const MlpConfig<T>& c = net.config();
   const std::size_t count = net.layers(), m = x.cols;
   const Views<T> p = views(net, v);
-  std::vector<Layer<T>> layers(count + 1);
+  layers.assign(count + 1, Layer<T>{});
   layers[0].a.resize(c.dims[0] * m);
   for (std::size_t i = 0; i < c.dims[0]; ++i)
     for (std::size_t j = 0; j < m; ++j) layers[0].a[i * m + j] = x(i, j);
@@ -262,11 +267,36 @@ T hessian_vector_product_with(const Mlp<T>& net, MatrixView<const T> x, MatrixVi
       grad[w.offset + q] += l2_over_m * p.w[l - 1][q];
       if (fault.drop_l2_layer != l) hv[w.offset + q] += l2_over_m * p.vw[l - 1][q];
     }
-    if (l > 1) backward_step(c, p, layers, l, m, fault.drop_curvature_layer == l - 1);
+    if (l > 1) backward_step(c, p, layers, l, m, fault);
   }
   if (!gradient.empty()) std::copy(grad.begin(), grad.end(), gradient.begin());
   return cost;
 }
+
+}  // namespace
+
+template <class T>
+T hessian_vector_product_with(const Mlp<T>& net, MatrixView<const T> x, MatrixView<const T> y, std::span<const T> v,
+                              std::span<T> hv, std::span<T> gradient, const HvpFault& fault) {
+  std::vector<Layer<T>> layers;
+  return passes(net, x, y, v, hv, gradient, fault, layers);
+}
+
+template <class T>
+std::vector<std::vector<T>> backward_with(const Mlp<T>& net, MatrixView<const T> x, MatrixView<const T> y,
+                                          std::span<T> gradient, const HvpFault& fault) {
+  const std::vector<T> v(net.parameter_count(), T(0));
+  std::vector<T> hv(v.size());
+  std::vector<Layer<T>> layers;
+  (void)passes<T>(net, x, y, v, hv, gradient, fault, layers);
+  std::vector<std::vector<T>> dz(layers.size());
+  for (std::size_t l = 1; l < layers.size(); ++l) dz[l] = std::move(layers[l].dz);
+  return dz;
+}
+
+template std::vector<std::vector<double>> backward_with<double>(const Mlp<double>&, MatrixView<const double>,
+                                                                MatrixView<const double>, std::span<double>,
+                                                                const HvpFault&);
 
 template float hessian_vector_product_with<float>(const Mlp<float>&, MatrixView<const float>, MatrixView<const float>,
                                                   std::span<const float>, std::span<float>, std::span<float>,
