@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mlp_test_support.hpp"
+#include "gradcheck_test_support.hpp"
 #include "mlpkit/gradcheck.hpp"
 #include "mlpkit/hessian.hpp"
 #include "model/mlp_hvp.hpp"
@@ -104,12 +105,7 @@ GradcheckReport check_with_fault(const Case& c, const detail::HvpFault& fault, c
   return check_hvp(grad, c.net.parameters(), hvp, c.net.tensors(), inner);
 }
 
-const TensorCheck& tensor(const GradcheckReport& report, const std::string& name) {
-  for (const TensorCheck& t : report.tensors)
-    if (t.name == name) return t;
-  FAIL("no tensor " << name);
-  return report.tensors.front();
-}
+using test::tensor;
 
 }  // namespace
 
