@@ -782,7 +782,7 @@ TEST_CASE("every enum a public function takes, directly or in an options or conf
   expect_error("isa_name", {"isa (6)", "is not an Isa"}, [&] { (void)isa_name(bad(Isa::sse2)); });
   expect_error("optimizer_name", {"optimizer (6)"}, [&] { (void)optimizer_name(bad(Optimizer::adam)); });
   expect_error("verdict_name", {"verdict (6)", "is not a Verdict"}, [&] { (void)verdict_name(bad(Verdict::great)); });
-  expect_error("fingerprint_name", {"fingerprint (16)"}, [&] { (void)fingerprint_name(bad(Fingerprint::none)); });
+  expect_error("fingerprint_name", {"fingerprint (20)"}, [&] { (void)fingerprint_name(bad(Fingerprint::none)); });
   expect_error("gradcheck_mode_name", {"mode (6)"}, [&] { (void)gradcheck_mode_name(bad(GradcheckMode::full)); });
   // 128. gradcheck options: mode and evaluator, for the generic and the Mlp overloads.
   const auto f = [](std::span<const double> t) { return t[0] * t[0]; };
@@ -813,7 +813,7 @@ TEST_CASE("every enum a public function takes, directly or in an options or conf
   report.verdict = Verdict::great;
   report.tensors.resize(1);
   report.tensors[0].fingerprint = bad(Fingerprint::none);
-  expect_error("GradcheckReport::to_json", {"tensors[].fingerprint (16)"}, [&] { (void)report.to_json(); });
+  expect_error("GradcheckReport::to_json", {"tensors[].fingerprint (20)"}, [&] { (void)report.to_json(); });
 }
 
 TEST_CASE("the enum tables list every enumerator once, in value order, and parse back") {
