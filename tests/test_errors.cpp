@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -785,7 +786,7 @@ TEST_CASE("every enum a public function takes, directly or in an options or conf
   expect_error("isa_name", {"isa (6)", "is not an Isa"}, [&] { (void)isa_name(bad(Isa::sse2)); });
   expect_error("optimizer_name", {"optimizer (6)"}, [&] { (void)optimizer_name(bad(Optimizer::adam)); });
   expect_error("verdict_name", {"verdict (6)", "is not a Verdict"}, [&] { (void)verdict_name(bad(Verdict::great)); });
-  expect_error("fingerprint_name", {"fingerprint (16)"}, [&] { (void)fingerprint_name(bad(Fingerprint::none)); });
+  expect_error("fingerprint_name", {"fingerprint (20)"}, [&] { (void)fingerprint_name(bad(Fingerprint::none)); });
   expect_error("gradcheck_mode_name", {"mode (6)"}, [&] { (void)gradcheck_mode_name(bad(GradcheckMode::full)); });
   // 128. gradcheck options: mode and evaluator, for the generic and the Mlp overloads.
   const auto f = [](std::span<const double> t) { return t[0] * t[0]; };
@@ -816,7 +817,7 @@ TEST_CASE("every enum a public function takes, directly or in an options or conf
   report.verdict = Verdict::great;
   report.tensors.resize(1);
   report.tensors[0].fingerprint = bad(Fingerprint::none);
-  expect_error("GradcheckReport::to_json", {"tensors[].fingerprint (16)"}, [&] { (void)report.to_json(); });
+  expect_error("GradcheckReport::to_json", {"tensors[].fingerprint (20)"}, [&] { (void)report.to_json(); });
 }
 
 TEST_CASE("the enum tables list every enumerator once, in value order, and parse back") {
@@ -1314,3 +1315,82 @@ TEST_CASE("import_onnx refuses layers and activations an Mlp cannot represent wi
                [] { (void)import_onnx_bytes<double>(onnx_graph(relu_then_output)); });
 }
 #endif  // MLPKIT_WITH_ONNX
+TEST_CASE("check_hvp and hessian_vector_product refuse bad functions, products, options and shapes with mlpkit::Error") {
+  // J = θ₀²θ₁ + θ₁³/3: ∇J = (2θ₀θ₁, θ₀² + θ₁²), H = [[2θ₁, 2θ₀], [2θ₀, 2θ₁]].
+  const std::vector<double> theta{1.0, 2.0};
+  const GradientFunction grad = [](std::span<const double> t) {
+    return std::vector<double>{2 * t[0] * t[1], t[0] * t[0] + t[1] * t[1]};
+  };
+  const HvpFunction hvp = [](std::span<const double> t, std::span<const double> v) {
+    return std::vector<double>{2 * t[1] * v[0] + 2 * t[0] * v[1], 2 * t[0] * v[0] + 2 * t[1] * v[1]};
+  };
+  CHECK(check_hvp(grad, theta, hvp).verdict == Verdict::great);
+  // 193. empty functions, an empty θ, a mode other than full, no direction.
+  expect_error("check_hvp", {"grad_f is empty"}, [&] { (void)check_hvp({}, theta, hvp); });
+  expect_error("check_hvp", {"hvp is empty"}, [&] { (void)check_hvp(grad, theta, {}); });
+  expect_error("check_hvp", {"theta is empty"}, [&] { (void)check_hvp(grad, std::span<const double>{}, hvp); });
+  GradcheckOptions options;
+  options.mode = GradcheckMode::sampled;
+  expect_error("check_hvp", {"options.mode (sampled) is not supported"}, [&] { (void)check_hvp(grad, theta, hvp, {}, options); });
+  options = {};
+  options.directions = 0;
+  options.unit_cotangents_up_to = 0;
+  expect_error("check_hvp", {"options.directions is 0"}, [&] { (void)check_hvp(grad, theta, hvp, {}, options); });
+  // 194. grad_f of the wrong length (at θ, and at a perturbed point), non-finite, non-deterministic.
+  expect_error("check_hvp", {"grad_f returned 3 entries at θ but θ has 2"}, [&] {
+    (void)check_hvp([](std::span<const double>) { return std::vector<double>(3, 0.0); }, theta, hvp);
+  });
+  const GradientFunction shrinking = [](std::span<const double> t) {
+    return t[0] == 1.0 ? std::vector<double>{t[0], t[1]} : std::vector<double>{t[0]};
+  };
+  expect_error("check_hvp", {"grad_f returned 1 entries at θ + h·v (direction 0"}, [&] { (void)check_hvp(shrinking, theta, hvp); });
+  const GradientFunction blows_up = [](std::span<const double> t) {
+    return std::vector<double>{t[0] > 1.0 ? std::numeric_limits<double>::quiet_NaN() : t[0], t[1]};
+  };
+  expect_error("check_hvp", {"grad_f returned a non-finite entry 0 (nan)"}, [&] { (void)check_hvp(blows_up, theta, hvp); });
+  std::atomic<int> calls{0};
+  const GradientFunction drifting = [&](std::span<const double> t) { return std::vector<double>{t[0] + calls++, t[1]}; };
+  expect_error("check_hvp", {"two different gradients at the same θ"}, [&] { (void)check_hvp(drifting, theta, hvp); });
+  // 195. hvp of the wrong length or with a non-finite value.
+  expect_error("check_hvp", {"hvp returned 1 entries but θ has 2", "direction 0"}, [&] {
+    (void)check_hvp(grad, theta, [](std::span<const double>, std::span<const double>) { return std::vector<double>(1, 0.0); });
+  });
+  expect_error("check_hvp", {"hvp returned a non-finite value (inf) at entry 1 for direction 0"}, [&] {
+    (void)check_hvp(grad, theta, [](std::span<const double>, std::span<const double>) {
+      return std::vector<double>{0.0, std::numeric_limits<double>::infinity()};
+    });
+  });
+  // Exceptions from user code propagate unchanged.
+  CHECK_THROWS_AS(check_hvp([](std::span<const double>) -> std::vector<double> { throw std::out_of_range("user"); },
+                            theta, hvp),
+                  std::out_of_range);
+  CHECK_THROWS_AS(check_hvp(grad, theta,
+                            [](std::span<const double>, std::span<const double>) -> std::vector<double> {
+                              throw std::out_of_range("user");
+                            }),
+                  std::out_of_range);
+  // 196. the Mlp overload with shapes that do not fit.
+  MlpConfig<double> config;
+  config.dims = {3, 2, 1};
+  const Mlp<double> net(config);
+  const std::vector<double> x(3, 0.5), y{1};
+  expect_error("check_hvp", {"x (2 × 1)", "must be 3 × m"}, [&] { (void)check_hvp(net, {x.data(), 2, 1, 1}, {y.data(), 1, 1, 1}); });
+  // 197. hessian_vector_product: sizes and a non-finite direction.
+  const std::size_t n = net.parameter_count();
+  std::vector<double> v(n, 1.0), hv(n);
+  const MatrixView<const double> xv{x.data(), 3, 1, 1}, yv{y.data(), 1, 1, 1};
+  expect_error("hessian_vector_product", {"v has 2 entries"}, [&] {
+    (void)hessian_vector_product<double>(net, xv, yv, std::span<const double>(v.data(), 2), hv);
+  });
+  expect_error("hessian_vector_product", {"hv has 1 entries"}, [&] {
+    (void)hessian_vector_product<double>(net, xv, yv, v, std::span<double>(hv.data(), 1));
+  });
+  expect_error("hessian_vector_product", {"gradient has 1 entries"}, [&] {
+    (void)hessian_vector_product<double>(net, xv, yv, v, hv, std::span<double>(hv.data(), 1));
+  });
+  expect_error("hessian_vector_product", {"x (2 × 1)"}, [&] {
+    (void)hessian_vector_product<double>(net, {x.data(), 2, 1, 1}, yv, v, hv);
+  });
+  v[2] = std::numeric_limits<double>::infinity();
+  expect_error("hessian_vector_product", {"v[2] is not finite (inf)"}, [&] { (void)hessian_vector_product<double>(net, xv, yv, v, hv); });
+}

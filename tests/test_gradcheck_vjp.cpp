@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "gradcheck_test_support.hpp"
 #include "mlpkit/gradcheck.hpp"
 #include "mlpkit/normalization.hpp"
 #include "test_support.hpp"
@@ -115,12 +116,7 @@ struct NormLayer {
   }
 };
 
-const TensorCheck& tensor(const GradcheckReport& report, const std::string& name) {
-  for (const TensorCheck& t : report.tensors)
-    if (t.name == name) return t;
-  FAIL("no tensor " << name);
-  return report.tensors.front();
-}
+using test::tensor;
 
 }  // namespace
 

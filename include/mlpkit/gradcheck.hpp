@@ -66,7 +66,13 @@ enum class Fingerprint {
   all_zero,          // analytic is exactly zero, numeric is not
   upstream,          // wrong in this and every earlier layer, right after it: look at the backward step
                      // through this layer's activation (e.g. a wrong activation derivative)
-  unexplained        // no simple fit: look at the entries
+  unexplained,       // no simple fit: look at the entries
+  kink_outside_bracket,  // at a ReLU kink the analytic value lies outside both one-sided derivatives
+  dropout_rescale,   // α ≈ keep_prob (the 1/keep_prob of inverted dropout missing) or 1/keep_prob (applied twice)
+  bias_batch_sum,    // Mlp checks: a bias gradient that is one example's dZ column (times 1 or m), the sum
+                     // over the batch missing (a mean where the sum belongs reads factor_inverse_m, the
+                     // sum where the mean belongs factor_m, on db alone)
+  derivative_at_output  // the activation derivative taken at the output A, g'(A), instead of g'(Z)
 };
 
 template <>
@@ -102,7 +108,7 @@ struct EnumTable<Agreement> {
 template <>
 struct EnumTable<Fingerprint> {
   static constexpr std::string_view type = "Fingerprint";
-  static constexpr std::array<std::string_view, 13> names{"none", "sign_flip", "factor_two", "factor_half", "factor_m", "factor_inverse_m", "scaled", "missing_l2", "l2_mismatch", "transposed", "all_zero", "upstream", "unexplained"};
+  static constexpr std::array<std::string_view, 17> names{"none", "sign_flip", "factor_two", "factor_half", "factor_m", "factor_inverse_m", "scaled", "missing_l2", "l2_mismatch", "transposed", "all_zero", "upstream", "unexplained", "kink_outside_bracket", "dropout_rescale", "bias_batch_sum", "derivative_at_output"};
 };
 
 /** Options of gradcheck. */
@@ -127,7 +133,7 @@ struct GradcheckOptions {
   double detection_probability = 0;
   /** sampled with detection_probability: the fraction of a tensor's entries the error is assumed to affect, in (0, 1]. */
   double detection_fraction = 0.01;
-  /** directional: number of random unit directions. */
+  /** directional: number of random unit directions; check_hvp: number of random directions v (entries in [−1, 1)). */
   std::size_t directions = 8;
   /** Seed of sampling and directions. */
   std::uint64_t seed = 0x9e3779b97f4a7c15ULL;
@@ -153,6 +159,8 @@ struct GradcheckOptions {
   double noise_floor = 10;
   /** λ/m of the L2 term, for the missing-L2 fingerprint; 0: unknown. Set by the Mlp overloads. */
   double l2_over_m = 0;
+  /** keep_prob of dropout, for the dropout-rescale fingerprint; 0: unknown (1: no dropout). Set by the Mlp overloads. */
+  double keep_prob = 0;
   /**
    * Mlp checks only: false (default) evaluates J and the analytic gradient with precise activations
    * whatever MlpConfig::accuracy says, so the check measures the model, not the fast forms' rounding;
@@ -174,7 +182,10 @@ struct GradcheckOptions {
   double analytic_roundoff = 0x1p-53;
   /** check_vjp: random cotangents u (entries uniform in [−1, 1), drawn from `seed`). */
   std::size_t cotangents = 3;
-  /** check_vjp: also every unit cotangent eⱼ when f has at most this many outputs (each output alone). */
+  /**
+   * check_vjp: also every unit cotangent eⱼ when f has at most this many outputs (each output alone);
+   * check_hvp: also every unit direction eⱼ when θ has at most this many entries (the whole Hessian).
+   */
   std::size_t unit_cotangents_up_to = 16;
   /**
    * directional: steps h of the Taylor-remainder test (see TaylorTest), from taylor_largest_step down
@@ -208,6 +219,13 @@ struct GradcheckEntry {
   std::size_t layer = 0, row = 0, col = 0;
   double numeric = 0, analytic = 0;
   std::size_t cotangent = 0;  // check_vjp: which cotangent u (a row of GradcheckReport::cotangent_values)
+  /**
+   * Kinks only (GradcheckReport::kinks): the one-sided differences (J(θ) − J(θ−εeᵢ))/ε and
+   * (J(θ+εeᵢ) − J(θ))/ε, and whether analytic lies in the interval they span (up to rounding and
+   * O(ε) slack): "kink, in bracket", agreeing; outside, the tensor fails (kink_outside_bracket).
+   */
+  double left = 0, right = 0;
+  bool in_bracket = false;
 };
 
 /** The check of one named tensor (W1, b1, …). */
@@ -221,6 +239,8 @@ struct TensorCheck {
   double max_abs_diff = 0;
   GradcheckEntry worst;  // the entry of largest |num − ana|
   std::size_t checked = 0, total = 0, kinks = 0;
+  /** Kinked entries whose analytic value lies outside their bracket (each one makes the tensor wrong). */
+  std::size_t kinks_outside = 0;
   Fingerprint fingerprint = Fingerprint::none;
   double fit_alpha = 1, fit_beta = 0;  // analytic ≈ α·numeric + β·W over the checked entries
   std::string diagnosis;               // one sentence naming the likely bug
@@ -256,7 +276,11 @@ struct GradcheckReport {
   bool cancelled = false;
   /** Mlp checks: the accuracy tier the model trains and predicts in, and the one this check evaluated in. */
   Accuracy model_accuracy = Accuracy::precise, evaluated_accuracy = Accuracy::precise;
-  /** Entries whose difference straddles a kink of ReLU / leaky ReLU: reported apart, not as failures. */
+  /**
+   * Entries whose difference straddles a kink of ReLU / leaky ReLU (incremental Mlp evaluator):
+   * reported apart with their one-sided differences; only one outside its bracket is a failure.
+   * Their 1 + 2 evaluations per kinked entry count in `evaluations`.
+   */
   std::vector<GradcheckEntry> kinks;
   /** dθ_approx, one per parameter; NaN where not checked (sampled mode, cancel); empty in directional mode. */
   std::vector<double> numeric_gradient;
@@ -277,7 +301,8 @@ struct GradcheckReport {
    */
   std::vector<double> numeric_error_bound;
   /**
-   * check_vjp only: the number K of cotangents u and their values (K × outputs, row-major, the random
+   * check_vjp (check_hvp: read "directions v" for cotangents u, "θ" for x, "entries of θ" for outputs,
+   * and numeric_gradient holds the numeric H·v): the number K of cotangents u and their values (K × outputs, row-major, the random
    * ones first, then the unit ones). checked, total and each tensor's checked and total then count
    * (input entry, cotangent) pairs; numeric_gradient holds K values per input entry (n × K, row-major).
    */
@@ -363,5 +388,41 @@ using VjpFunction = std::function<std::vector<double>(std::span<const double> x,
  */
 GradcheckReport check_vjp(const VectorFunction& f, std::span<const double> x, const VjpFunction& vjp,
                           std::span<const TensorInfo> layout = {}, const GradcheckOptions& options = {});
+
+/** A gradient ∇J: Rⁿ → Rⁿ (check_hvp); it returns n entries at θ. */
+using GradientFunction = std::function<std::vector<double>(std::span<const double> theta)>;
+/** A Hessian–vector product (check_hvp): returns ∇²J(θ)·v (n entries) for a direction v (n entries). */
+using HvpFunction = std::function<std::vector<double>(std::span<const double> theta, std::span<const double> v)>;
+
+/**
+ * Checks a Hessian–vector product hvp(θ, v) = ∇²J(θ)·v against differences of the gradient along v:
+ * (∇J(θ + h·v) − ∇J(θ − h·v)) / 2h at h = options.eps (central), or extrapolated over the steps of
+ * richardson / ridders from options.initial_step, each entry with its error bound and Agreement.
+ * Directions: options.directions random v (entries uniform in [−1, 1) from options.seed) and, when θ
+ * has at most options.unit_cotangents_up_to entries, every unit eⱼ (then every column of the Hessian
+ * is checked). Each direction costs 2·scheme_steps calls of grad_f (run in parallel: grad_f is called
+ * concurrently from several threads) and one of hvp (on the calling thread); report.evaluations counts
+ * the calls of grad_f, the two at θ (a determinism check) included.
+ * layout: named slices of θ as for gradcheck; the report is check_vjp's over (entry, direction)
+ * pairs, with cotangent_values holding the directions and numeric_gradient the numeric H·v (n × K).
+ * The fits take v for W, so a Hessian–vector product without its (λ/m)·v term reads missing_l2.
+ * Rounding of θ ± h·v perturbs the numeric side by about u·|θ|/h relative (1e-9 at h = 1e-7).
+ * Throws mlpkit::Error for an empty grad_f or hvp, an empty θ, another mode than full, no direction at
+ * all, grad_f returning another length than n or a non-finite entry (naming the point), two different
+ * gradients at θ, hvp returning another length than n or a non-finite value (naming the direction),
+ * and as gradcheck for the options and the layout. An exception thrown by grad_f or hvp propagates
+ * unchanged.
+ */
+GradcheckReport check_hvp(const GradientFunction& grad_f, std::span<const double> theta, const HvpFunction& hvp,
+                          std::span<const TensorInfo> layout = {}, const GradcheckOptions& options = {});
+
+/**
+ * Checks the Mlp's own second order: hessian_vector_product (mlpkit/hessian.hpp) against differences
+ * of forward_backward's gradient, per tensor (W1, b1, …), with m and λ/m known to the fingerprints.
+ * Evaluates in precise activations unless options.model_accuracy; dropout masks of the model's step.
+ * Throws mlpkit::Error for X/Y shapes that do not match the model, and as the generic overload.
+ */
+GradcheckReport check_hvp(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
+                          const GradcheckOptions& options = {});
 
 }  // namespace mlpkit

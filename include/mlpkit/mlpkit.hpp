@@ -6,6 +6,7 @@
 #include "mlpkit/error.hpp"
 #include "mlpkit/gemm.hpp"
 #include "mlpkit/gradcheck.hpp"
+#include "mlpkit/hessian.hpp"
 #include "mlpkit/init.hpp"
 #include "mlpkit/losses.hpp"
 #include "mlpkit/matrix.hpp"

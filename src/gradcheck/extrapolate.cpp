@@ -20,19 +20,14 @@ constexpr double kAgreeMargin = 4, kDisagreeMargin = 16;
 /** The analytic side's own rounding, in units of analytic_roundoff·(|num| + |ana|): a backward pass carries a few ulps. */
 constexpr double kAnalyticUlps = 64;
 
-/** Ratio of successive steps. */
+}  // namespace
+
 double step_ratio(DifferenceScheme scheme) { return scheme == DifferenceScheme::richardson ? 2.0 : 1.4; }
 
-struct Extrapolated {
-  double value, error;
-};
-
-/**
- * The Richardson tableau over central differences d[s] at steps h₀/ratioˢ (error series in h²):
- * t[j][s] = (ratio^2j·t[j−1][s] − t[j−1][s−1]) / (ratio^2j − 1), each with the error estimate
- * max(|t[j][s] − t[j−1][s]|, |t[j][s] − t[j−1][s−1]|). richardson takes the last diagonal entry;
- * ridders the entry of least estimated error, stopping once the diagonal drifts away from it.
- */
+// The Richardson tableau over central differences d[s] at steps h₀/ratioˢ (error series in h²):
+// t[j][s] = (ratio^2j·t[j−1][s] − t[j−1][s−1]) / (ratio^2j − 1), each with the error estimate
+// max(|t[j][s] − t[j−1][s]|, |t[j][s] − t[j−1][s−1]|). richardson takes the last diagonal entry;
+// ridders the entry of least estimated error, stopping once the diagonal drifts away from it.
 Extrapolated extrapolate(std::span<const double> d, DifferenceScheme scheme) {
   const double ratio2 = step_ratio(scheme) * step_ratio(scheme);
   std::array<std::array<double, kMaxSteps>, kMaxSteps> t{};
@@ -61,8 +56,6 @@ Extrapolated extrapolate(std::span<const double> d, DifferenceScheme scheme) {
   for (std::size_t s = 2; s <= last_row; ++s) best.error = std::max(best.error, std::abs(t[s][s] - best.value));
   return best;
 }
-
-}  // namespace
 
 std::size_t scheme_steps(DifferenceScheme scheme) {
   switch (scheme) {

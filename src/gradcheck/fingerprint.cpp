@@ -68,6 +68,15 @@ bool is_transposed(const TensorCheck& c, const Samples& s, std::span<const doubl
   return n2 > 0 && std::sqrt(r2 / n2) < kFitTolerance && r2 < plain2;
 }
 
+/** classify_alpha, then α ≈ keep_prob or 1/keep_prob read as dropout_rescale when the model drops out. */
+Fingerprint classify_with_dropout(double alpha, const GradcheckOptions& options) {
+  const Fingerprint f = classify_alpha(alpha, options.batch_size);
+  const double keep = options.keep_prob;
+  if (f != Fingerprint::none && keep > 0 && keep < 1 && (near(alpha, keep) || near(alpha, 1 / keep)))
+    return Fingerprint::dropout_rescale;
+  return f;
+}
+
 }  // namespace
 
 Fingerprint classify_alpha(double alpha, std::size_t batch_size) {
@@ -108,6 +117,20 @@ std::string describe(Fingerprint fingerprint, double alpha, double beta, const s
              "activation of this layer (a wrong derivative?)";
       break;
     case Fingerprint::unexplained: out << "no simple fit (α = " << alpha << "): look at the worst entry"; break;
+    case Fingerprint::kink_outside_bracket:
+      out << "d" << tensor << " at a ReLU kink lies outside both one-sided derivatives";
+      break;
+    case Fingerprint::dropout_rescale:
+      out << "d" << tensor << " is " << alpha << " times the true one: "
+          << (alpha < 1 ? "the 1/keep_prob rescale of inverted dropout is missing in the backward pass"
+                        : "the 1/keep_prob rescale of inverted dropout is applied twice");
+      break;
+    case Fingerprint::bias_batch_sum:
+      out << "d" << tensor << " is one example's gradient: the sum of dZ over the batch's columns is missing";
+      break;
+    case Fingerprint::derivative_at_output:
+      out << "d" << tensor << " uses the activation derivative at the output, g'(A), instead of g'(Z)";
+      break;
   }
   if (fingerprint != Fingerprint::missing_l2 && fingerprint != Fingerprint::l2_mismatch && beta != 0)
     out << "; also a W-proportional residual β = " << beta;
@@ -127,7 +150,7 @@ void fingerprint_tensors(GradcheckReport& report, std::span<const double> theta,
       c.fit_alpha = 0;
     } else if (nn > 0 && fit_residual(s, na / nn, 0) < kFitTolerance) {
       c.fit_alpha = na / nn;
-      c.fingerprint = classify_alpha(c.fit_alpha, options.batch_size);
+      c.fingerprint = classify_with_dropout(c.fit_alpha, options);
     } else if (is_transposed(c, s, analytic)) {
       c.fingerprint = Fingerprint::transposed;
     } else {
@@ -142,7 +165,7 @@ void fingerprint_tensors(GradcheckReport& report, std::span<const double> theta,
         if (fit_residual(s, alpha, beta) < kFitTolerance) {
           c.fit_alpha = alpha;
           c.fit_beta = beta;
-          const Fingerprint f = classify_alpha(alpha, options.batch_size);
+          const Fingerprint f = classify_with_dropout(alpha, options);
           if (f != Fingerprint::none) {
             c.fingerprint = f;  // a stray factor on the data term, the W term apart
           } else if (options.l2_over_m > 0) {

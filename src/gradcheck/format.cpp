@@ -143,10 +143,15 @@ std::string GradcheckReport::to_text() const {
     out << "  " << t.name << ": [" << fingerprint_name(t.fingerprint) << "] " << t.diagnosis << "\n";
   }
   if (!kinks.empty()) {
-    out << "\n" << kinks.size() << " entries straddle a ReLU kink (not counted):";
+    std::size_t outside = 0;
+    for (const GradcheckEntry& e : kinks) outside += e.in_bracket ? 0 : 1;
+    out << "\n" << kinks.size() << " entries straddle a ReLU kink (" << kinks.size() - outside << " in bracket, "
+        << outside << " outside): (layer,row,col) analytic in [left, right]?";
     for (std::size_t k = 0; k < kinks.size() && k < 8; ++k)
-      out << " (" << kinks[k].layer << "," << kinks[k].row << "," << kinks[k].col << ")";
-    out << (kinks.size() > 8 ? " ..." : "") << "\n";
+      out << "\n  (" << kinks[k].layer << "," << kinks[k].row << "," << kinks[k].col << ") "
+          << format("%.6e", kinks[k].analytic) << (kinks[k].in_bracket ? " in " : " OUTSIDE ") << "["
+          << format("%.6e", kinks[k].left) << ", " << format("%.6e", kinks[k].right) << "]";
+    out << (kinks.size() > 8 ? "\n  ..." : "") << "\n";
   }
   return out.str();
 }
@@ -181,6 +186,7 @@ std::string GradcheckReport::to_json() const {
                       {"checked", t.checked},
                       {"total", t.total},
                       {"kinks", t.kinks},
+                      {"kinks_outside", t.kinks_outside},
                       {"fingerprint", fingerprint_name(t.fingerprint)},
                       {"fit_alpha", t.fit_alpha},
                       {"fit_beta", t.fit_beta},
@@ -198,7 +204,13 @@ std::string GradcheckReport::to_json() const {
     j["tensors"].push_back(std::move(tj));
   }
   j["kinks"] = nlohmann::json::array();
-  for (const GradcheckEntry& e : kinks) j["kinks"].push_back(entry_json(e, cotangents > 0));
+  for (const GradcheckEntry& e : kinks) {
+    nlohmann::json kj = entry_json(e, cotangents > 0);
+    kj["left"] = e.left;
+    kj["right"] = e.right;
+    kj["in_bracket"] = e.in_bracket;
+    j["kinks"].push_back(std::move(kj));
+  }
   if (!taylor.steps.empty()) j["taylor"] = taylor_json(taylor);
   if (cotangents > 0) {
     j["cotangents"] = cotangents;

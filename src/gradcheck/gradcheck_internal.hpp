@@ -2,6 +2,7 @@
 // The pieces of gradcheck shared by the generic and the Mlp front ends: an evaluator interface
 // (who computes J), the driver that runs the perturbation loop in parallel, and the report builder.
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
@@ -138,6 +139,13 @@ struct PackedResults {
 PackedResults run_items(const LossEvaluator& evaluator, const GradcheckPlan& plan, std::size_t first,
                         std::size_t last, const GradcheckOptions& options);
 
+/** The one-sided differences of an entry whose central difference straddles a kink. */
+struct KinkBracket {
+  std::size_t index = 0;
+  double left = 0, right = 0;  // (J(θ) − J(θ−h⁻eᵢ))/h⁻ and (J(θ+h⁺eᵢ) − J(θ))/h⁺ at ε
+  double slack = 0;            // how far outside [min, max] still counts as inside (rounding, O(ε·J''))
+};
+
 /** Per-parameter results of a whole check, filled block by block. */
 struct GradcheckResults {
   explicit GradcheckResults(std::size_t n);
@@ -150,7 +158,24 @@ struct GradcheckResults {
   std::vector<unsigned char> kink;
   std::size_t checked = 0;
   bool cancelled = false;
+  std::vector<KinkBracket> brackets;  // ascending index: one per checked kinked entry (bracket_kinks)
+  std::size_t kink_evaluations = 0;   // evaluations of J that bracket_kinks made
 };
+
+/**
+ * For every checked entry marked kinked: its two one-sided differences at options.eps by full
+ * evaluations (evaluator.at on the calling thread, in index order: deterministic), into
+ * results.brackets. Throws as the loop when J is not finite on either side.
+ */
+void bracket_kinks(const LossEvaluator& evaluator, std::span<const double> theta, GradcheckResults& results,
+                   const GradcheckOptions& options);
+
+/**
+ * Judges each kinked entry of the report against its bracket: in_bracket (agree, not counted) or
+ * outside, which makes its tensor and the report wrong (disagree) with the fingerprint
+ * kink_outside_bracket unless the tensor already has another.
+ */
+void apply_brackets(GradcheckReport& report, std::span<const KinkBracket> brackets);
 
 /** The report of a full or sampled check from its plan and its results (plan.report is moved out). */
 GradcheckReport finish_gradcheck(GradcheckPlan& plan, std::span<const double> theta, std::span<const double> analytic,
@@ -173,6 +198,20 @@ void run_directional(const char* function, const LossEvaluator& evaluator, doubl
 
 /** Central differences per entry of a scheme: 1 (central), 4 (richardson), 6 (ridders). */
 std::size_t scheme_steps(DifferenceScheme scheme);
+
+/** Ratio of successive steps of an extrapolated scheme: 2 (richardson), 1.4 (ridders). */
+double step_ratio(DifferenceScheme scheme);
+
+/** An extrapolated derivative and its error estimate. */
+struct Extrapolated {
+  double value, error;
+};
+
+/**
+ * The value of richardson or ridders from central differences d[s] at steps h₀/step_ratioˢ
+ * (scheme_steps of them): a Richardson tableau, its error estimate from successive columns.
+ */
+Extrapolated extrapolate(std::span<const double> d, DifferenceScheme scheme);
 
 /**
  * The numeric derivatives of one work item in options.scheme: central differences at options.eps
@@ -225,6 +264,30 @@ void fill_report(GradcheckReport& report, std::span<const double> theta, std::sp
 void fingerprint_tensors(GradcheckReport& report, std::span<const double> theta, std::span<const double> analytic,
                          std::span<const double> numeric, std::span<const unsigned char> kink,
                          const GradcheckOptions& options);
+
+// Checks over (entry, vector) pairs (check_vjp's cotangents, check_hvp's directions): pair (i, k)
+// is entry i·K + k of an augmented θ, so a slice of r × c entries is a slice of r × c·K pairs.
+
+/** K × n vectors: `random` rows uniform in [−1, 1) from the seed, then the n unit rows when asked. */
+std::vector<double> make_cotangents(std::size_t outputs, std::size_t random, bool units, std::uint64_t seed);
+
+/** The slices of x as slices of the n × K pairs (one slice `name` of n × K without a layout). */
+std::vector<TensorInfo> pair_layout(std::span<const TensorInfo> layout, std::size_t n, std::size_t count,
+                                    const char* name);
+
+/**
+ * The report of a pair check in x's coordinates: tensor offsets and columns, worst entries (their
+ * index, column and cotangent); totals and counts stay pairs.
+ */
+void to_input_coordinates(GradcheckReport& report, std::span<const TensorInfo> layout, std::size_t count);
+
+/**
+ * Mlp checks: for failing tensors no fit explained, tests hypotheses against the analytic gradient
+ * with the model's own exact backward pass: a bias gradient that is one example's dZ column (times
+ * 1 or m: bias_batch_sum), and g'(A[l]) in place of g'(Z[l]) for some hidden l (derivative_at_output).
+ */
+void fingerprint_mlp_hypotheses(GradcheckReport& report, const Mlp<double>& net, MatrixView<const double> x,
+                                MatrixView<const double> y, std::span<const double> analytic);
 
 /** Per-thread scratch slots a loop needs: num_threads(), or more when already inside a parallel region. */
 std::size_t thread_slots();

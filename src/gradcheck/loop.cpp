@@ -174,7 +174,7 @@ GradcheckReport finish_gradcheck(GradcheckPlan& plan, std::span<const double> th
                                  const GradcheckOptions& options, GradcheckResults&& results) {
   GradcheckReport report = std::move(plan.report);
   const std::size_t n = theta.size();
-  report.evaluations += 2 * scheme_steps(options.scheme) * results.checked;
+  report.evaluations += 2 * scheme_steps(options.scheme) * results.checked + results.kink_evaluations;
   report.checked = results.checked;
   report.coverage = n == 0 ? 1.0 : static_cast<double>(results.checked) / static_cast<double>(n);
   report.cancelled = results.cancelled;
@@ -183,6 +183,7 @@ GradcheckReport finish_gradcheck(GradcheckPlan& plan, std::span<const double> th
     fill_agreement(report, analytic, results.numeric, results.bound, results.kink, options);
     report.numeric_error_bound = std::move(results.bound);
   }
+  apply_brackets(report, results.brackets);
   report.numeric_gradient = std::move(results.numeric);
   return report;
 }
@@ -200,6 +201,7 @@ GradcheckReport run_gradcheck(const char* function, const LossEvaluator& evaluat
   GradcheckResults results(theta.size());
   results.store(plan, block.first, block.done, block.values);
   results.cancelled = block.done < plan.items.size();
+  bracket_kinks(evaluator, theta, results, options);
   return finish_gradcheck(plan, theta, analytic, options, std::move(results));
 }
 

@@ -27,6 +27,7 @@ void check_data(const Mlp<T>& net, MatrixView<const T> x, MatrixView<const T> y)
 GradcheckOptions with_model_facts(const Mlp<double>& net, std::size_t m, GradcheckOptions options) {
   if (options.batch_size == 0) options.batch_size = m;
   if (options.l2_over_m == 0) options.l2_over_m = net.config().l2 / static_cast<double>(m);
+  if (options.keep_prob == 0) options.keep_prob = net.config().keep_prob;
   return options;
 }
 
@@ -81,6 +82,7 @@ GradcheckReport gradcheck(const Mlp<double>& net, MatrixView<const double> x, Ma
   const detail::MlpCheck check = detail::prepare_mlp_check(net, x, y, &analytic_gradient, options);
   GradcheckReport report = detail::run_gradcheck(kFunction, *check.evaluator, net.parameters(), check.analytic,
                                                  check.layout, check.options);
+  detail::fingerprint_mlp_hypotheses(report, check.in_tier ? *check.in_tier : net, x, y, check.analytic);
   detail::record_accuracy(report, net, options);
   return report;
 }

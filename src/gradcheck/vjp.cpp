@@ -102,7 +102,8 @@ class VjpEvaluator final : public LossEvaluator {
   mutable std::vector<Scratch> scratch_;
 };
 
-/** K × m cotangents: `random` rows uniform in [−1, 1) from the seed, then the m unit rows when asked. */
+}  // namespace
+
 std::vector<double> make_cotangents(std::size_t outputs, std::size_t random, bool units, std::uint64_t seed) {
   std::vector<double> u;
   std::mt19937_64 rng(seed);
@@ -115,13 +116,15 @@ std::vector<double> make_cotangents(std::size_t outputs, std::size_t random, boo
   return u;
 }
 
-/** The slices of x as slices of the n × K pairs (one "x" without a layout). */
-std::vector<TensorInfo> pair_layout(std::span<const TensorInfo> layout, std::size_t n, std::size_t count) {
-  if (layout.empty()) return {{"x", 0, n, count}};
+std::vector<TensorInfo> pair_layout(std::span<const TensorInfo> layout, std::size_t n, std::size_t count,
+                                    const char* name) {
+  if (layout.empty()) return {{name, 0, n, count}};
   std::vector<TensorInfo> pairs;
   for (const TensorInfo& t : layout) pairs.push_back({t.name, t.offset * count, t.rows, t.cols * count});
   return pairs;
 }
+
+namespace {
 
 /** An entry of pair coordinates back in x's: its input index, column and cotangent. */
 void to_input(GradcheckEntry& e, std::size_t count, bool column_pairs) {
@@ -130,26 +133,32 @@ void to_input(GradcheckEntry& e, std::size_t count, bool column_pairs) {
   e.col = column_pairs ? e.col / count : 0;
 }
 
-/** The report of the pair check in x's coordinates (offsets, columns, entries); totals stay pairs. */
-void to_input_coordinates(GradcheckReport& report, std::span<const TensorInfo> layout, std::size_t count,
-                          std::size_t steps) {
+}  // namespace
+
+void to_input_coordinates(GradcheckReport& report, std::span<const TensorInfo> layout, std::size_t count) {
   const bool column_pairs = !layout.empty();
   for (TensorCheck& t : report.tensors) {
     t.offset /= count;
     t.cols = column_pairs ? t.cols / count : 1;
     to_input(t.worst, count, column_pairs);
   }
-  // Two evaluations of f per step and input with at least one checked pair, plus the two at x.
+}
+
+namespace {
+
+/** Two evaluations of f per step and input with at least one checked pair, plus the two at x. */
+std::size_t vjp_evaluations(const GradcheckReport& report, std::size_t count, std::size_t steps) {
   std::size_t inputs = 0;
   for (std::size_t i = 0; i * count < report.numeric_gradient.size(); ++i) {
     bool any = false;
     for (std::size_t k = 0; k < count; ++k) any = any || !std::isnan(report.numeric_gradient[i * count + k]);
     inputs += any ? 1 : 0;
   }
-  report.evaluations = 2 + 2 * steps * inputs;
+  return 2 + 2 * steps * inputs;
 }
 
 }  // namespace
+
 }  // namespace mlpkit::detail
 
 namespace mlpkit {
@@ -195,9 +204,10 @@ GradcheckReport check_vjp(const VectorFunction& f, std::span<const double> x, co
   const VjpEvaluator evaluator(f, x, cotangents, count, options.eps);
   GradcheckOptions inner = options;
   inner.threads = 0;
-  const std::vector<TensorInfo> pairs = pair_layout(layout, n, count);
+  const std::vector<TensorInfo> pairs = pair_layout(layout, n, count, "x");
   GradcheckReport report = run_gradcheck(kFunction, evaluator, theta, analytic, pairs, inner);
-  to_input_coordinates(report, layout, count, scheme_steps(options.scheme));
+  to_input_coordinates(report, layout, count);
+  report.evaluations = vjp_evaluations(report, count, scheme_steps(options.scheme));
   report.cotangents = count;
   report.outputs = outputs;
   report.cotangent_values = std::move(cotangents);

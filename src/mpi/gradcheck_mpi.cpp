@@ -155,6 +155,7 @@ GradcheckReport run_sharded(Collective& collective, const LossEvaluator& evaluat
   GradcheckResults results(theta.size());
   gather(collective, *plan, bounds, mine, results);
   mine = {};
+  collective.run([&] { bracket_kinks(evaluator, theta, results, options); });  // every rank alike
   return finish_gradcheck(*plan, theta, analytic, options, std::move(results));
 }
 
