@@ -13,9 +13,10 @@
 #include <string_view>
 
 #include "mlpkit/enums.hpp"
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace mlpkit {
+namespace MLPKIT_API mlpkit {
 
 /**
  * The activation functions mlpkit knows: identity, ReLU max(0, x), leaky ReLU (x or slope·x),

@@ -10,9 +10,10 @@
 #include <type_traits>
 
 #include "mlpkit/activations.hpp"
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace mlpkit {
+namespace MLPKIT_API mlpkit {
 
 /**
  * What gemm applies to each element of C after the product, in the same store:
@@ -28,11 +29,11 @@ namespace mlpkit {
  */
 template <class T>
 struct Epilogue {
-  const T* bias = nullptr;
-  Activation activation = Activation::identity;
-  T leaky_slope = T(0.01);
-  MatrixView<T> pre_activation{};
-  Accuracy accuracy = Accuracy::precise;
+  const T* bias = nullptr;                       ///< m elements added to the rows of C, or null
+  Activation activation = Activation::identity;  ///< applied to Z last
+  T leaky_slope = T(0.01);                       ///< of Activation::leaky_relu
+  MatrixView<T> pre_activation{};                ///< receives Z when its data is non-null
+  Accuracy accuracy = Accuracy::precise;         ///< the tier of the activation
 };
 
 /**

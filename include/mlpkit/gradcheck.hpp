@@ -16,10 +16,11 @@
 #include <vector>
 
 #include "mlpkit/enums.hpp"
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 #include "mlpkit/mlp.hpp"  // Mlp, TensorInfo
 
-namespace mlpkit {
+namespace MLPKIT_API mlpkit {
 
 /** How a relative error reads. Default bands: < 1e-7 great, 1e-7 … 1e-3 suspicious, ≥ 1e-3 wrong. */
 enum class Verdict { great, suspicious, wrong };
@@ -113,6 +114,7 @@ struct GradcheckOptions {
   double great_below = 1e-7;
   /** Relative errors from this on are wrong (between the two: suspicious). */
   double wrong_from = 1e-3;
+  /** Which entries are checked: all, a sample per tensor, or random directions. */
   GradcheckMode mode = GradcheckMode::full;
   /** sampled: entries per tensor (a third largest |dθ|, a third smallest |dθ|, the rest random). */
   std::size_t samples_per_tensor = 24;
@@ -169,50 +171,64 @@ struct GradcheckOptions {
 
 /** One entry of θ and its two derivatives. */
 struct GradcheckEntry {
-  std::size_t index = 0;  // in θ (check_vjp: in x)
-  std::size_t layer = 0, row = 0, col = 0;
-  double numeric = 0, analytic = 0;
-  std::size_t cotangent = 0;  // check_vjp: which cotangent u (a row of GradcheckReport::cotangent_values)
+  std::size_t index = 0;      ///< in θ (check_vjp: in x)
+  std::size_t layer = 0;      ///< the layer of its tensor (TensorCheck::layer)
+  std::size_t row = 0;        ///< its row in the tensor
+  std::size_t col = 0;        ///< its column in the tensor
+  double numeric = 0;         ///< the finite-difference derivative
+  double analytic = 0;        ///< the derivative given
+  std::size_t cotangent = 0;  ///< check_vjp: which cotangent u (a row of GradcheckReport::cotangent_values)
 };
 
 /** The check of one named tensor (W1, b1, …). */
 struct TensorCheck {
-  std::string name;
-  std::size_t layer = 0;  // the number at the end of the name (W2 → 2), else 0
-  std::size_t offset = 0, rows = 0, cols = 0;
+  std::string name;         ///< as in the layout (TensorInfo::name)
+  std::size_t layer = 0;    ///< the number at the end of the name (W2 → 2), else 0
+  std::size_t offset = 0;   ///< index in θ of element (0, 0)
+  std::size_t rows = 0;     ///< number of rows
+  std::size_t cols = 0;     ///< number of columns
   /** ‖num − ana‖ / (‖num‖ + ‖ana‖) over the checked, kink-free entries (0 when both are 0). */
   double relative_error = 0;
-  Verdict verdict = Verdict::great;
-  double max_abs_diff = 0;
-  GradcheckEntry worst;  // the entry of largest |num − ana|
-  std::size_t checked = 0, total = 0, kinks = 0;
-  Fingerprint fingerprint = Fingerprint::none;
-  double fit_alpha = 1, fit_beta = 0;  // analytic ≈ α·numeric + β·W over the checked entries
-  std::string diagnosis;               // one sentence naming the likely bug
+  Verdict verdict = Verdict::great;  ///< relative_error against the options' thresholds
+  double max_abs_diff = 0;           ///< the largest |num − ana| over the checked, kink-free entries
+  GradcheckEntry worst;              ///< the entry of largest |num − ana|
+  std::size_t checked = 0;           ///< entries checked
+  std::size_t total = 0;             ///< entries in the tensor
+  std::size_t kinks = 0;             ///< checked entries whose difference straddles a kink
+  Fingerprint fingerprint = Fingerprint::none;  ///< the pattern of the error, when it has a known one
+  double fit_alpha = 1;   ///< α of analytic ≈ α·numeric + β·W over the checked entries
+  double fit_beta = 0;    ///< β of the same fit
+  std::string diagnosis;  ///< one sentence naming the likely bug
   /** directional mode: rows [suspect_row_begin, suspect_row_end) localized by bisection (empty if none). */
-  std::size_t suspect_row_begin = 0, suspect_row_end = 0;
+  std::size_t suspect_row_begin = 0;
+  std::size_t suspect_row_end = 0;  ///< see suspect_row_begin
   /**
    * richardson, ridders: disagree when any checked, kink-free entry disagrees, else unresolved when any
    * is unresolved, else agree; with the count of each. central: agree, counts 0.
    */
   Agreement agreement = Agreement::agree;
-  std::size_t agreeing = 0, disagreeing = 0, unresolved = 0;
+  std::size_t agreeing = 0;     ///< entries that agree (richardson, ridders)
+  std::size_t disagreeing = 0;  ///< entries that disagree
+  std::size_t unresolved = 0;   ///< entries neither agreeing nor disagreeing
 };
 
 /** What gradcheck found. */
 struct GradcheckReport {
   /** ‖dθ_approx − dθ‖₂ / (‖dθ_approx‖₂ + ‖dθ‖₂) over the checked, kink-free entries (directional: over directions). */
   double relative_error = 0;
-  Verdict verdict = Verdict::great;
-  std::vector<TensorCheck> tensors;
-  GradcheckMode mode = GradcheckMode::full;
-  double eps = 0;
-  std::size_t checked = 0, total = 0;  // parameters checked (directional: directions) of total
-  double coverage = 0;                  // checked / total parameters (directional: 1)
-  std::size_t evaluations = 0;          // evaluations of J (the two determinism checks included)
-  bool cancelled = false;
-  /** Mlp checks: the accuracy tier the model trains and predicts in, and the one this check evaluated in. */
-  Accuracy model_accuracy = Accuracy::precise, evaluated_accuracy = Accuracy::precise;
+  Verdict verdict = Verdict::great;          ///< the worst verdict of the tensors
+  std::vector<TensorCheck> tensors;          ///< one per tensor of the layout
+  GradcheckMode mode = GradcheckMode::full;  ///< the mode of the options
+  double eps = 0;                            ///< the step ε used
+  std::size_t checked = 0;    ///< parameters checked (directional: directions)
+  std::size_t total = 0;      ///< parameters in all
+  double coverage = 0;        ///< checked / total parameters (directional: 1)
+  std::size_t evaluations = 0;  ///< evaluations of J (the two determinism checks included)
+  bool cancelled = false;     ///< options.progress stopped the check
+  /** Mlp checks: the accuracy tier the model trains and predicts in. */
+  Accuracy model_accuracy = Accuracy::precise;
+  /** Mlp checks: the accuracy tier this check evaluated the model in. */
+  Accuracy evaluated_accuracy = Accuracy::precise;
   /** Entries whose difference straddles a kink of ReLU / leaky ReLU: reported apart, not as failures. */
   std::vector<GradcheckEntry> kinks;
   /** dθ_approx, one per parameter; NaN where not checked (sampled mode, cancel); empty in directional mode. */
@@ -221,7 +237,8 @@ struct GradcheckReport {
    * directional mode: per direction, the numeric and the analytic directional derivative; the analytic
    * one is dθ·(x⁺ − x⁻)/2ε over the points x± = θ ± ε·v as rounded (the displacement actually taken).
    */
-  std::vector<double> directional_numeric, directional_analytic;
+  std::vector<double> directional_numeric;
+  std::vector<double> directional_analytic;  ///< see directional_numeric
   /** The scheme of the numeric derivatives. */
   DifferenceScheme scheme = DifferenceScheme::central;
   /** richardson, ridders: disagree when any tensor disagrees, else unresolved when any is, else agree (central: agree). */
@@ -236,8 +253,9 @@ struct GradcheckReport {
    * ones first, then the unit ones). checked, total and each tensor's checked and total then count
    * (input entry, cotangent) pairs; numeric_gradient holds K values per input entry (n × K, row-major).
    */
-  std::size_t cotangents = 0, outputs = 0;
-  std::vector<double> cotangent_values;
+  std::size_t cotangents = 0;
+  std::size_t outputs = 0;               ///< check_vjp only: the number of outputs of f
+  std::vector<double> cotangent_values;  ///< check_vjp only: K × outputs, row-major
 
   /** A readable table: the global verdict, then one line per tensor, diagnoses, kinks. */
   std::string to_text() const;

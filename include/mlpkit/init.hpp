@@ -13,9 +13,10 @@
 #include <string_view>
 
 #include "mlpkit/enums.hpp"
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace mlpkit {
+namespace MLPKIT_API mlpkit {
 
 /**
  * How the weights W[l] (n[l] × n[l−1]) start; biases always start at 0.

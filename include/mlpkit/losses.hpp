@@ -11,9 +11,10 @@
 #include <string_view>
 
 #include "mlpkit/enums.hpp"
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace mlpkit {
+namespace MLPKIT_API mlpkit {
 
 /** The losses an Mlp can minimize. */
 enum class Loss { binary_cross_entropy, cross_entropy, mean_squared_error };

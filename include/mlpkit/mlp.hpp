@@ -18,16 +18,19 @@
 #include <vector>
 
 #include "mlpkit/activations.hpp"
+#include "mlpkit/export.hpp"
 #include "mlpkit/init.hpp"
 #include "mlpkit/losses.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace mlpkit {
+namespace MLPKIT_API mlpkit {
 
 /** One named slice of θ: `rows × cols` elements, row-major, starting at θ[offset]. */
 struct TensorInfo {
-  std::string name;
-  std::size_t offset = 0, rows = 0, cols = 0;
+  std::string name;         ///< "W1", "b1", … for an Mlp
+  std::size_t offset = 0;   ///< index in θ of element (0, 0)
+  std::size_t rows = 0;     ///< number of rows
+  std::size_t cols = 0;     ///< number of columns
 };
 
 /**
@@ -46,7 +49,9 @@ struct MlpConfig {
   Activation hidden = Activation::relu;
   /** Activation of the output layer L (see the loss rules above). */
   Activation output = Activation::sigmoid;
+  /** The loss J is computed with (see the rules above). */
   Loss loss = Loss::binary_cross_entropy;
+  /** How the constructor initializes the weights (biases start at 0). */
   Init init = Init::he;
   /** Multiplies Init::normal only (N(0,1)·init_scale); ≥ 0. */
   T init_scale = T(0.01);
@@ -110,6 +115,7 @@ class Mlp;
 
 /** Tag of the Mlp constructor that skips the initialization (θ = 0), for readers that fill θ next. */
 struct SkipInit {};
+/** The SkipInit tag: `Mlp<float> net(config, skip_init)`. */
 inline constexpr SkipInit skip_init{};
 
 /**
@@ -175,6 +181,7 @@ class Mlp {
 
   /** θ = W1, b1, W2, b2, … flattened, row-major each. Writable: set weights through it. */
   std::span<T> parameters() { return theta_; }
+  /** θ = W1, b1, W2, b2, … flattened, row-major each. */
   std::span<const T> parameters() const { return theta_; }
   /** dθ in θ's layout, as filled by the last forward_backward (zeros before the first). */
   std::span<const T> gradients() const { return grad_; }
@@ -183,12 +190,15 @@ class Mlp {
 
   /** W[l], n[l] × n[l−1] (ld = n[l−1]), a view into θ; l in 1 … L, else throws mlpkit::Error. */
   MatrixView<T> weights(std::size_t l);
+  /** W[l], read-only; l in 1 … L, else throws mlpkit::Error. */
   MatrixView<const T> weights(std::size_t l) const;
   /** b[l], n[l] × 1 (ld = 1), a view into θ; l in 1 … L, else throws mlpkit::Error. */
   MatrixView<T> bias(std::size_t l);
+  /** b[l], read-only; l in 1 … L, else throws mlpkit::Error. */
   MatrixView<const T> bias(std::size_t l) const;
-  /** dW[l] and db[l] of the last forward_backward, views into dθ; l in 1 … L, else throws. */
+  /** dW[l] of the last forward_backward, a view into dθ; l in 1 … L, else throws. */
   MatrixView<const T> weight_gradient(std::size_t l) const;
+  /** db[l] of the last forward_backward, a view into dθ; l in 1 … L, else throws. */
   MatrixView<const T> bias_gradient(std::size_t l) const;
 
   /** The dropout step whose masks loss and forward_backward use (see dropout_keep). Starts at 0. */

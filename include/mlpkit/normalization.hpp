@@ -17,9 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace mlpkit {
+namespace MLPKIT_API mlpkit {
 
 /**
  * Per-feature standardization z = (x − μ) / √(σ² + ε), with μ and σ² = (1/m) Σ (x − μ)² (the
@@ -82,6 +83,7 @@ class Standardizer {
    * transforms bitwise as this one does.
    */
   std::span<const double> mean_statistics() const { return mean_acc_; }
+  /** σ² per feature as accumulated, in double (see mean_statistics()). */
   std::span<const double> variance_statistics() const { return variance_acc_; }
 
   /**

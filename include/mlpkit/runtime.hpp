@@ -8,8 +8,9 @@
 #include <vector>
 
 #include "mlpkit/enums.hpp"
+#include "mlpkit/export.hpp"
 
-namespace mlpkit {
+namespace MLPKIT_API mlpkit {
 
 /**
  * The instruction sets mlpkit compiles its kernels for, lowest first. `avx2` means AVX2 with FMA3
@@ -61,7 +62,10 @@ int num_threads();
 
 /** Cache sizes in bytes of the CPU the program runs on (0 where unknown). */
 struct CacheInfo {
-  std::size_t l1d = 0, l2 = 0, l3 = 0, line = 64;
+  std::size_t l1d = 0;   ///< level-1 data cache, per core
+  std::size_t l2 = 0;    ///< level-2 cache, per core
+  std::size_t l3 = 0;    ///< last-level cache, shared
+  std::size_t line = 64; ///< cache line
 };
 /** Cache sizes as reported by the OS (sysconf, then /sys). */
 CacheInfo cache_info();

@@ -11,10 +11,11 @@
 #include <type_traits>
 #include <vector>
 
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 #include "mlpkit/mlp.hpp"
 
-namespace mlpkit {
+namespace MLPKIT_API mlpkit {
 
 /** The update rule. */
 enum class Optimizer {
@@ -36,6 +37,7 @@ Optimizer parse_optimizer(std::string_view name);
 
 /** Options of train. */
 struct TrainOptions {
+  /** The update rule. */
   Optimizer optimizer = Optimizer::gradient_descent;
   /** α > 0. */
   double learning_rate = 0.01;
@@ -47,8 +49,12 @@ struct TrainOptions {
   bool shuffle = true;
   /** Seed of the shuffles. */
   std::uint64_t seed = 1;
-  /** β₁ of momentum and Adam, β₂ and ε of Adam. */
-  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
+  /** β₁ of momentum and Adam. */
+  double beta1 = 0.9;
+  /** β₂ of Adam. */
+  double beta2 = 0.999;
+  /** ε of Adam. */
+  double epsilon = 1e-8;
   /** Learning rate of epoch e: α / (1 + decay·e) (0: constant). */
   double decay = 0;
 };
@@ -59,6 +65,7 @@ struct TrainResult {
   std::vector<double> epoch_loss;
   /** Per update: J of the mini-batch before the update. */
   std::vector<double> iteration_loss;
+  /** Number of updates made. */
   std::size_t iterations = 0;
 };
 

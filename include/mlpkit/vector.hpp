@@ -6,7 +6,9 @@
  */
 #include <cstddef>
 
-namespace mlpkit {
+#include "mlpkit/export.hpp"
+
+namespace MLPKIT_API mlpkit {
 
 /**
  * Σ x[i]·y[i] for i < n. x, y: n elements each (may be null when n = 0). Throws mlpkit::Error for
