@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/gemm/gemm_ref.hpp"
 #include "mlpkit/gradcheck.hpp"
 #include "mlpkit/mlpkit.hpp"
 #include "mlpkit/model.hpp"

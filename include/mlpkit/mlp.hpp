@@ -252,13 +252,6 @@ class Mlp {
    */
   void forward_layer(std::size_t l, MatrixView<const T> a_prev, MatrixView<T> out, std::size_t first_example = 0,
                      MatrixView<T> z = {}) const;
-  /**
-   * The data term of J from the output logits Z[L] (n[L] × m): (1/m) Σ loss, without L2.
-   * Then J = data_loss(Z[L], y) + l2_penalty(m). Throws mlpkit::Error for wrong shapes and bad labels.
-   */
-  T data_loss(MatrixView<const T> logits, MatrixView<const T> y) const;
-  /** (λ/2m) Σ_l ‖W[l]‖²_F of this model's θ (0 when λ = 0). Throws mlpkit::Error for m = 0. */
-  T l2_penalty(std::size_t m) const;
 
  private:
   std::size_t weight_offset(std::size_t l) const { return weight_offset_[l - 1]; }
@@ -272,7 +265,6 @@ class Mlp {
   MatrixView<const T> forward_pass(const T* theta, MatrixView<const T> x, MlpWorkspace<T>& ws, bool keep_z,
                                    bool dropout) const;
   void prepare_masks(MlpWorkspace<T>& ws, std::size_t m) const;
-  T l2_term(const T* theta, std::size_t m) const;
 
   MlpConfig<T> config_;
   std::vector<std::size_t> weight_offset_;

@@ -48,8 +48,11 @@ std::vector<Isa> supported_isas();
  */
 Isa current_isa();
 
-/** Name of current_isa(): "sse2", "avx2" or "avx512". Throws as current_isa() does. */
-std::string_view active_isa();
+/**
+ * Name of current_isa(). Deprecated: every other ISA accessor (detected_isa, current_isa) returns
+ * the enum, this one alone a name; write `isa_name(current_isa())`.
+ */
+[[deprecated("use isa_name(mlpkit::current_isa())")]] std::string_view active_isa();
 
 /**
  * Sets the number of threads the kernels use (n >= 1); throws mlpkit::Error for n < 1.
