@@ -1,13 +1,11 @@
 // Aligned storage and the Matrix class.
 #include <sys/mman.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
-#include "kernels/streaming.hpp"
-#include "mlpkit/runtime.hpp"
+#include "mlpkit/matrix.hpp"
 #include "runtime/checks.hpp"
 
 namespace mlpkit {
@@ -45,16 +43,6 @@ void* aligned_alloc_bytes(std::size_t bytes) {
 #endif
   return p;
 }
-
-namespace detail {
-
-bool use_streaming_stores(std::size_t bytes) {
-  // Below the last-level cache the output is likely read again soon: keep it cached.
-  static const std::size_t threshold = std::max<std::size_t>(cache_info().l3, std::size_t{8} << 20);
-  return bytes >= threshold;
-}
-
-}  // namespace detail
 
 template <class T>
 Matrix<T>::Matrix(std::size_t rows, std::size_t cols) : Matrix(rows, cols, padded_ld(cols, sizeof(T))) {}
