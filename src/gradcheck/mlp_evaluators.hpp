@@ -102,14 +102,16 @@ struct MlpCheck {
 Accuracy evaluated_accuracy(Accuracy model, const GradcheckOptions& options);
 
 /** Records in `report` the tier `net` runs in and the one the check evaluated in. */
-MLPKIT_INTERNAL_EXPORT void record_accuracy(GradcheckReport& report, const Mlp<double>& net, const GradcheckOptions& options);
+MLPKIT_INTERNAL_EXPORT
+void record_accuracy(GradcheckReport& report, const Mlp<double>& net, const GradcheckOptions& options);
 
 /**
  * Checks x, y, the options and the analytic gradient against the model and builds the evaluator
  * options.evaluator names; analytic == nullptr: dθ from forward_backward on a copy of net. Call it
  * under ThreadLimit(options.threads). net, x, y and *analytic must outlive the result.
  */
-MLPKIT_INTERNAL_EXPORT MlpCheck prepare_mlp_check(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
+MLPKIT_INTERNAL_EXPORT
+MlpCheck prepare_mlp_check(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
                            const std::span<const double>* analytic, const GradcheckOptions& options);
 
 }  // namespace mlpkit::detail

@@ -17,7 +17,7 @@ namespace mlpkit::detail::simd::normalization {
 template <class Arch, class T>
 xsimd::batch<double, Arch> load_as_double(const T* p) {
   if constexpr (std::is_same_v<T, float>) {
-    return load_widened<Arch>(p);
+    return ops::load_widened<Arch>(p);
   } else {
     return xsimd::batch<double, Arch>::load_unaligned(p);
   }
@@ -41,8 +41,8 @@ Moments moments(const T* x, std::size_t n) {
     for (std::size_t s = 0; s < sets; ++s) {
       const dbatch v = load_as_double<Arch>(x + i + s * w);
       const dbatch delta = v - mean[s];
-      mean[s] = fmadd(delta, r, mean[s]);
-      m2[s] = fmadd(delta, v - mean[s], m2[s]);
+      mean[s] = ops::fmadd(delta, r, mean[s]);
+      m2[s] = ops::fmadd(delta, v - mean[s], m2[s]);
     }
   }
   Moments result;
@@ -107,13 +107,13 @@ void affine(const T* x, std::size_t n, T shift, T shift_low, T scale, T offset, 
     for (; i < n && reinterpret_cast<std::uintptr_t>(y + i) % (w * sizeof(T)) != 0; ++i)
       y[i] = ((x[i] - shift) - shift_low) * scale + offset;
     for (; i + 2 * w <= n; i += 2 * w) {
-      store_stream<Arch, T>(y + i, fmadd((batch::load_unaligned(x + i) - s) - sl, c, o));
-      store_stream<Arch, T>(y + i + w, fmadd((batch::load_unaligned(x + i + w) - s) - sl, c, o));
+      ops::store_stream<Arch, T>(y + i, ops::fmadd((batch::load_unaligned(x + i) - s) - sl, c, o));
+      ops::store_stream<Arch, T>(y + i + w, ops::fmadd((batch::load_unaligned(x + i + w) - s) - sl, c, o));
     }
   }
-  for (; i + w <= n; i += w) fmadd((batch::load_unaligned(x + i) - s) - sl, c, o).store_unaligned(y + i);
+  for (; i + w <= n; i += w) ops::fmadd((batch::load_unaligned(x + i) - s) - sl, c, o).store_unaligned(y + i);
   for (; i < n; ++i) y[i] = ((x[i] - shift) - shift_low) * scale + offset;
-  if (stream) stream_fence<Arch>();  // non-temporal stores are weakly ordered: publish them before returning
+  if (stream) ops::stream_fence<Arch>();  // non-temporal stores are weakly ordered: publish them before returning
 }
 
 template <class Arch, class T>
@@ -127,13 +127,13 @@ void backward_sums(const T* x, const T* dy, std::size_t n, T mean, T* sums) {
     const batch g0 = batch::load_unaligned(dy + i), g1 = batch::load_unaligned(dy + i + w);
     s0 += g0;
     s1 += g1;
-    c0 = fmadd(g0, batch::load_unaligned(x + i) - m, c0);
-    c1 = fmadd(g1, batch::load_unaligned(x + i + w) - m, c1);
+    c0 = ops::fmadd(g0, batch::load_unaligned(x + i) - m, c0);
+    c1 = ops::fmadd(g1, batch::load_unaligned(x + i + w) - m, c1);
   }
   for (; i + w <= n; i += w) {
     const batch g = batch::load_unaligned(dy + i);
     s0 += g;
-    c0 = fmadd(g, batch::load_unaligned(x + i) - m, c0);
+    c0 = ops::fmadd(g, batch::load_unaligned(x + i) - m, c0);
   }
   T sum_dy = xsimd::hadd(s0 + s1), sum_centered = xsimd::hadd(c0 + c1);
   for (; i < n; ++i) {
@@ -152,7 +152,7 @@ void backward_apply(const T* x, const T* dy, std::size_t n, T mean, T p, T q, T 
   std::size_t i = 0;
   for (; i + w <= n; i += w) {
     const batch centered = batch::load_unaligned(x + i) - m;
-    fmadd(pb, batch::load_unaligned(dy + i), fmadd(qb, centered, rb)).store_unaligned(dx + i);
+    ops::fmadd(pb, batch::load_unaligned(dy + i), ops::fmadd(qb, centered, rb)).store_unaligned(dx + i);
   }
   for (; i < n; ++i) dx[i] = p * dy[i] + (q * (x[i] - mean) + r);
 }

@@ -26,7 +26,9 @@ namespace mlpkit::detail {
  */
 bool use_streaming_stores(std::size_t bytes);
 
-namespace simd {
+// simd::ops, so that the kernels not yet moved onto this layer (gemm, activations) can keep their
+// own simd::fmadd until they are.
+namespace simd::ops {
 
 /** Whether Arch is AVX-512 (avx512f or an arch built on it, as avx512bw). */
 template <class Arch>
@@ -98,5 +100,5 @@ inline xsimd::batch<T, Arch> load_tail(const T* p, std::size_t count) {
   }
 }
 
-}  // namespace simd
+}  // namespace simd::ops
 }  // namespace mlpkit::detail

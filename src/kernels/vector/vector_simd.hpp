@@ -16,12 +16,12 @@ T dot(const T* x, const T* y, std::size_t n) {
   batch acc0(T(0)), acc1(T(0)), acc2(T(0)), acc3(T(0));
   std::size_t i = 0;
   for (; i + 4 * w <= n; i += 4 * w) {
-    acc0 = fmadd(batch::load_unaligned(x + i), batch::load_unaligned(y + i), acc0);
-    acc1 = fmadd(batch::load_unaligned(x + i + w), batch::load_unaligned(y + i + w), acc1);
-    acc2 = fmadd(batch::load_unaligned(x + i + 2 * w), batch::load_unaligned(y + i + 2 * w), acc2);
-    acc3 = fmadd(batch::load_unaligned(x + i + 3 * w), batch::load_unaligned(y + i + 3 * w), acc3);
+    acc0 = ops::fmadd(batch::load_unaligned(x + i), batch::load_unaligned(y + i), acc0);
+    acc1 = ops::fmadd(batch::load_unaligned(x + i + w), batch::load_unaligned(y + i + w), acc1);
+    acc2 = ops::fmadd(batch::load_unaligned(x + i + 2 * w), batch::load_unaligned(y + i + 2 * w), acc2);
+    acc3 = ops::fmadd(batch::load_unaligned(x + i + 3 * w), batch::load_unaligned(y + i + 3 * w), acc3);
   }
-  for (; i + w <= n; i += w) acc0 = fmadd(batch::load_unaligned(x + i), batch::load_unaligned(y + i), acc0);
+  for (; i + w <= n; i += w) acc0 = ops::fmadd(batch::load_unaligned(x + i), batch::load_unaligned(y + i), acc0);
   T result = xsimd::hadd((acc0 + acc1) + (acc2 + acc3));
   for (; i < n; ++i) result += x[i] * y[i];
   return result;
@@ -33,7 +33,7 @@ void axpy(T alpha, const T* x, T* y, std::size_t n) {
   constexpr std::size_t w = batch::size;
   const batch a(alpha);
   std::size_t i = 0;
-  for (; i + w <= n; i += w) fmadd(a, batch::load_unaligned(x + i), batch::load_unaligned(y + i)).store_unaligned(y + i);
+  for (; i + w <= n; i += w) ops::fmadd(a, batch::load_unaligned(x + i), batch::load_unaligned(y + i)).store_unaligned(y + i);
   for (; i < n; ++i) y[i] += alpha * x[i];
 }
 
@@ -66,16 +66,19 @@ bool signs_differ(const T* x, const T* y, std::size_t rows, std::size_t cols, st
     // the others turn the masks into 0/1 values first.
     for (; i + w <= cols; i += w) {
       const auto x_positive = batch::load_unaligned(x + i) > zero, y_positive = batch::load_unaligned(y + i) > zero;
-      if constexpr (is_avx512<Arch>) {
+      if constexpr (ops::is_avx512<Arch>) {
         if ((x_positive.data ^ y_positive.data) != 0) return true;
       } else {
         if (xsimd::any(xsimd::select(x_positive, one, zero) != xsimd::select(y_positive, one, zero))) return true;
       }
     }
-    if constexpr (is_avx512<Arch>) {
+    if constexpr (ops::is_avx512<Arch>) {
       // The tail by masked loads: masked-off lanes read nothing and compare as 0 > 0, false.
-      if (i < cols && (load_tail<Arch>(x + i, cols - i) > zero).data != (load_tail<Arch>(y + i, cols - i) > zero).data)
-        return true;
+      if (i < cols) {
+        const auto x_positive = ops::load_tail<Arch>(x + i, cols - i) > zero;
+        const auto y_positive = ops::load_tail<Arch>(y + i, cols - i) > zero;
+        if (x_positive.data != y_positive.data) return true;
+      }
     } else {
       for (; i < cols; ++i)
         if ((x[i] > T(0)) != (y[i] > T(0))) return true;
