@@ -16,7 +16,7 @@
 #include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * The activation functions mlpkit knows: identity, ReLU max(0, x), leaky ReLU (x or slope·x),

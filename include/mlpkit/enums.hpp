@@ -11,7 +11,7 @@
 
 #include "mlpkit/export.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * The enumerators of a public enumeration E: `type` is E's name ("Activation"), `names[i]` the

@@ -7,7 +7,7 @@
 
 #include "mlpkit/export.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * Thrown for bad input: a shape mismatch, `ld < cols`, null data with a non-zero size, a size

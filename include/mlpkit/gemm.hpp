@@ -13,7 +13,7 @@
 #include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * What gemm applies to each element of C after the product, in the same store:

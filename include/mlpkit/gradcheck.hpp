@@ -20,7 +20,7 @@
 #include "mlpkit/matrix.hpp"
 #include "mlpkit/mlp.hpp"  // Mlp, TensorInfo
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /** How a relative error reads. Default bands: < 1e-7 great, 1e-7 … 1e-3 suspicious, ≥ 1e-3 wrong. */
 enum class Verdict { great, suspicious, wrong };

@@ -16,7 +16,7 @@
 #include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * How the weights W[l] (n[l] × n[l−1]) start; biases always start at 0.

@@ -14,7 +14,7 @@
 #include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /** The losses an Mlp can minimize. */
 enum class Loss { binary_cross_entropy, cross_entropy, mean_squared_error };

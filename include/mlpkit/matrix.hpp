@@ -17,7 +17,7 @@
 #include "mlpkit/error.hpp"
 #include "mlpkit/export.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /** Whether an operand of gemm is used as it is or transposed. */
 enum class Trans { no, yes };

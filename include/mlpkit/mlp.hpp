@@ -23,7 +23,7 @@
 #include "mlpkit/losses.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /** One named slice of θ: `rows × cols` elements, row-major, starting at θ[offset]. */
 struct TensorInfo {

@@ -38,7 +38,7 @@
 #include "mlpkit/mlp.hpp"
 #include "mlpkit/normalization.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /** What Model::load and Model::from_bytes accept beyond a well-formed file of their precision. */
 struct ModelLoadOptions {

@@ -32,7 +32,7 @@
 #include "mlpkit/gradcheck.hpp"
 #include "mlpkit/mlp.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * gradcheck(net, x, y, options) with the loop sharded over the ranks of `comm`: dθ from

@@ -20,7 +20,7 @@
 #include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * Per-feature standardization z = (x − μ) / √(σ² + ε), with μ and σ² = (1/m) Σ (x − μ)² (the

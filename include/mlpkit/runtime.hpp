@@ -10,7 +10,7 @@
 #include "mlpkit/enums.hpp"
 #include "mlpkit/export.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * The instruction sets mlpkit compiles its kernels for, lowest first. `avx2` means AVX2 with FMA3

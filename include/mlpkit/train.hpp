@@ -15,7 +15,7 @@
 #include "mlpkit/matrix.hpp"
 #include "mlpkit/mlp.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /** The update rule. */
 enum class Optimizer {

@@ -8,7 +8,7 @@
 
 #include "mlpkit/export.hpp"
 
-namespace MLPKIT_API mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * Σ x[i]·y[i] for i < n. x, y: n elements each (may be null when n = 0). Throws mlpkit::Error for
