@@ -107,7 +107,8 @@ T l2_term(const MlpConfig<T>& config, const T* theta, std::size_t m) {
 }
 
 template <class T>
-T data_loss(const Mlp<T>& net, MatrixView<const T> logits, MatrixView<const T> y) {
+T data_loss(const Mlp<T>& net, MatrixView<const std::type_identity_t<T>> logits,
+            MatrixView<const std::type_identity_t<T>> y) {
   check_view("Mlp::data_loss", "logits", logits);
   if (logits.rows != net.config().dims.back())
     fail("Mlp::data_loss", "logits has ", logits.rows, " rows but n[L] = ", net.config().dims.back());

@@ -1,6 +1,7 @@
 #pragma once
 // The glue between an Mlp's output layer and the loss kernels: which loss and output activation a
 // configuration means, computed from the logits Z[L].
+#include <type_traits>
 #include <vector>
 
 #include "mlpkit/matrix.hpp"
@@ -44,7 +45,8 @@ T l2_term(const MlpConfig<T>& config, const T* theta, std::size_t m);
  * J = data_loss(net, Z[L], y) + l2_penalty(net, m), bitwise as Mlp::loss computes it.
  */
 template <class T>
-T data_loss(const Mlp<T>& net, MatrixView<const T> logits, MatrixView<const T> y);
+T data_loss(const Mlp<T>& net, MatrixView<const std::type_identity_t<T>> logits,
+            MatrixView<const std::type_identity_t<T>> y);
 /** See data_loss. */
 template <class T>
 T l2_penalty(const Mlp<T>& net, std::size_t m);
