@@ -78,7 +78,7 @@ struct MlpConfig {
  * number, or an output activation / loss / n[L] that do not fit together (see MlpConfig).
  */
 template <class T>
-void validate_config(const MlpConfig<T>& config);
+MLPKIT_API void validate_config(const MlpConfig<T>& config);
 
 /** The same configuration in another precision (numbers converted with static_cast). */
 template <class T, class U>

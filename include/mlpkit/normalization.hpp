@@ -160,7 +160,7 @@ struct BatchNormOptions {
  * training, ε ≤ 0 or a momentum outside [0, 1].
  */
 template <class T>
-void batch_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta,
+MLPKIT_API void batch_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta,
                         std::span<T> running_mean, std::span<T> running_variance, MatrixView<T> y,
                         NormalizationCache<T>& cache, const BatchNormOptions<T>& options = {});
 
@@ -174,7 +174,7 @@ void batch_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::sp
  * Throws mlpkit::Error for invalid views or mismatched shapes, lengths or cache size.
  */
 template <class T>
-void batch_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::span<const T> gamma,
+MLPKIT_API void batch_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::span<const T> gamma,
                          const NormalizationCache<T>& cache, MatrixView<T> dx, std::span<T> dgamma,
                          std::span<T> dbeta);
 
@@ -187,7 +187,7 @@ void batch_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::spa
  * mlpkit::Error for invalid views, mismatched shapes or lengths, n = 0 with m > 0, or ε ≤ 0.
  */
 template <class T>
-void layer_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta, T epsilon,
+MLPKIT_API void layer_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta, T epsilon,
                         MatrixView<T> y, NormalizationCache<T>& cache);
 
 /**
@@ -200,7 +200,7 @@ void layer_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::sp
  * Throws mlpkit::Error for invalid views or mismatched shapes, lengths or cache size.
  */
 template <class T>
-void layer_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::span<const T> gamma,
+MLPKIT_API void layer_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::span<const T> gamma,
                          const NormalizationCache<T>& cache, MatrixView<T> dx, std::span<T> dgamma,
                          std::span<T> dbeta);
 

@@ -77,7 +77,7 @@ struct TrainResult {
  * the message names the epoch and a hint to lower the learning rate).
  */
 template <class T>
-TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std::type_identity_t<MatrixView<const T>> y,
+MLPKIT_API TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std::type_identity_t<MatrixView<const T>> y,
                   const TrainOptions& options = {});
 
 }  // namespace mlpkit
