@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   register_type<float>("float");
   register_type<double>("double");
-  benchmark::AddCustomContext("mlpkit_isa", std::string(mlpkit::active_isa()));
+  benchmark::AddCustomContext("mlpkit_isa", std::string(mlpkit::isa_name(mlpkit::current_isa())));
 #ifndef MLPKIT_BENCH_HAVE_EIGEN
   benchmark::AddCustomContext("eigen", "not found: its comparisons are skipped");
 #endif

@@ -306,7 +306,7 @@ int main(int argc, char** argv) {
   register_type<double>("double");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("mlpkit_isa", std::string(mlpkit::active_isa()));
+  benchmark::AddCustomContext("mlpkit_isa", std::string(mlpkit::isa_name(mlpkit::current_isa())));
 #ifdef MLPKIT_BENCH_HAVE_BLAS
   benchmark::AddCustomContext("blas", mlpkit_bench::blas_kernel());
 #endif

@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   register_type<float>("float");
   register_type<double>("double");
-  benchmark::AddCustomContext("mlpkit_isa", std::string(mlpkit::active_isa()));
+  benchmark::AddCustomContext("mlpkit_isa", std::string(mlpkit::isa_name(mlpkit::current_isa())));
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

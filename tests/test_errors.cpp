@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/gemm/gemm_ref.hpp"
 #include "mlpkit/gradcheck.hpp"
 #include "mlpkit/mlpkit.hpp"
 #include "mlpkit/model.hpp"

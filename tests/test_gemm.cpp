@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/gemm/gemm_ref.hpp"
 #include "mlpkit/mlpkit.hpp"
 #include "test_support.hpp"
 

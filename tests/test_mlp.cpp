@@ -7,6 +7,7 @@
 
 #include "mlp_test_support.hpp"
 #include "mlpkit/mlpkit.hpp"
+#include "model/mlp_loss.hpp"
 #include "model/random.hpp"
 #include "test_support.hpp"
 
@@ -168,7 +169,8 @@ TEST_CASE("forward_layer, data_loss and l2_penalty compose to loss()") {
   net.forward_layer(1, x, a1.view());
   net.forward_layer(2, a1, a2.view());
   net.forward_layer(3, a2, z3.view());
-  CHECK(net.data_loss(z3, y) + net.l2_penalty(m) == doctest::Approx(net.loss(x, y)).epsilon(1e-13));
+  const double composed = detail::data_loss(net, z3.view(), y.view()) + detail::l2_penalty(net, m);
+  CHECK(composed == doctest::Approx(net.loss(x, y)).epsilon(1e-13));
 }
 
 TEST_CASE("loss_at evaluates J at other parameters without touching the model") {
@@ -385,7 +387,7 @@ TEST_CASE_TEMPLATE("loss and predict on alternating buffers equal the cached for
       net.forward_layer(l, a.view(), out.view());
       a = std::move(out);
     }
-    const T reference = net.data_loss(a.view(), y.view()) + net.l2_penalty(m);
+    const T reference = detail::data_loss(net, a.view(), y.view()) + detail::l2_penalty(net, m);
     MlpWorkspace<T> ws;
     CHECK(net.loss(x, y, ws) == reference);
     CHECK(net.loss(x, y, ws) == reference);  // warm workspace, buffers reused

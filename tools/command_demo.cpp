@@ -30,7 +30,7 @@ double seconds_per_call(Fn&& fn, double budget = 0.15) {
 
 std::string throughput_table() {
   std::ostringstream out;
-  out << "Throughput, float, batch 256, " << num_threads() << " threads, ISA " << active_isa() << "\n"
+  out << "Throughput, float, batch 256, " << num_threads() << " threads, ISA " << isa_name(current_isa()) << "\n"
       << "depth  width   forward GFLOP/s   training step GFLOP/s\n";
   const std::size_t m = 256;
   for (std::size_t depth : {2, 8}) {
@@ -58,7 +58,7 @@ std::string throughput_table() {
 
 std::string demo_text(std::uint64_t seed) {
   std::ostringstream out;
-  out << "mlpkit " << version() << " demo — ISA " << active_isa() << " (detected " << isa_name(detected_isa()) << "), "
+  out << "mlpkit " << version() << " demo — ISA " << isa_name(current_isa()) << " (detected " << isa_name(detected_isa()) << "), "
       << num_threads() << " threads\n\n";
 
   const auto path = find_data_file("breast_cancer.csv");

@@ -20,7 +20,7 @@ std::string info_text() {
   out << "mlpkit " << version() << "\n"
       << "detected ISA:   " << isa_name(detected_isa()) << "\n"
       << "supported ISAs: " << supported << "\n"
-      << "active ISA:     " << active_isa() << "\n"
+      << "active ISA:     " << isa_name(current_isa()) << "\n"
       << "threads:        " << num_threads() << "\n"
       << "L1d cache:      " << kib(caches.l1d) << "\n"
       << "L2 cache:       " << kib(caches.l2) << "\n"

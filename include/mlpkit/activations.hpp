@@ -13,9 +13,10 @@
 #include <string_view>
 
 #include "mlpkit/enums.hpp"
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * The activation functions mlpkit knows: identity, ReLU max(0, x), leaky ReLU (x or slope·x),
@@ -61,14 +62,14 @@ Activation parse_activation(std::string_view name);
  * Throws mlpkit::Error for null pointers with n > 0 and for x, y overlapping other than exactly.
  */
 template <class T>
-void activation_forward(Activation f, const T* x, T* y, std::size_t n, T leaky_slope = T(0.01));
+MLPKIT_API void activation_forward(Activation f, const T* x, T* y, std::size_t n, T leaky_slope = T(0.01));
 
 /**
  * activation_forward in the given accuracy tier (the form above is Accuracy::precise). Same shapes
  * and errors, and it also throws mlpkit::Error when `accuracy` is not an Accuracy.
  */
 template <class T>
-void activation_forward(Activation f, Accuracy accuracy, const T* x, T* y, std::size_t n, T leaky_slope = T(0.01));
+MLPKIT_API void activation_forward(Activation f, Accuracy accuracy, const T* x, T* y, std::size_t n, T leaky_slope = T(0.01));
 
 /**
  * dx[i] = dy[i]·f'(x[i]) for i < n, from the forward input x. x, dy, dx: n elements each; dx may
@@ -76,14 +77,14 @@ void activation_forward(Activation f, Accuracy accuracy, const T* x, T* y, std::
  * Throws mlpkit::Error for null pointers with n > 0 and for partial overlaps.
  */
 template <class T>
-void activation_backward(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T leaky_slope = T(0.01));
+MLPKIT_API void activation_backward(Activation f, const T* x, const T* dy, T* dx, std::size_t n, T leaky_slope = T(0.01));
 
 /**
  * activation_backward in the given accuracy tier (the form above is Accuracy::precise). Same shapes
  * and errors, and it also throws mlpkit::Error when `accuracy` is not an Accuracy.
  */
 template <class T>
-void activation_backward(Activation f, Accuracy accuracy, const T* x, const T* dy, T* dx, std::size_t n,
+MLPKIT_API void activation_backward(Activation f, Accuracy accuracy, const T* x, const T* dy, T* dx, std::size_t n,
                          T leaky_slope = T(0.01));
 
 /**
@@ -94,7 +95,7 @@ void activation_backward(Activation f, Accuracy accuracy, const T* x, const T* d
  * n > 0 and for partial overlaps.
  */
 template <class T>
-void activation_backward_from_output(Activation f, const T* y, const T* dy, T* dx, std::size_t n,
+MLPKIT_API void activation_backward_from_output(Activation f, const T* y, const T* dy, T* dx, std::size_t n,
                                      T leaky_slope = T(0.01));
 
 /**
@@ -104,13 +105,13 @@ void activation_backward_from_output(Activation f, const T* y, const T* dy, T* d
  * or only −Inf, gives NaN. Throws mlpkit::Error for mismatched shapes, bad views and partial overlaps.
  */
 template <class T>
-void softmax(MatrixView<const T> z, MatrixView<T> out);
+MLPKIT_API void softmax(MatrixView<const T> z, MatrixView<T> out);
 
 /**
  * log softmax of every column: out(i, j) = z(i, j) − max − log Σ_i e^{z(i,j) − max}.
  * Same shapes, aliasing rules and errors as softmax.
  */
 template <class T>
-void log_softmax(MatrixView<const T> z, MatrixView<T> out);
+MLPKIT_API void log_softmax(MatrixView<const T> z, MatrixView<T> out);
 
 }  // namespace mlpkit

@@ -9,7 +9,9 @@
 #include <string_view>
 #include <type_traits>
 
-namespace mlpkit {
+#include "mlpkit/export.hpp"
+
+namespace mlpkit MLPKIT_API {
 
 /**
  * The enumerators of a public enumeration E: `type` is E's name ("Activation"), `names[i]` the

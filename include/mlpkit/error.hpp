@@ -5,7 +5,9 @@
 #include <stdexcept>
 #include <string>
 
-namespace mlpkit {
+#include "mlpkit/export.hpp"
+
+namespace mlpkit MLPKIT_API {
 
 /**
  * Thrown for bad input: a shape mismatch, `ld < cols`, null data with a non-zero size, a size
@@ -15,6 +17,7 @@ namespace mlpkit {
  */
 class Error : public std::invalid_argument {
  public:
+  /** An error with this message (by convention `mlpkit::<function>: <argument> (<value>) …`). */
   explicit Error(const std::string& message) : std::invalid_argument(message) {}
 };
 

@@ -10,9 +10,10 @@
 #include <type_traits>
 
 #include "mlpkit/activations.hpp"
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * What gemm applies to each element of C after the product, in the same store:
@@ -28,11 +29,11 @@ namespace mlpkit {
  */
 template <class T>
 struct Epilogue {
-  const T* bias = nullptr;
-  Activation activation = Activation::identity;
-  T leaky_slope = T(0.01);
-  MatrixView<T> pre_activation{};
-  Accuracy accuracy = Accuracy::precise;
+  const T* bias = nullptr;                       ///< m elements added to the rows of C, or null
+  Activation activation = Activation::identity;  ///< applied to Z last
+  T leaky_slope = T(0.01);                       ///< of Activation::leaky_relu
+  MatrixView<T> pre_activation{};                ///< receives Z when its data is non-null
+  Accuracy accuracy = Accuracy::precise;         ///< the tier of the activation
 };
 
 /**
@@ -49,7 +50,7 @@ struct Epilogue {
  * overflows std::size_t.
  */
 template <class T>
-void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+MLPKIT_API void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
           const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
 
 /**
@@ -67,27 +68,8 @@ void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alp
  * A null bias means no bias.
  */
 template <class T>
-void gemm(Trans ta, Trans tb, std::type_identity_t<T> alpha, MatrixView<const std::type_identity_t<T>> a,
+MLPKIT_API void gemm(Trans ta, Trans tb, std::type_identity_t<T> alpha, MatrixView<const std::type_identity_t<T>> a,
           MatrixView<const std::type_identity_t<T>> b, std::type_identity_t<T> beta, MatrixView<T> c,
           const Epilogue<T>& epilogue = {});
-
-/**
- * The scalar reference GEMM the optimized one is tested against: the same contract as gemm
- * (including beta = 0 not reading C), single-threaded, products accumulated in double.
- * Throws as gemm does.
- */
-template <class T>
-void gemm_ref(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
-              const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc);
-
-/**
- * The scalar reference of the view form with epilogue: gemm_ref, then bias, pre_activation and
- * the activation element by element (computed in double, rounded once to T; the precise reference
- * whatever epilogue.accuracy says). Throws as gemm does.
- */
-template <class T>
-void gemm_ref(Trans ta, Trans tb, std::type_identity_t<T> alpha, MatrixView<const std::type_identity_t<T>> a,
-              MatrixView<const std::type_identity_t<T>> b, std::type_identity_t<T> beta, MatrixView<T> c,
-              const Epilogue<T>& epilogue = {});
 
 }  // namespace mlpkit

@@ -16,10 +16,11 @@
 #include <vector>
 
 #include "mlpkit/enums.hpp"
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 #include "mlpkit/mlp.hpp"  // Mlp, TensorInfo
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /** How a relative error reads. Default bands: < 1e-7 great, 1e-7 … 1e-3 suspicious, ≥ 1e-3 wrong. */
 enum class Verdict { great, suspicious, wrong };
@@ -119,6 +120,7 @@ struct GradcheckOptions {
   double great_below = 1e-7;
   /** Relative errors from this on are wrong (between the two: suspicious). */
   double wrong_from = 1e-3;
+  /** Which entries are checked: all, a sample per tensor, or random directions. */
   GradcheckMode mode = GradcheckMode::full;
   /**
    * sampled: entries per tensor. With at least max(rows, cols), first one in every row and every
@@ -204,60 +206,75 @@ struct GradcheckOptions {
  * smallest steps whose r stands clear of J's rounding, tells them apart with no ε to choose.
  */
 struct TaylorTest {
-  std::vector<double> steps;       // h, largest first (empty: no test)
-  std::vector<double> remainders;  // r(h), one per step
-  std::vector<double> noise;       // a bound of the rounding in r(h): points below 1000× it are not fitted
-  std::size_t fit_first = 0, fit_last = 0;  // the fitted steps [fit_first, fit_last)
-  double slope = 0, intercept = 0;          // log₁₀ r ≈ slope·log₁₀ h + intercept over the fitted steps
+  std::vector<double> steps;       ///< h, largest first (empty: no test)
+  std::vector<double> remainders;  ///< r(h), one per step
+  std::vector<double> noise;       ///< a bound of the rounding in r(h): points below 1000× it are not fitted
+  std::size_t fit_first = 0;       ///< the fitted steps are [fit_first, fit_last)
+  std::size_t fit_last = 0;        ///< see fit_first
+  double slope = 0;                ///< log₁₀ r ≈ slope·log₁₀ h + intercept over the fitted steps
+  double intercept = 0;            ///< see slope
   /** agree: slope ≥ 1.75 (the gradient confirmed); disagree: slope ≤ 1.25; else, or under 3 points fitted, unresolved. */
   Agreement agreement = Agreement::unresolved;
 };
 
 /** One entry of θ and its two derivatives. */
 struct GradcheckEntry {
-  std::size_t index = 0;  // in θ (check_vjp: in x)
-  std::size_t layer = 0, row = 0, col = 0;
-  double numeric = 0, analytic = 0;
-  std::size_t cotangent = 0;  // check_vjp: which cotangent u (a row of GradcheckReport::cotangent_values)
+  std::size_t index = 0;      ///< in θ (check_vjp: in x)
+  std::size_t layer = 0;      ///< the layer of its tensor (TensorCheck::layer)
+  std::size_t row = 0;        ///< its row in the tensor
+  std::size_t col = 0;        ///< its column in the tensor
+  double numeric = 0;         ///< the finite-difference derivative
+  double analytic = 0;        ///< the derivative given
+  std::size_t cotangent = 0;  ///< check_vjp: which cotangent u (a row of GradcheckReport::cotangent_values)
   /**
-   * Kinks only (GradcheckReport::kinks): the one-sided differences (J(θ) − J(θ−εeᵢ))/ε and
-   * (J(θ+εeᵢ) − J(θ))/ε, and whether analytic lies in the interval they span (up to rounding and
-   * O(ε) slack): "kink, in bracket", agreeing; outside, the tensor fails (kink_outside_bracket).
+   * Kinks only (GradcheckReport::kinks): the one-sided difference (J(θ) − J(θ−εeᵢ))/ε; `right` is
+   * (J(θ+εeᵢ) − J(θ))/ε, and `in_bracket` whether analytic lies in the interval they span (up to
+   * rounding and O(ε) slack): "kink, in bracket", agreeing; outside, the tensor fails (kink_outside_bracket).
    */
-  double left = 0, right = 0;
-  bool in_bracket = false;
+  double left = 0;
+  double right = 0;        ///< see left
+  bool in_bracket = false;  ///< see left
 };
 
 /** The check of one named tensor (W1, b1, …). */
 struct TensorCheck {
-  std::string name;
-  std::size_t layer = 0;  // the number at the end of the name (W2 → 2), else 0
-  std::size_t offset = 0, rows = 0, cols = 0;
+  std::string name;         ///< as in the layout (TensorInfo::name)
+  std::size_t layer = 0;    ///< the number at the end of the name (W2 → 2), else 0
+  std::size_t offset = 0;   ///< index in θ of element (0, 0)
+  std::size_t rows = 0;     ///< number of rows
+  std::size_t cols = 0;     ///< number of columns
   /** ‖num − ana‖ / (‖num‖ + ‖ana‖) over the checked, kink-free entries (0 when both are 0). */
   double relative_error = 0;
-  Verdict verdict = Verdict::great;
-  double max_abs_diff = 0;
-  GradcheckEntry worst;  // the entry of largest |num − ana|
-  std::size_t checked = 0, total = 0, kinks = 0;
+  Verdict verdict = Verdict::great;  ///< relative_error against the options' thresholds
+  double max_abs_diff = 0;           ///< the largest |num − ana| over the checked, kink-free entries
+  GradcheckEntry worst;              ///< the entry of largest |num − ana|
+  std::size_t checked = 0;           ///< entries checked
+  std::size_t total = 0;             ///< entries in the tensor
+  std::size_t kinks = 0;             ///< checked entries whose difference straddles a kink
   /** Kinked entries whose analytic value lies outside their bracket (each one makes the tensor wrong). */
   std::size_t kinks_outside = 0;
-  Fingerprint fingerprint = Fingerprint::none;
-  double fit_alpha = 1, fit_beta = 0;  // analytic ≈ α·numeric + β·W over the checked entries
-  std::string diagnosis;               // one sentence naming the likely bug
+  Fingerprint fingerprint = Fingerprint::none;  ///< the pattern of the error, when it has a known one
+  double fit_alpha = 1;   ///< α of analytic ≈ α·numeric + β·W over the checked entries
+  double fit_beta = 0;    ///< β of the same fit
+  std::string diagnosis;  ///< one sentence naming the likely bug
   /** directional mode: rows [suspect_row_begin, suspect_row_end) localized by bisection (empty if none). */
-  std::size_t suspect_row_begin = 0, suspect_row_end = 0;
+  std::size_t suspect_row_begin = 0;
+  std::size_t suspect_row_end = 0;  ///< see suspect_row_begin
   /**
    * richardson, ridders: disagree when any checked, kink-free entry disagrees, else unresolved when any
    * is unresolved, else agree; with the count of each. central: agree, counts 0.
    */
   Agreement agreement = Agreement::agree;
-  std::size_t agreeing = 0, disagreeing = 0, unresolved = 0;
+  std::size_t agreeing = 0;     ///< entries that agree (richardson, ridders)
+  std::size_t disagreeing = 0;  ///< entries that disagree
+  std::size_t unresolved = 0;   ///< entries neither agreeing nor disagreeing
   /**
    * The probability that the checked entries include at least one of an error's, for an error on 1 %
-   * (10 %) of this tensor's entries placed at random: 1 − C(total − checked, e)/C(total, e), e = ⌈p·total⌉
+   * of this tensor's entries placed at random: 1 − C(total − checked, e)/C(total, e), e = ⌈p·total⌉
    * (1 in full mode; sampled mode states its guarantee so).
    */
-  double hit_probability_1pct = 1, hit_probability_10pct = 1;
+  double hit_probability_1pct = 1;
+  double hit_probability_10pct = 1;  ///< the same for an error on 10 % of the entries
   /** directional mode: the Taylor-remainder test along the first direction restricted to this tensor, run when its verdict is not great. */
   TaylorTest taylor;
 };
@@ -266,16 +283,19 @@ struct TensorCheck {
 struct GradcheckReport {
   /** ‖dθ_approx − dθ‖₂ / (‖dθ_approx‖₂ + ‖dθ‖₂) over the checked, kink-free entries (directional: over directions). */
   double relative_error = 0;
-  Verdict verdict = Verdict::great;
-  std::vector<TensorCheck> tensors;
-  GradcheckMode mode = GradcheckMode::full;
-  double eps = 0;
-  std::size_t checked = 0, total = 0;  // parameters checked (directional: directions) of total
-  double coverage = 0;                  // checked / total parameters (directional: 1)
-  std::size_t evaluations = 0;          // evaluations of J (the two determinism checks included)
-  bool cancelled = false;
-  /** Mlp checks: the accuracy tier the model trains and predicts in, and the one this check evaluated in. */
-  Accuracy model_accuracy = Accuracy::precise, evaluated_accuracy = Accuracy::precise;
+  Verdict verdict = Verdict::great;          ///< the worst verdict of the tensors
+  std::vector<TensorCheck> tensors;          ///< one per tensor of the layout
+  GradcheckMode mode = GradcheckMode::full;  ///< the mode of the options
+  double eps = 0;                            ///< the step ε used
+  std::size_t checked = 0;    ///< parameters checked (directional: directions)
+  std::size_t total = 0;      ///< parameters in all
+  double coverage = 0;        ///< checked / total parameters (directional: 1)
+  std::size_t evaluations = 0;  ///< evaluations of J (the two determinism checks included)
+  bool cancelled = false;     ///< options.progress stopped the check
+  /** Mlp checks: the accuracy tier the model trains and predicts in. */
+  Accuracy model_accuracy = Accuracy::precise;
+  /** Mlp checks: the accuracy tier this check evaluated the model in. */
+  Accuracy evaluated_accuracy = Accuracy::precise;
   /**
    * Entries whose difference straddles a kink of ReLU / leaky ReLU (incremental Mlp evaluator):
    * reported apart with their one-sided differences; only one outside its bracket is a failure.
@@ -288,7 +308,8 @@ struct GradcheckReport {
    * directional mode: per direction, the numeric and the analytic directional derivative; the analytic
    * one is dθ·(x⁺ − x⁻)/2ε over the points x± = θ ± ε·v as rounded (the displacement actually taken).
    */
-  std::vector<double> directional_numeric, directional_analytic;
+  std::vector<double> directional_numeric;
+  std::vector<double> directional_analytic;  ///< see directional_numeric
   /** directional mode: the Taylor-remainder test along the first direction (options.taylor_steps > 0). */
   TaylorTest taylor;
   /** The scheme of the numeric derivatives. */
@@ -306,8 +327,9 @@ struct GradcheckReport {
    * ones first, then the unit ones). checked, total and each tensor's checked and total then count
    * (input entry, cotangent) pairs; numeric_gradient holds K values per input entry (n × K, row-major).
    */
-  std::size_t cotangents = 0, outputs = 0;
-  std::vector<double> cotangent_values;
+  std::size_t cotangents = 0;
+  std::size_t outputs = 0;               ///< check_vjp only: the number of outputs of f
+  std::vector<double> cotangent_values;  ///< check_vjp only: K × outputs, row-major
 
   /** A readable table: the global verdict, then one line per tensor, diagnoses, kinks. */
   std::string to_text() const;

@@ -13,9 +13,10 @@
 #include <string_view>
 
 #include "mlpkit/enums.hpp"
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * How the weights W[l] (n[l] × n[l−1]) start; biases always start at 0.
@@ -54,6 +55,6 @@ double init_stddev(Init init, std::size_t n_in, std::size_t n_out, double init_s
  * Throws mlpkit::Error for an invalid view, an empty w, or an init_scale that is negative or not finite.
  */
 template <class T>
-void init_weights(Init init, T init_scale, std::uint64_t seed, std::size_t layer, MatrixView<T> w);
+MLPKIT_API void init_weights(Init init, T init_scale, std::uint64_t seed, std::size_t layer, MatrixView<T> w);
 
 }  // namespace mlpkit

@@ -11,9 +11,10 @@
 #include <string_view>
 
 #include "mlpkit/enums.hpp"
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /** The losses an Mlp can minimize. */
 enum class Loss { binary_cross_entropy, cross_entropy, mean_squared_error };
@@ -36,7 +37,7 @@ Loss parse_loss(std::string_view name);
  * probabilities outside [0, 1] (NaN included).
  */
 template <class T>
-T binary_cross_entropy(MatrixView<const T> probabilities, MatrixView<const T> y);
+MLPKIT_API T binary_cross_entropy(MatrixView<const T> probabilities, MatrixView<const T> y);
 
 /**
  * The same loss from logits z (p = σ(z)), in the stable form max(z, 0) − z·y + log1p(e^−|z|),
@@ -45,7 +46,7 @@ T binary_cross_entropy(MatrixView<const T> probabilities, MatrixView<const T> y)
  * partial overlap of dz with z or y.
  */
 template <class T>
-T binary_cross_entropy_with_logits(MatrixView<const T> z, MatrixView<const T> y, MatrixView<T> dz = {});
+MLPKIT_API T binary_cross_entropy_with_logits(MatrixView<const T> z, MatrixView<const T> y, MatrixView<T> dz = {});
 
 /**
  * Categorical cross-entropy from logits: J = −(1/m) Σ_j Σ_i y(i,j)·log softmax(z)(i,j), the softmax
@@ -55,7 +56,7 @@ T binary_cross_entropy_with_logits(MatrixView<const T> z, MatrixView<const T> y,
  * labels outside [0, 1], and partial overlap of dz with z or y.
  */
 template <class T>
-T cross_entropy_with_logits(MatrixView<const T> z, MatrixView<const T> y, MatrixView<T> dz = {});
+MLPKIT_API T cross_entropy_with_logits(MatrixView<const T> z, MatrixView<const T> y, MatrixView<T> dz = {});
 
 /**
  * Mean squared error J = (1/(2m)) Σ ‖ŷ − y‖² over the m columns: the 1/2 makes the gradient
@@ -63,6 +64,6 @@ T cross_entropy_with_logits(MatrixView<const T> z, MatrixView<const T> y, Matrix
  * yhat, y, dyhat: r × m. Throws mlpkit::Error for mismatched shapes, m = 0 and partial overlaps.
  */
 template <class T>
-T mean_squared_error(MatrixView<const T> yhat, MatrixView<const T> y, MatrixView<T> dyhat = {});
+MLPKIT_API T mean_squared_error(MatrixView<const T> yhat, MatrixView<const T> y, MatrixView<T> dyhat = {});
 
 }  // namespace mlpkit

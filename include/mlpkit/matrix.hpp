@@ -7,6 +7,7 @@
  * as columns (`X` is `n_x × m`).
  */
 #include <cstddef>
+#include <cstdlib>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -14,8 +15,9 @@
 
 #include "mlpkit/enums.hpp"
 #include "mlpkit/error.hpp"
+#include "mlpkit/export.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /** Whether an operand of gemm is used as it is or transposed. */
 enum class Trans { no, yes };
@@ -33,10 +35,10 @@ struct EnumTable<Trans> {
  */
 template <class T>
 struct MatrixView {
-  T* data = nullptr;
-  std::size_t rows = 0;
-  std::size_t cols = 0;
-  std::size_t ld = 0;
+  T* data = nullptr;     ///< element (0, 0)
+  std::size_t rows = 0;  ///< number of rows
+  std::size_t cols = 0;  ///< number of columns
+  std::size_t ld = 0;    ///< leading dimension: elements from the start of one row to the next
 
   /** Element (i, j); unchecked. */
   T& operator()(std::size_t i, std::size_t j) const { return data[i * ld + j]; }
@@ -45,28 +47,29 @@ struct MatrixView {
   /** True when the view holds no element. */
   bool empty() const { return rows == 0 || cols == 0; }
 
+  /** The same view, read-only. */
   template <class U = T, class = std::enable_if_t<!std::is_const_v<U>>>
   operator MatrixView<const U>() const {  // NOLINT(google-explicit-constructor): T* → const T*
     return {data, rows, cols, ld};
   }
 };
 
+/**
+ * `bytes` of uninitialized memory aligned to 64 bytes (nullptr for 0), as Matrix and the library's
+ * workspaces use; release it with std::free. From 8 MiB on, aligned to 2 MiB and advised to use
+ * transparent huge pages (a strided sweep over a large matrix touches one 4 KiB page per row: huge
+ * pages spare it the TLB misses). Throws std::bad_alloc.
+ */
+void* aligned_alloc_bytes(std::size_t bytes);
+
 namespace detail {
+using mlpkit::aligned_alloc_bytes;
+
 /** Frees memory from aligned_alloc_bytes. */
 struct AlignedFree {
   /** Frees p (nullptr is fine). */
-  void operator()(void* p) const noexcept;
+  void operator()(void* p) const noexcept { std::free(p); }
 };
-/**
- * `bytes` of uninitialized memory aligned to 64 bytes (nullptr for 0); from 8 MiB on, aligned to
- * 2 MiB and advised to use transparent huge pages (a strided sweep over a large matrix touches one
- * 4 KiB page per row: huge pages spare it the TLB misses). Throws std::bad_alloc.
- */
-void* aligned_alloc_bytes(std::size_t bytes);
-/** The leading dimension Matrix uses for `cols` columns of `elem_size` bytes: a multiple of 64 bytes. */
-std::size_t padded_ld(std::size_t cols, std::size_t elem_size);
-/** rows * ld * elem_size, or throws mlpkit::Error naming `function` when it exceeds PTRDIFF_MAX bytes. */
-std::size_t checked_bytes(const char* function, std::size_t rows, std::size_t ld, std::size_t elem_size);
 
 /**
  * A std::vector allocator whose storage is 64-byte aligned (aligned_alloc_bytes), for workspaces
@@ -116,9 +119,13 @@ class Matrix {
   /** A zero-filled `rows × cols` matrix with the given ld (throws if `ld < cols`). */
   Matrix(std::size_t rows, std::size_t cols, std::size_t ld);
 
+  /** A copy with the same shape and ld (the padding copied too). */
   Matrix(const Matrix& other);
+  /** Becomes a copy of other (same shape and ld). */
   Matrix& operator=(const Matrix& other);
+  /** Takes other's storage; other is left empty. */
   Matrix(Matrix&&) noexcept = default;
+  /** Takes other's storage; other is left empty. */
   Matrix& operator=(Matrix&&) noexcept = default;
   ~Matrix() = default;
 
@@ -132,15 +139,20 @@ class Matrix {
   std::size_t storage_size() const { return rows_ * ld_; }
   /** The first element (64-byte aligned; nullptr when empty). */
   T* data() { return data_.get(); }
+  /** The first element (64-byte aligned; nullptr when empty). */
   const T* data() const { return data_.get(); }
   /** Element (i, j); unchecked. */
   T& operator()(std::size_t i, std::size_t j) { return data_.get()[i * ld_ + j]; }
+  /** Element (i, j); unchecked. */
   const T& operator()(std::size_t i, std::size_t j) const { return data_.get()[i * ld_ + j]; }
 
   /** A view of the whole matrix, to pass to the library's functions. */
   MatrixView<T> view() { return {data_.get(), rows_, cols_, ld_}; }
+  /** A read-only view of the whole matrix. */
   MatrixView<const T> view() const { return {data_.get(), rows_, cols_, ld_}; }
-  operator MatrixView<T>() { return view(); }              // NOLINT(google-explicit-constructor)
+  /** view(), so a Matrix can be passed where a view is expected. */
+  operator MatrixView<T>() { return view(); }  // NOLINT(google-explicit-constructor)
+  /** view() const, so a Matrix can be passed where a read-only view is expected. */
   operator MatrixView<const T>() const { return view(); }  // NOLINT(google-explicit-constructor)
 
  private:

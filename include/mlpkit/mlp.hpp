@@ -20,16 +20,19 @@
 #include <vector>
 
 #include "mlpkit/activations.hpp"
+#include "mlpkit/export.hpp"
 #include "mlpkit/init.hpp"
 #include "mlpkit/losses.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /** One named slice of θ: `rows × cols` elements, row-major, starting at θ[offset]. */
 struct TensorInfo {
-  std::string name;
-  std::size_t offset = 0, rows = 0, cols = 0;
+  std::string name;         ///< "W1", "b1", … for an Mlp
+  std::size_t offset = 0;   ///< index in θ of element (0, 0)
+  std::size_t rows = 0;     ///< number of rows
+  std::size_t cols = 0;     ///< number of columns
 };
 
 /**
@@ -48,7 +51,9 @@ struct MlpConfig {
   Activation hidden = Activation::relu;
   /** Activation of the output layer L (see the loss rules above). */
   Activation output = Activation::sigmoid;
+  /** The loss J is computed with (see the rules above). */
   Loss loss = Loss::binary_cross_entropy;
+  /** How the constructor initializes the weights (biases start at 0). */
   Init init = Init::he;
   /** Multiplies Init::normal only (N(0,1)·init_scale); ≥ 0. */
   T init_scale = T(0.01);
@@ -75,7 +80,7 @@ struct MlpConfig {
  * number, or an output activation / loss / n[L] that do not fit together (see MlpConfig).
  */
 template <class T>
-void validate_config(const MlpConfig<T>& config);
+MLPKIT_API void validate_config(const MlpConfig<T>& config);
 
 /** The same configuration in another precision (numbers converted with static_cast). */
 template <class T, class U>
@@ -116,6 +121,7 @@ class Mlp;
  * even zeroed), for readers that write every parameter next.
  */
 struct SkipInit {};
+/** The SkipInit tag: `Mlp<float> net(config, skip_init)`. */
 inline constexpr SkipInit skip_init{};
 
 namespace detail {
@@ -205,6 +211,7 @@ class Mlp {
 
   /** θ = W1, b1, W2, b2, … flattened, row-major each. Writable: set weights through it. */
   std::span<T> parameters() { return theta_; }
+  /** θ = W1, b1, W2, b2, … flattened, row-major each. */
   std::span<const T> parameters() const { return theta_; }
   /**
    * dθ in θ's layout, as filled by the last forward_backward (zeros before the first). dθ is
@@ -217,12 +224,15 @@ class Mlp {
 
   /** W[l], n[l] × n[l−1] (ld = n[l−1]), a view into θ; l in 1 … L, else throws mlpkit::Error. */
   MatrixView<T> weights(std::size_t l);
+  /** W[l], read-only; l in 1 … L, else throws mlpkit::Error. */
   MatrixView<const T> weights(std::size_t l) const;
   /** b[l], n[l] × 1 (ld = 1), a view into θ; l in 1 … L, else throws mlpkit::Error. */
   MatrixView<T> bias(std::size_t l);
+  /** b[l], read-only; l in 1 … L, else throws mlpkit::Error. */
   MatrixView<const T> bias(std::size_t l) const;
-  /** dW[l] and db[l] of the last forward_backward, views into dθ; l in 1 … L, else throws. */
+  /** dW[l] of the last forward_backward, a view into dθ; l in 1 … L, else throws. */
   MatrixView<const T> weight_gradient(std::size_t l) const;
+  /** db[l] of the last forward_backward, a view into dθ; l in 1 … L, else throws. */
   MatrixView<const T> bias_gradient(std::size_t l) const;
 
   /** The dropout step whose masks loss and forward_backward use (see dropout_keep). Starts at 0. */
@@ -276,13 +286,6 @@ class Mlp {
    */
   void forward_layer(std::size_t l, MatrixView<const T> a_prev, MatrixView<T> out, std::size_t first_example = 0,
                      MatrixView<T> z = {}) const;
-  /**
-   * The data term of J from the output logits Z[L] (n[L] × m): (1/m) Σ loss, without L2.
-   * Then J = data_loss(Z[L], y) + l2_penalty(m). Throws mlpkit::Error for wrong shapes and bad labels.
-   */
-  T data_loss(MatrixView<const T> logits, MatrixView<const T> y) const;
-  /** (λ/2m) Σ_l ‖W[l]‖²_F of this model's θ (0 when λ = 0). Throws mlpkit::Error for m = 0. */
-  T l2_penalty(std::size_t m) const;
 
  private:
   std::size_t weight_offset(std::size_t l) const { return weight_offset_[l - 1]; }
@@ -296,7 +299,6 @@ class Mlp {
   MatrixView<const T> forward_pass(const T* theta, MatrixView<const T> x, MlpWorkspace<T>& ws, bool keep_z,
                                    bool dropout) const;
   void prepare_masks(MlpWorkspace<T>& ws, std::size_t m) const;
-  T l2_term(const T* theta, std::size_t m) const;
   /** dθ, allocated (zeros) on the first call. */
   T* gradient_data() const;
 

@@ -33,11 +33,12 @@
 #include <string>
 #include <string_view>
 
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 #include "mlpkit/mlp.hpp"
 #include "mlpkit/normalization.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /** What Model::load and Model::from_bytes accept beyond a well-formed file of their precision. */
 struct ModelLoadOptions {
@@ -57,7 +58,7 @@ struct ModelFileInfo {
   std::size_t parameter_count = 0;
   /** Whether the file holds input statistics (a Standardizer). */
   bool has_inputs = false;
-  /** The `user.*` entries of the metadata. */
+  /** The metadata entries whose key starts with "user.". */
   std::map<std::string, std::string> user_metadata;
 };
 
@@ -81,7 +82,9 @@ class Model {
     user_metadata = other.user_metadata;
   }
 
+  /** The network. */
   const Mlp<T>& network() const { return network_; }
+  /** The network, writable (e.g. to train it further). */
   Mlp<T>& network() { return network_; }
   /** The statistics of the training inputs, when the model standardizes its inputs. */
   const std::optional<Standardizer<T>>& inputs() const { return inputs_; }
@@ -118,7 +121,7 @@ class Model {
    */
   static Model load(const std::filesystem::path& path, const ModelLoadOptions& options = {});
 
-  /** `user.*` metadata (keys must start with "user."; save throws otherwise): travels with the file. */
+  /** Metadata of the user, keys starting with "user." (save throws otherwise): travels with the file. */
   std::map<std::string, std::string> user_metadata;
 
  private:

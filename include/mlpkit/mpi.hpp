@@ -28,10 +28,11 @@
 #include <functional>
 #include <span>
 
+#include "mlpkit/export.hpp"
 #include "mlpkit/gradcheck.hpp"
 #include "mlpkit/mlp.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * gradcheck(net, x, y, options) with the loop sharded over the ranks of `comm`: dθ from

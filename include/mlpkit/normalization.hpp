@@ -17,9 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * Per-feature standardization z = (x − μ) / √(σ² + ε), with μ and σ² = (1/m) Σ (x − μ)² (the
@@ -82,6 +83,7 @@ class Standardizer {
    * transforms bitwise as this one does.
    */
   std::span<const double> mean_statistics() const { return mean_acc_; }
+  /** σ² per feature as accumulated, in double (see mean_statistics()). */
   std::span<const double> variance_statistics() const { return variance_acc_; }
 
   /**
@@ -158,7 +160,7 @@ struct BatchNormOptions {
  * training, ε ≤ 0 or a momentum outside [0, 1].
  */
 template <class T>
-void batch_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta,
+MLPKIT_API void batch_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta,
                         std::span<T> running_mean, std::span<T> running_variance, MatrixView<T> y,
                         NormalizationCache<T>& cache, const BatchNormOptions<T>& options = {});
 
@@ -172,7 +174,7 @@ void batch_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::sp
  * Throws mlpkit::Error for invalid views or mismatched shapes, lengths or cache size.
  */
 template <class T>
-void batch_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::span<const T> gamma,
+MLPKIT_API void batch_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::span<const T> gamma,
                          const NormalizationCache<T>& cache, MatrixView<T> dx, std::span<T> dgamma,
                          std::span<T> dbeta);
 
@@ -185,7 +187,7 @@ void batch_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::spa
  * mlpkit::Error for invalid views, mismatched shapes or lengths, n = 0 with m > 0, or ε ≤ 0.
  */
 template <class T>
-void layer_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta, T epsilon,
+MLPKIT_API void layer_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta, T epsilon,
                         MatrixView<T> y, NormalizationCache<T>& cache);
 
 /**
@@ -198,7 +200,7 @@ void layer_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::sp
  * Throws mlpkit::Error for invalid views or mismatched shapes, lengths or cache size.
  */
 template <class T>
-void layer_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::span<const T> gamma,
+MLPKIT_API void layer_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::span<const T> gamma,
                          const NormalizationCache<T>& cache, MatrixView<T> dx, std::span<T> dgamma,
                          std::span<T> dbeta);
 

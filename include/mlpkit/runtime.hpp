@@ -8,8 +8,9 @@
 #include <vector>
 
 #include "mlpkit/enums.hpp"
+#include "mlpkit/export.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * The instruction sets mlpkit compiles its kernels for, lowest first. `avx2` means AVX2 with FMA3
@@ -47,8 +48,11 @@ std::vector<Isa> supported_isas();
  */
 Isa current_isa();
 
-/** Name of current_isa(): "sse2", "avx2" or "avx512". Throws as current_isa() does. */
-std::string_view active_isa();
+/**
+ * Name of current_isa(). Deprecated: every other ISA accessor (detected_isa, current_isa) returns
+ * the enum, this one alone a name; write `isa_name(current_isa())`.
+ */
+[[deprecated("use isa_name(mlpkit::current_isa())")]] std::string_view active_isa();
 
 /**
  * Sets the number of threads the kernels use (n >= 1); throws mlpkit::Error for n < 1.
@@ -61,7 +65,10 @@ int num_threads();
 
 /** Cache sizes in bytes of the CPU the program runs on (0 where unknown). */
 struct CacheInfo {
-  std::size_t l1d = 0, l2 = 0, l3 = 0, line = 64;
+  std::size_t l1d = 0;   ///< level-1 data cache, per core
+  std::size_t l2 = 0;    ///< level-2 cache, per core
+  std::size_t l3 = 0;    ///< last-level cache, shared
+  std::size_t line = 64; ///< cache line
 };
 /** Cache sizes as reported by the OS (sysconf, then /sys). */
 CacheInfo cache_info();

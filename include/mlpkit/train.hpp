@@ -12,10 +12,11 @@
 #include <type_traits>
 #include <vector>
 
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 #include "mlpkit/mlp.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /** The update rule. */
 enum class Optimizer {
@@ -37,6 +38,7 @@ Optimizer parse_optimizer(std::string_view name);
 
 /** Options of train. */
 struct TrainOptions {
+  /** The update rule. */
   Optimizer optimizer = Optimizer::gradient_descent;
   /** α > 0. */
   double learning_rate = 0.01;
@@ -48,8 +50,12 @@ struct TrainOptions {
   bool shuffle = true;
   /** Seed of the shuffles. */
   std::uint64_t seed = 1;
-  /** β₁ of momentum and Adam, β₂ and ε of Adam. */
-  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
+  /** β₁ of momentum and Adam. */
+  double beta1 = 0.9;
+  /** β₂ of Adam. */
+  double beta2 = 0.999;
+  /** ε of Adam. */
+  double epsilon = 1e-8;
   /** Learning rate of epoch e: α / (1 + decay·e) (0: constant). */
   double decay = 0;
   /**
@@ -65,6 +71,7 @@ struct TrainResult {
   std::vector<double> epoch_loss;
   /** Per update: J of the mini-batch before the update. */
   std::vector<double> iteration_loss;
+  /** Number of updates made. */
   std::size_t iterations = 0;
 };
 
@@ -76,7 +83,7 @@ struct TrainResult {
  * the message names the epoch and a hint to lower the learning rate).
  */
 template <class T>
-TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std::type_identity_t<MatrixView<const T>> y,
+MLPKIT_API TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std::type_identity_t<MatrixView<const T>> y,
                   const TrainOptions& options = {});
 
 }  // namespace mlpkit

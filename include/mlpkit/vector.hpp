@@ -6,24 +6,26 @@
  */
 #include <cstddef>
 
-namespace mlpkit {
+#include "mlpkit/export.hpp"
+
+namespace mlpkit MLPKIT_API {
 
 /**
  * Σ x[i]·y[i] for i < n. x, y: n elements each (may be null when n = 0). Throws mlpkit::Error for
  * null with n > 0 and for n elements that no array can hold (n·sizeof(T) > PTRDIFF_MAX).
  */
 template <class T>
-T dot(const T* x, const T* y, std::size_t n);
+MLPKIT_API T dot(const T* x, const T* y, std::size_t n);
 
 /**
  * y[i] += alpha·x[i] for i < n. x, y: n elements; in place (x == y) allowed. Throws mlpkit::Error for
  * null with n > 0, for x and y overlapping other than exactly, and for n as dot does.
  */
 template <class T>
-void axpy(T alpha, const T* x, T* y, std::size_t n);
+MLPKIT_API void axpy(T alpha, const T* x, T* y, std::size_t n);
 
 /** Σ x[i] for i < n. Throws mlpkit::Error for null with n > 0 and for n as dot does. */
 template <class T>
-T sum(const T* x, std::size_t n);
+MLPKIT_API T sum(const T* x, std::size_t n);
 
 }  // namespace mlpkit

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mlpkit/gradcheck.hpp"
+#include "runtime/internal_export.hpp"
 
 namespace mlpkit::detail {
 
@@ -105,6 +106,7 @@ struct GradcheckPlan {
     return {segments[item.segment].indices.data() + item.first, item.count};
   }
   /** Entries in items [first, last). */
+  MLPKIT_INTERNAL_EXPORT
   std::size_t entries(std::size_t first, std::size_t last) const;
 };
 
@@ -112,6 +114,7 @@ struct GradcheckPlan {
  * Checks the options and the layout, evaluates J(θ) twice (refusing a non-deterministic J) and
  * lays out the segments and work items (none in directional mode).
  */
+MLPKIT_INTERNAL_EXPORT
 GradcheckPlan plan_gradcheck(const char* function, const LossEvaluator& evaluator, std::span<const double> theta,
                              std::span<const double> analytic, std::span<const TensorInfo> layout,
                              const GradcheckOptions& options);
@@ -120,6 +123,7 @@ GradcheckPlan plan_gradcheck(const char* function, const LossEvaluator& evaluato
  * parts + 1 ascending item boundaries cutting plan.items into `parts` contiguous blocks of about
  * equal evaluator.cost (block r is items [b[r], b[r+1]); blocks may be empty).
  */
+MLPKIT_INTERNAL_EXPORT
 std::vector<std::size_t> split_items(const GradcheckPlan& plan, const LossEvaluator& evaluator, std::size_t parts);
 
 /** Values packed per checked entry, in item order: numeric, rounding, kink (0 or 1), error bound. */
@@ -136,6 +140,7 @@ struct PackedResults {
  * the calling thread after each round with (entries done, entries in the block); when it returns
  * false the block stops after that round (done < last − first).
  */
+MLPKIT_INTERNAL_EXPORT
 PackedResults run_items(const LossEvaluator& evaluator, const GradcheckPlan& plan, std::size_t first,
                         std::size_t last, const GradcheckOptions& options);
 
@@ -148,8 +153,10 @@ struct KinkBracket {
 
 /** Per-parameter results of a whole check, filled block by block. */
 struct GradcheckResults {
+  MLPKIT_INTERNAL_EXPORT
   explicit GradcheckResults(std::size_t n);
   /** Stores items [first, first + done) from their packed values; adds their entries to checked. */
+  MLPKIT_INTERNAL_EXPORT
   void store(const GradcheckPlan& plan, std::size_t first, std::size_t done, std::span<const double> packed);
 
   std::vector<double> numeric;  // NaN where not checked
@@ -178,6 +185,7 @@ void bracket_kinks(const LossEvaluator& evaluator, std::span<const double> theta
 void apply_brackets(GradcheckReport& report, std::span<const KinkBracket> brackets);
 
 /** The report of a full or sampled check from its plan and its results (plan.report is moved out). */
+MLPKIT_INTERNAL_EXPORT
 GradcheckReport finish_gradcheck(GradcheckPlan& plan, std::span<const double> theta, std::span<const double> analytic,
                                  const GradcheckOptions& options, GradcheckResults&& results);
 
@@ -185,6 +193,7 @@ GradcheckReport finish_gradcheck(GradcheckPlan& plan, std::span<const double> th
  * The evaluator of gradcheck(f, θ, dθ, …), after checking f, θ, dθ and the options. Create it
  * under ThreadLimit(options.threads): it sizes per-thread copies of θ. f and θ must outlive it.
  */
+MLPKIT_INTERNAL_EXPORT
 std::unique_ptr<LossEvaluator> function_evaluator(const char* function,
                                                   const std::function<double(std::span<const double>)>& f,
                                                   std::span<const double> theta,
@@ -192,6 +201,7 @@ std::unique_ptr<LossEvaluator> function_evaluator(const char* function,
                                                   const GradcheckOptions& options);
 
 /** The directional mode: random directions, per-tensor restrictions, bisection over rows. */
+MLPKIT_INTERNAL_EXPORT
 void run_directional(const char* function, const LossEvaluator& evaluator, double j0, std::span<const double> theta,
                      std::span<const double> analytic, std::span<const TensorInfo> layout,
                      const GradcheckOptions& options, GradcheckReport& report);
@@ -297,7 +307,9 @@ std::size_t thread_slot();
 /** Restricts num_threads() on the calling thread to options.threads for a scope, when it is > 0 (others unaffected). */
 class ThreadLimit {
  public:
+  MLPKIT_INTERNAL_EXPORT
   explicit ThreadLimit(int threads);
+  MLPKIT_INTERNAL_EXPORT
   ~ThreadLimit();
   ThreadLimit(const ThreadLimit&) = delete;
   ThreadLimit& operator=(const ThreadLimit&) = delete;

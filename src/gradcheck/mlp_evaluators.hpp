@@ -102,6 +102,7 @@ struct MlpCheck {
 Accuracy evaluated_accuracy(Accuracy model, const GradcheckOptions& options);
 
 /** Records in `report` the tier `net` runs in and the one the check evaluated in. */
+MLPKIT_INTERNAL_EXPORT
 void record_accuracy(GradcheckReport& report, const Mlp<double>& net, const GradcheckOptions& options);
 
 /**
@@ -109,6 +110,7 @@ void record_accuracy(GradcheckReport& report, const Mlp<double>& net, const Grad
  * options.evaluator names; analytic == nullptr: dθ from forward_backward on a copy of net. Call it
  * under ThreadLimit(options.threads). net, x, y and *analytic must outlive the result.
  */
+MLPKIT_INTERNAL_EXPORT
 MlpCheck prepare_mlp_check(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
                            const std::span<const double>* analytic, const GradcheckOptions& options);
 

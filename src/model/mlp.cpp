@@ -279,17 +279,6 @@ void Mlp<T>::prepare_masks(MlpWorkspace<T>& ws, std::size_t m) const {
 }
 
 template <class T>
-T Mlp<T>::l2_term(const T* theta, std::size_t m) const {
-  if (config_.l2 == T(0)) return T(0);
-  T squares = 0;
-  for (std::size_t l = 1; l <= layers(); ++l) {
-    const T* w = theta + weight_offset(l);
-    squares += dot(w, w, config_.dims[l] * config_.dims[l - 1]);
-  }
-  return config_.l2 / (T(2) * static_cast<T>(m)) * squares;
-}
-
-template <class T>
 T Mlp<T>::loss(MatrixView<const T> x, MatrixView<const T> y) const {
   MlpWorkspace<T> workspace;
   return loss(x, y, workspace);
@@ -313,7 +302,7 @@ T Mlp<T>::loss_at(std::span<const T> theta, MatrixView<const T> x, MatrixView<co
 template <class T>
 T Mlp<T>::checked_loss(const T* theta, MatrixView<const T> x, MatrixView<const T> y, MlpWorkspace<T>& workspace) const {
   const MatrixView<const T> logits = forward_pass(theta, x, workspace, false, true);
-  return detail::output_loss(config_, logits, y, MatrixView<T>{}, workspace.output_) + l2_term(theta, x.cols);
+  return detail::output_loss(config_, logits, y, MatrixView<T>{}, workspace.output_) + detail::l2_term(config_, theta, x.cols);
 }
 
 template <class T>
@@ -328,7 +317,7 @@ T Mlp<T>::forward_backward(MatrixView<const T> x, MatrixView<const T> y) {
   const std::size_t L = layers(), m = x.cols;
   const MatrixView<const T> logits = forward_pass(theta_.data(), x, ws, true, true);
   MatrixView<T> dz = contiguous(ws.dz_, dims[L], m);
-  const T cost = detail::output_loss(config_, logits, y, dz, ws.output_) + l2_term(theta_.data(), m);
+  const T cost = detail::output_loss(config_, logits, y, dz, ws.output_) + detail::l2_term(config_, theta_.data(), m);
 
   const bool drop = dropout_active(static_cast<double>(config_.keep_prob));
   const T l2_over_m = config_.l2 / static_cast<T>(m);
@@ -425,21 +414,6 @@ void Mlp<T>::forward_layer(std::size_t l, MatrixView<const T> a_prev, MatrixView
   detail::parallel_for(dims[l], 40.0 * static_cast<double>(out.cols), [&](std::size_t i) {
     detail::apply_dropout(stream, static_cast<std::uint32_t>(i), first_example, out.cols, config_.keep_prob, out.row(i));
   });
-}
-
-template <class T>
-T Mlp<T>::data_loss(MatrixView<const T> logits, MatrixView<const T> y) const {
-  detail::check_view("Mlp::data_loss", "logits", logits);
-  if (logits.rows != config_.dims.back())
-    detail::fail("Mlp::data_loss", "logits has ", logits.rows, " rows but n[L] = ", config_.dims.back());
-  std::vector<T> scratch;
-  return detail::output_loss(config_, logits, y, MatrixView<T>{}, scratch);
-}
-
-template <class T>
-T Mlp<T>::l2_penalty(std::size_t m) const {
-  if (m == 0) detail::fail("Mlp::l2_penalty", "m is 0: the penalty (λ/2m)Σ‖W‖² needs at least one example");
-  return l2_term(theta_.data(), m);
 }
 
 template void validate_config<float>(const MlpConfig<float>&);

@@ -6,6 +6,7 @@
 #include "kernels/activations/activations_kernels.hpp"
 #include "mlpkit/activations.hpp"
 #include "mlpkit/losses.hpp"
+#include "mlpkit/vector.hpp"
 #include "runtime/checks.hpp"
 
 namespace mlpkit::detail {
@@ -91,6 +92,42 @@ void output_activation(const MlpConfig<T>& config, MatrixView<const T> logits, M
     activation_forward(config.output, config.accuracy, logits.row(i), out.row(i), logits.cols, config.leaky_slope);
 }
 
+template <class T>
+T l2_term(const MlpConfig<T>& config, const T* theta, std::size_t m) {
+  if (config.l2 == T(0)) return T(0);
+  const auto& dims = config.dims;
+  T squares = 0;
+  std::size_t offset = 0;  // W1, b1, W2, b2, …
+  for (std::size_t l = 1; l < dims.size(); ++l) {
+    const std::size_t weights = dims[l] * dims[l - 1];
+    squares += dot(theta + offset, theta + offset, weights);
+    offset += weights + dims[l];
+  }
+  return config.l2 / (T(2) * static_cast<T>(m)) * squares;
+}
+
+template <class T>
+T data_loss(const Mlp<T>& net, MatrixView<const std::type_identity_t<T>> logits,
+            MatrixView<const std::type_identity_t<T>> y) {
+  check_view("Mlp::data_loss", "logits", logits);
+  if (logits.rows != net.config().dims.back())
+    fail("Mlp::data_loss", "logits has ", logits.rows, " rows but n[L] = ", net.config().dims.back());
+  std::vector<T> scratch;
+  return output_loss(net.config(), logits, y, MatrixView<T>{}, scratch);
+}
+
+template <class T>
+T l2_penalty(const Mlp<T>& net, std::size_t m) {
+  if (m == 0) fail("Mlp::l2_penalty", "m is 0: the penalty (λ/2m)Σ‖W‖² needs at least one example");
+  return l2_term(net.config(), net.parameters().data(), m);
+}
+
+template float l2_term<float>(const MlpConfig<float>&, const float*, std::size_t);
+template double l2_term<double>(const MlpConfig<double>&, const double*, std::size_t);
+template float data_loss<float>(const Mlp<float>&, MatrixView<const float>, MatrixView<const float>);
+template double data_loss<double>(const Mlp<double>&, MatrixView<const double>, MatrixView<const double>);
+template float l2_penalty<float>(const Mlp<float>&, std::size_t);
+template double l2_penalty<double>(const Mlp<double>&, std::size_t);
 template float output_loss<float>(const MlpConfig<float>&, MatrixView<const float>, MatrixView<const float>,
                                   MatrixView<float>, std::vector<float>&);
 template double output_loss<double>(const MlpConfig<double>&, MatrixView<const double>, MatrixView<const double>,

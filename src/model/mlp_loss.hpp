@@ -2,6 +2,7 @@
 // The glue between an Mlp's output layer and the loss kernels: which loss and output activation a
 // configuration means, computed from the logits Z[L].
 #include <cstddef>
+#include <type_traits>
 #include <vector>
 
 #include "mlpkit/matrix.hpp"
@@ -42,6 +43,26 @@ T output_loss(const MlpConfig<T>& config, MatrixView<const T> logits, MatrixView
 template <class T>
 void output_loss_terms(const MlpConfig<T>& config, MatrixView<const T> logits, MatrixView<const T> y, T* terms,
                        std::vector<T>& scratch);
+
+/**
+ * The L2 term (λ/2m) Σ_l ‖W[l]‖²_F of the parameters θ (an Mlp's layout for config.dims; 0 when
+ * λ = 0): what loss and forward_backward add to the data term.
+ */
+template <class T>
+T l2_term(const MlpConfig<T>& config, const T* theta, std::size_t m);
+
+/**
+ * Test helpers: the two terms of J apart. data_loss: the data term from the output logits Z[L]
+ * (n[L] × m), (1/m) Σ loss, without L2; throws mlpkit::Error for wrong shapes and bad labels.
+ * l2_penalty: l2_term of net's θ; throws mlpkit::Error for m = 0. Then
+ * J = data_loss(net, Z[L], y) + l2_penalty(net, m), bitwise as Mlp::loss computes it.
+ */
+template <class T>
+T data_loss(const Mlp<T>& net, MatrixView<const std::type_identity_t<T>> logits,
+            MatrixView<const std::type_identity_t<T>> y);
+/** See data_loss. */
+template <class T>
+T l2_penalty(const Mlp<T>& net, std::size_t m);
 
 /** ŷ from the logits: σ (BCE), softmax per column (CE) or the output activation (MSE). out: n[L] × m. */
 template <class T>

@@ -135,8 +135,6 @@ void set_isa_override(Isa isa) {
   isa_override.store(static_cast<int>(isa));
 }
 
-void clear_isa_override() { isa_override.store(kNoOverride); }
-
 ScopedIsa::ScopedIsa(Isa isa) : previous_(isa_override.load()) { set_isa_override(isa); }
 ScopedIsa::~ScopedIsa() { isa_override.store(previous_); }
 

@@ -41,8 +41,6 @@ decltype(auto) dispatch(Pick&& pick) {
  * Not meant to change while kernels run on other threads.
  */
 void set_isa_override(Isa isa);
-/** Removes the override: current_isa() follows MLPKIT_ARCH and detection again. */
-void clear_isa_override();
 
 /** RAII form of set_isa_override, restoring the previous state. */
 class ScopedIsa {

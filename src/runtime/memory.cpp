@@ -1,25 +1,34 @@
 // Aligned storage and the Matrix class.
 #include <sys/mman.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
-#include "kernels/streaming.hpp"
-#include "mlpkit/runtime.hpp"
+#include "mlpkit/matrix.hpp"
 #include "runtime/checks.hpp"
 
 namespace mlpkit {
-namespace detail {
 
 namespace {
 constexpr std::size_t kAlignment = 64;  // a cache line, and one AVX-512 register
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 constexpr std::size_t kHugeThreshold = std::size_t{8} << 20;
+
+/** The leading dimension Matrix uses for `cols` columns of `elem_size` bytes: a multiple of 64 bytes. */
+std::size_t padded_ld(std::size_t cols, std::size_t elem_size) {
+  const std::size_t per_line = kAlignment / elem_size;
+  if (cols > std::numeric_limits<std::size_t>::max() - per_line)
+    detail::fail("Matrix", "cols (", cols, ") is too large");
+  return (cols + per_line - 1) / per_line * per_line;
 }
 
-void AlignedFree::operator()(void* p) const noexcept { std::free(p); }
+/** rows * ld * elem_size, or throws mlpkit::Error naming `function` when it exceeds PTRDIFF_MAX bytes. */
+std::size_t checked_bytes(const char* function, std::size_t rows, std::size_t ld, std::size_t elem_size) {
+  return detail::checked_array_bytes(function, "rows × ld", detail::checked_mul(function, "rows × ld", rows, ld),
+                                     elem_size);
+}
+}  // namespace
 
 void* aligned_alloc_bytes(std::size_t bytes) {
   if (bytes == 0) return nullptr;
@@ -35,32 +44,14 @@ void* aligned_alloc_bytes(std::size_t bytes) {
   return p;
 }
 
-bool use_streaming_stores(std::size_t bytes) {
-  // Below the last-level cache the output is likely read again soon: keep it cached.
-  static const std::size_t threshold = std::max<std::size_t>(cache_info().l3, std::size_t{8} << 20);
-  return bytes >= threshold;
-}
-
-std::size_t padded_ld(std::size_t cols, std::size_t elem_size) {
-  const std::size_t per_line = kAlignment / elem_size;
-  if (cols > std::numeric_limits<std::size_t>::max() - per_line) fail("Matrix", "cols (", cols, ") is too large");
-  return (cols + per_line - 1) / per_line * per_line;
-}
-
-std::size_t checked_bytes(const char* function, std::size_t rows, std::size_t ld, std::size_t elem_size) {
-  return checked_array_bytes(function, "rows × ld", checked_mul(function, "rows × ld", rows, ld), elem_size);
-}
-
-}  // namespace detail
-
 template <class T>
-Matrix<T>::Matrix(std::size_t rows, std::size_t cols) : Matrix(rows, cols, detail::padded_ld(cols, sizeof(T))) {}
+Matrix<T>::Matrix(std::size_t rows, std::size_t cols) : Matrix(rows, cols, padded_ld(cols, sizeof(T))) {}
 
 template <class T>
 Matrix<T>::Matrix(std::size_t rows, std::size_t cols, std::size_t ld) : rows_(rows), cols_(cols), ld_(ld) {
   if (ld < cols) detail::fail("Matrix", "ld (", ld, ") is smaller than cols (", cols, ")");
-  const std::size_t bytes = detail::checked_bytes("Matrix", rows, ld, sizeof(T));
-  data_.reset(static_cast<T*>(detail::aligned_alloc_bytes(bytes)));
+  const std::size_t bytes = checked_bytes("Matrix", rows, ld, sizeof(T));
+  data_.reset(static_cast<T*>(aligned_alloc_bytes(bytes)));
   if (bytes != 0) std::memset(data_.get(), 0, bytes);
 }
 

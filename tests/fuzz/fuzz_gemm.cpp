@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fuzz_support.hpp"
+#include "kernels/gemm/gemm_ref.hpp"
 #include "mlpkit/gemm.hpp"
 
 using namespace mlpkit;

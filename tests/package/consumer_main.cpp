@@ -34,7 +34,7 @@ int main() {
   const mlpkit::GradcheckReport report = mlpkit::gradcheck(net, xs.view(), ys.view());
 
   std::printf("mlpkit %s on %s: dot = %g, relu(A·B + b) = [%g, %g], J = %.4f, gradcheck %.2e (%s)\n",
-              std::string(mlpkit::version()).c_str(), std::string(mlpkit::active_isa()).c_str(),
+              std::string(mlpkit::version()).c_str(), std::string(mlpkit::isa_name(mlpkit::current_isa())).c_str(),
               static_cast<double>(dot), c(0, 0), c(0, 1), cost, report.relative_error,
               report.verdict == mlpkit::Verdict::great ? "great" : "NOT great");
   const bool ok = dot == 90.0F && c(0, 0) == 1.5 && c(0, 1) == 0.0 && std::isfinite(cost) &&

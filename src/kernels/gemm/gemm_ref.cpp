@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/gemm/gemm_ref.hpp"
 #include "mlpkit/gemm.hpp"
 
 namespace mlpkit {

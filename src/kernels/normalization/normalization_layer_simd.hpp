@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "kernels/normalization/normalization_kernels.hpp"
+#include "kernels/simd/simd.hpp"
 
 namespace mlpkit::detail::simd::normalization {
 
@@ -46,9 +47,9 @@ void layer_norm_forward_block(MatrixView<const T> x, const T* gamma, const T* be
       const batch v = batch::load_unaligned(xi + j);
       const batch m = batch::load_aligned(mu + j);
       const batch delta = v - m;
-      const batch m_new = xsimd::fma(delta, rb, m);
+      const batch m_new = ops::fmadd(delta, rb, m);
       m_new.store_aligned(mu + j);
-      xsimd::fma(delta, v - m_new, batch::load_aligned(m2 + j)).store_aligned(m2 + j);
+      ops::fmadd(delta, v - m_new, batch::load_aligned(m2 + j)).store_aligned(m2 + j);
     }
     for (std::size_t j = full; j < width; ++j) {
       const T delta = xi[j] - mu[j];
@@ -74,13 +75,13 @@ void layer_norm_forward_block(MatrixView<const T> x, const T* gamma, const T* be
         yi[j] = (xi[j] - mu[j]) * m2[j] * gamma[i] + beta[i];
     for (; j + w <= width; j += w) {
       const batch out =
-          xsimd::fma((batch::load_unaligned(xi + j) - batch::load_unaligned(mu + j)) * batch::load_unaligned(m2 + j), g, b);
-      if (stream) store_stream<Arch, T>(yi + j, out);
+          ops::fmadd((batch::load_unaligned(xi + j) - batch::load_unaligned(mu + j)) * batch::load_unaligned(m2 + j), g, b);
+      if (stream) ops::store_stream<Arch, T>(yi + j, out);
       else out.store_unaligned(yi + j);
     }
     for (; j < width; ++j) yi[j] = (xi[j] - mu[j]) * m2[j] * gamma[i] + beta[i];
   }
-  if (stream) _mm_sfence();  // non-temporal stores are weakly ordered: publish them before returning
+  if (stream) ops::stream_fence<Arch>();  // non-temporal stores are weakly ordered: publish them before returning
 }
 
 template <class Arch, class T>
@@ -110,8 +111,8 @@ void layer_norm_backward_block(MatrixView<const T> x, MatrixView<const T> dy, co
       const batch xhat = (batch::load_unaligned(xi + j) - batch::load_unaligned(mean + j)) * batch::load_unaligned(inv_std + j);
       const batch gd = d * g;
       (batch::load_aligned(sum_g + j) + gd).store_aligned(sum_g + j);
-      xsimd::fma(gd, xhat, batch::load_aligned(sum_g_xhat + j)).store_aligned(sum_g_xhat + j);
-      row_dgamma = xsimd::fma(d, xhat, row_dgamma);
+      ops::fmadd(gd, xhat, batch::load_aligned(sum_g_xhat + j)).store_aligned(sum_g_xhat + j);
+      row_dgamma = ops::fmadd(d, xhat, row_dgamma);
       row_dbeta += d;
     }
     T dgamma_i = xsimd::hadd(row_dgamma), dbeta_i = xsimd::hadd(row_dbeta);
@@ -150,14 +151,14 @@ void layer_norm_backward_block(MatrixView<const T> x, MatrixView<const T> dy, co
       const batch sc = batch::load_unaligned(inv_std + j);
       const batch xhat = (batch::load_unaligned(xi + j) - batch::load_unaligned(mean + j)) * sc;
       const batch gd = batch::load_unaligned(dyi + j) * g;
-      const batch correction = xsimd::fma(xhat, batch::load_unaligned(sum_g_xhat + j), batch::load_unaligned(sum_g + j));
+      const batch correction = ops::fmadd(xhat, batch::load_unaligned(sum_g_xhat + j), batch::load_unaligned(sum_g + j));
       const batch out = xsimd::fms(gd, sc, correction);
-      if (stream) store_stream<Arch, T>(dxi + j, out);
+      if (stream) ops::store_stream<Arch, T>(dxi + j, out);
       else out.store_unaligned(dxi + j);
     }
     for (; j < width; ++j) scalar(j);
   }
-  if (stream) _mm_sfence();  // non-temporal stores are weakly ordered: publish them before returning
+  if (stream) ops::stream_fence<Arch>();  // non-temporal stores are weakly ordered: publish them before returning
 }
 
 }  // namespace mlpkit::detail::simd::normalization

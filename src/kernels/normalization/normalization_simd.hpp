@@ -3,7 +3,6 @@
 // Everything here is a template over the arch tag, so no symbol is shared between ISA objects
 // (which is also why merge_moments is not called here: an inline non-template could be emitted
 // as a weak symbol by each ISA object).
-#include <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include <cmath>
@@ -11,29 +10,14 @@
 #include <type_traits>
 
 #include "kernels/normalization/normalization_kernels.hpp"
-#include "kernels/streaming.hpp"
+#include "kernels/simd/simd.hpp"
 
 namespace mlpkit::detail::simd::normalization {
-
-// D floats (D = doubles per batch) widened to one double batch. xsimd 8.1 has no fast
-// float → double conversion, so the intrinsic of each register width is called directly.
-template <class Arch>
-xsimd::batch<double, Arch> load_widened(const float* p) {
-  using dbatch = xsimd::batch<double, Arch>;
-  if constexpr (dbatch::size == 8) {
-    return _mm512_cvtps_pd(_mm256_loadu_ps(p));
-  } else if constexpr (dbatch::size == 4) {
-    return _mm256_cvtps_pd(_mm_loadu_ps(p));
-  } else {
-    static_assert(dbatch::size == 2, "unexpected double batch width");
-    return _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-  }
-}
 
 template <class Arch, class T>
 xsimd::batch<double, Arch> load_as_double(const T* p) {
   if constexpr (std::is_same_v<T, float>) {
-    return load_widened<Arch>(p);
+    return ops::load_widened<Arch>(p);
   } else {
     return xsimd::batch<double, Arch>::load_unaligned(p);
   }
@@ -57,8 +41,8 @@ Moments moments(const T* x, std::size_t n) {
     for (std::size_t s = 0; s < sets; ++s) {
       const dbatch v = load_as_double<Arch>(x + i + s * w);
       const dbatch delta = v - mean[s];
-      mean[s] = xsimd::fma(delta, r, mean[s]);
-      m2[s] = xsimd::fma(delta, v - mean[s], m2[s]);
+      mean[s] = ops::fmadd(delta, r, mean[s]);
+      m2[s] = ops::fmadd(delta, v - mean[s], m2[s]);
     }
   }
   Moments result;
@@ -123,13 +107,13 @@ void affine(const T* x, std::size_t n, T shift, T shift_low, T scale, T offset, 
     for (; i < n && reinterpret_cast<std::uintptr_t>(y + i) % (w * sizeof(T)) != 0; ++i)
       y[i] = ((x[i] - shift) - shift_low) * scale + offset;
     for (; i + 2 * w <= n; i += 2 * w) {
-      store_stream<Arch, T>(y + i, xsimd::fma((batch::load_unaligned(x + i) - s) - sl, c, o));
-      store_stream<Arch, T>(y + i + w, xsimd::fma((batch::load_unaligned(x + i + w) - s) - sl, c, o));
+      ops::store_stream<Arch, T>(y + i, ops::fmadd((batch::load_unaligned(x + i) - s) - sl, c, o));
+      ops::store_stream<Arch, T>(y + i + w, ops::fmadd((batch::load_unaligned(x + i + w) - s) - sl, c, o));
     }
   }
-  for (; i + w <= n; i += w) xsimd::fma((batch::load_unaligned(x + i) - s) - sl, c, o).store_unaligned(y + i);
+  for (; i + w <= n; i += w) ops::fmadd((batch::load_unaligned(x + i) - s) - sl, c, o).store_unaligned(y + i);
   for (; i < n; ++i) y[i] = ((x[i] - shift) - shift_low) * scale + offset;
-  if (stream) _mm_sfence();  // non-temporal stores are weakly ordered: publish them before returning
+  if (stream) ops::stream_fence<Arch>();  // non-temporal stores are weakly ordered: publish them before returning
 }
 
 template <class Arch, class T>
@@ -143,13 +127,13 @@ void backward_sums(const T* x, const T* dy, std::size_t n, T mean, T* sums) {
     const batch g0 = batch::load_unaligned(dy + i), g1 = batch::load_unaligned(dy + i + w);
     s0 += g0;
     s1 += g1;
-    c0 = xsimd::fma(g0, batch::load_unaligned(x + i) - m, c0);
-    c1 = xsimd::fma(g1, batch::load_unaligned(x + i + w) - m, c1);
+    c0 = ops::fmadd(g0, batch::load_unaligned(x + i) - m, c0);
+    c1 = ops::fmadd(g1, batch::load_unaligned(x + i + w) - m, c1);
   }
   for (; i + w <= n; i += w) {
     const batch g = batch::load_unaligned(dy + i);
     s0 += g;
-    c0 = xsimd::fma(g, batch::load_unaligned(x + i) - m, c0);
+    c0 = ops::fmadd(g, batch::load_unaligned(x + i) - m, c0);
   }
   T sum_dy = xsimd::hadd(s0 + s1), sum_centered = xsimd::hadd(c0 + c1);
   for (; i < n; ++i) {
@@ -168,7 +152,7 @@ void backward_apply(const T* x, const T* dy, std::size_t n, T mean, T p, T q, T 
   std::size_t i = 0;
   for (; i + w <= n; i += w) {
     const batch centered = batch::load_unaligned(x + i) - m;
-    xsimd::fma(pb, batch::load_unaligned(dy + i), xsimd::fma(qb, centered, rb)).store_unaligned(dx + i);
+    ops::fmadd(pb, batch::load_unaligned(dy + i), ops::fmadd(qb, centered, rb)).store_unaligned(dx + i);
   }
   for (; i < n; ++i) dx[i] = p * dy[i] + (q * (x[i] - mean) + r);
 }

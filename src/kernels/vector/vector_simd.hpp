@@ -1,10 +1,9 @@
 #pragma once
 // Level-1 kernels written once against xsimd and compiled per ISA (see isa/<isa>.cpp).
 // Everything here is a template over the arch tag, so no symbol is shared between ISA objects.
-#include <type_traits>
-
 #include <xsimd/xsimd.hpp>
 
+#include "kernels/simd/simd.hpp"
 #include "kernels/vector/vector_kernels.hpp"
 
 namespace mlpkit::detail::simd {
@@ -17,12 +16,12 @@ T dot(const T* x, const T* y, std::size_t n) {
   batch acc0(T(0)), acc1(T(0)), acc2(T(0)), acc3(T(0));
   std::size_t i = 0;
   for (; i + 4 * w <= n; i += 4 * w) {
-    acc0 = xsimd::fma(batch::load_unaligned(x + i), batch::load_unaligned(y + i), acc0);
-    acc1 = xsimd::fma(batch::load_unaligned(x + i + w), batch::load_unaligned(y + i + w), acc1);
-    acc2 = xsimd::fma(batch::load_unaligned(x + i + 2 * w), batch::load_unaligned(y + i + 2 * w), acc2);
-    acc3 = xsimd::fma(batch::load_unaligned(x + i + 3 * w), batch::load_unaligned(y + i + 3 * w), acc3);
+    acc0 = ops::fmadd(batch::load_unaligned(x + i), batch::load_unaligned(y + i), acc0);
+    acc1 = ops::fmadd(batch::load_unaligned(x + i + w), batch::load_unaligned(y + i + w), acc1);
+    acc2 = ops::fmadd(batch::load_unaligned(x + i + 2 * w), batch::load_unaligned(y + i + 2 * w), acc2);
+    acc3 = ops::fmadd(batch::load_unaligned(x + i + 3 * w), batch::load_unaligned(y + i + 3 * w), acc3);
   }
-  for (; i + w <= n; i += w) acc0 = xsimd::fma(batch::load_unaligned(x + i), batch::load_unaligned(y + i), acc0);
+  for (; i + w <= n; i += w) acc0 = ops::fmadd(batch::load_unaligned(x + i), batch::load_unaligned(y + i), acc0);
   T result = xsimd::hadd((acc0 + acc1) + (acc2 + acc3));
   for (; i < n; ++i) result += x[i] * y[i];
   return result;
@@ -34,7 +33,7 @@ void axpy(T alpha, const T* x, T* y, std::size_t n) {
   constexpr std::size_t w = batch::size;
   const batch a(alpha);
   std::size_t i = 0;
-  for (; i + w <= n; i += w) xsimd::fma(a, batch::load_unaligned(x + i), batch::load_unaligned(y + i)).store_unaligned(y + i);
+  for (; i + w <= n; i += w) ops::fmadd(a, batch::load_unaligned(x + i), batch::load_unaligned(y + i)).store_unaligned(y + i);
   for (; i < n; ++i) y[i] += alpha * x[i];
 }
 
@@ -54,16 +53,6 @@ T sum(const T* x, std::size_t n) {
   return result;
 }
 
-// AVX-512: the mask of lanes p[j] > 0 among the first lanes of `tail` (a low bit mask), by a masked
-// load, so nothing past them is read. Templated on Arch, as every kernel here, to stay per-ISA.
-template <class Arch, class T>
-unsigned positive_lanes(const T* p, unsigned tail) {
-  if constexpr (std::is_same_v<T, float>)
-    return _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(static_cast<__mmask16>(tail), p), _mm512_setzero_ps(), _CMP_GT_OQ);
-  else
-    return _mm512_cmp_pd_mask(_mm512_maskz_loadu_pd(static_cast<__mmask8>(tail), p), _mm512_setzero_pd(), _CMP_GT_OQ);
-}
-
 // Stops at the first vector with a difference: a caller scanning a large block learns of a kink early.
 template <class Arch, class T>
 bool signs_differ(const T* x, const T* y, std::size_t rows, std::size_t cols, std::size_t ld) {
@@ -77,17 +66,18 @@ bool signs_differ(const T* x, const T* y, std::size_t rows, std::size_t cols, st
     // the others turn the masks into 0/1 values first.
     for (; i + w <= cols; i += w) {
       const auto x_positive = batch::load_unaligned(x + i) > zero, y_positive = batch::load_unaligned(y + i) > zero;
-      if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+      if constexpr (ops::is_avx512<Arch>) {
         if ((x_positive.data ^ y_positive.data) != 0) return true;
       } else {
         if (xsimd::any(xsimd::select(x_positive, one, zero) != xsimd::select(y_positive, one, zero))) return true;
       }
     }
-    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+    if constexpr (ops::is_avx512<Arch>) {
       // The tail by masked loads: masked-off lanes read nothing and compare as 0 > 0, false.
       if (i < cols) {
-        const unsigned tail = (1U << (cols - i)) - 1;
-        if (positive_lanes<Arch>(x + i, tail) != positive_lanes<Arch>(y + i, tail)) return true;
+        const auto x_positive = ops::load_tail<Arch>(x + i, cols - i) > zero;
+        const auto y_positive = ops::load_tail<Arch>(y + i, cols - i) > zero;
+        if (x_positive.data != y_positive.data) return true;
       }
     } else {
       for (; i < cols; ++i)

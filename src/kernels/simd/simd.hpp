@@ -1,0 +1,104 @@
+#pragma once
+// The SIMD layer of the kernels: what xsimd 8.1 lacks or gets wrong, written once, so that a kernel
+// says what it computes and never which instructions do it. Raw intrinsics belong here only.
+// - is_avx512<Arch>: the one test for "this is AVX-512" (any arch built on avx512f).
+// - fmadd: x·y + z rounded once wherever the ISA has FMA (AVX2, AVX-512); xsimd::fma leaves AVX-512
+//   to its generic x*y + z, which the compiler then fuses or not per call site. SSE2 has no FMA:
+//   a multiply and an add, as xsimd does.
+// - store_stream / stream_fence: non-temporal stores of full aligned batches, and the fence that
+//   publishes them (they are weakly ordered) before a kernel returns.
+// - load_widened: floats widened to a double batch (xsimd 8.1 has no fast float → double).
+// - load_tail: the first `count` lanes of a batch with the rest zero, reading nothing past them
+//   (AVX-512 masked load; elsewhere through a zeroed buffer).
+// Everything is a template over the arch tag, so no symbol is shared between ISA objects.
+#include <immintrin.h>
+#include <xsimd/xsimd.hpp>
+
+#include <cstddef>
+#include <type_traits>
+
+namespace mlpkit::detail {
+
+/**
+ * Whether a call writes its output with non-temporal stores, given `bytes`, what it moves that
+ * competes for the cache: only from the last-level cache's size on (at least 8 MiB), where the
+ * output would be evicted before anyone read it again. (kernels/simd/streaming.cpp)
+ */
+bool use_streaming_stores(std::size_t bytes);
+
+// simd::ops, so that the kernels not yet moved onto this layer (gemm, activations) can keep their
+// own simd::fmadd until they are.
+namespace simd::ops {
+
+/** Whether Arch is AVX-512 (avx512f or an arch built on it, as avx512bw). */
+template <class Arch>
+inline constexpr bool is_avx512 = std::is_base_of_v<xsimd::avx512f, Arch>;
+
+/** x·y + z, fused (one rounding) on every ISA with FMA. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> fmadd(const xsimd::batch<T, Arch>& x, const xsimd::batch<T, Arch>& y,
+                                   const xsimd::batch<T, Arch>& z) {
+  if constexpr (is_avx512<Arch>) {
+    if constexpr (std::is_same_v<T, float>)
+      return _mm512_fmadd_ps(x, y, z);
+    else
+      return _mm512_fmadd_pd(x, y, z);
+  } else {
+    return xsimd::fma(x, y, z);
+  }
+}
+
+/** A non-temporal store of a full batch to an address aligned to the batch's size. */
+template <class Arch, class T>
+inline void store_stream(T* p, const xsimd::batch<T, Arch>& v) {
+  constexpr std::size_t bytes = sizeof(T) * xsimd::batch<T, Arch>::size;
+  if constexpr (std::is_same_v<T, float>) {
+    if constexpr (bytes == 64) _mm512_stream_ps(p, v);
+    else if constexpr (bytes == 32) _mm256_stream_ps(p, v);
+    else _mm_stream_ps(p, v);
+  } else {
+    if constexpr (bytes == 64) _mm512_stream_pd(p, v);
+    else if constexpr (bytes == 32) _mm256_stream_pd(p, v);
+    else _mm_stream_pd(p, v);
+  }
+}
+
+/** Orders the non-temporal stores before it with every later store: call it before returning. */
+template <class Arch>
+inline void stream_fence() {
+  _mm_sfence();
+}
+
+/** D floats (D = doubles per batch) widened to one double batch. */
+template <class Arch>
+inline xsimd::batch<double, Arch> load_widened(const float* p) {
+  using dbatch = xsimd::batch<double, Arch>;
+  if constexpr (dbatch::size == 8) {
+    return _mm512_cvtps_pd(_mm256_loadu_ps(p));
+  } else if constexpr (dbatch::size == 4) {
+    return _mm256_cvtps_pd(_mm_loadu_ps(p));
+  } else {
+    static_assert(dbatch::size == 2, "unexpected double batch width");
+    return _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
+}
+
+/** Lanes 0 … count − 1 from p, the others 0; count < the batch size; nothing past them is read. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> load_tail(const T* p, std::size_t count) {
+  using batch = xsimd::batch<T, Arch>;
+  if constexpr (is_avx512<Arch>) {
+    const unsigned mask = (1U << count) - 1;
+    if constexpr (std::is_same_v<T, float>)
+      return _mm512_maskz_loadu_ps(static_cast<__mmask16>(mask), p);
+    else
+      return _mm512_maskz_loadu_pd(static_cast<__mmask8>(mask), p);
+  } else {
+    alignas(64) T lanes[batch::size] = {};
+    for (std::size_t j = 0; j < count; ++j) lanes[j] = p[j];
+    return batch::load_aligned(lanes);
+  }
+}
+
+}  // namespace simd::ops
+}  // namespace mlpkit::detail
