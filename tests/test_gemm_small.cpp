@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/gemm/gemm_ref.hpp"
 #include "mlpkit/mlpkit.hpp"
 #include "gemm_stored.hpp"
 #include "test_support.hpp"

@@ -5,10 +5,11 @@
  */
 #include <span>
 
+#include "mlpkit/export.hpp"
 #include "mlpkit/matrix.hpp"
 #include "mlpkit/mlp.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * H·v, with H = ∇²J(θ) the Hessian of the objective that Mlp::forward_backward differentiates
@@ -25,14 +26,16 @@ namespace mlpkit {
  * size than parameter_count(), a non-finite entry of v (naming it), and labels the loss rejects.
  */
 template <class T>
-T hessian_vector_product(const Mlp<T>& net, MatrixView<const T> x, MatrixView<const T> y, std::span<const T> v,
+MLPKIT_API T hessian_vector_product(const Mlp<T>& net, MatrixView<const T> x, MatrixView<const T> y, std::span<const T> v,
                          std::span<T> hv, std::span<T> gradient = {});
 
+#ifndef MLPKIT_DOXYGEN  // explicit instantiations in the library, not part of the reference
 extern template float hessian_vector_product<float>(const Mlp<float>&, MatrixView<const float>,
                                                     MatrixView<const float>, std::span<const float>,
                                                     std::span<float>, std::span<float>);
 extern template double hessian_vector_product<double>(const Mlp<double>&, MatrixView<const double>,
                                                       MatrixView<const double>, std::span<const double>,
                                                       std::span<double>, std::span<double>);
+#endif
 
 }  // namespace mlpkit

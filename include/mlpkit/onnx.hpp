@@ -27,9 +27,10 @@
 #include <filesystem>
 #include <string_view>
 
+#include "mlpkit/export.hpp"
 #include "mlpkit/model.hpp"
 
-namespace mlpkit {
+namespace mlpkit MLPKIT_API {
 
 /**
  * The model of the ONNX file `path` in precision T. `options.convert_precision` is needed to import
@@ -38,11 +39,11 @@ namespace mlpkit {
  * comment), also when it cannot be read or is not an ONNX model.
  */
 template <class T>
-Model<T> import_onnx(const std::filesystem::path& path, const ModelLoadOptions& options = {});
+MLPKIT_API Model<T> import_onnx(const std::filesystem::path& path, const ModelLoadOptions& options = {});
 
 /** The same from the bytes of an ONNX file (the message names no file). */
 template <class T>
-Model<T> import_onnx_bytes(std::string_view bytes, const ModelLoadOptions& options = {});
+MLPKIT_API Model<T> import_onnx_bytes(std::string_view bytes, const ModelLoadOptions& options = {});
 
 /**
  * What the ONNX file `path` holds, as read_model_info describes a model file: dtype "F32" or "F64",
@@ -51,9 +52,11 @@ Model<T> import_onnx_bytes(std::string_view bytes, const ModelLoadOptions& optio
  */
 ModelFileInfo read_onnx_info(const std::filesystem::path& path);
 
+#ifndef MLPKIT_DOXYGEN  // explicit instantiations in the library, not part of the reference
 extern template Model<float> import_onnx<float>(const std::filesystem::path&, const ModelLoadOptions&);
 extern template Model<double> import_onnx<double>(const std::filesystem::path&, const ModelLoadOptions&);
 extern template Model<float> import_onnx_bytes<float>(std::string_view, const ModelLoadOptions&);
 extern template Model<double> import_onnx_bytes<double>(std::string_view, const ModelLoadOptions&);
+#endif
 
 }  // namespace mlpkit

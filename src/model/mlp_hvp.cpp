@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mlpkit/activations.hpp"
+#include "model/mlp_loss.hpp"
 #include "runtime/checks.hpp"
 
 namespace mlpkit::detail {
@@ -246,7 +247,7 @@ T passes(const Mlp<T>& net, MatrixView<const T> x, MatrixView<const T> y, std::s
     for (std::size_t j = 0; j < m; ++j) layers[0].a[i * m + j] = x(i, j);
   forward(net, p, layers, m);
   const MatrixView<const T> logits{layers[count].z.data(), c.dims[count], m, m};
-  const T cost = net.data_loss(logits, y) + net.l2_penalty(m);  // checks the labels
+  const T cost = detail::data_loss(net, logits, y) + detail::l2_penalty(net, m);  // checks the labels
   output_layer(c, y, layers[count], m);
 
   const auto tensors = net.tensors();
