@@ -1201,7 +1201,7 @@ void expect_onnx_error(std::initializer_list<std::string_view> parts, const std:
 
 TEST_CASE("import_onnx refuses what it cannot import with mlpkit::Error naming the node, its op type and what is supported") {
   // 173. bytes that are no ONNX model; a model without a graph; a file that does not exist.
-  expect_onnx_error({"not an ONNX model"}, std::string("\xff\xff\xff\xff garbage", 14));
+  expect_onnx_error({"not an ONNX model"}, std::string("\xff\xff\xff\xff garbage"));
   expect_onnx_error({"holds no graph"}, onnx::ModelProto().SerializeAsString());
   expect_error("import_onnx", {"no_such_file.onnx", "cannot open"}, [] { (void)import_onnx<float>("no_such_file.onnx"); });
   // 174. an operator outside the chain's vocabulary, and a node of another domain.
