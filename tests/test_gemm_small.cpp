@@ -1,7 +1,9 @@
 // The small-problem path of gemm (AVX-512: balanced row tiles, masked column tails, no packing):
 // against the reference at the edge sizes of its tiles, and bitwise against the direct and packed
 // paths it replaces (the same sums in the same order), with the fused epilogue, under every ISA
-// (where the ISA has no small kernel the other paths run and must agree all the same).
+// (where the ISA has no small kernel the other paths run and must agree all the same). While
+// gemm_simd's Config::SMALL_KERNEL is off, every ISA is in that case: these shapes then check the
+// direct path at the small kernel's edge sizes.
 #include <algorithm>
 #include <bit>
 #include <cmath>
