@@ -9,25 +9,15 @@
 
 #include "kernels/activations/activations_simd.hpp"
 #include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/simd/simd.hpp"
 
 namespace mlpkit::detail::gemm_simd {
 
 template <class Arch, class T>
 using Batch = xsimd::batch<T, Arch>;
 
-// x·y + z fused. xsimd 8.1 has no avx512 fma kernel (its generic x*y+z leaves fusing to the
-// compiler, which then fuses differently per call site), so avx512 calls the intrinsic itself.
-template <class Arch, class T>
-Batch<Arch, T> fmadd(const Batch<Arch, T>& x, const Batch<Arch, T>& y, const Batch<Arch, T>& z) {
-  if constexpr (std::is_same_v<Arch, xsimd::avx512bw>) {
-    if constexpr (std::is_same_v<T, float>)
-      return _mm512_fmadd_ps(x, y, z);
-    else
-      return _mm512_fmadd_pd(x, y, z);
-  } else {
-    return xsimd::fma(x, y, z);
-  }
-}
+// x·y + z fused on every ISA (xsimd 8.1's fma does not fuse on avx512): the SIMD layer's.
+using simd::ops::fmadd;
 
 /**
  * Stores the accumulators of one full MR × (NB·W) tile: C = alpha·acc + beta·C (C unread when
