@@ -220,3 +220,103 @@ TEST_CASE("save replaces a model file whole and leaves no temporary file behind"
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) files += entry.is_regular_file() ? 1 : 0;
   CHECK(files == 1);
 }
+
+namespace {
+
+// The message of the mlpkit::Error `f` throws ("" when it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// The loader reads θ in chunks of 128 KiB and checks each with the dot kernel of the active ISA:
+// a NaN or an infinity anywhere (chunk edges, kernel tails, the bias after a weight) is found and
+// named, under every ISA, from bytes and from a file.
+template <class T>
+void check_nonfinite_found(const std::filesystem::path& dir) {
+  MlpConfig<T> config;
+  config.dims = {301, 120, 3};  // W1: 36120 entries, over 2 chunks of float (32768 each), 3 of double
+  config.output = Activation::identity;
+  config.loss = Loss::mean_squared_error;
+  const Model<T> model{Mlp<T>(config)};
+  const std::string good = model.to_bytes();
+  const std::size_t data = good.size() - model.network().parameter_count() * sizeof(T);
+  const std::size_t chunk = (std::size_t{128} << 10) / sizeof(T);
+  const std::size_t w1 = 301 * 120;
+  const T bad[] = {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::infinity()};
+  for (const std::size_t i : {std::size_t{0}, std::size_t{1}, std::size_t{2047}, std::size_t{2048}, chunk - 1, chunk, chunk + 17,
+                              w1 - 1, w1, w1 + 119, w1 + 120, model.network().parameter_count() - 1}) {
+    for (const T value : bad) {
+      std::string bytes = good;
+      std::memcpy(bytes.data() + data + i * sizeof(T), &value, sizeof(T));
+      const std::string tensor = i < w1 ? "W1" : i < w1 + 120 ? "b1" : i < w1 + 120 + 360 ? "W2" : "b2";
+      const std::size_t in_tensor = i < w1 ? i : i < w1 + 120 ? i - w1 : i < w1 + 480 ? i - w1 - 120 : i - w1 - 480;
+      const std::size_t cols = tensor == "W1" ? 301 : tensor == "W2" ? 120 : 1;
+      const std::string expected =
+          "tensor " + tensor + " holds a non-finite value (" + (value > 0 ? "inf" : value < 0 ? "-inf" : "nan") + ") at [" +
+          std::to_string(in_tensor / cols) + ", " + std::to_string(in_tensor % cols) + "]";
+      INFO("entry " << i << ", expected: " << expected);
+      CHECK(error_of([&] { (void)Model<T>::from_bytes(bytes); }).find(expected) != std::string::npos);
+      if (i == chunk || i == w1 + 120) {  // and through the file reader
+        const auto path = dir / "bad.safetensors";
+        {
+          std::ofstream(path, std::ios::binary) << bytes;
+        }
+        CHECK(error_of([&] { (void)Model<T>::load(path); }).find(expected) != std::string::npos);
+      }
+    }
+  }
+  CHECK(error_of([&] { (void)Model<T>::from_bytes(good); }).empty());
+}
+
+}  // namespace
+
+TEST_CASE("a NaN or an infinity is found at any position of θ under every ISA, naming the tensor and the entry") {
+  const ScopedTempDir dir;
+  for_each_isa([&](Isa) {
+    SUBCASE("float") { check_nonfinite_found<float>(dir.path()); }
+    SUBCASE("double") { check_nonfinite_found<double>(dir.path()); }
+  });
+}
+
+TEST_CASE("reload reads into the storage of the model it is given and returns what load returns, bitwise") {
+  const ScopedTempDir dir;
+  const auto path = dir.path() / "m.safetensors";
+  const Matrix<double> raw = random_matrix<double>(5, 9, 3, -5, 5);
+  const Model<double> saved = make_model<double>(kLossCases[1], Activation::tanh, true, 21);
+  saved.save(path);
+  const std::vector<double> before = values_of(saved.predict(raw.view()));
+  SUBCASE("a previous model of the same size gives its θ storage") {
+    Model<double> previous = make_model<double>(kLossCases[1], Activation::relu, false, 22);
+    const double* storage = previous.network().parameters().data();
+    const Model<double> loaded = Model<double>::reload(path, std::move(previous));
+    check_same(loaded, saved);
+    CHECK(loaded.network().parameters().data() == storage);
+    CHECK(same_bits(values_of(loaded.predict(raw.view())), before));
+  }
+  SUBCASE("a previous model of another size is only dropped") {
+    MlpConfig<double> other;
+    other.dims = {2, 2, 1};
+    const Model<double> loaded = Model<double>::reload(path, Model<double>{Mlp<double>(other)});
+    check_same(loaded, saved);
+    CHECK(same_bits(values_of(loaded.predict(raw.view())), before));
+  }
+  SUBCASE("on error no model comes back (the previous one is gone, nothing is half-loaded)") {
+    std::string bytes = saved.to_bytes();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const std::size_t b3_last = bytes.size() - 2 * 5 * sizeof(double) - sizeof(double);  // before inputs.mean, .variance
+    std::memcpy(bytes.data() + b3_last, &nan, sizeof nan);
+    {
+      std::ofstream(path, std::ios::binary) << bytes;
+    }
+    Model<double> previous = make_model<double>(kLossCases[1], Activation::tanh, true, 23);
+    const std::string message = error_of([&] { (void)Model<double>::reload(path, std::move(previous)); });
+    CHECK(message.find("mlpkit::Model::reload: ") == 0);
+    CHECK(message.find("tensor b3 holds a non-finite value (nan) at [2, 0]") != std::string::npos);
+  }
+}

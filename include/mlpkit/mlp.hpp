@@ -190,6 +190,13 @@ class Mlp {
    * overwrite. Throws as validate_config.
    */
   Mlp(const MlpConfig<T>& config, SkipInit);
+  /**
+   * As Mlp(config, skip_init), but θ takes over the storage of `storage`'s θ when it holds as many
+   * parameters (its values are unspecified then too): a model read over a former one of the same
+   * size touches pages already mapped instead of faulting in fresh ones. `storage` is left as a
+   * moved-from model (assign or destroy it). Throws as validate_config, leaving `storage` unchanged.
+   */
+  Mlp(const MlpConfig<T>& config, SkipInit, Mlp&& storage);
 
   /** A copy of a model of the other precision: same config, parameters converted, same step. */
   template <class U>
@@ -299,6 +306,8 @@ class Mlp {
   MatrixView<const T> forward_pass(const T* theta, MatrixView<const T> x, MlpWorkspace<T>& ws, bool keep_z,
                                    bool dropout) const;
   void prepare_masks(MlpWorkspace<T>& ws, std::size_t m) const;
+  /** Validates config_, lays out θ and sizes it, taking `reuse`'s storage when it has that size. */
+  void lay_out(std::vector<T, detail::DefaultInitAllocator<T>>* reuse);
   /** dθ, allocated (zeros) on the first call. */
   T* gradient_data() const;
 

@@ -120,6 +120,15 @@ class Model {
    * be opened or read.
    */
   static Model load(const std::filesystem::path& path, const ModelLoadOptions& options = {});
+  /**
+   * load() into the storage of `previous`, a model the caller is done with (typically the former
+   * version of the model being reloaded, or the spare of a double-buffered pair): when the file's
+   * network has as many parameters, θ is read into previous's θ, whose pages are already mapped,
+   * instead of into fresh memory the kernel must fault in and zero. The result is the same as
+   * load()'s, bitwise. Throws as load() ("Model::reload" in the message); nothing is half-loaded:
+   * on error no model is returned and `previous` (taken by value, so moved in) is gone.
+   */
+  static Model reload(const std::filesystem::path& path, Model previous, const ModelLoadOptions& options = {});
 
   /** Metadata of the user, keys starting with "user." (save throws otherwise): travels with the file. */
   std::map<std::string, std::string> user_metadata;

@@ -119,6 +119,16 @@ Mlp<T>::Mlp(const MlpConfig<T>& config) : Mlp(config, skip_init) {
 
 template <class T>
 Mlp<T>::Mlp(const MlpConfig<T>& config, SkipInit) : config_(config) {
+  lay_out(nullptr);
+}
+
+template <class T>
+Mlp<T>::Mlp(const MlpConfig<T>& config, SkipInit, Mlp&& storage) : config_(config) {
+  lay_out(&storage.theta_);
+}
+
+template <class T>
+void Mlp<T>::lay_out(std::vector<T, detail::DefaultInitAllocator<T>>* reuse) {
   validate_config(config_);
   const auto& dims = config_.dims;
   std::size_t offset = 0;
@@ -126,7 +136,10 @@ Mlp<T>::Mlp(const MlpConfig<T>& config, SkipInit) : config_(config) {
     weight_offset_.push_back(offset);
     offset += dims[l] * (dims[l - 1] + 1);
   }
-  theta_.resize(offset);  // not zeroed: the caller writes every parameter
+  if (reuse != nullptr && reuse->size() == offset)
+    theta_.swap(*reuse);
+  else
+    theta_.resize(offset);  // not zeroed: the caller writes every parameter
 }
 
 template <class T>

@@ -1,22 +1,20 @@
 // Model: an Mlp with its input statistics, saved to and loaded from a safetensors file. Loading
-// validates the whole header first, then copies tensor bytes (never parses them) into a new model.
+// validates the whole header first, then copies tensor bytes (never parses them) into θ chunk by
+// chunk, checking each chunk for finiteness while it is still in cache.
 #include "mlpkit/model.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <atomic>
+#include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <type_traits>
 #include <vector>
 
+#include "kernels/vector/vector_kernels.hpp"
 #include "model/finite.hpp"
+#include "model/model_file.hpp"
 #include "model/model_metadata.hpp"
 #include "model/safetensors.hpp"
 #include "runtime/checks.hpp"
@@ -46,35 +44,76 @@ void read_converted(const TensorSource& source, std::uint64_t begin, T* out, std
   for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(stored[i]);
 }
 
+// Bytes per read of a tensor: small enough that the finiteness check finds them in L2.
+constexpr std::size_t kChunkBytes = std::size_t{128} << 10;
+// Elements per call of the dot kernel in chunk_finite (its zeros stay in L1: 16 KiB of double).
+constexpr std::size_t kDotElements = 2048;
+
+// Whether values[0, n) are all finite, at the speed of the SIMD dot kernel of current_isa():
+// dot(values, 0) is NaN exactly when some value is NaN or ±Inf (finite·0 = ±0, but ±Inf·0 and
+// NaN·0 are NaN, and a NaN survives every later addition).
 template <class T>
-void read_tensor(const TensorSource& source, const TensorRecord& record, T* out, std::size_t n) {
-  if (record.dtype == dtype_of<T>())
-    source(record.begin, n * sizeof(T), out);
-  else if (record.dtype == Dtype::f32)
-    read_converted<T, float>(source, record.begin, out, n);
-  else
-    read_converted<T, double>(source, record.begin, out, n);
+bool chunk_finite(const T* values, std::size_t n) {
+  alignas(64) static constexpr T kZeros[kDotElements] = {};
+  const auto& kernels = active_vector_kernels<T>();
+  for (std::size_t i = 0; i < n; i += kDotElements)
+    if (std::isnan(kernels.dot(values + i, kZeros, std::min(kDotElements, n - i)))) return false;
+  return true;
 }
 
+// Tensor `t` of θ from its record: same dtype, read chunk by chunk and each chunk checked (when
+// `check`) right after it lands; another dtype, read whole and converted, then checked. Throws
+// naming the entry at the first non-finite value, before reading further.
+template <class T>
+void read_tensor(const ErrorContext& where, const TensorSource& source, const TensorRecord& record, const TensorInfo& t,
+                 T* out, bool check) {
+  const std::size_t n = t.rows * t.cols;
+  if (record.dtype != dtype_of<T>()) {
+    if (record.dtype == Dtype::f32)
+      read_converted<T, float>(source, record.begin, out, n);
+    else
+      read_converted<T, double>(source, record.begin, out, n);
+    if (check) check_finite(where, t, out);
+    return;
+  }
+  constexpr std::size_t chunk = kChunkBytes / sizeof(T);
+  for (std::size_t i = 0; i < n; i += chunk) {
+    const std::size_t count = std::min(chunk, n - i);
+    source(record.begin + i * sizeof(T), count * sizeof(T), out + i);
+    if (check && !chunk_finite(out + i, count)) check_finite(where, t, out, i + count);
+  }
+}
+
+void read_statistics(const TensorSource& source, const TensorRecord& record, double* out, std::size_t n) {
+  if (record.dtype == Dtype::f64)
+    source(record.begin, n * sizeof(double), out);
+  else
+    read_converted<double, float>(source, record.begin, out, n);
+}
+
+// The model a validated header describes, its tensors read from `source`; θ takes over the storage
+// of `reuse` (when given and of the same size).
 template <class T>
 Model<T> build_model(const ErrorContext& where, const SafetensorsHeader& header, const ModelLoadOptions& options,
-                     const TensorSource& source) {
+                     const TensorSource& source, Mlp<T>* reuse = nullptr) {
   const ModelHeader model = read_model_header(where, header);
   if (model.dtype != dtype_of<T>() && !options.convert_precision)
     fail_in(where, concat("the weights are ", dtype_name(model.dtype), " but this is a Model<", scalar_name<T>(),
                           "> (set ModelLoadOptions::convert_precision to convert them)"));
-  // Everything is validated: from here on only reading, which fails only when the source does.
-  Mlp<T> net(convert_config<T>(model.config), skip_init);
+  // Everything is validated: from here on only reading, which fails only when the source does or a
+  // weight is not finite; the model under construction is then dropped.
+  Mlp<T> net = reuse != nullptr ? Mlp<T>(convert_config<T>(model.config), skip_init, std::move(*reuse))
+                                : Mlp<T>(convert_config<T>(model.config), skip_init);
   net.set_step(model.step);
   T* theta = net.parameters().data();
-  for (const auto& t : net.tensors()) read_tensor(source, header.tensors.at(t.name), theta + t.offset, t.rows * t.cols);
-  if (!options.allow_nonfinite) check_finite(where, net);
+  for (const auto& t : net.tensors())
+    read_tensor(where, source, header.tensors.at(t.name), t, theta + t.offset, !options.allow_nonfinite);
   std::optional<Standardizer<T>> inputs;
   if (model.has_inputs) {
     const std::size_t n = model.config.dims.front();
     std::vector<double> mean(n), variance(n);
-    read_tensor(source, header.tensors.at(kInputsMean), mean.data(), n);
-    read_tensor(source, header.tensors.at(kInputsVariance), variance.data(), n);
+    read_statistics(source, header.tensors.at(kInputsMean), mean.data(), n);
+    read_statistics(source, header.tensors.at(kInputsVariance), variance.data(), n);
     try {
       inputs = Standardizer<T>::from_statistics(mean, variance, model.inputs_count, model.inputs_epsilon);
     } catch (const Error& e) {
@@ -86,50 +125,15 @@ Model<T> build_model(const ErrorContext& where, const SafetensorsHeader& header,
   return result;
 }
 
-// The header of a file, read through an open stream: length, then exactly that many bytes of JSON.
-SafetensorsHeader read_file_header(const ErrorContext& where, std::ifstream& file, std::uint64_t file_size) {
-  char first[kLengthBytes] = {};
-  file.read(first, static_cast<std::streamsize>(std::min<std::uint64_t>(kLengthBytes, file_size)));
-  const std::uint64_t length = header_length(where, std::string_view(first, kLengthBytes), file_size);
-  std::string json(length, '\0');
-  if (!file.read(json.data(), static_cast<std::streamsize>(length))) fail_in(where, "cannot read the header");
-  return parse_header(where, json, file_size);
-}
-
-std::ifstream open_model_file(const ErrorContext& where, const std::filesystem::path& path, std::uint64_t& file_size) {
-  std::error_code ec;
-  file_size = std::filesystem::file_size(path, ec);
-  std::ifstream file(path, std::ios::binary);
-  if (ec || !file) fail_in(where, "cannot open the file (" + (ec ? ec.message() : std::string(std::strerror(errno))) + ")");
-  return file;
-}
-
-// Writes the bytes to a fresh file next to `path`, syncs it and renames it over `path`: readers see
-// the old file or the whole new one, never a torn one.
-void write_atomically(const char* function, const std::filesystem::path& path, const std::string& bytes) {
-  static std::atomic<unsigned> counter{0};
-  std::filesystem::path temporary = path;
-  temporary += concat(".tmp-", ::getpid(), "-", counter.fetch_add(1));
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) fail(function, "cannot write ", path, " (", std::strerror(errno), ")");
-  std::size_t written = 0;
-  bool ok = true;
-  while (ok && written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) written += static_cast<std::size_t>(n);
-  }
-  const int error = ok ? 0 : errno;
-  ok = ok && ::fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  std::error_code ec;
-  if (ok) std::filesystem::rename(temporary, path, ec);
-  if (!ok || ec) {
-    const std::string reason = ec ? ec.message() : std::strerror(error != 0 ? error : errno);
-    std::filesystem::remove(temporary, ec);
-    fail(function, "cannot write ", path, " (", reason, ")");
-  }
+template <class T>
+Model<T> load_file(const ErrorContext& where, const std::filesystem::path& path, const ModelLoadOptions& options, Mlp<T>* reuse) {
+  const ModelFileReader file(where, path);
+  const SafetensorsHeader header = file.read_header();
+  // Tensor bytes go straight from the file into θ: one copy, no staging buffer.
+  const std::uint64_t data = header.data_start;
+  return build_model<T>(
+      where, header, options, [&](std::uint64_t begin, std::uint64_t size, void* out) { file.read_at(data + begin, size, out); },
+      reuse);
 }
 
 }  // namespace
@@ -204,24 +208,18 @@ Model<T> Model<T>::from_bytes(std::string_view bytes, const ModelLoadOptions& op
 
 template <class T>
 Model<T> Model<T>::load(const std::filesystem::path& path, const ModelLoadOptions& options) {
-  const detail::ErrorContext where{"Model::load", path.string()};
-  std::uint64_t file_size = 0;
-  std::ifstream file = detail::open_model_file(where, path, file_size);
-  const auto header = detail::read_file_header(where, file, file_size);
-  // Tensor bytes go straight from the file into θ: one copy, no staging buffer.
-  return detail::build_model<T>(where, header, options, [&](std::uint64_t begin, std::uint64_t size, void* out) {
-    file.seekg(static_cast<std::streamoff>(header.data_start + begin));
-    if (!file.read(static_cast<char*>(out), static_cast<std::streamsize>(size)))
-      detail::fail_in(where, detail::concat("cannot read ", size, " bytes at offset ", header.data_start + begin,
-                                            " (the file shrank while loading?)"));
-  });
+  return detail::load_file<T>({"Model::load", path.string()}, path, options, nullptr);
+}
+
+template <class T>
+Model<T> Model<T>::reload(const std::filesystem::path& path, Model previous, const ModelLoadOptions& options) {
+  return detail::load_file<T>({"Model::reload", path.string()}, path, options, &previous.network());
 }
 
 ModelFileInfo read_model_info(const std::filesystem::path& path) {
   const detail::ErrorContext where{"read_model_info", path.string()};
-  std::uint64_t file_size = 0;
-  std::ifstream file = detail::open_model_file(where, path, file_size);
-  const auto model = detail::read_model_header(where, detail::read_file_header(where, file, file_size));
+  const detail::ModelFileReader file(where, path);
+  const auto model = detail::read_model_header(where, file.read_header());
   ModelFileInfo info;
   info.dtype = detail::dtype_name(model.dtype);
   info.config = model.config;
