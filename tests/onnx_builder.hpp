@@ -78,6 +78,52 @@ class OnnxBuilder {
   /** The graph output `name` [batch, n]. */
   void output(const std::string& name, std::int64_t n) { add_value(graph()->add_output(), name, {-1, n}, elem_type_); }
 
+  /** An INT64 initializer (a classifier's labels, a Reshape's shape). */
+  void int64_initializer(const std::string& name, std::vector<std::int64_t> dims, const std::vector<std::int64_t>& values) {
+    onnx::TensorProto* t = graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto_DataType_INT64);
+    for (const std::int64_t d : dims) t->add_dims(d);
+    for (const std::int64_t v : values) t->add_int64_data(v);
+  }
+
+  /**
+   * The outputs skl2onnx writes after a classifier whose network ends in `p` (a Softmax's or a
+   * Sigmoid's output) over `classes` classes: probabilities = Identity(p), or Concat(1 − p, p) when
+   * `binary`; labels = ArgMax → ArrayFeatureExtractor(classes) → Reshape(−1) → Cast(INT64); with
+   * `zipmap`, output_label = Identity(labels) and output_probability = ZipMap(probabilities) (a
+   * sequence of maps), else the labels and probabilities are the outputs themselves.
+   */
+  void sklearn_classifier_outputs(const std::string& p, std::int64_t classes, bool binary, bool zipmap) {
+    const std::string label = zipmap ? "label" : "output_label", probabilities = zipmap ? "probabilities" : "output_probability";
+    if (binary) {
+      initializer("unity", {}, {1.0});
+      node("Sub", {"unity", p}, {"negative_class_proba"});
+      attribute(node("Concat", {"negative_class_proba", p}, {probabilities}), "axis", 1);
+    } else {
+      node("Identity", {p}, {probabilities});
+    }
+    std::vector<std::int64_t> labels(static_cast<std::size_t>(classes));
+    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int64_t>(10 * i);
+    int64_initializer("classes", {classes}, labels);
+    int64_initializer("shape_tensor", {1}, {-1});
+    attribute(node("ArgMax", {probabilities}, {"argmax_output"}), "axis", 1);
+    node("ArrayFeatureExtractor", {"classes", "argmax_output"}, {"extracted"}).set_domain("ai.onnx.ml");
+    node("Reshape", {"extracted", "shape_tensor"}, {"reshaped_result"});
+    attribute(node("Cast", {"reshaped_result"}, {label}), "to", onnx::TensorProto_DataType_INT64);
+    auto* label_out = graph()->add_output();
+    label_out->set_name("output_label");
+    label_out->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto_DataType_INT64);
+    if (!zipmap) return output(probabilities, binary ? 2 : classes);
+    node("Identity", {label}, {"output_label"});
+    node("ZipMap", {probabilities}, {"output_probability"}).set_domain("ai.onnx.ml");
+    auto* map = graph()->add_output();
+    map->set_name("output_probability");
+    auto* entry = map->mutable_type()->mutable_sequence_type()->mutable_elem_type()->mutable_map_type();
+    entry->set_key_type(onnx::TensorProto_DataType_INT64);
+    entry->mutable_value_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto_DataType_FLOAT);
+  }
+
   std::string bytes() const { return model_.SerializeAsString(); }
 
  private:

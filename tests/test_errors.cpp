@@ -1395,3 +1395,42 @@ TEST_CASE("check_hvp and hessian_vector_product refuse bad functions, products, 
   v[2] = std::numeric_limits<double>::infinity();
   expect_error("hessian_vector_product", {"v[2] is not finite (inf)"}, [&] { (void)hessian_vector_product<double>(net, xv, yv, v, hv); });
 }
+
+#ifdef MLPKIT_WITH_ONNX
+namespace {
+
+// x [batch, 3] → Gemm 4×3 → `last` → p, then the classifier outputs skl2onnx writes, `edit` applied last.
+template <class Edit>
+std::string sklearn_graph(const char* last, bool binary, Edit&& edit) {
+  test::OnnxBuilder b(3);
+  b.gemm("x", "z1", "l1", binary ? 1 : 4, 3, std::vector<double>(binary ? 3 : 12, 0.5), std::vector<double>(binary ? 1 : 4, 0.1));
+  b.node(last, {"z1"}, {"p"});
+  b.sklearn_classifier_outputs("p", binary ? 2 : 4, binary, true);
+  edit(b);
+  return b.bytes();
+}
+
+}  // namespace
+
+TEST_CASE("import_onnx refuses two outputs that are no classifier's labels and probabilities, naming them") {
+  const auto unchanged = [](test::OnnxBuilder&) {};
+  CHECK_NOTHROW((void)import_onnx_bytes<float>(sklearn_graph("Softmax", false, unchanged)));
+  CHECK_NOTHROW((void)import_onnx_bytes<float>(sklearn_graph("Sigmoid", true, unchanged)));
+  // 198. two outputs that are not a classifier's labels and probabilities: a TopK where ArgMax
+  // belongs, or a second output that reads the network's input.
+  expect_onnx_error({"the graph has 2 outputs, 'output_label' and 'output_probability'", "not a classifier's labels and probabilities",
+                     "ArgMax → ArrayFeatureExtractor"},
+                    sklearn_graph("Softmax", false, [](test::OnnxBuilder& b) {
+                      for (auto& node : *b.graph()->mutable_node())
+                        if (node.op_type() == "ArgMax") node.set_op_type("TopK");
+                    }));
+  expect_onnx_error({"the graph has 2 outputs", "not a classifier's labels"}, sklearn_graph("Softmax", false, [](test::OnnxBuilder& b) {
+                      for (auto& node : *b.graph()->mutable_node())
+                        if (node.op_type() == "ArgMax") node.mutable_input(0)->assign(b.graph()->input(0).name());
+                    }));
+  // 199. probabilities that no Softmax or Sigmoid computes; [1 − p, p] of a Softmax's p.
+  expect_onnx_error({"the classifier's probabilities 'probabilities' come from node 'Relu_1' (Relu)", "expected a Softmax or a Sigmoid"},
+                    sklearn_graph("Relu", false, unchanged));
+  expect_onnx_error({"[1 − p, p] take p from node 'Softmax_1' (Softmax); expected a Sigmoid"}, sklearn_graph("Softmax", true, unchanged));
+}
+#endif

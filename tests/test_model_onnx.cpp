@@ -202,3 +202,61 @@ TEST_CASE("import_onnx reads LeakyRelu's alpha into leaky_slope, and a one-layer
   const Model<double> single = import_onnx_bytes<double>(one.bytes(), ModelLoadOptions{false, true});
   CHECK(single.network().config().dims == std::vector<std::size_t>{kIn, kHidden});
 }
+
+namespace {
+
+// skl2onnx's MLPClassifier network: Cast of the input, MatMul (coefficients stored [n_in, n_out]) +
+// Add (intercepts [1, n_out]) per layer, Relu between, `last` (Softmax or Sigmoid) at the end, its
+// output named "p". `outputs` is 2 (W2, B2) or 1 (W2's first row, B2's first entry).
+void sklearn_network(OnnxBuilder& b, const char* last, std::size_t outputs) {
+  std::vector<double> w1t(W1.size()), w2t(kHidden * outputs), b2(B2.begin(), B2.begin() + static_cast<std::ptrdiff_t>(outputs));
+  for (std::size_t r = 0; r < kHidden; ++r)
+    for (std::size_t c = 0; c < kIn; ++c) w1t[c * kHidden + r] = W1[r * kIn + c];
+  for (std::size_t r = 0; r < outputs; ++r)
+    for (std::size_t c = 0; c < kHidden; ++c) w2t[c * outputs + r] = W2[r * kHidden + c];
+  OnnxBuilder::attribute(b.node("Cast", {"x"}, {"cast_input"}), "to", onnx::TensorProto_DataType_FLOAT);
+  b.initializer("coefficient", {kIn, kHidden}, w1t);
+  b.initializer("intercepts", {1, kHidden}, B1);
+  b.node("MatMul", {"cast_input", "coefficient"}, {"mul_result"});
+  b.node("Add", {"mul_result", "intercepts"}, {"add_result"});
+  b.node("Relu", {"add_result"}, {"next_activations"});
+  b.initializer("coefficient1", {kHidden, static_cast<std::int64_t>(outputs)}, w2t);
+  b.initializer("intercepts1", {1, static_cast<std::int64_t>(outputs)}, b2);
+  b.node("MatMul", {"next_activations", "coefficient1"}, {"mul_result1"});
+  b.node("Add", {"mul_result1", "intercepts1"}, {"add_result1"});
+  b.node(last, {"add_result1"}, {"p"});
+}
+
+}  // namespace
+
+TEST_CASE("import_onnx reads a scikit-learn MLPClassifier as skl2onnx writes it: the network up to its probabilities") {
+  const auto relu = [](double s) { return std::max(s, 0.0); };
+  for (const bool zipmap : {true, false}) {
+    INFO("zipmap = " << zipmap);
+    OnnxBuilder b(kIn, onnx::TensorProto_DataType_FLOAT, 15);
+    sklearn_network(b, "Softmax", kOut);
+    b.sklearn_classifier_outputs("p", kOut, false, zipmap);
+    const Model<float> model = import_onnx_bytes<float>(b.bytes());
+    const auto& config = model.network().config();
+    CHECK(config.dims == std::vector<std::size_t>{kIn, kHidden, kOut});
+    CHECK(config.hidden == Activation::relu);
+    CHECK(config.loss == Loss::cross_entropy);
+    check_predict(model, reference(test_inputs(), 5, relu, softmax_in_place), 1e-6);
+  }
+  // Two classes: the network's one output p (the probability of the second class); the graph's
+  // probabilities are [1 − p, p].
+  OnnxBuilder b(kIn);
+  sklearn_network(b, "Sigmoid", 1);
+  b.sklearn_classifier_outputs("p", 2, true, true);
+  const Model<float> model = import_onnx_bytes<float>(b.bytes());
+  const auto& config = model.network().config();
+  CHECK(config.dims == std::vector<std::size_t>{kIn, kHidden, 1});
+  CHECK(config.output == Activation::sigmoid);
+  CHECK(config.loss == Loss::binary_cross_entropy);
+  const std::vector<double> x = test_inputs(), both = reference(x, 5, relu, [](std::vector<double>&) {});
+  Matrix<float> xm(kIn, 5);
+  for (std::size_t i = 0; i < kIn; ++i)
+    for (std::size_t j = 0; j < 5; ++j) xm(i, j) = static_cast<float>(x[i * 5 + j]);
+  const Matrix<float> p = model.predict(xm.view());
+  for (std::size_t j = 0; j < 5; ++j) CHECK(std::abs(p(0, j) - 1 / (1 + std::exp(-both[j]))) <= 1e-6);
+}

@@ -19,6 +19,20 @@
  * mean_squared_error loss. The training-only fields take MlpConfig's defaults; there are no input
  * statistics.
  *
+ * A scikit-learn `MLPClassifier` exported by skl2onnx is imported too. Its graph casts the input
+ * (a `Cast` to the input's own type, passed over, as is an `Identity` where a layer starts: a hidden
+ * activation "identity"), runs the network as `MatMul` + `Add` layers ending in `Softmax` (several
+ * classes) or `Sigmoid` (two classes, or multi-label), and has two outputs, both computed from the
+ * network's result p: the probabilities — `Identity(p)`, or `Concat(1 − p, p)` for two classes,
+ * optionally turned into a sequence of maps by `ZipMap` — and the labels — `ArgMax` →
+ * `ArrayFeatureExtractor` over the classes → `Reshape` → `Cast`, or `Binarizer` → `Cast` for
+ * multi-label. What is imported is the network up to p: predict returns the class probabilities
+ * (column k of skl2onnx's probabilities is row k of predict's output, the probability of
+ * `classes_[k]`); for two classes it returns the one row p, the probability of `classes_[1]` (the
+ * graph's second column; the first is 1 − p). The labels output is not imported: a label is
+ * `classes_[argmax]` of the probabilities (p > 0.5 for two classes). Only the ONNX-ML operators of
+ * this tail (ZipMap, ArrayFeatureExtractor, Binarizer) are accepted, and only there.
+ *
  * Anything else — another operator, a node off the chain, a branch, a second input or output, an
  * input of rank other than 2 or whose feature count disagrees with the weights, a missing or
  * non-constant weight, external tensor data, another element type — throws mlpkit::Error naming the

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of fuzz_onnx (tests/fuzz/corpus/onnx): small networks exported by torch.onnx.export,
-each followed by the byte the harness reads as its options. Usage: make_onnx_seeds.py tests/fuzz/corpus/onnx"""
+each followed by the byte the harness reads as its options. Usage: make_onnx_seeds.py tests/fuzz/corpus/onnx
+(The sklearn_* seeds are MLPClassifier graphs of tests/cli/sklearn_onnx_tests.py's classifier_graph, 3 inputs,
+one hidden layer of 4 or 3 units, with the options byte 8.)"""
 import io, sys, torch
 nn = torch.nn
 torch.manual_seed(5)

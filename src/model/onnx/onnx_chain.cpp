@@ -81,16 +81,33 @@ OnnxLayer read_layer(GraphIndex& g, int n, std::size_t l, std::string& out) {
   return layer;
 }
 
+// Identity nodes, and Casts to the chain's own element type, where a layer should start (skl2onnx
+// casts its input so, and writes a hidden identity activation as Identity): passed, marked used.
+std::string pass_through(GraphIndex& g, std::string value, Dtype dtype) {
+  const int own = dtype == Dtype::f32 ? onnx::TensorProto_DataType_FLOAT : onnx::TensorProto_DataType_DOUBLE;
+  for (;;) {
+    const auto& readers = g.consumers(value);
+    if (readers.size() != 1 || g.is_graph_output(value) || g.used(readers[0])) return value;
+    const auto& node = g.node(readers[0]);
+    bool same = node.op_type() == "Identity" && node.attribute_size() == 0;
+    if (node.op_type() == "Cast" && node.attribute_size() == 1 && node.attribute(0).name() == "to") same = node.attribute(0).i() == own;
+    if (!same || node.input_size() != 1 || node.output_size() != 1) return value;
+    g.use(readers[0]);
+    value = node.output(0);
+  }
+}
+
 // The one graph input that is not an initializer: its element type and, when fixed, its feature count.
-std::string graph_input(const GraphIndex& g, Dtype& dtype, std::size_t& features) {
+std::string graph_input(const GraphIndex& g, std::size_t outputs, Dtype& dtype, std::size_t& features) {
   std::set<std::string> initializers;
   for (const auto& t : g.graph().initializer()) initializers.insert(t.name());
   std::vector<const onnx::ValueInfoProto*> inputs;
   for (const auto& in : g.graph().input())
     if (initializers.count(in.name()) == 0) inputs.push_back(&in);
-  if (inputs.size() != 1 || g.graph().output_size() != 1)
+  if (inputs.size() != 1 || static_cast<std::size_t>(g.graph().output_size()) != outputs)
     fail_in(g.where(), concat("the graph has ", inputs.size(), " inputs (besides initializers) and ", g.graph().output_size(),
-                              " outputs; mlpkit imports one input [batch, features] and one output"));
+                              " outputs; mlpkit imports one input [batch, features] and one output (a classifier's labels "
+                              "and probabilities as skl2onnx writes them: two)"));
   const auto& in = *inputs[0];
   const std::string what = "input '" + in.name() + "'";
   if (!in.type().has_tensor_type()) fail_in(g.where(), what + " is not a tensor");
@@ -125,11 +142,13 @@ MlpConfig<double> chain_config(const GraphIndex& g, const OnnxChain& chain, cons
 
 OnnxChain read_chain(GraphIndex& g) {
   OnnxChain chain;
+  const std::optional<ClassifierTail> tail = read_classifier_tail(g);
   std::size_t features = 0;
-  std::string value = graph_input(g, chain.dtype, features);
+  std::string value = graph_input(g, tail ? 2 : 1, chain.dtype, features);
   std::vector<FoundActivation> acts;
   int softmax = -1;
   for (std::size_t l = 1;; ++l) {
+    value = pass_through(g, value, chain.dtype);
     const auto& readers = g.consumers(value);
     if (readers.size() != 1)
       fail_in(g.where(), concat("value '", value, "' is read by ", readers.size(), " nodes where layer ", l,
@@ -144,7 +163,7 @@ OnnxChain read_chain(GraphIndex& g) {
       fail_in(g.where(), concat(g.label(readers[0]), ": its tensors' element type differs from the input's"));
     chain.layers.push_back(layer);
     acts.push_back(follow_activation(g, out, l, value));
-    if (g.is_graph_output(value)) break;
+    if (g.is_graph_output(value) || (tail && value == tail->network_output)) break;
     const int next = g.consumers(value).front();  // one: follow_activation found one value leaving
     const auto& node = g.node(next);
     if (node.op_type() == "Softmax" && g.consumers(value).size() == 1 && node.input_size() == 1 && node.output_size() == 1) {
@@ -154,7 +173,11 @@ OnnxChain read_chain(GraphIndex& g) {
       break;
     }
   }
-  check_output(g, value, chain.dtype, chain.layers.back().rows);
+  if (!tail)
+    check_output(g, value, chain.dtype, chain.layers.back().rows);
+  else if (value != tail->network_output)
+    fail_in(g.where(), concat("the classifier's probabilities are computed from '", tail->network_output,
+                              "', which is not the end of the layer chain ('", value, "')"));
   g.check_all_used();
   chain.config = chain_config(g, chain, acts, softmax);
   return chain;

@@ -42,6 +42,28 @@ struct OnnxChain {
   std::vector<OnnxLayer> layers;
 };
 
+/**
+ * A classifier's outputs as skl2onnx writes them after the network (onnx_classifier.cpp): the
+ * labels, computed from the probabilities and not imported, and the probabilities.
+ */
+struct ClassifierTail {
+  /** The graph output of the labels. */
+  std::string label_output;
+  /** The probabilities the label nodes read: the Identity or Concat result (before any ZipMap). */
+  std::string probabilities;
+  /** The network's result, where the layer chain ends: a Softmax's or a Sigmoid's output. */
+  std::string network_output;
+  /** Whether the probabilities are [1 − p, p] of the network's one output p (a binary classifier). */
+  bool binary = false;
+};
+
+/**
+ * For a graph of two outputs, recognizes them as a classifier's labels and probabilities (see
+ * include/mlpkit/onnx.hpp) and marks the nodes after the network used; nullopt for a graph of
+ * another number of outputs. Throws naming the outputs or the node when two outputs are no such pair.
+ */
+std::optional<ClassifierTail> read_classifier_tail(GraphIndex& graph);
+
 /** Reads and validates the whole graph (see include/mlpkit/onnx.hpp). Throws mlpkit::Error naming the node. */
 OnnxChain read_chain(GraphIndex& graph);
 

@@ -41,7 +41,10 @@ GraphIndex::GraphIndex(const ErrorContext& where, const onnx::GraphProto& graph)
   for (const auto& t : graph.initializer()) constants_[t.name()] = &t;
   for (int i = 0; i < graph.node_size(); ++i) {
     const auto& n = graph.node(i);
-    if (!n.domain().empty() && n.domain() != "ai.onnx")
+    // Of ONNX-ML, only the nodes skl2onnx writes after a classifier (onnx_classifier.cpp).
+    const bool classifier_tail =
+        n.domain() == "ai.onnx.ml" && (n.op_type() == "ZipMap" || n.op_type() == "ArrayFeatureExtractor" || n.op_type() == "Binarizer");
+    if (!n.domain().empty() && n.domain() != "ai.onnx" && !classifier_tail)
       fail_in(where, concat(label(i), " is of domain '", n.domain(), "'; ", kSupported));
     for (const auto& out : n.output()) {
       if (out.empty()) continue;

@@ -80,6 +80,7 @@ void copy_tensor(const ConstTensor& tensor, bool transposed, std::size_t rows, s
 /** What the importer supports, for error messages. */
 inline constexpr const char* kSupported =
     "mlpkit imports a chain of Gemm or MatMul (+ Add) layers, each followed by at most one of Relu, LeakyRelu, "
-    "Sigmoid, Tanh, Gelu (or the Erf or Tanh GELU subgraph), with an optional Softmax at the end";
+    "Sigmoid, Tanh, Gelu (or the Erf or Tanh GELU subgraph), with an optional Softmax at the end (and, after a "
+    "classifier's Softmax or Sigmoid, the label and probability outputs skl2onnx writes)";
 
 }  // namespace mlpkit::detail::onnx_import
