@@ -1,4 +1,4 @@
-// Fuzzes the model-file reader: Model<T>::from_bytes and Model<T>::load of arbitrary bytes (the
+// Fuzzes the model-file reader: Model<T>::from_bytes, Model<T>::load and reload of arbitrary bytes (the
 // input is a file, its last byte the options) must either throw mlpkit::Error or give a model that
 // survives to_bytes → from_bytes bit for bit and predicts without crashing; never UB, never another
 // exception. The seed corpus holds real files (float and double, with and without input statistics).
@@ -54,7 +54,12 @@ void parse_bytes(const std::string& bytes, const ModelLoadOptions& options, bool
     }
     try {
       (void)read_model_info(path);
-      check_loaded(Model<T>::load(path, options), options);
+      Model<T> loaded = Model<T>::load(path, options);
+      check_loaded(loaded, options);
+      // reload over the loaded model (its θ storage reused) gives the same model.
+      const std::vector<T> theta(loaded.network().parameters().begin(), loaded.network().parameters().end());
+      const Model<T> reloaded = Model<T>::reload(path, std::move(loaded), options);
+      MLPKIT_FUZZ_CHECK(same_bits<T>(reloaded.network().parameters(), theta), "reload gave another θ than load");
     } catch (const Error&) {
       std::filesystem::remove(path);
       throw;
