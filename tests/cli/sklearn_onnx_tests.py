@@ -13,10 +13,10 @@ Usage: sklearn_onnx_tests.py <mlpkit binary> <scratch dir> [--corpus DIR: also w
 Exit status 77 means skipped (CTest SKIP_RETURN_CODE): the onnx or numpy module is not installed."""
 import json
 import os
-import subprocess
 import sys
 
-SKIP = 77
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the import below
+from cli_tests import SKIP, check, run  # noqa: E402
 try:
     import numpy as np
     import onnx
@@ -28,19 +28,6 @@ except ImportError as e:  # python3-onnx / python3-numpy absent
 ACTIVATIONS = {"relu": "Relu", "tanh": "Tanh", "logistic": "Sigmoid", "identity": "Identity"}
 FORWARD = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "logistic": lambda z: 1 / (1 + np.exp(-z)),
            "identity": lambda z: z}
-
-
-def run(mlpkit, *args, expect=0):
-    result = subprocess.run([mlpkit, *args], capture_output=True, text=True, timeout=600)
-    if result.returncode != expect:
-        sys.exit(f"`mlpkit {' '.join(args)}` exited {result.returncode}, expected {expect}\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def check(condition, message):
-    if not condition:
-        sys.exit("FAILED: " + message)
-    print("ok:", message)
 
 
 class Names:
@@ -210,25 +197,20 @@ def test_bad_tails(mlpkit, scratch):
     csv = os.path.join(scratch, "six.csv")
     with open(csv, "w", encoding="utf-8") as f:
         f.write("a,b,c,d,e,f\n1,2,3,4,5,6\n")
-    # The label output through a TopK instead of ArgMax: the two outputs are no classifier pair.
-    model = classifier_graph(case, layers, case["classes"])
-    for node in model.graph.node:
-        if node.op_type == "ArgMax":
-            node.op_type = "TopK"
-    path = os.path.join(scratch, "topk_label.onnx")
-    onnx.save(model, path)
-    lines = run(mlpkit, "predict", "--model", path, "--data", csv, expect=2).stderr.strip().splitlines()
-    check(len(lines) == 1 and "are not a classifier's labels and probabilities" in lines[0] and path in lines[0],
-          f"TopK in the label path: exit 2, one line: {lines[:1]}")
-    # Probabilities from a Relu, not a Softmax or Sigmoid.
-    model = classifier_graph(case, layers, case["classes"])
-    for node in model.graph.node:
-        if node.op_type == "Softmax":
-            node.op_type = "Relu"
-    path = os.path.join(scratch, "relu_probabilities.onnx")
-    onnx.save(model, path)
-    lines = run(mlpkit, "info", "--model", path, expect=2).stderr.strip().splitlines()
-    check(len(lines) == 1 and "expected a Softmax or a Sigmoid" in lines[0], f"probabilities from a Relu: exit 2, one line: {lines[:1]}")
+    for name, old_op, new_op, command, expected in [
+        # The label output through a TopK instead of ArgMax: the two outputs are no classifier pair.
+        ("topk_label", "ArgMax", "TopK", "predict", "are not a classifier's labels and probabilities"),
+        # Probabilities from a Relu, not a Softmax or Sigmoid.
+        ("relu_probabilities", "Softmax", "Relu", "info", "expected a Softmax or a Sigmoid")]:
+        model = classifier_graph(case, layers, case["classes"])
+        for node in model.graph.node:
+            if node.op_type == old_op:
+                node.op_type = new_op
+        path = os.path.join(scratch, name + ".onnx")
+        onnx.save(model, path)
+        data = ["--data", csv] if command == "predict" else []
+        lines = run(mlpkit, command, "--model", path, *data, expect=2).stderr.strip().splitlines()
+        check(len(lines) == 1 and expected in lines[0] and path in lines[0], f"{name}: exit 2, one line: {lines[:1]}")
 
 
 def main():
