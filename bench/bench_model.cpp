@@ -1,6 +1,6 @@
 // Model files: loading a depth-8, width-1024 float model (8 × 1024 × 1025 parameters, ~32 MiB)
 // against a plain read() of the same file, in the same run. The load validates the header and reads
-// the tensors straight into θ, each 128 KiB chunk checked for finiteness while in cache; the target
+// the tensors straight into θ, each 512 KiB chunk checked for finiteness while in cache; the target
 // is at least half read()'s rate.
 //
 // BM_load_vs_read is the target's comparison, interleaved in one loop (each iteration times one

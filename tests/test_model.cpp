@@ -14,6 +14,7 @@
 
 #include "mlp_test_support.hpp"
 #include "mlpkit/model.hpp"
+#include "model/model_file.hpp"
 #include "test_support.hpp"
 
 using namespace mlpkit;
@@ -234,35 +235,35 @@ std::string error_of(F&& f) {
   return "";
 }
 
-// The loader reads θ in chunks of 128 KiB and checks each with the dot kernel of the active ISA:
+// The loader reads θ in chunks of kModelReadChunkBytes and checks each with the dot kernel of the active ISA:
 // a NaN or an infinity anywhere (chunk edges, kernel tails, the bias after a weight) is found and
 // named, under every ISA, from bytes and from a file.
 template <class T>
 void check_nonfinite_found(const std::filesystem::path& dir) {
   MlpConfig<T> config;
-  config.dims = {301, 120, 3};  // W1: 36120 entries, over 2 chunks of float (32768 each), 3 of double
+  config.dims = {1100, 130, 3};  // W1: 143000 entries, over 2 chunks of float (131072 each), 3 of double
   config.output = Activation::identity;
   config.loss = Loss::mean_squared_error;
   const Model<T> model{Mlp<T>(config)};
   const std::string good = model.to_bytes();
   const std::size_t data = good.size() - model.network().parameter_count() * sizeof(T);
-  const std::size_t chunk = (std::size_t{128} << 10) / sizeof(T);
-  const std::size_t w1 = 301 * 120;
+  const std::size_t chunk = detail::kModelReadChunkBytes / sizeof(T);
+  const std::size_t w1 = 1100 * 130;
   const T bad[] = {std::numeric_limits<T>::quiet_NaN(), std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::infinity()};
   for (const std::size_t i : {std::size_t{0}, std::size_t{1}, std::size_t{2047}, std::size_t{2048}, chunk - 1, chunk, chunk + 17,
-                              w1 - 1, w1, w1 + 119, w1 + 120, model.network().parameter_count() - 1}) {
+                              w1 - 1, w1, w1 + 129, w1 + 130, model.network().parameter_count() - 1}) {
     for (const T value : bad) {
       std::string bytes = good;
       std::memcpy(bytes.data() + data + i * sizeof(T), &value, sizeof(T));
-      const std::string tensor = i < w1 ? "W1" : i < w1 + 120 ? "b1" : i < w1 + 120 + 360 ? "W2" : "b2";
-      const std::size_t in_tensor = i < w1 ? i : i < w1 + 120 ? i - w1 : i < w1 + 480 ? i - w1 - 120 : i - w1 - 480;
-      const std::size_t cols = tensor == "W1" ? 301 : tensor == "W2" ? 120 : 1;
+      const std::string tensor = i < w1 ? "W1" : i < w1 + 130 ? "b1" : i < w1 + 130 + 390 ? "W2" : "b2";
+      const std::size_t in_tensor = i < w1 ? i : i < w1 + 130 ? i - w1 : i < w1 + 520 ? i - w1 - 130 : i - w1 - 520;
+      const std::size_t cols = tensor == "W1" ? 1100 : tensor == "W2" ? 130 : 1;
       const std::string expected =
           "tensor " + tensor + " holds a non-finite value (" + (value > 0 ? "inf" : value < 0 ? "-inf" : "nan") + ") at [" +
           std::to_string(in_tensor / cols) + ", " + std::to_string(in_tensor % cols) + "]";
       INFO("entry " << i << ", expected: " << expected);
       CHECK(error_of([&] { (void)Model<T>::from_bytes(bytes); }).find(expected) != std::string::npos);
-      if (i == chunk || i == w1 + 120) {  // and through the file reader
+      if (i == chunk || i == w1 + 130) {  // and through the file reader
         const auto path = dir / "bad.safetensors";
         {
           std::ofstream(path, std::ios::binary) << bytes;

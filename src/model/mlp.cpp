@@ -118,14 +118,10 @@ Mlp<T>::Mlp(const MlpConfig<T>& config) : Mlp(config, skip_init) {
 }
 
 template <class T>
-Mlp<T>::Mlp(const MlpConfig<T>& config, SkipInit) : config_(config) {
-  lay_out(nullptr);
-}
+Mlp<T>::Mlp(const MlpConfig<T>& config, SkipInit) : config_(config) { lay_out(nullptr); }
 
 template <class T>
-Mlp<T>::Mlp(const MlpConfig<T>& config, SkipInit, Mlp&& storage) : config_(config) {
-  lay_out(&storage.theta_);
-}
+Mlp<T>::Mlp(const MlpConfig<T>& config, SkipInit, Mlp&& storage) : config_(config) { lay_out(&storage.theta_); }
 
 template <class T>
 void Mlp<T>::lay_out(std::vector<T, detail::DefaultInitAllocator<T>>* reuse) {

@@ -44,8 +44,6 @@ void read_converted(const TensorSource& source, std::uint64_t begin, T* out, std
   for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(stored[i]);
 }
 
-// Bytes per read of a tensor: small enough that the finiteness check finds them in L2.
-constexpr std::size_t kChunkBytes = std::size_t{128} << 10;
 // Elements per call of the dot kernel in chunk_finite (its zeros stay in L1: 16 KiB of double).
 constexpr std::size_t kDotElements = 2048;
 
@@ -76,7 +74,7 @@ void read_tensor(const ErrorContext& where, const TensorSource& source, const Te
     if (check) check_finite(where, t, out);
     return;
   }
-  constexpr std::size_t chunk = kChunkBytes / sizeof(T);
+  const std::size_t chunk = check ? kModelReadChunkBytes / sizeof(T) : std::max<std::size_t>(n, 1);  // unchecked: one read
   for (std::size_t i = 0; i < n; i += chunk) {
     const std::size_t count = std::min(chunk, n - i);
     source(record.begin + i * sizeof(T), count * sizeof(T), out + i);
