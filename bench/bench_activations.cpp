@@ -122,9 +122,7 @@ void BM_eigen(benchmark::State& state, bench_eigen::Function f) {
 
 template <class T>
 void register_type(const std::string& type) {
-  const Activation all[] = {Activation::identity, Activation::relu, Activation::leaky_relu, Activation::sigmoid,
-                            Activation::tanh,     Activation::gelu, Activation::gelu_tanh};
-  for (Activation f : all) {
+  for (Activation f : mlpkit::enum_values<Activation>()) {
     const std::string name(mlpkit::activation_name(f));
     benchmark::RegisterBenchmark(("forward<" + type + ">/" + name).c_str(), BM_forward<T>, f, mlpkit::Accuracy::precise)
         ->ArgNames({"n", "threads"})->Args({kInCache, 1})->Args({kOutOfCache, 1})->Args({kOutOfCache, 0});

@@ -75,7 +75,7 @@ void run(benchmark::State& state, Op op, Shape shape, int threads) {
   // A backward needs the cache of its forward on the same data.
   if (op == Op::bn_backward)
     mlpkit::batch_norm_forward<T>(d.x.view(), d.gamma, d.beta, d.running_mean, d.running_variance, d.y.view(), d.bn_cache);
-  if (op == Op::ln_backward) mlpkit::layer_norm_forward<T>(d.x.view(), d.gamma, d.beta, T(1e-5), d.y.view(), d.ln_cache);
+  if (op == Op::ln_backward) mlpkit::layer_norm_forward<T>(d.x.view(), d.gamma, d.beta, d.y.view(), d.ln_cache, mlpkit::LayerNormOptions<T>{T(1e-5)});
   for (auto _ : state) {
     switch (op) {
       case Op::memcpy_same_bytes: {
@@ -125,7 +125,7 @@ void run(benchmark::State& state, Op op, Shape shape, int threads) {
         mlpkit::batch_norm_backward<T>(d.x.view(), d.dy.view(), d.gamma, d.bn_cache, d.dx.view(), d.dgamma, d.dbeta);
         break;
       case Op::ln_forward:
-        mlpkit::layer_norm_forward<T>(d.x.view(), d.gamma, d.beta, T(1e-5), d.y.view(), d.ln_cache);
+        mlpkit::layer_norm_forward<T>(d.x.view(), d.gamma, d.beta, d.y.view(), d.ln_cache, mlpkit::LayerNormOptions<T>{T(1e-5)});
         break;
       case Op::ln_backward:
         passes = 3;

@@ -12,29 +12,30 @@
 
 namespace {
 
-template <class T>
-void BM_dot(benchmark::State& state, mlpkit::Isa isa) {
+// One level-1 kernel, single-threaded under `isa`: op(x, y, n) on two n-element vectors, which per
+// element move `arrays` arrays' worth of bytes.
+template <class T, class Op>
+void run_level1(benchmark::State& state, mlpkit::Isa isa, int arrays, Op&& op) {
   mlpkit::detail::ScopedIsa forced(isa);
   const auto n = static_cast<std::size_t>(state.range(0));
   std::vector<T> x(n, T(1.5)), y(n, T(0.5));
   mlpkit::set_num_threads(1);
-  for (auto _ : state) benchmark::DoNotOptimize(mlpkit::dot(x.data(), y.data(), n));
+  for (auto _ : state) op(x.data(), y.data(), n);
   state.SetItemsProcessed(state.iterations() * state.range(0));
-  state.SetBytesProcessed(state.iterations() * state.range(0) * 2 * static_cast<std::int64_t>(sizeof(T)));
+  state.SetBytesProcessed(state.iterations() * state.range(0) * arrays * static_cast<std::int64_t>(sizeof(T)));
+}
+
+template <class T>
+void BM_dot(benchmark::State& state, mlpkit::Isa isa) {
+  run_level1<T>(state, isa, 2, [](const T* x, const T* y, std::size_t n) { benchmark::DoNotOptimize(mlpkit::dot(x, y, n)); });
 }
 
 template <class T>
 void BM_axpy(benchmark::State& state, mlpkit::Isa isa) {
-  mlpkit::detail::ScopedIsa forced(isa);
-  const auto n = static_cast<std::size_t>(state.range(0));
-  std::vector<T> x(n, T(1.5)), y(n, T(0.5));
-  mlpkit::set_num_threads(1);
-  for (auto _ : state) {
-    mlpkit::axpy(T(1e-6), x.data(), y.data(), n);
+  run_level1<T>(state, isa, 3, [](const T* x, T* y, std::size_t n) {
+    mlpkit::axpy(T(1e-6), x, y, n);
     benchmark::ClobberMemory();
-  }
-  state.SetItemsProcessed(state.iterations() * state.range(0));
-  state.SetBytesProcessed(state.iterations() * state.range(0) * 3 * static_cast<std::int64_t>(sizeof(T)));
+  });
 }
 
 template <class T>

@@ -56,16 +56,15 @@ double sse2_double(std::uint64_t trips, volatile __m128d& sink) {
 template <class T>
 double fma_loop(mlpkit::Isa isa, std::uint64_t trips) {
   constexpr bool f = std::is_same_v<T, float>;
-  switch (isa) {
-    case mlpkit::Isa::avx512: {
-      if constexpr (f) { volatile __m512 s; return avx512_float(trips, s); }
-      else { volatile __m512d s; return avx512_double(trips, s); }
-    }
-    case mlpkit::Isa::avx2: {
-      if constexpr (f) { volatile __m256 s; return avx2_float(trips, s); }
-      else { volatile __m256d s; return avx2_double(trips, s); }
-    }
-    case mlpkit::Isa::sse2: break;
+  // The widest registers the ISA has: ISAs are ordered lowest first, and any above avx512 has its zmm.
+  const auto at_least = [isa](mlpkit::Isa floor) { return static_cast<int>(isa) >= static_cast<int>(floor); };
+  if (at_least(mlpkit::Isa::avx512)) {
+    if constexpr (f) { volatile __m512 s; return avx512_float(trips, s); }
+    else { volatile __m512d s; return avx512_double(trips, s); }
+  }
+  if (at_least(mlpkit::Isa::avx2)) {
+    if constexpr (f) { volatile __m256 s; return avx2_float(trips, s); }
+    else { volatile __m256d s; return avx2_double(trips, s); }
   }
   if constexpr (f) { volatile __m128 s; return sse2_float(trips, s); }
   else { volatile __m128d s; return sse2_double(trips, s); }

@@ -17,8 +17,7 @@ using namespace mlpkit::test;
 
 namespace {
 
-const Activation kAll[] = {Activation::identity, Activation::relu,     Activation::leaky_relu, Activation::sigmoid,
-                           Activation::tanh,     Activation::gelu,     Activation::gelu_tanh};
+constexpr auto kAll = enum_values<Activation>();
 
 template <class T>
 bool close_ulps(T a, T b, double ulps) {

@@ -83,12 +83,26 @@ TEST_CASE_TEMPLATE("gemm is bitwise identical at 1, 2, 3, 4 (and 16) threads und
   });
 }
 
+TEST_CASE_TEMPLATE("dot, sum and axpy are bitwise identical at every thread count under every ISA", T, float, double) {
+  const std::size_t n = 100003;  // 25 reduction chunks
+  const auto x = test::uniform<T>(n, 11), y = test::uniform<T>(n, 12);
+  test::for_each_isa([&](Isa) {
+    check_same_at_every_thread_count([&] {
+      std::vector<T> z = y;
+      axpy(T(-1.25), x.data(), z.data(), n);
+      z.push_back(dot(x.data(), y.data(), n));
+      z.push_back(sum(x.data(), n));
+      return z;
+    });
+  });
+}
+
 TEST_CASE_TEMPLATE("standardization, batch norm and layer norm are bitwise identical at every thread count", T, float, double) {
   const std::size_t n = 9, m = 40000;  // several fit chunks and transform segments per feature
   const auto x = test::uniform<T>(n * m, 41, -100, 300);
   const auto dy = test::uniform<T>(n * m, 42);
   const std::vector<T> gamma(n, T(1.25)), beta(n, T(-0.5));
-  check_same_at_every_thread_count([&] {
+  test::for_each_isa([&](Isa) { check_same_at_every_thread_count([&] {
     Standardizer<T> s;
     s.fit({x.data(), n, m, m});
     Standardizer<T> partial;
@@ -106,21 +120,21 @@ TEST_CASE_TEMPLATE("standardization, batch norm and layer norm are bitwise ident
     batch_norm_forward<T>({x.data(), n, m, m}, gamma, beta, running_mean, running_var, {y.data(), n, m, m}, cache);
     batch_norm_backward<T>({x.data(), n, m, m}, {dy.data(), n, m, m}, gamma, cache, {dx.data(), n, m, m}, dgamma, dbeta);
     for (const auto* part : {&y, &dx, &dgamma, &dbeta, &running_mean, &running_var}) out.insert(out.end(), part->begin(), part->end());
-    layer_norm_forward<T>({x.data(), n, m, m}, gamma, beta, T(1e-5), {y.data(), n, m, m}, cache);
+    layer_norm_forward<T>({x.data(), n, m, m}, gamma, beta, {y.data(), n, m, m}, cache, LayerNormOptions<T>{T(1e-5)});
     layer_norm_backward<T>({x.data(), n, m, m}, {dy.data(), n, m, m}, gamma, cache, {dx.data(), n, m, m}, dgamma, dbeta);
     for (const auto* part : {&y, &dx, &dgamma, &dbeta}) out.insert(out.end(), part->begin(), part->end());
     return out;
-  });
+  }); });
 }
 
 TEST_CASE("forward_backward, loss and predict of an Mlp are bitwise identical at every thread count") {
   const std::size_t m = 700;
   const auto x = test::uniform<double>(12 * m, 51);
   const auto y = one_hot(3, m);
-  check_same_at_every_thread_count([&] {
+  test::for_each_isa([&](Isa) { check_same_at_every_thread_count([&] {
     Mlp<double> net(small_network());
     net.set_step(3);
-    std::vector<double> out;
+    std::vector<double> out(net.parameters().begin(), net.parameters().end());  // initialization
     out.push_back(net.forward_backward({x.data(), 12, m, m}, {y.data(), 3, m, m}));
     out.insert(out.end(), net.gradients().begin(), net.gradients().end());
     out.push_back(net.loss({x.data(), 12, m, m}, {y.data(), 3, m, m}));
@@ -131,6 +145,51 @@ TEST_CASE("forward_backward, loss and predict of an Mlp are bitwise identical at
     const std::vector<float> xf(x.begin(), x.end()), yf(y.begin(), y.end());
     out.push_back(single.forward_backward({xf.data(), 12, m, m}, {yf.data(), 3, m, m}));
     out.insert(out.end(), single.gradients().begin(), single.gradients().end());
+    return out;
+  }); });
+}
+
+TEST_CASE_TEMPLATE("forward_backward and loss are bitwise identical at every thread count on every backward path", T,
+                   float, double) {
+  // An odd batch (threads' column shares end mid-row and mid-vector) and every path of backward:
+  // the derivative from A (relu without dropout), from Z (tanh; relu with dropout), leaky ReLU.
+  const std::size_t m = 277;
+  const auto x = test::uniform<T>(7 * m, 11), y = test::uniform<T>(2 * m, 12);
+  for (const Activation hidden : {Activation::relu, Activation::tanh, Activation::leaky_relu}) {
+    for (const T keep_prob : {T(1), T(0.75)}) {
+      CAPTURE(static_cast<int>(hidden));
+      CAPTURE(keep_prob);
+      MlpConfig<T> config;
+      config.dims = {7, 40, 33, 2};
+      config.hidden = hidden;
+      config.output = Activation::identity;
+      config.loss = Loss::mean_squared_error;
+      config.l2 = T(0.3);
+      config.keep_prob = keep_prob;
+      config.init = Init::xavier;
+      check_same_at_every_thread_count([&] {
+        Mlp<T> net(config);
+        net.set_step(5);
+        std::vector<T> out{net.forward_backward({x.data(), 7, m, m}, {y.data(), 2, m, m}),
+                           net.loss({x.data(), 7, m, m}, {y.data(), 2, m, m})};
+        out.insert(out.end(), net.gradients().begin(), net.gradients().end());
+        return out;
+      });
+    }
+  }
+}
+
+TEST_CASE("losses are bitwise identical at every thread count") {
+  const std::size_t m = 5001;
+  const auto z = test::uniform<double>(3 * m, 9, -5.0, 5.0);
+  std::vector<double> y(3 * m, 0.0);
+  for (std::size_t j = 0; j < m; ++j) y[(j % 3) * m + j] = 1;
+  check_same_at_every_thread_count([&] {
+    const MatrixView<const double> zv{z.data(), 3, m, m}, yv{y.data(), 3, m, m};
+    std::vector<double> dz(3 * m);
+    std::vector<double> out{cross_entropy_with_logits<double>(zv, yv), binary_cross_entropy_with_logits<double>(zv, yv),
+                            cross_entropy_with_logits<double>(zv, yv, {dz.data(), 3, m, m})};
+    out.insert(out.end(), dz.begin(), dz.end());
     return out;
   });
 }

@@ -257,8 +257,7 @@ std::vector<std::pair<Activation, Accuracy>> epilogue_cases(std::span<const Acti
 
 TEST_CASE_TEMPLATE("the fused epilogue equals an unfused gemm followed by bias and activation, in both tiers", T, float,
                    double) {
-  const Activation all[] = {Activation::identity, Activation::relu, Activation::leaky_relu, Activation::sigmoid,
-                            Activation::tanh,     Activation::gelu, Activation::gelu_tanh};
+  constexpr auto all = enum_values<Activation>();
   test::for_each_isa([&](Isa) {
     const auto& bl = detail::active_gemm_kernels<T>().blocking;
     struct Shape {

@@ -20,9 +20,7 @@ namespace {
 
 constexpr Trans kTrans[] = {Trans::no, Trans::yes};
 constexpr std::size_t kShort[] = {1, 2, 3, 15, 16, 17};
-constexpr Activation kActivations[] = {Activation::identity, Activation::relu, Activation::leaky_relu,
-                                       Activation::sigmoid,  Activation::tanh, Activation::gelu,
-                                       Activation::gelu_tanh};
+constexpr auto kActivations = enum_values<Activation>();
 
 using test::Stored;
 

@@ -45,7 +45,7 @@ struct NormLayer {
       std::vector<double> running_mean(n, 0.0), running_variance(n, 1.0);
       batch_norm_forward<double>(x, gamma, beta, running_mean, running_variance, out, cache, {true, 0.1, epsilon});
     } else {
-      layer_norm_forward<double>(x, gamma, beta, epsilon, out, cache);
+      layer_norm_forward<double>(x, gamma, beta, out, cache, LayerNormOptions<double>{epsilon});
     }
     return y;
   }

@@ -46,30 +46,26 @@ TEST_CASE_TEMPLATE("every init scheme gives the variance it promises", T, float,
   CHECK(init_stddev(Init::xavier, 5, 3) == doctest::Approx(0.5));
 }
 
-TEST_CASE("initialization depends on seed and layer, not on threads, and float is double rounded") {
+// Initialization at every thread count: test_determinism.cpp.
+TEST_CASE("initialization depends on seed and layer, and float is double rounded") {
   MlpConfig<double> config;
   config.dims = {70, 90, 60};
   config.multi_label = true;
   config.seed = 5;
-  const auto parameters = [&](int threads, std::uint64_t seed) {
-    test::ScopedThreads scoped(threads);
+  const auto parameters = [&](std::uint64_t seed) {
     auto c = config;
     c.seed = seed;
     const Mlp<double> net(c);
     return std::vector<double>(net.parameters().begin(), net.parameters().end());
   };
-  const auto one = parameters(1, 5);
-  CHECK(parameters(2, 5) == one);
-  CHECK(parameters(3, 5) == one);
-  CHECK(parameters(1, 6) != one);
+  const auto one = parameters(5);
+  CHECK(parameters(5) == one);
+  CHECK(parameters(6) != one);
   const Mlp<double> net(config);
   CHECK(net.weights(1)(0, 0) != net.weights(2)(0, 0));  // layers draw from different streams
   MlpConfig<float> float_config = convert_config<float>(config);
   const Mlp<float> float_net(float_config);
   for (std::size_t i = 0; i < one.size(); ++i) REQUIRE(float_net.parameters()[i] == static_cast<float>(one[i]));
-  CHECK(parse_init("xavier_uniform") == Init::xavier_uniform);
-  CHECK(init_name(Init::he) == "he");
-  CHECK_THROWS_WITH_AS(parse_init("glorot"), Contains("glorot"), Error);
 }
 
 TEST_CASE("zero initialization never breaks the symmetry between hidden units") {
@@ -231,9 +227,9 @@ TEST_CASE("a model trained with fast activations reaches the precise model's tes
   CHECK(std::abs(accuracy[1] - accuracy[0]) <= 0.005);
 }
 
+// At every thread count: test_determinism.cpp.
 TEST_CASE("training is reproducible from the seeds") {
-  const auto run = [](int threads) {
-    test::ScopedThreads scoped(threads);
+  const auto run = [] {
     MlpConfig<double> config;
     config.dims = {3, 16, 1};
     config.keep_prob = 0.8;
@@ -246,8 +242,8 @@ TEST_CASE("training is reproducible from the seeds") {
     options.epochs = 5;
     return train(net, x, y, options).iteration_loss;
   };
-  const auto once = run(1);
+  const auto once = run();
   CHECK(once.size() == 20);
-  CHECK(run(2) == once);
+  CHECK(run() == once);
 }
 

@@ -21,11 +21,6 @@ TEST_CASE("detection reports a supported ISA and sse2 is always available") {
   MESSAGE("detected ISA: " << isa_name(detected_isa()));
 }
 
-TEST_CASE("isa names round-trip and unknown names are rejected with the accepted values") {
-  for (Isa isa : {Isa::sse2, Isa::avx2, Isa::avx512}) CHECK(parse_isa(isa_name(isa)) == isa);
-  CHECK_THROWS_WITH_AS(parse_isa("avx3"), doctest::Contains("accepted: sse2, avx2, avx512"), Error);
-}
-
 TEST_CASE("the ISA override selects each supported ISA and rejects unsupported ones") {
   for (Isa isa : supported_isas()) {
     detail::ScopedIsa forced(isa);
@@ -52,7 +47,6 @@ TEST_CASE("set_num_threads takes effect and rejects n < 1") {
   const int before = num_threads();
   set_num_threads(3);
   CHECK(num_threads() == 3);
-  CHECK_THROWS_WITH_AS(set_num_threads(0), doctest::Contains("set_num_threads: n (0)"), Error);
   set_num_threads(before);
   CHECK(num_threads() == before);
 }
@@ -147,14 +141,6 @@ TEST_CASE("a Matrix of 8 MiB or more lies on 2 MiB boundaries (huge pages) and i
     a(rows - 1, 1023) = 3.0F;  // the last element is inside the allocation (ASan checks it)
     CHECK(a(rows - 1, 1023) == 3.0F);
   }
-}
-
-TEST_CASE("Matrix rejects ld < cols and sizes that overflow") {
-  CHECK_THROWS_WITH_AS(Matrix<float>(2, 8, 4), doctest::Contains("ld (4) is smaller than cols (8)"), Error);
-  const std::size_t huge = std::numeric_limits<std::size_t>::max() / 2;
-  CHECK_THROWS_WITH_AS(Matrix<double>(huge, 4, 4), doctest::Contains("overflows"), Error);
-  // rows × ld fits size_t, but no array of that many doubles can exist: an Error, not std::bad_alloc.
-  CHECK_THROWS_WITH_AS(Matrix<double>(std::size_t{1} << 61, 1, 1), doctest::Contains("exceeds the largest array"), Error);
 }
 
 TEST_CASE("cache_info and version answer") {

@@ -11,6 +11,7 @@
 
 #include "mlpkit/runtime.hpp"
 #include "runtime/dispatch.hpp"
+#include "scoped_threads.hpp"
 
 namespace mlpkit::test {
 
@@ -26,18 +27,6 @@ void for_each_isa(Body&& body) {
     }
   }
 }
-
-/** Sets the thread count for a scope and restores the previous one. */
-class ScopedThreads {
- public:
-  explicit ScopedThreads(int n) : previous_(num_threads()) { set_num_threads(n); }
-  ~ScopedThreads() { set_num_threads(previous_); }
-  ScopedThreads(const ScopedThreads&) = delete;
-  ScopedThreads& operator=(const ScopedThreads&) = delete;
-
- private:
-  int previous_;
-};
 
 /** Bitwise equality of two vectors (NaN equals NaN when the bits agree). Empty vectors are equal:
  * memcmp of their null data would be undefined even for 0 bytes. */

@@ -330,7 +330,7 @@ void register_experiment(CLI::App& app, int& exit_code) {
   init_command->add_option("--batch-size", init.batch_size, "Mini-batch size")->check(CLI::PositiveNumber);
   init_command->add_option("--learning-rate", init.learning_rate, "Learning rate")->check(CLI::PositiveNumber);
   init_command->add_option("--init-scale", init.init_scale, "Scale of the normal scheme")->check(CLI::NonNegativeNumber);
-  init_command->add_option("--schemes", init.schemes, "Init schemes")->check(CLI::IsMember(init_names()))->delimiter(',');
+  init_command->add_option("--schemes", init.schemes, "Init schemes")->check(CLI::IsMember(enum_names<Init>()))->delimiter(',');
   init_command->callback([&exit_code] { run_init(init), exit_code = 0; });
 }
 

@@ -120,9 +120,7 @@ int run(GradcheckCommand& cmd) {
   options.directions = cmd.directions;
   options.detection_probability = cmd.detection_probability;
   options.taylor_steps = cmd.taylor_steps;
-  options.mode = cmd.mode == "sampled" ? GradcheckMode::sampled
-                 : cmd.mode == "directional" ? GradcheckMode::directional
-                                             : GradcheckMode::full;
+  options.mode = enum_from_name<GradcheckMode>(cmd.mode, "--mode");
   // Under --mpi every rank computes the same report; only rank 0 draws (its own block) and prints.
   const bool printing = !cmd.mpi || mpi_rank() == 0;
   // A progress bar on stderr, only on a terminal and only once the check has run a second.
@@ -159,8 +157,8 @@ void register_gradcheck(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand("gradcheck", "Check an MLP's backpropagation against finite differences");
   add_common_options(*command, cmd.common);
   add_network_options(*command, cmd.network);
-  command->add_option("--mode", cmd.mode, "full, sampled or directional")
-      ->check(CLI::IsMember({"full", "sampled", "directional"}))
+  command->add_option("--mode", cmd.mode, "Which entries are checked: " + joined(enum_names<GradcheckMode>()))
+      ->check(CLI::IsMember(enum_names<GradcheckMode>()))
       ->capture_default_str();
   command->add_option("--eps", cmd.eps, "Finite-difference step ε > 0")
       ->check(CLI::PositiveNumber)

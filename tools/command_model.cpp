@@ -235,7 +235,7 @@ void register_train(CLI::App& app, int& exit_code) {
   command->add_option("--target", cmd.target, "Column to predict")->required();
   command->add_option("--out", cmd.out, "Model file to write (.safetensors)")->required();
   command->add_option("--dims", cmd.dims, "Hidden layer widths, e.g. 32,16")->capture_default_str();
-  command->add_option("--hidden", cmd.hidden, "Hidden activation")->check(CLI::IsMember(activation_names()))->capture_default_str();
+  command->add_option("--hidden", cmd.hidden, "Hidden activation")->check(CLI::IsMember(enum_names<Activation>()))->capture_default_str();
   command->add_option("--task", cmd.task, "auto (integer target: classification), classification or regression")
       ->check(CLI::IsMember({"auto", "classification", "regression"}))
       ->capture_default_str();

@@ -152,9 +152,9 @@ void register_sweep(CLI::App& app, int& exit_code) {
   command->add_option("--depths", cmd.depths, "Depths (hidden layers), comma-separated")->capture_default_str();
   command->add_option("--width", cmd.width, "Units per hidden layer")->check(CLI::PositiveNumber)->capture_default_str();
   command->add_option("--batch", cmd.batch, "Examples")->check(CLI::PositiveNumber)->capture_default_str();
-  command->add_option("--schemes", cmd.schemes, "Init schemes")->check(CLI::IsMember(init_names()))->delimiter(',');
+  command->add_option("--schemes", cmd.schemes, "Init schemes")->check(CLI::IsMember(enum_names<Init>()))->delimiter(',');
   command->add_option("--activations", cmd.activations, "Hidden activations")
-      ->check(CLI::IsMember(activation_names()))
+      ->check(CLI::IsMember(enum_names<Activation>()))
       ->delimiter(',');
   command->add_option("--init-scale", cmd.init_scale, "Scale of the normal scheme")->check(CLI::NonNegativeNumber);
   command->add_option("--identity-c", cmd.identity_c, "c of the W = c·I demonstration")->delimiter(',');

@@ -4,54 +4,25 @@
 #include <random>
 
 namespace mlpkit::tool {
-namespace {
-
-template <class Enum, class NameOf>
-std::vector<std::string> names_of(std::initializer_list<Enum> values, NameOf name_of) {
-  std::vector<std::string> names;
-  for (Enum value : values) names.emplace_back(name_of(value));
-  return names;
-}
-
-std::string joined(const std::vector<std::string>& names) {
-  std::string text;
-  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
-  return text;
-}
-
-}  // namespace
-
-std::vector<std::string> activation_names() {
-  return names_of({Activation::identity, Activation::relu, Activation::leaky_relu, Activation::sigmoid,
-                   Activation::tanh, Activation::gelu, Activation::gelu_tanh},
-                  activation_name);
-}
-std::vector<std::string> loss_names() {
-  return names_of({Loss::binary_cross_entropy, Loss::cross_entropy, Loss::mean_squared_error}, loss_name);
-}
-std::vector<std::string> init_names() {
-  return names_of({Init::zeros, Init::normal, Init::lecun, Init::xavier, Init::he, Init::xavier_uniform}, init_name);
-}
-
 void add_network_options(CLI::App& command, NetworkOptions& options) {
   command.add_option("--dims", options.dims, "Layer sizes n[0],…,n[L], e.g. 784,128,64,10")->capture_default_str();
-  auto hidden = activation_names();
-  auto outputs = activation_names();
+  auto hidden = enum_names<Activation>();
+  auto outputs = enum_names<Activation>();
   outputs.emplace_back("softmax");
   command.add_option("--hidden", options.hidden, "Hidden activation: " + joined(hidden))
       ->check(CLI::IsMember(hidden))
       ->capture_default_str();
-  const std::vector<std::string> tiers{"precise", "fast"};
+  const auto tiers = enum_names<Accuracy>();
   command.add_option("--accuracy", options.accuracy, "Accuracy tier of the activations: " + joined(tiers))
       ->check(CLI::IsMember(tiers))
       ->capture_default_str();
   command.add_option("--output", options.output, "Output activation: " + joined(outputs) + " (default: fits --loss)")
       ->check(CLI::IsMember(outputs));
-  command.add_option("--loss", options.loss, "Loss: " + joined(loss_names()))
-      ->check(CLI::IsMember(loss_names()))
+  command.add_option("--loss", options.loss, "Loss: " + joined(enum_names<Loss>()))
+      ->check(CLI::IsMember(enum_names<Loss>()))
       ->capture_default_str();
-  command.add_option("--init", options.init, "Initialization: " + joined(init_names()))
-      ->check(CLI::IsMember(init_names()))
+  command.add_option("--init", options.init, "Initialization: " + joined(enum_names<Init>()))
+      ->check(CLI::IsMember(enum_names<Init>()))
       ->capture_default_str();
   command.add_option("--init-scale", options.init_scale, "Scale of --init normal")->check(CLI::NonNegativeNumber);
   command.add_option("--l2", options.l2, "L2 regularization λ ≥ 0")->check(CLI::NonNegativeNumber);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "enum_names.hpp"
 #include "mlpkit/mlpkit.hpp"
 
 namespace mlpkit::tool {
@@ -35,11 +36,6 @@ std::vector<std::size_t> parse_dims(const std::string& text, const std::string& 
 
 /** The MlpConfig the flags describe (`--output softmax` means cross-entropy over logits). */
 MlpConfig<double> network_config(const NetworkOptions& options, std::uint64_t seed);
-
-/** Names of an enumeration for CLI11's IsMember checks and help texts. */
-std::vector<std::string> activation_names();
-std::vector<std::string> loss_names();
-std::vector<std::string> init_names();
 
 /** Standard-normal inputs x (n[0] × m) and targets y (n[L] × m) fitting the loss, from seed. */
 void synthetic_batch(const MlpConfig<double>& config, std::size_t m, std::uint64_t seed, Matrix<double>& x,

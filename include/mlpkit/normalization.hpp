@@ -178,6 +178,12 @@ MLPKIT_API void batch_norm_backward(MatrixView<const T> x, MatrixView<const T> d
                          const NormalizationCache<T>& cache, MatrixView<T> dx, std::span<T> dgamma,
                          std::span<T> dbeta);
 
+/** Options of layer_norm_forward (as BatchNormOptions are batch_norm_forward's). */
+template <class T>
+struct LayerNormOptions {
+  T epsilon = T(1e-5);  ///< added to σ² before the square root; > 0
+};
+
 /**
  * Layer norm forward: y[i][j] = γ[i] · (x[i][j] − μ[j]) / √(σ²[j] + ε) + β[i], with μ[j] and
  * σ²[j] = (1/n) Σ_i (x[i][j] − μ[j])² per example j (a column) over its n features. The same in
@@ -187,6 +193,15 @@ MLPKIT_API void batch_norm_backward(MatrixView<const T> x, MatrixView<const T> d
  * mlpkit::Error for invalid views, mismatched shapes or lengths, n = 0 with m > 0, or ε ≤ 0.
  */
 template <class T>
+MLPKIT_API void layer_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta,
+                        MatrixView<T> y, NormalizationCache<T>& cache, const LayerNormOptions<T>& options = {});
+
+/**
+ * The earlier form, with ε as an argument: the same as
+ * `layer_norm_forward(x, gamma, beta, y, cache, LayerNormOptions<T>{epsilon})`.
+ */
+template <class T>
+[[deprecated("pass epsilon in LayerNormOptions: layer_norm_forward(x, gamma, beta, y, cache, {epsilon})")]]
 MLPKIT_API void layer_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta, T epsilon,
                         MatrixView<T> y, NormalizationCache<T>& cache);
 

@@ -2,8 +2,10 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "mlpkit/train.hpp"
 #include "model/mlp_loss.hpp"
@@ -63,16 +65,17 @@ Optimizer parse_optimizer(std::string_view name) {
                ")");
 }
 
+namespace {
+
+// The shapes of x and y, and that neither lies in θ or dθ, which every update writes while the
+// next batches of x and y are still to be read.
 template <class T>
-TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std::type_identity_t<MatrixView<const T>> y,
-                  const TrainOptions& options) {
-  validate_options(options);
+void check_train_input(const Mlp<T>& net, MatrixView<const T> x, MatrixView<const T> y) {
   const auto& dims = net.config().dims;
   detail::check_view("train", "x", x);
   detail::check_view("train", "y", y);
   detail::check_model_input("train", dims, x);
   detail::check_shape("train", "y", y, dims.back(), x.cols);
-  // Every update writes θ and dθ while the next batches of x and y are still to be read.
   const auto parameters = net.parameters();
   const auto gradients = net.gradients();
   for (const auto& [name, data] : {std::pair{"x", x}, std::pair{"y", y}}) {
@@ -81,6 +84,60 @@ TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std:
     detail::check_disjoint("train", name, data, "the model's gradients",
                            detail::array_view(gradients.data(), gradients.size()));
   }
+}
+
+// The optimizer's state (momentum's velocity, Adam's moments and bias corrections) and its update
+// θ −= rate·step(dθ).
+template <class T>
+class OptimizerState {
+ public:
+  OptimizerState(const TrainOptions& options, std::size_t n)
+      : options_(options),
+        velocity_(options.optimizer == Optimizer::gradient_descent ? 0 : n, T(0)),
+        second_moment_(options.optimizer == Optimizer::adam ? n : 0, T(0)) {}
+
+  void update(std::span<T> theta, std::span<const T> grad, T rate) {
+    const std::size_t n = theta.size();
+    const auto beta1 = static_cast<T>(options_.beta1), beta2 = static_cast<T>(options_.beta2);
+    switch (options_.optimizer) {
+      case Optimizer::gradient_descent:
+        for (std::size_t i = 0; i < n; ++i) theta[i] -= rate * grad[i];
+        break;
+      case Optimizer::momentum:
+        for (std::size_t i = 0; i < n; ++i) {
+          velocity_[i] = beta1 * velocity_[i] + (T(1) - beta1) * grad[i];
+          theta[i] -= rate * velocity_[i];
+        }
+        break;
+      case Optimizer::adam: {
+        beta1_power_ *= options_.beta1;
+        beta2_power_ *= options_.beta2;
+        const auto correction1 = static_cast<T>(1.0 - beta1_power_), correction2 = static_cast<T>(1.0 - beta2_power_);
+        const auto epsilon = static_cast<T>(options_.epsilon);
+        for (std::size_t i = 0; i < n; ++i) {
+          velocity_[i] = beta1 * velocity_[i] + (T(1) - beta1) * grad[i];
+          second_moment_[i] = beta2 * second_moment_[i] + (T(1) - beta2) * grad[i] * grad[i];
+          const T corrected_v = velocity_[i] / correction1, corrected_s = second_moment_[i] / correction2;
+          theta[i] -= rate * corrected_v / (std::sqrt(corrected_s) + epsilon);
+        }
+        break;
+      }
+    }
+  }
+
+ private:
+  const TrainOptions& options_;
+  std::vector<T> velocity_, second_moment_;
+  double beta1_power_ = 1, beta2_power_ = 1;
+};
+
+}  // namespace
+
+template <class T>
+TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std::type_identity_t<MatrixView<const T>> y,
+                  const TrainOptions& options) {
+  validate_options(options);
+  check_train_input(net, x, y);
 
   const std::size_t m = x.cols;
   const std::size_t batch = options.batch_size == 0 || options.batch_size >= m ? m : options.batch_size;
@@ -93,12 +150,7 @@ TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std:
     y_batch = Matrix<T>(y.rows, batch);
   }
 
-  const std::size_t n = net.parameter_count();
-  std::vector<T> velocity(options.optimizer == Optimizer::gradient_descent ? 0 : n, T(0));
-  std::vector<T> second_moment(options.optimizer == Optimizer::adam ? n : 0, T(0));
-  const auto beta1 = static_cast<T>(options.beta1), beta2 = static_cast<T>(options.beta2);
-  const auto epsilon = static_cast<T>(options.epsilon);
-  double beta1_power = 1, beta2_power = 1;
+  OptimizerState<T> optimizer(options, net.parameter_count());
 
   TrainResult result;
   const std::uint64_t first_step = net.step();
@@ -121,31 +173,7 @@ TrainResult train(Mlp<T>& net, std::type_identity_t<MatrixView<const T>> x, std:
       epoch_sum += static_cast<double>(cost) * static_cast<double>(count);
       ++result.iterations;
 
-      const std::span<T> theta = net.parameters();
-      const std::span<const T> grad = net.gradients();
-      switch (options.optimizer) {
-        case Optimizer::gradient_descent:
-          for (std::size_t i = 0; i < n; ++i) theta[i] -= rate * grad[i];
-          break;
-        case Optimizer::momentum:
-          for (std::size_t i = 0; i < n; ++i) {
-            velocity[i] = beta1 * velocity[i] + (T(1) - beta1) * grad[i];
-            theta[i] -= rate * velocity[i];
-          }
-          break;
-        case Optimizer::adam: {
-          beta1_power *= options.beta1;
-          beta2_power *= options.beta2;
-          const auto correction1 = static_cast<T>(1.0 - beta1_power), correction2 = static_cast<T>(1.0 - beta2_power);
-          for (std::size_t i = 0; i < n; ++i) {
-            velocity[i] = beta1 * velocity[i] + (T(1) - beta1) * grad[i];
-            second_moment[i] = beta2 * second_moment[i] + (T(1) - beta2) * grad[i] * grad[i];
-            const T corrected_v = velocity[i] / correction1, corrected_s = second_moment[i] / correction2;
-            theta[i] -= rate * corrected_v / (std::sqrt(corrected_s) + epsilon);
-          }
-          break;
-        }
-      }
+      optimizer.update(net.parameters(), net.gradients(), rate);
     }
     result.epoch_loss.push_back(epoch_sum / static_cast<double>(m));
     if (options.on_epoch) options.on_epoch(epoch + 1, result.epoch_loss.back());

@@ -8,6 +8,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "mlpkit/runtime.hpp"
+#include "runtime/kernel_tables.hpp"  // MLPKIT_DEFINE_ACTIVE_KERNELS
 
 namespace mlpkit::detail {
 

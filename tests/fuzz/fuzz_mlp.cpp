@@ -140,7 +140,7 @@ void run(FuzzedDataProvider& in) {
   Matrix<T> prediction = net.predict(vx);
   MLPKIT_FUZZ_CHECK(prediction.rows() == nl && prediction.cols() == m, "predict has the wrong shape");
   {
-    ScopedThreadCount scoped(threads);
+    test::ScopedThreads scoped(threads);
     Mlp<T> copy = net;
     const T j_threads = copy.forward_backward(vx, vy);
     MLPKIT_FUZZ_CHECK(same_bits(&j_threads, &j_fb, 1), "J differs between %d threads and 1", threads);
@@ -150,11 +150,4 @@ void run(FuzzedDataProvider& in) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FuzzedDataProvider in(data, size);
-  if (in.ConsumeBool())
-    run<float>(in);
-  else
-    run<double>(in);
-  return 0;
-}
+MLPKIT_FUZZ_FLOAT_AND_DOUBLE(run)

@@ -13,6 +13,7 @@
 
 #include "mlpkit/matrix.hpp"
 #include "mlpkit/runtime.hpp"
+#include "../scoped_threads.hpp"
 #include "runtime/dispatch.hpp"
 
 namespace mlpkit::fuzz {
@@ -28,6 +29,20 @@ namespace mlpkit::fuzz {
     }                                                                                           \
   } while (0)
 
+/**
+ * Defines the libFuzzer entry point of a harness whose test is `template <class T> void run(FuzzedDataProvider&)`:
+ * the input's first bit chooses float or double, the rest goes to run<T>.
+ */
+#define MLPKIT_FUZZ_FLOAT_AND_DOUBLE(run)                                           \
+  extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) { \
+    FuzzedDataProvider in(data, size);                                               \
+    if (in.ConsumeBool())                                                            \
+      run<float>(in);                                                                \
+    else                                                                             \
+      run<double>(in);                                                               \
+    return 0;                                                                        \
+  }
+
 /** One of the ISAs this machine supports, chosen by the input. */
 inline Isa pick_isa(FuzzedDataProvider& in) {
   const std::vector<Isa> isas = supported_isas();
@@ -37,26 +52,11 @@ inline Isa pick_isa(FuzzedDataProvider& in) {
 /** Forces an ISA and a thread count for the scope of one input. */
 class ScopedSetup {
  public:
-  ScopedSetup(Isa isa, int threads) : isa_(isa), previous_threads_(num_threads()) { set_num_threads(threads); }
-  ~ScopedSetup() { set_num_threads(previous_threads_); }
-  ScopedSetup(const ScopedSetup&) = delete;
-  ScopedSetup& operator=(const ScopedSetup&) = delete;
+  ScopedSetup(Isa isa, int threads) : isa_(isa), threads_(threads) {}
 
  private:
   detail::ScopedIsa isa_;
-  int previous_threads_;
-};
-
-/** Sets only the thread count for a scope. */
-class ScopedThreadCount {
- public:
-  explicit ScopedThreadCount(int threads) : previous_(num_threads()) { set_num_threads(threads); }
-  ~ScopedThreadCount() { set_num_threads(previous_); }
-  ScopedThreadCount(const ScopedThreadCount&) = delete;
-  ScopedThreadCount& operator=(const ScopedThreadCount&) = delete;
-
- private:
-  int previous_;
+  test::ScopedThreads threads_;
 };
 
 /** A multiple of 1/8 in [−2, 2]: sums of up to 64 products of such numbers are exact in float. */

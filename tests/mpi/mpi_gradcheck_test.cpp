@@ -102,7 +102,7 @@ void consistent() {
   const int threads = 1 + rank % 2;
   for (const Activation hidden : {Activation::relu, Activation::tanh})
     for (const double keep_prob : {1.0, 0.8})
-      for (const GradcheckMode mode : {GradcheckMode::full, GradcheckMode::sampled, GradcheckMode::directional})
+      for (const GradcheckMode mode : enum_values<GradcheckMode>())
         for (const GradcheckEvaluator evaluator : {GradcheckEvaluator::incremental, GradcheckEvaluator::naive}) {
           const Problem p = make_problem(hidden, keep_prob);
           GradcheckOptions options;
@@ -133,7 +133,7 @@ void consistent() {
   for (std::size_t i = 0; i < theta.size(); ++i) theta[i] = 0.5 * std::cos(static_cast<double>(i));
   const std::vector<double> gradient = rosenbrock_gradient(theta);
   const std::vector<TensorInfo> layout = {{"A", 3, 4, 5}, {"b", 25, 6, 1}};
-  for (const GradcheckMode mode : {GradcheckMode::full, GradcheckMode::sampled, GradcheckMode::directional})
+  for (const GradcheckMode mode : enum_values<GradcheckMode>())
     for (const bool with_layout : {false, true}) {
       GradcheckOptions options;
       options.mode = mode;

@@ -14,10 +14,7 @@
 namespace mlpkit {
 namespace detail {
 
-template <class T>
-const ActivationKernels<T>& active_activation_kernels() {
-  return dispatch([]<class Arch>() -> const ActivationKernels<T>& { return activation_kernels<Arch, T>(); });
-}
+MLPKIT_DEFINE_ACTIVE_KERNELS(ActivationKernels, activation)
 
 namespace {
 

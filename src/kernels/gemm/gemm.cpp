@@ -8,10 +8,7 @@
 namespace mlpkit {
 namespace detail {
 
-template <class T>
-const GemmKernels<T>& active_gemm_kernels() {
-  return dispatch([]<class Arch>() -> const GemmKernels<T>& { return gemm_kernels<Arch, T>(); });
-}
+MLPKIT_DEFINE_ACTIVE_KERNELS(GemmKernels, gemm)
 
 namespace {
 

@@ -18,10 +18,7 @@
 namespace mlpkit {
 namespace detail {
 
-template <class T>
-const NormalizationKernels<T>& active_normalization_kernels() {
-  return dispatch([]<class Arch>() -> const NormalizationKernels<T>& { return normalization_kernels<Arch, T>(); });
-}
+MLPKIT_DEFINE_ACTIVE_KERNELS(NormalizationKernels, normalization)
 
 namespace {
 
@@ -179,11 +176,12 @@ void batch_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::spa
 }
 
 template <class T>
-void layer_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta, T epsilon,
-                        MatrixView<T> y, NormalizationCache<T>& cache) {
+void layer_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta, MatrixView<T> y,
+                        NormalizationCache<T>& cache, const LayerNormOptions<T>& options) {
   constexpr const char* function = "layer_norm_forward";
   detail::check_forward_args(function, x, gamma, beta, y);
   const std::size_t n = x.rows, m = x.cols;
+  const T epsilon = options.epsilon;
   detail::check_epsilon(function, epsilon);
   if (n == 0 && m > 0) detail::fail(function, "x is 0 × ", m, ": an example needs at least one feature");
 
@@ -202,6 +200,16 @@ void layer_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::sp
                                      cache.inv_std.data() + begin, stream);
   });
 }
+
+// The deprecated form forwards to the one above; defining and instantiating it is no use of it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+template <class T>
+void layer_norm_forward(MatrixView<const T> x, std::span<const T> gamma, std::span<const T> beta, T epsilon,
+                        MatrixView<T> y, NormalizationCache<T>& cache) {
+  layer_norm_forward(x, gamma, beta, y, cache, LayerNormOptions<T>{epsilon});
+}
+#pragma GCC diagnostic pop
 
 template <class T>
 void layer_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::span<const T> gamma,
@@ -252,14 +260,19 @@ void layer_norm_backward(MatrixView<const T> x, MatrixView<const T> dy, std::spa
                                       std::span<T>, MatrixView<T>, NormalizationCache<T>&, const BatchNormOptions<T>&); \
   template void batch_norm_backward<T>(MatrixView<const T>, MatrixView<const T>, std::span<const T>,                  \
                                        const NormalizationCache<T>&, MatrixView<T>, std::span<T>, std::span<T>);       \
+  template void layer_norm_forward<T>(MatrixView<const T>, std::span<const T>, std::span<const T>, MatrixView<T>,     \
+                                      NormalizationCache<T>&, const LayerNormOptions<T>&);                              \
   template void layer_norm_forward<T>(MatrixView<const T>, std::span<const T>, std::span<const T>, T, MatrixView<T>,  \
                                       NormalizationCache<T>&);                                                          \
   template void layer_norm_backward<T>(MatrixView<const T>, MatrixView<const T>, std::span<const T>,                  \
                                        const NormalizationCache<T>&, MatrixView<T>, std::span<T>, std::span<T>);       \
   template const detail::NormalizationKernels<T>& detail::active_normalization_kernels<T>();
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 MLPKIT_INSTANTIATE_NORMALIZATION(float)
 MLPKIT_INSTANTIATE_NORMALIZATION(double)
+#pragma GCC diagnostic pop
 #undef MLPKIT_INSTANTIATE_NORMALIZATION
 
 }  // namespace mlpkit

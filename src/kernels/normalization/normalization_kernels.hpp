@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "mlpkit/matrix.hpp"
+#include "runtime/kernel_tables.hpp"
 
 namespace mlpkit::detail {
 
@@ -58,17 +59,9 @@ struct NormalizationKernels {
                                     T* dbeta, bool stream);
 };
 
-/** The kernels compiled for xsimd arch `Arch`; defined in normalization_simd.hpp, instantiated in isa/<isa>.cpp. */
-template <class Arch, class T>
-const NormalizationKernels<T>& normalization_kernels();
-
-/** The scalar reference kernels. */
-template <class T>
-const NormalizationKernels<T>& normalization_kernels_ref();
-
-/** The kernels of current_isa(). */
-template <class T>
-const NormalizationKernels<T>& active_normalization_kernels();
+// normalization_kernels<Arch, T>() (normalization_simd.hpp), normalization_kernels_ref<T>() and
+// active_normalization_kernels<T>().
+MLPKIT_DECLARE_KERNEL_TABLES(NormalizationKernels, normalization);
 
 /** The widest layer norm panel: its two per-column accumulator arrays stay in L1 (16 KiB for double). */
 inline constexpr std::size_t kLayerNormMaxPanel = 1024;

@@ -23,18 +23,33 @@ void prefetch_segment(const T* row, std::size_t bytes) {
   for (std::size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(p + offset, 0, 3);
 }
 
+/**
+ * Two per-column arrays of a panel (zeroed over `width` columns) in one buffer, the second 64 bytes
+ * further than a multiple of 4 KiB: at the same 4 KiB offset, every load from the second array
+ * would wait for the store to the first (4K aliasing).
+ */
+template <class T>
+struct PanelColumns {
+  explicit PanelColumns(std::size_t width) {
+    for (std::size_t j = 0; j < width; ++j) first[j] = second[j] = T(0);
+  }
+  PanelColumns(const PanelColumns&) = delete;
+  PanelColumns& operator=(const PanelColumns&) = delete;
+
+  alignas(64) T storage[2 * kLayerNormMaxPanel + 64 / sizeof(T)];
+  T* const first = storage;
+  T* const second = storage + kLayerNormMaxPanel + 64 / sizeof(T);
+};
+
 template <class Arch, class T>
 void layer_norm_forward_block(MatrixView<const T> x, const T* gamma, const T* beta, T epsilon, MatrixView<T> y,
                               T* mean, T* inv_std, bool stream) {
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t w = batch::size;
   const std::size_t rows = x.rows, width = x.cols, full = width / w * w;
-  // One array, the second half 64 bytes further than a multiple of 4 KiB: μ[j] and M2[j] at the
-  // same 4 KiB offset would make every load of M2[j] wait for the store to μ[j] (4K aliasing).
-  alignas(64) T storage[2 * kLayerNormMaxPanel + 64 / sizeof(T)];
-  T* mu = storage;
-  T* m2 = storage + kLayerNormMaxPanel + 64 / sizeof(T);
-  for (std::size_t j = 0; j < width; ++j) mu[j] = m2[j] = T(0);
+  PanelColumns<T> columns(width);  // μ[j] and M2[j]
+  T* mu = columns.first;
+  T* m2 = columns.second;
 
   // Pass 1: Welford down each column; after row i every column has seen i + 1 values, so 1/(i+1)
   // is one broadcast: delta = x − μ, μ += delta/(i+1), M2 += delta·(x − μ).
@@ -90,11 +105,9 @@ void layer_norm_backward_block(MatrixView<const T> x, MatrixView<const T> dy, co
   using batch = xsimd::batch<T, Arch>;
   constexpr std::size_t w = batch::size;
   const std::size_t rows = x.rows, width = x.cols, full = width / w * w;
-  // Σ_i g (g = dy · γ) and Σ_i g · x̂, apart by 64 bytes more than 4 KiB (see the forward).
-  alignas(64) T storage[2 * kLayerNormMaxPanel + 64 / sizeof(T)];
-  T* sum_g = storage;
-  T* sum_g_xhat = storage + kLayerNormMaxPanel + 64 / sizeof(T);
-  for (std::size_t j = 0; j < width; ++j) sum_g[j] = sum_g_xhat[j] = T(0);
+  PanelColumns<T> columns(width);  // Σ_i g (g = dy · γ) and Σ_i g · x̂
+  T* sum_g = columns.first;
+  T* sum_g_xhat = columns.second;
 
   // Pass 1: column sums for dx and this panel's row sums for dγ, dβ.
   for (std::size_t i = 0; i < rows; ++i) {

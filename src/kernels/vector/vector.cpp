@@ -10,10 +10,7 @@
 namespace mlpkit {
 namespace detail {
 
-template <class T>
-const VectorKernels<T>& active_vector_kernels() {
-  return dispatch([]<class Arch>() -> const VectorKernels<T>& { return vector_kernels<Arch, T>(); });
-}
+MLPKIT_DEFINE_ACTIVE_KERNELS(VectorKernels, vector)
 
 namespace {
 
@@ -66,6 +63,29 @@ T sum(const T* x, std::size_t n) {
   return detail::chunked_reduce<T>(n, [&](std::size_t begin, std::size_t count) { return k.sum(x + begin, count); });
 }
 
+template <class T>
+T dot(std::span<const T> x, std::span<const T> y) {
+  if (x.size() != y.size()) detail::fail("dot", "x has ", x.size(), " elements but y has ", y.size());
+  return dot(x.data(), y.data(), x.size());
+}
+
+template <class T>
+void axpy(T alpha, std::span<const T> x, std::span<T> y) {
+  if (x.size() != y.size()) detail::fail("axpy", "x has ", x.size(), " elements but y has ", y.size());
+  axpy(alpha, x.data(), y.data(), x.size());
+}
+
+template <class T>
+T sum(std::span<const T> x) {
+  return sum(x.data(), x.size());
+}
+
+template float dot<float>(std::span<const float>, std::span<const float>);
+template double dot<double>(std::span<const double>, std::span<const double>);
+template void axpy<float>(float, std::span<const float>, std::span<float>);
+template void axpy<double>(double, std::span<const double>, std::span<double>);
+template float sum<float>(std::span<const float>);
+template double sum<double>(std::span<const double>);
 template float dot<float>(const float*, const float*, std::size_t);
 template double dot<double>(const double*, const double*, std::size_t);
 template void axpy<float>(float, const float*, float*, std::size_t);

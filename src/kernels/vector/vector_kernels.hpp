@@ -2,6 +2,8 @@
 // Level-1 kernels: one table of single-threaded kernels per ISA, plus the scalar reference.
 #include <cstddef>
 
+#include "runtime/kernel_tables.hpp"
+
 namespace mlpkit::detail {
 
 /** Single-threaded level-1 kernels of one ISA (or the scalar reference). */
@@ -17,17 +19,9 @@ struct VectorKernels {
   bool (*signs_differ)(const T* x, const T* y, std::size_t rows, std::size_t cols, std::size_t ld);
 };
 
-/** The kernels compiled for xsimd arch `Arch`; defined in vector_simd.hpp, instantiated in isa/<isa>.cpp. */
-template <class Arch, class T>
-const VectorKernels<T>& vector_kernels();
-
-/** The scalar reference kernels (plain loops, double-precision accumulation for float). */
-template <class T>
-const VectorKernels<T>& vector_kernels_ref();
-
-/** The kernels of current_isa(). */
-template <class T>
-const VectorKernels<T>& active_vector_kernels();
+// vector_kernels<Arch, T>() (vector_simd.hpp), vector_kernels_ref<T>() (plain loops, double-precision
+// accumulation for float) and active_vector_kernels<T>().
+MLPKIT_DECLARE_KERNEL_TABLES(VectorKernels, vector);
 
 /** Elements per chunk of a multithreaded reduction: fixed, so the sum order never depends on threads. */
 inline constexpr std::size_t kReductionChunk = 4096;
