@@ -117,6 +117,16 @@ struct GemmKernels {
 template <class Arch, class T>
 const GemmKernels<T>& gemm_kernels();
 
+/**
+ * The small-problem kernel of xsimd arch `Arch` (GemmKernels::small_kernel; AVX-512 only): defined
+ * in gemm_small.hpp and instantiated in isa/<isa>_gemm_small.cpp, a translation unit apart from the
+ * packed kernel's (compiled beside it, it changed GCC's code for the packed micro-tile; see
+ * docs/tuning.md).
+ */
+template <class Arch, class T>
+void small_gemm_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
+                       std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue);
+
 /** The kernels of current_isa(). */
 template <class T>
 const GemmKernels<T>& active_gemm_kernels();

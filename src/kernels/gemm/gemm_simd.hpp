@@ -10,7 +10,6 @@
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
 #include "kernels/gemm/gemm_skinny.hpp"
-#include "kernels/gemm/gemm_small.hpp"
 #include "runtime/dispatch.hpp"
 
 namespace mlpkit::detail::gemm_simd {
@@ -70,13 +69,6 @@ struct Config {
   // The small kernel (avx512) up to m·n·k = 2^20 (101³): there every tile's operands are in L1/L2
   // and the direct path's set-up is a large part of the call.
   static constexpr std::size_t SMALL_MAX_WORK = is_avx512 ? std::size_t(1) << 20 : 0;
-  // Off for now: instantiating the small kernel in this translation unit halves the packed path on
-  // large odd and power-of-two shapes (GCC 12, Zen 5, float, one thread: 1040³ 172 → 77 GFLOP/s,
-  // 2048³ ~155 → 77; 1024³ unchanged) although the small kernel is never called there; the packed
-  // micro-tile compiles to different code (32 KiB instead of 46 KiB). Neither a larger inline budget,
-  // loop alignment nor noclone on micro_tile restored it. Until its instantiation lives apart from
-  // the packed kernel, small problems take the direct path (10×32×64 0.72 → ~0.47× libxsmm).
-  static constexpr bool SMALL_KERNEL = false;
   // Intel's avx512 cores (a 16-core Xeon, Emerald Rapids, 2 MiB L2; device sweeps, one thread, each
   // variant beside OpenBLAS in one run): double takes a 48-row A block (96 KiB) beside its 1 MiB
   // panel of B (MC 192 → 48: 1024³ 0.92 → 1.00× OpenBLAS, 2048³ 0.81 → 0.92×, 512³ unchanged; float
@@ -198,11 +190,12 @@ void direct_kernel(std::size_t m, std::size_t nc, std::size_t k, T alpha, Stride
 namespace mlpkit::detail {
 
 namespace gemm_simd {
+// The small kernel lives in its own translation unit (isa/<isa>_gemm_small.cpp): only its address
+// is taken here, so the packed kernel's code is compiled as if it did not exist.
 template <class Arch, class T>
 constexpr auto small_kernel_of() -> decltype(GemmKernels<T>::small_kernel) {
-  using C = Config<Arch, T>;
-  if constexpr (C::is_avx512 && C::SMALL_KERNEL)
-    return &small_kernel<Arch, T, C::MR, C::NB>;
+  if constexpr (Config<Arch, T>::is_avx512)
+    return &small_gemm_kernel<Arch, T>;
   else
     return nullptr;
 }
