@@ -63,8 +63,12 @@ template <class T>
 bool gemm_skinny(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedOperand<T> op_b, std::size_t m,
                  std::size_t n, std::size_t k, T alpha, T beta, T* c, std::size_t ldc, const Epilogue<T>& epilogue,
                  bool fused) {
-  const std::size_t limit = std::min(kernels.blocking.skinny_max, SkinnyProblem<T>::max_short);
-  const bool columns = n <= limit && (m >= n || m > limit);
+  const GemmBlocking& bl = kernels.blocking;
+  const std::size_t limit = std::min(bl.skinny_max, SkinnyProblem<T>::max_short);
+  // Aᵀ·B (the axpy form on A) up to skinny_axpy_max columns, where the small kernel would not run.
+  const bool axpy_wide = op_a.rs == 1 && op_a.cs != 1 && double(m) * double(n) * double(k) > double(bl.small_max_work);
+  const std::size_t wide = axpy_wide ? std::min(bl.skinny_axpy_max, SkinnyProblem<T>::max_short) : limit;
+  const bool columns = (n <= limit && (m >= n || m > limit)) || (n <= wide && m > wide);
   if (k == 0 || !(columns || m <= limit)) return false;
   const MatrixView<T>& pre = epilogue.pre_activation;
   SkinnyProblem<T> pr{};

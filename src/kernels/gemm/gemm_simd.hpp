@@ -66,6 +66,11 @@ struct Config {
   // The skinny kernel up to 8 columns: at 16 the one-vector direct tile beat it (256×16×256 float
   // 21 µs against 29), at 8 it beat the tile 2× (256×8×256: 11 µs against 21).
   static constexpr std::size_t SKINNY_MAX = 8;
+  // Aᵀ·B takes the skinny kernel's axpy form (8 columns a pass) up to 16 columns on avx512 where the
+  // small kernel does not take it: the direct tile read Aᵀ's rows 4 KiB apart, one line twice per
+  // 16 rows (1024×16×1024 float, one thread: 428 → 319 µs; at 64×16×64 and 256×16×256 the small
+  // kernel stays 1.5–1.9× faster). Not measured with the avx2 tile.
+  static constexpr std::size_t SKINNY_AXPY_MAX = is_avx512 ? 16 : SKINNY_MAX;
   // The small kernel (avx512) up to m·n·k = 2^20 (101³): there every tile's operands are in L1/L2
   // and the direct path's set-up is a large part of the call.
   static constexpr std::size_t SMALL_MAX_WORK = is_avx512 ? std::size_t(1) << 20 : 0;
@@ -213,7 +218,7 @@ const GemmKernels<T>& gemm_kernels() {
     return GemmKernels<T>{
         GemmBlocking{C::MR, C::NR, intel_avx512 ? C::MC_INTEL : C::MC, C::KC, C::NC, C::DIRECT_MAX_M,
                      intel_avx512 ? C::DIRECT_MAX_N_INTEL : C::DIRECT_MAX_N, C::DIRECT_MAX_K,
-                     C::is_avx512 && amd ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M, C::SKINNY_MAX, C::W,
+                     C::is_avx512 && amd ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M, C::SKINNY_MAX, C::SKINNY_AXPY_MAX, C::W,
                      C::SMALL_MAX_WORK},
         &gemm_simd::pack_a<Arch, T>, &gemm_simd::pack_b<Arch, T>, &gemm_simd::macro_kernel<Arch, T>,
         &gemm_simd::direct_kernel<Arch, T, C::NB>, &gemm_simd::direct_kernel<Arch, T, 1>,
