@@ -218,8 +218,8 @@ const GemmKernels<T>& gemm_kernels() {
     return GemmKernels<T>{
         GemmBlocking{C::MR, C::NR, intel_avx512 ? C::MC_INTEL : C::MC, C::KC, C::NC, C::DIRECT_MAX_M,
                      intel_avx512 ? C::DIRECT_MAX_N_INTEL : C::DIRECT_MAX_N, C::DIRECT_MAX_K,
-                     C::is_avx512 && amd ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M, C::SKINNY_MAX, C::SKINNY_AXPY_MAX, C::W,
-                     C::SMALL_MAX_WORK},
+                     C::is_avx512 && amd ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M, C::SKINNY_MAX,
+                     C::SKINNY_AXPY_MAX, C::W, C::SMALL_MAX_WORK},
         &gemm_simd::pack_a<Arch, T>, &gemm_simd::pack_b<Arch, T>, &gemm_simd::macro_kernel<Arch, T>,
         &gemm_simd::direct_kernel<Arch, T, C::NB>, &gemm_simd::direct_kernel<Arch, T, 1>,
         &gemm_simd::skinny_kernel<Arch, T>, gemm_simd::small_kernel_of<Arch, T>()};

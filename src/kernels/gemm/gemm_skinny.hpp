@@ -242,8 +242,8 @@ void skinny_columns(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len,
   for (std::size_t s0 = 0; s0 < pr.short_n;) {
     const std::size_t left = pr.short_n - s0;
     if (!dot && left >= 8) {
-      // 8 columns a pass in the axpy form (a C 9–16 wide, as Aᵀ·B at batch 16): 16 accumulators, and
-      // the long operand read half as often as by passes of 4.
+      // 8 columns a pass in the axpy form (Aᵀ·B at batch 8–16): 16 accumulators, and the long
+      // operand read half as often as by passes of 4.
       axpy_rows<Arch, T, 2, 8>(pr, s0, l0, len, z, ld_z);
       s0 += 8;
     } else if (left >= 4) {
