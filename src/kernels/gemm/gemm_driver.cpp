@@ -241,58 +241,53 @@ template <class T>
 void gemm_packed(const Product<T>& pr) {
   const GemmKernels<T>& kernels = pr.kernels;
   const GemmBlocking& bl = kernels.blocking;
-  const StridedOperand<T> op_a = pr.op_a, op_b = pr.op_b;
-  const std::size_t m = pr.m, n = pr.n, kk = pr.kk, ldc = pr.ldc;
-  const T alpha = pr.alpha, beta = pr.beta;
-  T* const c = pr.c;
-  const bool fused = pr.fused;
   const auto team = static_cast<std::size_t>(team_size());
-  const std::size_t wanted_items = kItemsPerThread * team;
+  const StridedOperand<T>& b = pr.op_b;
   // Steps:
   // 1. pack all of op(A) (rows of one super-block) into MR-row panels, one item per MC × KC block;
   // 2. one item per (row group × column chunk) of C: it packs its own KC × chunk panel of B for each
   //    K block and runs the macro-kernel over its MC blocks (A block in L2, B sliver in L1).
-  const std::size_t k_blocks = std::max<std::size_t>(ceil_div(kk, bl.kc), 1);
+  const std::size_t k_blocks = std::max<std::size_t>(ceil_div(pr.kk, bl.kc), 1);
   // Plain locals, not structured bindings: the lambdas below capture them (clang 14 rejects those).
-  const PackedSplit split = packed_split<T>(bl, m, n, kk, team);
+  const PackedSplit split = packed_split<T>(bl, pr.m, pr.n, pr.kk, team);
   const std::size_t super_rows = split.super_rows, chunk_cols = split.chunk_cols;
-  const std::size_t col_chunks = ceil_div(n, chunk_cols);
-  for (std::size_t ic0 = 0; ic0 < m; ic0 += super_rows) {
-    const std::size_t ms = std::min(super_rows, m - ic0);
+  const std::size_t col_chunks = ceil_div(pr.n, chunk_cols);
+  for (std::size_t ic0 = 0; ic0 < pr.m; ic0 += super_rows) {
+    const std::size_t ms = std::min(super_rows, pr.m - ic0);
     const std::size_t a_blocks = ceil_div(ms, bl.mc);
     const std::size_t panel_rows = ceil_div(ms, bl.mr) * bl.mr;  // packed rows of one K block
-    T* packed_a = thread_buffer<T>(1, std::max<std::size_t>(panel_rows * kk, 1));
-    if (kk > 0) {
+    T* packed_a = thread_buffer<T>(1, std::max<std::size_t>(panel_rows * pr.kk, 1));
+    if (pr.kk > 0) {
       parallel_for(k_blocks * a_blocks, double(bl.mc) * double(bl.kc), [&](std::size_t item) {
         const std::size_t q = item / a_blocks, blk = item % a_blocks;
-        const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, kk - pc), i = ic0 + blk * bl.mc;
-        kernels.pack_a(std::min(bl.mc, m - i), kc,
-                       StridedOperand<T>{op_a.data + i * op_a.rs + pc * op_a.cs, op_a.rs, op_a.cs},
+        const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, pr.kk - pc), i = ic0 + blk * bl.mc;
+        kernels.pack_a(std::min(bl.mc, pr.m - i), kc,
+                       StridedOperand<T>{pr.op_a.data + i * pr.op_a.rs + pc * pr.op_a.cs, pr.op_a.rs, pr.op_a.cs},
                        packed_a + pc * panel_rows + blk * bl.mc * kc);
       });
     }
     // Enough items to share out even when C is one column chunk wide. Groups are runs of MR-row panels
-    // of equal length (not whole MC blocks), so 2 or 16 threads get equal shares of any m; the split
+    // of equal length (not whole MC blocks), so 2 or 16 threads get equal shares of any pr.m; the split
     // never changes a result, since every element's K order is fixed.
     const std::size_t panels = ceil_div(ms, bl.mr);
     // Column chunks come first: each row group packs the chunk's B again, so rows are split only when
     // there are fewer chunks than threads.
-    const std::size_t row_groups = col_chunks >= team ? 1 : std::min(panels, ceil_div(wanted_items, col_chunks));
+    const std::size_t row_groups =
+        col_chunks >= team ? 1 : std::min(panels, ceil_div(kItemsPerThread * team, col_chunks));
     const std::size_t panels_per_group = ceil_div(panels, row_groups);
     const std::size_t groups = ceil_div(panels, panels_per_group);
     const double rows_per_group = double(std::min(ms, panels_per_group * bl.mr));
     parallel_for(
-        groups * col_chunks, 2.0 * rows_per_group * double(chunk_cols) * double(kk + 1) / kFlopsPerWorkUnit,
+        groups * col_chunks, 2.0 * rows_per_group * double(chunk_cols) * double(pr.kk + 1) / kFlopsPerWorkUnit,
         [&](std::size_t item) {
           const std::size_t group = item / col_chunks;
           const std::size_t j = (item % col_chunks) * chunk_cols;
-          const std::size_t nc = std::min(chunk_cols, n - j);
-          T* packed_b = thread_buffer<T>(0, std::max<std::size_t>(std::min(kk, bl.kc), 1) * chunk_cols);
+          const std::size_t nc = std::min(chunk_cols, pr.n - j);
+          T* packed_b = thread_buffer<T>(0, std::max<std::size_t>(std::min(pr.kk, bl.kc), 1) * chunk_cols);
           for (std::size_t q = 0; q < k_blocks; ++q) {
-            const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, kk - pc);
+            const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, pr.kk - pc);
             if (kc > 0)
-              kernels.pack_b(kc, nc, StridedOperand<T>{op_b.data + pc * op_b.rs + j * op_b.cs, op_b.rs, op_b.cs},
-                             packed_b);
+              kernels.pack_b(kc, nc, StridedOperand<T>{b.data + pc * b.rs + j * b.cs, b.rs, b.cs}, packed_b);
             const bool last = q + 1 == k_blocks;
             // The group's rows in pieces of at most MC (an A block that stays in L2 across B slivers).
             // Panels are contiguous in packed A whatever MC block they were packed in.
@@ -300,8 +295,9 @@ void gemm_packed(const Product<T>& pr) {
             for (std::size_t r = group * panels_per_group * bl.mr; r < row_end; r += bl.mc) {
               const std::size_t i = ic0 + r;
               const GemmTileEpilogue<T> e = pr.at(i, j);
-              kernels.macro_kernel(std::min(bl.mc, row_end - r), nc, kc, alpha, packed_a + pc * panel_rows + r * kc,
-                                   packed_b, q == 0 ? beta : T(1), c + i * ldc + j, ldc, last && fused ? &e : nullptr);
+              kernels.macro_kernel(std::min(bl.mc, row_end - r), nc, kc, pr.alpha, packed_a + pc * panel_rows + r * kc,
+                                   packed_b, q == 0 ? pr.beta : T(1), pr.c + i * pr.ldc + j, pr.ldc,
+                                   last && pr.fused ? &e : nullptr);
             }
           }
         },
