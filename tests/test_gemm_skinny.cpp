@@ -130,7 +130,7 @@ TEST_CASE_TEMPLATE("skinny gemm is bitwise identical for 1, 2 and 3 threads", T,
   };
   test::for_each_isa([&](Isa) {
     for (Trans ta : kTrans)
-      for (const Shape s : {Shape{1000, 1, 300}, Shape{777, 16, 64}, Shape{3, 1100, 129}}) {
+      for (const Shape s : {Shape{1000, 1, 300}, Shape{777, 16, 64}, Shape{1100, 16, 100}, Shape{3, 1100, 129}}) {
         CAPTURE(s.m);
         CAPTURE(s.n);
         const bool t = ta == Trans::yes;

@@ -63,8 +63,12 @@ template <class T>
 bool gemm_skinny(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedOperand<T> op_b, std::size_t m,
                  std::size_t n, std::size_t k, T alpha, T beta, T* c, std::size_t ldc, const Epilogue<T>& epilogue,
                  bool fused) {
-  const std::size_t limit = std::min(kernels.blocking.skinny_max, SkinnyProblem<T>::max_short);
-  const bool columns = n <= limit && (m >= n || m > limit);
+  const GemmBlocking& bl = kernels.blocking;
+  const std::size_t limit = std::min(bl.skinny_max, SkinnyProblem<T>::max_short);
+  // Aᵀ·B (the axpy form on A) up to skinny_axpy_max columns, where the small kernel would not run.
+  const bool axpy_wide = op_a.rs == 1 && op_a.cs != 1 && double(m) * double(n) * double(k) > double(bl.small_max_work);
+  const std::size_t wide = axpy_wide ? std::min(bl.skinny_axpy_max, SkinnyProblem<T>::max_short) : limit;
+  const bool columns = (n <= limit && (m >= n || m > limit)) || (n <= wide && m > wide);
   if (k == 0 || !(columns || m <= limit)) return false;
   const MatrixView<T>& pre = epilogue.pre_activation;
   SkinnyProblem<T> pr{};
@@ -134,6 +138,173 @@ bool gemm_small(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedOp
   return true;
 }
 
+// One call's product as the paths below see it: op(A) and op(B) as strided operands, the K used
+// (0 when alpha is 0), and the whole-C epilogue (`fused`: whether it does anything).
+template <class T>
+struct Product {
+  const GemmKernels<T>& kernels;
+  StridedOperand<T> op_a, op_b;
+  std::size_t m, n, kk;
+  T alpha, beta;
+  T* c;
+  std::size_t ldc;
+  bool fused;
+  GemmTileEpilogue<T> full;
+  /** The epilogue of the block whose first element is C(i, j). */
+  GemmTileEpilogue<T> at(std::size_t i, std::size_t j) const {
+    GemmTileEpilogue<T> e = full;
+    if (e.bias != nullptr) e.bias += i;
+    if (e.pre_activation != nullptr) e.pre_activation += i * e.ld_pre + j;
+    return e;
+  }
+};
+
+// Direct path: A unpacked; an item is one NR-column sliver of C over a run of MR-row tiles, and packs
+// that k × NR sliver of B into its own buffer unless it can be read in place. Few slivers (a narrow
+// C) are split by rows too, so every thread gets work; each element's sum is the same.
+template <class T>
+void gemm_direct(const Product<T>& pr) {
+  const GemmKernels<T>& kernels = pr.kernels;
+  const GemmBlocking& bl = kernels.blocking;
+  const StridedOperand<T> op_a = pr.op_a, op_b = pr.op_b;
+  const std::size_t m = pr.m, n = pr.n, kk = pr.kk, ldc = pr.ldc;
+  const T alpha = pr.alpha, beta = pr.beta;
+  T* const c = pr.c;
+  const bool fused = pr.fused;
+  const auto team = static_cast<std::size_t>(team_size());
+  const std::size_t wanted_items = kItemsPerThread * team;
+  const std::size_t slivers = ceil_div(n, bl.nr);
+  const std::size_t tiles = ceil_div(m, bl.mr);
+  // Where B is packed, every row group packs its own copy of the sliver, so groups keep at least
+  // kMinRowsPerPackingGroup rows (a 32×32×256 dW = dZ·Aᵀ of a width-32 layer split into 8-row
+  // groups ran 35 % slower on 2 threads).
+  const bool b_in_place = op_b.cs == 1 && kk > 0 && m <= bl.direct_in_place_max_m &&
+                          sliver_stays_in_l2(op_b.rs * sizeof(T), kk);
+  std::size_t row_groups = team == 1 ? 1 : std::min(tiles, ceil_div(wanted_items, slivers));
+  if (!b_in_place) row_groups = std::min(row_groups, std::max<std::size_t>(m / kMinRowsPerPackingGroup, 1));
+  const std::size_t tiles_per_group = ceil_div(tiles, row_groups);
+  const std::size_t groups = ceil_div(tiles, tiles_per_group);
+  const double rows_per_group = double(std::min(m, tiles_per_group * bl.mr));
+  parallel_for(slivers * groups, 2.0 * rows_per_group * double(kk + 1) * double(bl.nr) / kFlopsPerWorkUnit,
+               [&](std::size_t item) {
+    const std::size_t s = item % slivers, i0 = (item / slivers) * tiles_per_group * bl.mr;
+    const std::size_t rows = std::min(m, i0 + tiles_per_group * bl.mr) - i0;
+    const std::size_t j0 = s * bl.nr;
+    const std::size_t nc = std::min(bl.nr, n - j0);
+    const GemmTileEpilogue<T> e = pr.at(i0, j0);
+    const StridedOperand<T> a_rows{op_a.data + i0 * op_a.rs, op_a.rs, op_a.cs};
+    const bool narrow = n <= bl.narrow_nr;
+    const auto kernel = narrow ? kernels.narrow_direct_kernel : kernels.direct_kernel;
+    if (b_in_place && nc == (narrow ? bl.narrow_nr : bl.nr)) {
+      // Rows of B are contiguous and the sliver is whole: read it in place.
+      kernel(rows, nc, kk, alpha, a_rows, op_b.data + j0, op_b.rs, false, beta, c + i0 * ldc + j0, ldc,
+             fused ? &e : nullptr);
+      return;
+    }
+    T* sliver = thread_buffer<T>(2, std::max<std::size_t>(kk, 1) * bl.nr);
+    kernels.pack_b(kk, nc, StridedOperand<T>{op_b.data + j0 * op_b.cs, op_b.rs, op_b.cs}, sliver);
+    kernel(rows, nc, kk, alpha, a_rows, sliver, bl.nr, true, beta, c + i0 * ldc + j0, ldc, fused ? &e : nullptr);
+  }, Schedule::balanced);
+}
+
+// How the packed path divides C: rows of A packed at once (super_rows) and columns of C per work item.
+struct PackedSplit {
+  std::size_t super_rows, chunk_cols;
+};
+
+template <class T>
+PackedSplit packed_split(const GemmBlocking& bl, std::size_t m, std::size_t n, std::size_t kk, std::size_t team) {
+  const std::size_t wanted_items = kItemsPerThread * team;
+  // Rows of A packed at once: all of them when they fit kMaxPackedA, else equal super-blocks (whole MC
+  // blocks), so no thin remainder repeats the packing of B for a few rows.
+  const std::size_t max_blocks =
+      std::max<std::size_t>(kMaxPackedA / (bl.mc * std::max<std::size_t>(kk, 1)), 1);
+  const std::size_t m_blocks = ceil_div(m, bl.mc);
+  const std::size_t super_rows = ceil_div(m_blocks, ceil_div(m_blocks, max_blocks)) * bl.mc;
+  // Column chunks as wide as NC while every thread still gets one of its own; with many threads
+  // no narrower than kMinChunkBytes a row, as more row groups would each pack their chunk of B again.
+  std::size_t chunk_cols = bl.nc;
+  if (team > 1) {
+    const std::size_t per_thread = ceil_div(ceil_div(n, team), bl.nr) * bl.nr;
+    const std::size_t narrowest = std::max<std::size_t>(kMinChunkBytes / sizeof(T) / bl.nr, 1) * bl.nr;
+    chunk_cols = std::min(chunk_cols, std::max(per_thread, narrowest));
+  }
+  // With few rows of MC blocks, narrower column chunks give every thread work.
+  const std::size_t row_blocks = ceil_div(std::min(m, super_rows), bl.mc);
+  if (team > 1 && row_blocks * ceil_div(n, chunk_cols) < wanted_items)
+    chunk_cols = std::max(bl.nr, ceil_div(ceil_div(n, ceil_div(wanted_items, row_blocks)), bl.nr) * bl.nr);
+  return {super_rows, chunk_cols};
+}
+
+// Packed path, in two parallel steps (two barriers a call, which matters when cores are shared).
+template <class T>
+void gemm_packed(const Product<T>& pr) {
+  const GemmKernels<T>& kernels = pr.kernels;
+  const GemmBlocking& bl = kernels.blocking;
+  const auto team = static_cast<std::size_t>(team_size());
+  const StridedOperand<T>& b = pr.op_b;
+  // Steps:
+  // 1. pack all of op(A) (rows of one super-block) into MR-row panels, one item per MC × KC block;
+  // 2. one item per (row group × column chunk) of C: it packs its own KC × chunk panel of B for each
+  //    K block and runs the macro-kernel over its MC blocks (A block in L2, B sliver in L1).
+  const std::size_t k_blocks = std::max<std::size_t>(ceil_div(pr.kk, bl.kc), 1);
+  // Plain locals, not structured bindings: the lambdas below capture them (clang 14 rejects those).
+  const PackedSplit split = packed_split<T>(bl, pr.m, pr.n, pr.kk, team);
+  const std::size_t super_rows = split.super_rows, chunk_cols = split.chunk_cols;
+  const std::size_t col_chunks = ceil_div(pr.n, chunk_cols);
+  for (std::size_t ic0 = 0; ic0 < pr.m; ic0 += super_rows) {
+    const std::size_t ms = std::min(super_rows, pr.m - ic0);
+    const std::size_t a_blocks = ceil_div(ms, bl.mc);
+    const std::size_t panel_rows = ceil_div(ms, bl.mr) * bl.mr;  // packed rows of one K block
+    T* packed_a = thread_buffer<T>(1, std::max<std::size_t>(panel_rows * pr.kk, 1));
+    if (pr.kk > 0) {
+      parallel_for(k_blocks * a_blocks, double(bl.mc) * double(bl.kc), [&](std::size_t item) {
+        const std::size_t q = item / a_blocks, blk = item % a_blocks;
+        const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, pr.kk - pc), i = ic0 + blk * bl.mc;
+        kernels.pack_a(std::min(bl.mc, pr.m - i), kc,
+                       StridedOperand<T>{pr.op_a.data + i * pr.op_a.rs + pc * pr.op_a.cs, pr.op_a.rs, pr.op_a.cs},
+                       packed_a + pc * panel_rows + blk * bl.mc * kc);
+      });
+    }
+    // Enough items to share out even when C is one column chunk wide. Groups are runs of MR-row panels
+    // of equal length (not whole MC blocks), so 2 or 16 threads get equal shares of any pr.m; the split
+    // never changes a result, since every element's K order is fixed.
+    const std::size_t panels = ceil_div(ms, bl.mr);
+    // Column chunks come first: each row group packs the chunk's B again, so rows are split only when
+    // there are fewer chunks than threads.
+    const std::size_t row_groups =
+        col_chunks >= team ? 1 : std::min(panels, ceil_div(kItemsPerThread * team, col_chunks));
+    const std::size_t panels_per_group = ceil_div(panels, row_groups);
+    const std::size_t groups = ceil_div(panels, panels_per_group);
+    const double rows_per_group = double(std::min(ms, panels_per_group * bl.mr));
+    parallel_for(
+        groups * col_chunks, 2.0 * rows_per_group * double(chunk_cols) * double(pr.kk + 1) / kFlopsPerWorkUnit,
+        [&](std::size_t item) {
+          const std::size_t group = item / col_chunks;
+          const std::size_t j = (item % col_chunks) * chunk_cols;
+          const std::size_t nc = std::min(chunk_cols, pr.n - j);
+          T* packed_b = thread_buffer<T>(0, std::max<std::size_t>(std::min(pr.kk, bl.kc), 1) * chunk_cols);
+          for (std::size_t q = 0; q < k_blocks; ++q) {
+            const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, pr.kk - pc);
+            if (kc > 0)
+              kernels.pack_b(kc, nc, StridedOperand<T>{b.data + pc * b.rs + j * b.cs, b.rs, b.cs}, packed_b);
+            const bool last = q + 1 == k_blocks;
+            // The group's rows in pieces of at most MC (an A block that stays in L2 across B slivers).
+            // Panels are contiguous in packed A whatever MC block they were packed in.
+            const std::size_t row_end = std::min(ms, (group + 1) * panels_per_group * bl.mr);
+            for (std::size_t r = group * panels_per_group * bl.mr; r < row_end; r += bl.mc) {
+              const std::size_t i = ic0 + r;
+              const GemmTileEpilogue<T> e = pr.at(i, j);
+              kernels.macro_kernel(std::min(bl.mc, row_end - r), nc, kc, pr.alpha, packed_a + pc * panel_rows + r * kc,
+                                   packed_b, q == 0 ? pr.beta : T(1), pr.c + i * pr.ldc + j, pr.ldc,
+                                   last && pr.fused ? &e : nullptr);
+            }
+          }
+        },
+        Schedule::balanced);
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -155,134 +326,13 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
                      epilogue.pre_activation.data != nullptr;
   const GemmTileEpilogue<T> full{epilogue.bias,           epilogue.activation,     epilogue.leaky_slope,
                                  epilogue.pre_activation.data, epilogue.pre_activation.ld, epilogue.accuracy};
-  auto tile_epilogue = [&](std::size_t i, std::size_t j) {
-    GemmTileEpilogue<T> e = full;
-    if (e.bias != nullptr) e.bias += i;
-    if (e.pre_activation != nullptr) e.pre_activation += i * e.ld_pre + j;
-    return e;
-  };
-
-  // Threads parallel_for can use here, and the work items the splits below aim for (only how C is
-  // shared out depends on them, never an element's sum).
   if (gemm_skinny(kernels, op_a, op_b, m, n, kk, alpha, beta, c, ldc, epilogue, fused)) return;
   if (gemm_small(kernels, op_a, op_b, m, n, kk, alpha, beta, c, ldc, fused ? &full : nullptr)) return;
-
-  const auto team = static_cast<std::size_t>(team_size());
-  const std::size_t wanted_items = kItemsPerThread * team;
-
-  if (m <= bl.direct_max_m && n <= bl.direct_max_n && kk <= bl.direct_max_k) {
-    // Direct: A unpacked; an item is one NR-column sliver of C over a run of MR-row tiles, and packs
-    // that k × NR sliver of B into its own buffer unless it can be read in place. Few slivers (a
-    // narrow C) are split by rows too, so every thread gets work; each element's sum is the same.
-    const std::size_t slivers = ceil_div(n, bl.nr);
-    const std::size_t tiles = ceil_div(m, bl.mr);
-    // Where B is packed, every row group packs its own copy of the sliver, so groups keep at least
-    // kMinRowsPerPackingGroup rows (a 32×32×256 dW = dZ·Aᵀ of a width-32 layer split into 8-row
-    // groups ran 35 % slower on 2 threads).
-    const bool b_in_place = op_b.cs == 1 && kk > 0 && m <= bl.direct_in_place_max_m &&
-                            sliver_stays_in_l2(op_b.rs * sizeof(T), kk);
-    std::size_t row_groups = team == 1 ? 1 : std::min(tiles, ceil_div(wanted_items, slivers));
-    if (!b_in_place) row_groups = std::min(row_groups, std::max<std::size_t>(m / kMinRowsPerPackingGroup, 1));
-    const std::size_t tiles_per_group = ceil_div(tiles, row_groups);
-    const std::size_t groups = ceil_div(tiles, tiles_per_group);
-    const double rows_per_group = double(std::min(m, tiles_per_group * bl.mr));
-    parallel_for(slivers * groups, 2.0 * rows_per_group * double(kk + 1) * double(bl.nr) / kFlopsPerWorkUnit,
-                 [&](std::size_t item) {
-      const std::size_t s = item % slivers, i0 = (item / slivers) * tiles_per_group * bl.mr;
-      const std::size_t rows = std::min(m, i0 + tiles_per_group * bl.mr) - i0;
-      const std::size_t j0 = s * bl.nr;
-      const std::size_t nc = std::min(bl.nr, n - j0);
-      const GemmTileEpilogue<T> e = tile_epilogue(i0, j0);
-      const StridedOperand<T> a_rows{op_a.data + i0 * op_a.rs, op_a.rs, op_a.cs};
-      const bool narrow = n <= bl.narrow_nr;
-      const auto kernel = narrow ? kernels.narrow_direct_kernel : kernels.direct_kernel;
-      if (b_in_place && nc == (narrow ? bl.narrow_nr : bl.nr)) {
-        // Rows of B are contiguous and the sliver is whole: read it in place.
-        kernel(rows, nc, kk, alpha, a_rows, op_b.data + j0, op_b.rs, false, beta, c + i0 * ldc + j0, ldc,
-               fused ? &e : nullptr);
-        return;
-      }
-      T* sliver = thread_buffer<T>(2, std::max<std::size_t>(kk, 1) * bl.nr);
-      kernels.pack_b(kk, nc, StridedOperand<T>{op_b.data + j0 * op_b.cs, op_b.rs, op_b.cs}, sliver);
-      kernel(rows, nc, kk, alpha, a_rows, sliver, bl.nr, true, beta, c + i0 * ldc + j0, ldc, fused ? &e : nullptr);
-    }, Schedule::balanced);
-    return;
-  }
-
-  // Packed path, in two parallel steps (two barriers a call, which matters when cores are shared):
-  // 1. pack all of op(A) (rows of one super-block) into MR-row panels, one item per MC × KC block;
-  // 2. one item per (row group × column chunk) of C: it packs its own KC × chunk panel of B for each
-  //    K block and runs the macro-kernel over its MC blocks (A block in L2, B sliver in L1).
-  const std::size_t k_blocks = std::max<std::size_t>(ceil_div(kk, bl.kc), 1);
-  // Rows of A packed at once: all of them when they fit kMaxPackedA, else equal super-blocks (whole MC
-  // blocks), so no thin remainder repeats the packing of B for a few rows.
-  const std::size_t max_blocks =
-      std::max<std::size_t>(kMaxPackedA / (bl.mc * std::max<std::size_t>(kk, 1)), 1);
-  const std::size_t m_blocks = ceil_div(m, bl.mc);
-  const std::size_t super_rows = ceil_div(m_blocks, ceil_div(m_blocks, max_blocks)) * bl.mc;
-  // Column chunks as wide as NC while every thread still gets one of its own; with many threads
-  // no narrower than kMinChunkBytes a row, as more row groups would each pack their chunk of B again.
-  std::size_t chunk_cols = bl.nc;
-  if (team > 1) {
-    const std::size_t per_thread = ceil_div(ceil_div(n, team), bl.nr) * bl.nr;
-    const std::size_t narrowest = std::max<std::size_t>(kMinChunkBytes / sizeof(T) / bl.nr, 1) * bl.nr;
-    chunk_cols = std::min(chunk_cols, std::max(per_thread, narrowest));
-  }
-  // With few rows of MC blocks, narrower column chunks give every thread work.
-  const std::size_t row_blocks = ceil_div(std::min(m, super_rows), bl.mc);
-  if (team > 1 && row_blocks * ceil_div(n, chunk_cols) < wanted_items)
-    chunk_cols = std::max(bl.nr, ceil_div(ceil_div(n, ceil_div(wanted_items, row_blocks)), bl.nr) * bl.nr);
-  const std::size_t col_chunks = ceil_div(n, chunk_cols);
-  for (std::size_t ic0 = 0; ic0 < m; ic0 += super_rows) {
-    const std::size_t ms = std::min(super_rows, m - ic0);
-    const std::size_t a_blocks = ceil_div(ms, bl.mc);
-    const std::size_t panel_rows = ceil_div(ms, bl.mr) * bl.mr;  // packed rows of one K block
-    T* packed_a = thread_buffer<T>(1, std::max<std::size_t>(panel_rows * kk, 1));
-    if (kk > 0) {
-      parallel_for(k_blocks * a_blocks, double(bl.mc) * double(bl.kc), [&](std::size_t item) {
-        const std::size_t q = item / a_blocks, blk = item % a_blocks;
-        const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, kk - pc), i = ic0 + blk * bl.mc;
-        kernels.pack_a(std::min(bl.mc, m - i), kc,
-                       StridedOperand<T>{op_a.data + i * op_a.rs + pc * op_a.cs, op_a.rs, op_a.cs},
-                       packed_a + pc * panel_rows + blk * bl.mc * kc);
-      });
-    }
-    // Enough items to share out even when C is one column chunk wide. Groups are runs of MR-row panels
-    // of equal length (not whole MC blocks), so 2 or 16 threads get equal shares of any m; the split
-    // never changes a result, since every element's K order is fixed.
-    const std::size_t panels = ceil_div(ms, bl.mr);
-    // Column chunks come first: each row group packs the chunk's B again, so rows are split only when
-    // there are fewer chunks than threads.
-    const std::size_t row_groups = col_chunks >= team ? 1 : std::min(panels, ceil_div(wanted_items, col_chunks));
-    const std::size_t panels_per_group = ceil_div(panels, row_groups);
-    const std::size_t groups = ceil_div(panels, panels_per_group);
-    const double rows_per_group = double(std::min(ms, panels_per_group * bl.mr));
-    parallel_for(
-        groups * col_chunks, 2.0 * rows_per_group * double(chunk_cols) * double(kk + 1) / kFlopsPerWorkUnit,
-        [&](std::size_t item) {
-          const std::size_t group = item / col_chunks;
-          const std::size_t j = (item % col_chunks) * chunk_cols;
-          const std::size_t nc = std::min(chunk_cols, n - j);
-          T* packed_b = thread_buffer<T>(0, std::max<std::size_t>(std::min(kk, bl.kc), 1) * chunk_cols);
-          for (std::size_t q = 0; q < k_blocks; ++q) {
-            const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, kk - pc);
-            if (kc > 0)
-              kernels.pack_b(kc, nc, StridedOperand<T>{op_b.data + pc * op_b.rs + j * op_b.cs, op_b.rs, op_b.cs},
-                             packed_b);
-            const bool last = q + 1 == k_blocks;
-            // The group's rows in pieces of at most MC (an A block that stays in L2 across B slivers).
-            // Panels are contiguous in packed A whatever MC block they were packed in.
-            const std::size_t row_end = std::min(ms, (group + 1) * panels_per_group * bl.mr);
-            for (std::size_t r = group * panels_per_group * bl.mr; r < row_end; r += bl.mc) {
-              const std::size_t i = ic0 + r;
-              const GemmTileEpilogue<T> e = tile_epilogue(i, j);
-              kernels.macro_kernel(std::min(bl.mc, row_end - r), nc, kc, alpha, packed_a + pc * panel_rows + r * kc,
-                                   packed_b, q == 0 ? beta : T(1), c + i * ldc + j, ldc, last && fused ? &e : nullptr);
-            }
-          }
-        },
-        Schedule::balanced);
-  }
+  const Product<T> product{kernels, op_a, op_b, m, n, kk, alpha, beta, c, ldc, fused, full};
+  if (m <= bl.direct_max_m && n <= bl.direct_max_n && kk <= bl.direct_max_k)
+    gemm_direct(product);
+  else
+    gemm_packed(product);
 }
 
 template void gemm_blocked<float>(const GemmKernels<float>&, Trans, Trans, std::size_t, std::size_t, std::size_t, float,

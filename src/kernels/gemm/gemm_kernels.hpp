@@ -22,6 +22,9 @@ struct GemmBlocking {
   std::size_t direct_max_m, direct_max_n, direct_max_k;
   std::size_t direct_in_place_max_m;  ///< most rows for which the direct path reads B's rows in place
   std::size_t skinny_max;  ///< up to this many columns (or rows) of C the skinny kernel runs (0: never)
+  /// up to this many columns of C (≥ skinny_max) the skinny kernel's axpy form (op(A) = Aᵀ) runs,
+  /// for problems the small kernel does not take
+  std::size_t skinny_axpy_max;
   std::size_t narrow_nr;   ///< columns of the narrow direct kernel's tile (one vector)
   std::size_t small_max_work;  ///< most m·n·k the small kernel takes (0: never)
 };
@@ -116,6 +119,16 @@ struct GemmKernels {
 /** The kernels compiled for xsimd arch `Arch`; defined in gemm_simd.hpp, instantiated in isa/<isa>.cpp. */
 template <class Arch, class T>
 const GemmKernels<T>& gemm_kernels();
+
+/**
+ * The small-problem kernel of xsimd arch `Arch` (GemmKernels::small_kernel; AVX-512 only): defined
+ * in gemm_small.hpp and instantiated in isa/<isa>_gemm_small.cpp, a translation unit apart from the
+ * packed kernel's (compiled beside it, it changed GCC's code for the packed micro-tile; see
+ * docs/tuning.md).
+ */
+template <class Arch, class T>
+void small_gemm_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
+                       std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue);
 
 /** The kernels of current_isa(). */
 template <class T>

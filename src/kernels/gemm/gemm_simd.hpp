@@ -10,7 +10,6 @@
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
 #include "kernels/gemm/gemm_skinny.hpp"
-#include "kernels/gemm/gemm_small.hpp"
 #include "runtime/dispatch.hpp"
 
 namespace mlpkit::detail::gemm_simd {
@@ -67,16 +66,14 @@ struct Config {
   // The skinny kernel up to 8 columns: at 16 the one-vector direct tile beat it (256×16×256 float
   // 21 µs against 29), at 8 it beat the tile 2× (256×8×256: 11 µs against 21).
   static constexpr std::size_t SKINNY_MAX = 8;
+  // Aᵀ·B takes the skinny kernel's axpy form (8 columns a pass) up to 16 columns on avx512 where the
+  // small kernel does not take it: the direct tile read Aᵀ's rows 4 KiB apart, one line twice per
+  // 16 rows (1024×16×1024 float, one thread: 428 → 319 µs; at 64×16×64 and 256×16×256 the small
+  // kernel stays 1.5–1.9× faster). Not measured with the avx2 tile.
+  static constexpr std::size_t SKINNY_AXPY_MAX = is_avx512 ? 16 : SKINNY_MAX;
   // The small kernel (avx512) up to m·n·k = 2^20 (101³): there every tile's operands are in L1/L2
   // and the direct path's set-up is a large part of the call.
   static constexpr std::size_t SMALL_MAX_WORK = is_avx512 ? std::size_t(1) << 20 : 0;
-  // Off for now: instantiating the small kernel in this translation unit halves the packed path on
-  // large odd and power-of-two shapes (GCC 12, Zen 5, float, one thread: 1040³ 172 → 77 GFLOP/s,
-  // 2048³ ~155 → 77; 1024³ unchanged) although the small kernel is never called there; the packed
-  // micro-tile compiles to different code (32 KiB instead of 46 KiB). Neither a larger inline budget,
-  // loop alignment nor noclone on micro_tile restored it. Until its instantiation lives apart from
-  // the packed kernel, small problems take the direct path (10×32×64 0.72 → ~0.47× libxsmm).
-  static constexpr bool SMALL_KERNEL = false;
   // Intel's avx512 cores (a 16-core Xeon, Emerald Rapids, 2 MiB L2; device sweeps, one thread, each
   // variant beside OpenBLAS in one run): double takes a 48-row A block (96 KiB) beside its 1 MiB
   // panel of B (MC 192 → 48: 1024³ 0.92 → 1.00× OpenBLAS, 2048³ 0.81 → 0.92×, 512³ unchanged; float
@@ -198,11 +195,12 @@ void direct_kernel(std::size_t m, std::size_t nc, std::size_t k, T alpha, Stride
 namespace mlpkit::detail {
 
 namespace gemm_simd {
+// The small kernel lives in its own translation unit (isa/<isa>_gemm_small.cpp): only its address
+// is taken here, so the packed kernel's code is compiled as if it did not exist.
 template <class Arch, class T>
 constexpr auto small_kernel_of() -> decltype(GemmKernels<T>::small_kernel) {
-  using C = Config<Arch, T>;
-  if constexpr (C::is_avx512 && C::SMALL_KERNEL)
-    return &small_kernel<Arch, T, C::MR, C::NB>;
+  if constexpr (Config<Arch, T>::is_avx512)
+    return &small_gemm_kernel<Arch, T>;
   else
     return nullptr;
 }
@@ -220,8 +218,8 @@ const GemmKernels<T>& gemm_kernels() {
     return GemmKernels<T>{
         GemmBlocking{C::MR, C::NR, intel_avx512 ? C::MC_INTEL : C::MC, C::KC, C::NC, C::DIRECT_MAX_M,
                      intel_avx512 ? C::DIRECT_MAX_N_INTEL : C::DIRECT_MAX_N, C::DIRECT_MAX_K,
-                     C::is_avx512 && amd ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M, C::SKINNY_MAX, C::W,
-                     C::SMALL_MAX_WORK},
+                     C::is_avx512 && amd ? C::DIRECT_MAX_M : C::DIRECT_IN_PLACE_MAX_M, C::SKINNY_MAX,
+                     C::SKINNY_AXPY_MAX, C::W, C::SMALL_MAX_WORK},
         &gemm_simd::pack_a<Arch, T>, &gemm_simd::pack_b<Arch, T>, &gemm_simd::macro_kernel<Arch, T>,
         &gemm_simd::direct_kernel<Arch, T, C::NB>, &gemm_simd::direct_kernel<Arch, T, 1>,
         &gemm_simd::skinny_kernel<Arch, T>, gemm_simd::small_kernel_of<Arch, T>()};

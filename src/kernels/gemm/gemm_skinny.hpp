@@ -10,6 +10,7 @@
 // the same bits.
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
@@ -69,6 +70,15 @@ void finish_chunk(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, c
     }
 }
 
+// AVX-512: p[i] = lane i of v for the lanes whose bit is set in `mask` (no other element touched).
+template <class Arch, class T>
+[[gnu::always_inline]] inline void store_lanes(T* p, std::uint32_t mask, const Batch<Arch, T>& v) {
+  if constexpr (std::is_same_v<T, float>)
+    _mm512_mask_storeu_ps(p, __mmask16(mask & 0xffffu), v);
+  else
+    _mm512_mask_storeu_pd(p, __mmask8(mask & 0xffu), v);
+}
+
 // AVX-512: lane i of the result is the sum of the lanes of v[i], for count ≤ W vectors (the rest
 // read as zeros), by a fixed tree of W − 1 vector adds between interleaved halves, quarters, … of
 // pairs of vectors (where W horizontal sums would take W·log2(W) dependent steps). Every lane is
@@ -106,9 +116,10 @@ template <class Arch, class T>
   return fold(level[0], level[1]);
 }
 
-// z[j·ld_z + r] = Σ_p x_r[p]·y_j[p] for R long rows and J short columns, both contiguous along k.
+// z[j·ld_z + r] = Σ_p x_r[p]·y_j[p] for the first `rows` of R long rows and J short columns, both
+// contiguous along k (z points at the tile's first row of its first column).
 template <class Arch, class T, std::size_t R, std::size_t J>
-void dot_tile(std::size_t k, const T* const (&x)[R], const T* const (&y)[J], T* z, std::size_t ld_z) {
+void dot_tile(std::size_t k, const T* const (&x)[R], const T* const (&y)[J], std::size_t rows, T* z, std::size_t ld_z) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
   B acc[R][J];
@@ -139,18 +150,26 @@ void dot_tile(std::size_t k, const T* const (&x)[R], const T* const (&y)[J], T* 
     step(xp, yp, 0);
   }
   if constexpr (std::is_same_v<Arch, xsimd::avx512bw>) {
-    // Transpose-and-add: W sums per vector of results instead of one horizontal sum each.
+    // Transpose-and-add: W sums per vector of results instead of one horizontal sum each. Lane
+    // i − v of a vector is the sum of column j = i / R, row r = i % R: the lanes of one column are
+    // its rows in order, stored straight into z under a mask (written lane by lane and then read
+    // back as wider words, they stalled on store forwarding: a quarter of 64×4×64).
     B sums[R * J];
     for (std::size_t j = 0; j < J; ++j)
       for (std::size_t r = 0; r < R; ++r) sums[j * R + r] = acc[r][j];
+    const std::uint32_t row_lanes = (std::uint32_t(1) << rows) - 1;
 #pragma GCC unroll 2
     for (std::size_t v = 0; v < R * J; v += W) {
-      alignas(64) T lanes[W];
-      reduce_to_lanes<Arch, T>(sums + v, std::min(W, R * J - v)).store_aligned(lanes);
-      for (std::size_t i = v; i < std::min(v + W, R * J); ++i) z[(i / R) * ld_z + i % R] = lanes[i - v];
+      const B lanes = reduce_to_lanes<Arch, T>(sums + v, std::min(W, R * J - v));
+      for (std::size_t j = v / R; j < J && j * R < v + W; ++j) {
+        // Lane i goes to z[j·ld_z + v + i − j·R] (row v + i − j·R of column j); the mask keeps
+        // column j's first `rows` rows. ld_z ≥ R, so the base pointer lies inside z.
+        const std::uint32_t mask = j * R >= v ? row_lanes << (j * R - v) : row_lanes >> (v - j * R);
+        store_lanes<Arch, T>(z + j * ld_z + v - j * R, mask, lanes);
+      }
     }
   } else {
-    for (std::size_t r = 0; r < R; ++r)
+    for (std::size_t r = 0; r < rows; ++r)
       for (std::size_t j = 0; j < J; ++j) z[j * ld_z + r] = xsimd::hadd(acc[r][j]);
   }
 }
@@ -159,17 +178,12 @@ void dot_tile(std::size_t k, const T* const (&x)[R], const T* const (&y)[J], T* 
 // read the last row again (their sums are dropped), as micro_tile does.
 template <class Arch, class T, std::size_t R, std::size_t J>
 void dot_rows(const SkinnyProblem<T>& pr, std::size_t s0, std::size_t l0, std::size_t len, T* z, std::size_t ld_z) {
+  const T* y[J];
+  for (std::size_t j = 0; j < J; ++j) y[j] = pr.y.data + (s0 + j) * pr.y.cs;
   for (std::size_t l = 0; l < len; l += R) {
     const T* x[R];
-    const T* y[J];
     for (std::size_t r = 0; r < R; ++r) x[r] = pr.x.data + (l0 + std::min(l + r, len - 1)) * pr.x.rs;
-    for (std::size_t j = 0; j < J; ++j) y[j] = pr.y.data + (s0 + j) * pr.y.cs;
-    alignas(64) T sums[J * R];
-    dot_tile<Arch, T, R, J>(pr.k, x, y, sums, R);
-    const std::size_t rows = std::min(R, len - l);
-    // Element by element: std::copy of a few elements became a call to memmove (4 % of 256×4×256).
-    for (std::size_t j = 0; j < J; ++j)
-      for (std::size_t r = 0; r < rows; ++r) z[(s0 + j) * ld_z + l + r] = sums[j * R + r];
+    dot_tile<Arch, T, R, J>(pr.k, x, y, std::min(R, len - l), z + s0 * ld_z + l, ld_z);
   }
 }
 
@@ -227,7 +241,12 @@ void skinny_columns(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len,
   const bool dot = pr.x.cs == 1;
   for (std::size_t s0 = 0; s0 < pr.short_n;) {
     const std::size_t left = pr.short_n - s0;
-    if (left >= 4) {
+    if (!dot && left >= 8) {
+      // 8 columns a pass in the axpy form (Aᵀ·B at batch 8–16): 16 accumulators, and the long
+      // operand read half as often as by passes of 4.
+      axpy_rows<Arch, T, 2, 8>(pr, s0, l0, len, z, ld_z);
+      s0 += 8;
+    } else if (left >= 4) {
       dot ? dot_rows<Arch, T, 4, 4>(pr, s0, l0, len, z, ld_z) : axpy_rows<Arch, T, 2, 4>(pr, s0, l0, len, z, ld_z);
       s0 += 4;
     } else if (left == 3) {

@@ -10,6 +10,8 @@
 // Every element is the same sum in the same order as in micro_tile (acc = Σ_p fma over p from 0,
 // then alpha, beta·C, bias and activation through the same operations), so the small, direct and
 // packed paths give the same bits and the choice among them never changes a result.
+// Instantiated only in isa/avx512_gemm_small.cpp, never in the translation unit of the packed
+// kernel: there it changed GCC's code for the packed micro-tile (docs/tuning.md).
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -20,6 +22,7 @@
 
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
+#include "kernels/gemm/gemm_simd.hpp"
 
 namespace mlpkit::detail::gemm_simd {
 
@@ -173,3 +176,14 @@ void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedO
 }
 
 }  // namespace mlpkit::detail::gemm_simd
+
+namespace mlpkit::detail {
+
+template <class Arch, class T>
+void small_gemm_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
+                       std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
+  using C = gemm_simd::Config<Arch, T>;
+  gemm_simd::small_kernel<Arch, T, C::MR, C::NB>(m, n, k, alpha, a, b, ldb, beta, c, ldc, epilogue);
+}
+
+}  // namespace mlpkit::detail
