@@ -50,7 +50,7 @@ namespace mlpkit::detail::gemm_simd {
  */
 template <class Arch, class T>
 struct Config {
-  static constexpr bool is_avx512 = std::is_same_v<Arch, xsimd::avx512bw>;
+  static constexpr bool is_avx512 = simd::ops::is_avx512<Arch>;
   static constexpr std::size_t W = Batch<Arch, T>::size;
   static constexpr std::size_t MR = is_avx512 ? 8 : 6;
   static constexpr std::size_t NB = 2;

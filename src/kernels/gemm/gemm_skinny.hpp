@@ -149,7 +149,7 @@ void dot_tile(std::size_t k, const T* const (&x)[R], const T* const (&y)[J], std
     for (std::size_t j = 0; j < J; ++j) std::copy(y[j] + p, y[j] + k, yt[j]), yp[j] = yt[j];
     step(xp, yp, 0);
   }
-  if constexpr (std::is_same_v<Arch, xsimd::avx512bw>) {
+  if constexpr (simd::ops::is_avx512<Arch>) {
     // Transpose-and-add: W sums per vector of results instead of one horizontal sum each. Lane
     // i − v of a vector is the sum of column j = i / R, row r = i % R: the lanes of one column are
     // its rows in order, stored straight into z under a mask (written lane by lane and then read
