@@ -27,22 +27,20 @@ double forward_flops(const std::vector<std::size_t>& dims, std::size_t m) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// Naive
+// Full evaluations (both evaluators)
 
-struct NaiveMlpEvaluator::Slot {
+struct MlpEvaluatorBase::Slot {
   std::vector<double> theta;
   MlpWorkspace<double> workspace;
 };
 
-NaiveMlpEvaluator::NaiveMlpEvaluator(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
-                                     double eps)
-    : MlpEvaluatorBase(net, x, y, eps), slots_(thread_slots()) {
-  work_ = 2 * forward_flops(net.config().dims, x.cols);
-}
+MlpEvaluatorBase::MlpEvaluatorBase(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
+                                   double eps)
+    : net_(net), x_(x), y_(y), eps_(eps), slots_(thread_slots()) {}
 
-NaiveMlpEvaluator::~NaiveMlpEvaluator() = default;
+MlpEvaluatorBase::~MlpEvaluatorBase() = default;
 
-NaiveMlpEvaluator::Slot& NaiveMlpEvaluator::slot() const {
+MlpEvaluatorBase::Slot& MlpEvaluatorBase::slot() const {
   std::unique_ptr<Slot>& s = slots_[thread_slot()];
   if (!s) {
     s = std::make_unique<Slot>();
@@ -52,9 +50,22 @@ NaiveMlpEvaluator::Slot& NaiveMlpEvaluator::slot() const {
   return *s;
 }
 
-double NaiveMlpEvaluator::value() const {
+double MlpEvaluatorBase::value() const {
   Slot& s = slot();
   return net_.loss_at(s.theta, x_, y_, s.workspace);
+}
+
+double MlpEvaluatorBase::at(std::span<const double> point) const {
+  return net_.loss_at(point, x_, y_, slot().workspace);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Naive
+
+NaiveMlpEvaluator::NaiveMlpEvaluator(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y,
+                                     double eps)
+    : MlpEvaluatorBase(net, x, y, eps) {
+  work_ = 2 * forward_flops(net.config().dims, x.cols);
 }
 
 void NaiveMlpEvaluator::differences_at(double step, std::span<const std::size_t> indices, std::span<double> numeric,
@@ -77,16 +88,13 @@ void NaiveMlpEvaluator::differences_at(double step, std::span<const std::size_t>
   }
 }
 
-double NaiveMlpEvaluator::at(std::span<const double> point) const {
-  return net_.loss_at(point, x_, y_, slot().workspace);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Incremental
 
 IncrementalMlpEvaluator::IncrementalMlpEvaluator(const Mlp<double>& net, MatrixView<const double> x,
                                                  MatrixView<const double> y, double eps)
-    : MlpEvaluatorBase(net, x, y, eps), cache_(net, x), naive_(net, x, y, eps), flops_(thread_slots()) {
+    : MlpEvaluatorBase(net, x, y, eps), cache_(net, x), flops_(thread_slots()) {
   const MlpConfig<double>& config = net.config();
   const std::vector<std::size_t>& dims = cache_.dims;
   const std::size_t L = cache_.layers, m = cache_.m;
@@ -150,10 +158,7 @@ double IncrementalMlpEvaluator::cost(std::span<const std::size_t> indices) const
   return total;
 }
 
-IncrementalMlpEvaluator::~IncrementalMlpEvaluator() = default;
 
-double IncrementalMlpEvaluator::value() const { return naive_.value(); }
-double IncrementalMlpEvaluator::at(std::span<const double> point) const { return naive_.at(point); }
 
 double IncrementalMlpEvaluator::performed_flops() const {
   double total = 0;

@@ -11,36 +11,39 @@
 
 namespace mlpkit::detail {
 
-/** What both Mlp evaluators hold: the model, the batch, ε and the work of one central difference. */
+/**
+ * What both Mlp evaluators share: the model, the batch, ε, the work of one central difference, and
+ * full evaluations of J (value, at) by Mlp::loss_at on a per-thread copy of θ and workspace.
+ */
 class MlpEvaluatorBase : public LossEvaluator {
  public:
+  ~MlpEvaluatorBase() override;
   std::size_t size() const override { return net_.parameter_count(); }
   double eps() const override { return eps_; }
   double work_per_parameter() const override { return work_; }
+  double value() const override;
+  double at(std::span<const double> point) const override;
 
  protected:
-  MlpEvaluatorBase(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y, double eps)
-      : net_(net), x_(x), y_(y), eps_(eps) {}
+  MlpEvaluatorBase(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y, double eps);
+  /** The calling thread's copy of θ (equal to θ between evaluations) and workspace. */
+  struct Slot;
+  Slot& slot() const;
   const Mlp<double>& net_;
   MatrixView<const double> x_, y_;
   double eps_, work_ = 0;
+
+ private:
+  mutable std::vector<std::unique_ptr<Slot>> slots_;
 };
 
 /** J(θ ± hᵢeᵢ) by a full forward pass on a per-thread copy of θ. No kink detection. */
 class NaiveMlpEvaluator final : public MlpEvaluatorBase {
  public:
   NaiveMlpEvaluator(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y, double eps);
-  ~NaiveMlpEvaluator() override;
-  double value() const override;
   void differences_at(double step, std::span<const std::size_t> indices, std::span<double> numeric,
                       std::span<double> rounding, std::span<unsigned char> kink) const override;
-  double at(std::span<const double> point) const override;
   std::size_t batch() const override { return 4; }
-
- private:
-  struct Slot;
-  Slot& slot() const;
-  mutable std::vector<std::unique_ptr<Slot>> slots_;
 };
 
 /**
@@ -81,11 +84,8 @@ struct MlpForwardCache {
 class IncrementalMlpEvaluator final : public MlpEvaluatorBase {
  public:
   IncrementalMlpEvaluator(const Mlp<double>& net, MatrixView<const double> x, MatrixView<const double> y, double eps);
-  ~IncrementalMlpEvaluator() override;
-  double value() const override;
   void differences_at(double step, std::span<const std::size_t> indices, std::span<double> numeric,
                       std::span<double> rounding, std::span<unsigned char> kink) const override;
-  double at(std::span<const double> point) const override;
   std::size_t batch() const override { return batch_; }
   /** In GEMM flops: per entry, a fixed part plus its changed examples times the work of the layers after its own. */
   double cost(std::span<const std::size_t> indices) const override;
@@ -125,7 +125,6 @@ class IncrementalMlpEvaluator final : public MlpEvaluatorBase {
   std::size_t batch_ = 1;
   double l2_scale_ = 0;  // λ/2m
   bool kinky_ = false;
-  NaiveMlpEvaluator naive_;  // value() and at(): full evaluations
   /** One thread's flop count on a cache line of its own: slots side by side would be written by two cores at once. */
   struct alignas(64) FlopCount {
     double value = 0;
