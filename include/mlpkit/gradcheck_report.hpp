@@ -170,13 +170,21 @@ struct TensorCheck {
   std::size_t suspect_row_begin = 0;
   std::size_t suspect_row_end = 0;  ///< see suspect_row_begin
   /**
-   * richardson, ridders: disagree when any checked, kink-free entry disagrees, else unresolved when any
-   * is unresolved, else agree; with the count of each. central: agree, counts 0.
+   * richardson, ridders: disagree when any checked, kink-free entry disagrees or when the entries'
+   * discrepancies line up (coherence beyond 6), else unresolved when any is unresolved, else agree;
+   * with the count of each. central: agree, counts 0.
    */
   Agreement agreement = Agreement::agree;
   std::size_t agreeing = 0;     ///< entries that agree (richardson, ridders)
   std::size_t disagreeing = 0;  ///< entries that disagree
   std::size_t unresolved = 0;   ///< entries neither agreeing nor disagreeing
+  /**
+   * richardson, ridders: Σ wᵢ·clip(rᵢ) / ‖w‖ over the kink-free entries, rᵢ = (analytic − numeric)/slackᵢ
+   * clipped to ±4 and wᵢ = numericᵢ·slackᵢ: how far the discrepancies line up with the numeric
+   * gradient, in units of what independent errors within their bounds give (a scale error of a
+   * fraction of a bound per entry adds up over a tensor; a single stray entry adds at most 4).
+   */
+  double coherence = 0;
   /**
    * The probability that the checked entries include at least one of an error's, for an error on 1 %
    * of this tensor's entries placed at random: 1 − C(total − checked, e)/C(total, e), e = ⌈p·total⌉
