@@ -171,13 +171,16 @@ void run_taylor(const DirectionalRun& run, GradcheckReport& report) {
 void run_directional(const char* function, const LossEvaluator& evaluator, GradcheckPlan& plan,
                      std::span<const double> theta, std::span<const double> analytic, const GradcheckOptions& options) {
   const std::size_t n = theta.size(), k = options.directions;
-  DirectionalRun run{function, theta, plan.tensors, options, draw_directions(options, n), nullptr, 1 + plan.tensors.size(), {}};
-  // k·(1 + tensors) results are allocated below, and a line evaluator may keep O(n) per direction.
+  const std::size_t per_direction = 1 + plan.tensors.size();
+  // k directions and k·(1 + tensors) results are allocated below, and a line evaluator may keep O(n)
+  // per direction: checked before any of them is.
   checked_array_bytes(function, "options.directions × the parameter count",
                       checked_mul(function, "options.directions × n", k, n), sizeof(double));
   checked_array_bytes(function, "options.directions × the tensor count",
-                      checked_mul(function, "options.directions × (1 + tensors)", k, run.per_direction),
+                      checked_mul(function, "options.directions × (1 + tensors)", k, per_direction),
                       sizeof(Directional));
+  checked_array_bytes(function, "options.directions", k, sizeof(Direction));
+  DirectionalRun run{function, theta, plan.tensors, options, draw_directions(options, n), nullptr, per_direction, {}};
   run.line = evaluator.line_evaluator(analytic, run.directions);
   if (!run.line) run.line = point_line_evaluator(evaluator, plan.j0, theta, analytic, run.directions);
   measure_all(run);
