@@ -150,6 +150,28 @@ void BM_directional(benchmark::State& state, std::size_t directions) {
       static_cast<double>(evaluations), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
+/**
+ * check_hvp on the bench network of depth × width with tanh hidden layers (the R-operator's second
+ * order is smooth there), one thread, default options: wall time of a warm check, and the
+ * evaluations of the gradient it made.
+ */
+void BM_check_hvp(benchmark::State& state, std::size_t depth, std::size_t width) {
+  const auto p = mlpkit::bench::make_gradcheck_problem(depth, width);
+  MlpConfig<double> config = p.net.config();
+  config.hidden = Activation::tanh;
+  const Mlp<double> net(config);
+  GradcheckOptions options;
+  options.threads = 1;
+  std::size_t evaluations = 0;
+  for (auto _ : state) {
+    const GradcheckReport report = check_hvp(net, p.x.view(), p.y.view(), options);
+    evaluations = report.evaluations;
+    benchmark::DoNotOptimize(report.relative_error);
+  }
+  state.counters["evaluations"] = static_cast<double>(evaluations);
+  state.counters["parameters"] = static_cast<double>(net.parameter_count());
+}
+
 /** Mlp::loss on the same classifier with a warm workspace, one thread: the unit directional's cost is measured in. */
 void BM_classifier_loss(benchmark::State& state) {
   const auto p = mlpkit::bench::make_classifier_problem();
@@ -235,6 +257,12 @@ void register_all(bool smoke) {
     benchmark::RegisterBenchmark(("gradcheck_directional/784-128-64-10/directions:" + std::to_string(directions) +
                                   "/1thread").c_str(),
                                  BM_directional, directions)
+        ->Unit(benchmark::kMillisecond);
+  for (const auto& [depth, width] : smoke ? std::vector<std::pair<std::size_t, std::size_t>>{{2, 16}}
+                                          : std::vector<std::pair<std::size_t, std::size_t>>{{2, 16}, {4, 32}})
+    benchmark::RegisterBenchmark(("check_hvp/depth:" + std::to_string(depth) + "/width:" + std::to_string(width) +
+                                  "/tanh/1thread").c_str(),
+                                 BM_check_hvp, depth, width)
         ->Unit(benchmark::kMillisecond);
   // First calls: of a process at each point, and of the next point's size right after it.
   for (std::size_t k = 0; k < pytorch_points.size(); ++k) {

@@ -1,11 +1,8 @@
 // Directional mode: k random unit directions v, (J(θ+εv) − J(θ−εv)) / 2ε against dθ·v, the same
 // restricted to each tensor (rescaled to unit length), bisection over the rows of a failing tensor to
 // localize the bug in O(log rows) extra evaluations, and the Taylor-remainder test (taylor.cpp).
-//
-// Each measurement steps a per-thread copy of θ in place over its probe's slice only and restores
-// it, along a direction whose entries are hashed, not stored: an evaluation costs one forward pass
-// of J and O(slice) besides, and nothing per evaluation is allocated (two n-vectors per measurement
-// and one per restriction used to cost ~25× the forward pass on a 109 386-parameter network).
+// J along a direction comes from a LineEvaluator (directional_line.cpp): the evaluator's own when it
+// has one (an Mlp's), else the generic one stepping copies of θ.
 #include <algorithm>
 #include <cmath>
 
@@ -20,57 +17,55 @@ struct Directional {
   double numeric = 0, analytic = 0, rounding = 0;
 };
 
-// numeric = (J(x⁺) − J(x⁻)) / 2ε against analytic = dθ·(x⁺ − x⁻) / 2ε, with x± = θ ± ε·v as rounded:
-// the displacement actually taken, as full mode divides by the steps actually taken. θᵢ ± ε·vᵢ rounds
-// to ulp(θᵢ), which for |θᵢ| ≫ ε is a sizeable part of the step; dθ·v would count that as an error.
-Directional measure(const char* function, const LossEvaluator& evaluator, std::span<const double> theta,
-                    std::span<const double> analytic, const Direction& v, const Probe& probe, double eps,
-                    std::size_t label, std::vector<double>& point) {
-  const double up = step_along(point, theta, analytic, v, probe, eps);
-  const double plus = evaluator.at(point);
-  const double down = step_along(point, theta, analytic, v, probe, -eps);
-  const double minus = evaluator.at(point);
-  restore(point, theta, probe);
-  check_finite_value(function, plus, label, " + ");
-  check_finite_value(function, minus, label, " − ");
-  Directional d;
-  d.numeric = (plus - minus) / (2 * eps);
-  d.analytic = (up - down) / (2 * eps);
-  d.rounding = rounding_bound(plus, minus, 2 * eps);
-  return d;
+// numeric = (J(x⁺) − J(x⁻)) / 2ε against analytic = dθ·(x⁺ − x⁻) / 2ε over the displacement the
+// evaluator actually took, as full mode divides by the steps actually taken.
+Directional measure(const char* function, const LineEvaluator& line, std::size_t d, const Probe& probe, double eps) {
+  const double steps[2] = {eps, -eps};
+  double values[2], linear[2];
+  line.evaluate(d, probe, steps, values, linear);
+  check_finite_value(function, values[0], d, " + ");
+  check_finite_value(function, values[1], d, " − ");
+  Directional out;
+  out.numeric = (values[0] - values[1]) / (2 * eps);
+  out.analytic = (linear[0] - linear[1]) / (2 * eps);
+  out.rounding = rounding_bound(values[0], values[1], 2 * eps);
+  return out;
 }
 
 /** The inputs every phase reads. */
 struct DirectionalRun {
   const char* function;
-  const LossEvaluator& evaluator;
-  std::span<const double> theta, analytic;
+  std::span<const double> theta;
   std::span<const TensorInfo> tensors;
   const GradcheckOptions& options;
   std::vector<Direction> directions;
+  std::unique_ptr<LineEvaluator> line;
   std::size_t per_direction = 0;  // the whole direction, then one restriction per tensor
   std::vector<Directional> results;  // direction-major: results[d·per_direction + r]
 };
 
+/** k directions drawn from the seed, each ±1/√n per entry. */
+std::vector<Direction> draw_directions(const GradcheckOptions& options, std::size_t n) {
+  std::vector<Direction> directions(options.directions);
+  for (std::size_t d = 0; d < directions.size(); ++d)
+    directions[d] = {options.seed + 0x9e37 * (d + 1), n > 0 ? 1 / std::sqrt(static_cast<double>(n)) : 0.0};
+  return directions;
+}
+
 /** Every (direction, restriction) pair is independent: one parallel loop over all of them. */
-void measure_all(DirectionalRun& run, PointSlots& points) {
-  const std::size_t k = run.options.directions, n = run.theta.size();
-  run.directions.resize(k);
-  for (std::size_t d = 0; d < k; ++d)
-    run.directions[d] = {run.options.seed + 0x9e37 * (d + 1), n > 0 ? 1 / std::sqrt(static_cast<double>(n)) : 0.0};
-  run.results.assign(k * run.per_direction, Directional{});
+void measure_all(DirectionalRun& run) {
+  const std::size_t n = run.theta.size();
+  run.results.assign(run.directions.size() * run.per_direction, Directional{});
   parallel_for(
-      run.results.size(), run.evaluator.work_per_parameter() * 2,
+      run.results.size(), run.line->work_per_point() * 2,
       [&](std::size_t item) {
         const std::size_t d = item / run.per_direction, r = item % run.per_direction;
-        const Direction& v = run.directions[d];
         Probe probe{0, n, 1.0};
         if (r > 0) {
           const TensorInfo& t = run.tensors[r - 1];
-          probe = unit_probe(v, t.offset, t.offset + t.rows * t.cols);
+          probe = unit_probe(run.directions[d], t.offset, t.offset + t.rows * t.cols);
         }
-        run.results[item] = measure(run.function, run.evaluator, run.theta, run.analytic, v, probe,
-                                    run.options.eps, d, points.mine());
+        run.results[item] = measure(run.function, *run.line, d, probe, run.options.eps);
       },
       Schedule::balanced);
 }
@@ -100,17 +95,15 @@ Figures figures(const DirectionalRun& run, std::size_t r) {
  * follows the half with the larger discrepancy (serial: a few evaluations only). Returns [begin, end).
  */
 std::pair<std::size_t, std::size_t> localize(const DirectionalRun& run, const TensorInfo& t, std::size_t worst_d,
-                                             PointSlots& points, std::size_t& evaluations) {
+                                             std::size_t& evaluations) {
   const Direction& v = run.directions[worst_d];
   std::size_t begin = 0, end = t.rows;
   while (end - begin > 1) {
     const std::size_t mid = begin + (end - begin) / 2;
     const Probe lower_probe = unit_probe(v, t.offset + begin * t.cols, t.offset + mid * t.cols);
     const Probe upper_probe = unit_probe(v, t.offset + mid * t.cols, t.offset + end * t.cols);
-    const Directional lower = measure(run.function, run.evaluator, run.theta, run.analytic, v, lower_probe,
-                                      run.options.eps, worst_d, points.mine());
-    const Directional upper = measure(run.function, run.evaluator, run.theta, run.analytic, v, upper_probe,
-                                      run.options.eps, worst_d, points.mine());
+    const Directional lower = measure(run.function, *run.line, worst_d, lower_probe, run.options.eps);
+    const Directional upper = measure(run.function, *run.line, worst_d, upper_probe, run.options.eps);
     evaluations += 4;
     const double el = std::abs(lower.numeric - lower.analytic), eu = std::abs(upper.numeric - upper.analytic);
     if (el >= eu) end = mid; else begin = mid;
@@ -119,7 +112,7 @@ std::pair<std::size_t, std::size_t> localize(const DirectionalRun& run, const Te
 }
 
 /** The check of tensor r − 1 from its restricted measurements; a failing one is fingerprinted and localized. */
-TensorCheck tensor_result(const DirectionalRun& run, std::size_t r, PointSlots& points, std::size_t& evaluations) {
+TensorCheck tensor_result(const DirectionalRun& run, std::size_t r, std::size_t& evaluations) {
   const std::size_t k = run.options.directions;
   const TensorInfo& t = run.tensors[r - 1];
   TensorCheck c = tensor_check_for(t);
@@ -148,7 +141,7 @@ TensorCheck tensor_result(const DirectionalRun& run, std::size_t r, PointSlots& 
     c.fingerprint = classify_alpha(c.fit_alpha, run.options.batch_size);
     if (c.fingerprint == Fingerprint::none) c.fingerprint = Fingerprint::unexplained;
   }
-  const auto [begin, end] = localize(run, t, worst_d, points, evaluations);
+  const auto [begin, end] = localize(run, t, worst_d, evaluations);
   c.suspect_row_begin = begin;
   c.suspect_row_end = end;
   c.diagnosis = describe(c.fingerprint, c.fit_alpha, 0, c.name) + "; largest discrepancy in rows [" +
@@ -157,7 +150,7 @@ TensorCheck tensor_result(const DirectionalRun& run, std::size_t r, PointSlots& 
 }
 
 /** The Taylor-remainder tests: the whole first direction, and its restriction to every tensor not great. */
-void run_taylor(const DirectionalRun& run, double j0, PointSlots& points, GradcheckReport& report) {
+void run_taylor(const DirectionalRun& run, GradcheckReport& report) {
   if (run.options.taylor_steps == 0) return;
   const Direction& v = run.directions.front();
   std::vector<Probe> probes{{0, run.theta.size(), 1.0}};
@@ -168,66 +161,31 @@ void run_taylor(const DirectionalRun& run, double j0, PointSlots& points, Gradch
     probes.push_back(unit_probe(v, t.offset, t.offset + t.rows * t.cols));
     tested.push_back(q);
   }
-  std::vector<TaylorTest> tests = taylor_tests(run.function, run.evaluator, j0, run.theta, run.analytic, v, probes,
-                                               run.options, points, report.evaluations);
+  std::vector<TaylorTest> tests = taylor_tests(run.function, *run.line, probes, run.options, report.evaluations);
   report.taylor = std::move(tests.front());
   for (std::size_t q = 0; q < tested.size(); ++q) report.tensors[tested[q]].taylor = std::move(tests[q + 1]);
 }
 
 }  // namespace
 
-Probe unit_probe(const Direction& v, std::size_t begin, std::size_t end) {
-  const double norm2 = static_cast<double>(end - begin) * v.magnitude * v.magnitude;
-  return {begin, end, norm2 > 0 ? 1 / std::sqrt(norm2) : 0};
-}
-
-PointSlots::PointSlots(std::span<const double> theta) : theta_(theta), copies_(thread_slots()) {}
-
-std::vector<double>& PointSlots::mine() {
-  std::vector<double>& x = copies_[thread_slot()];
-  if (x.size() != theta_.size()) x.assign(theta_.begin(), theta_.end());
-  return x;
-}
-
-double step_along(std::span<double> point, std::span<const double> theta, std::span<const double> analytic,
-                  const Direction& v, const Probe& probe, double h) {
-  // Four partial sums in a fixed order: the same value for any thread count, without one long
-  // dependency chain (on a large network the sum would cost a third of the evaluation).
-  double partial[4] = {0, 0, 0, 0};
-  const double step = h * (v.magnitude * probe.scale);
-  std::uint64_t signs = 0;
-  for (std::size_t i = probe.begin; i < probe.end; ++i) {
-    if (i == probe.begin || i % 64 == 0) signs = v.signs(i / 64) >> (i % 64);
-    point[i] = theta[i] + ((signs & 1) != 0 ? -step : step);
-    signs >>= 1;
-    partial[(i - probe.begin) % 4] += analytic[i] * (point[i] - theta[i]);
-  }
-  return (partial[0] + partial[1]) + (partial[2] + partial[3]);
-}
-
-void restore(std::span<double> point, std::span<const double> theta, const Probe& probe) {
-  std::copy(theta.begin() + static_cast<std::ptrdiff_t>(probe.begin), theta.begin() + static_cast<std::ptrdiff_t>(probe.end),
-            point.begin() + static_cast<std::ptrdiff_t>(probe.begin));
-}
-
-void run_directional(const char* function, const LossEvaluator& evaluator, double j0, std::span<const double> theta,
-                     std::span<const double> analytic, std::span<const TensorInfo> layout,
-                     const GradcheckOptions& options, GradcheckReport& report) {
+void run_directional(const char* function, const LossEvaluator& evaluator, GradcheckPlan& plan,
+                     std::span<const double> theta, std::span<const double> analytic, const GradcheckOptions& options) {
   const std::size_t n = theta.size(), k = options.directions;
-  const TensorInfo whole{"theta", 0, n, 1};
-  DirectionalRun run{function, evaluator, theta, analytic,
-                     layout.empty() ? std::span<const TensorInfo>(&whole, 1) : layout, options, {}, 0, {}};
-  run.per_direction = 1 + run.tensors.size();
-  // k directions of n entries, and k·(1 + tensors) results, are allocated below.
+  const std::size_t per_direction = 1 + plan.tensors.size();
+  // k directions and k·(1 + tensors) results are allocated below, and a line evaluator may keep O(n)
+  // per direction: checked before any of them is.
   checked_array_bytes(function, "options.directions × the parameter count",
                       checked_mul(function, "options.directions × n", k, n), sizeof(double));
   checked_array_bytes(function, "options.directions × the tensor count",
-                      checked_mul(function, "options.directions × (1 + tensors)", k, run.per_direction),
+                      checked_mul(function, "options.directions × (1 + tensors)", k, per_direction),
                       sizeof(Directional));
-  PointSlots points(theta);
-  measure_all(run, points);
+  checked_array_bytes(function, "options.directions", k, sizeof(Direction));
+  DirectionalRun run{function, theta, plan.tensors, options, draw_directions(options, n), nullptr, per_direction, {}};
+  run.line = evaluator.line_evaluator(analytic, run.directions);
+  if (!run.line) run.line = point_line_evaluator(evaluator, plan.j0, theta, analytic, run.directions);
+  measure_all(run);
+  GradcheckReport& report = plan.report;
   report.evaluations += 2 * run.results.size();
-
   report.relative_error = figures(run, 0).relative_error;
   report.verdict = verdict_for(report.relative_error, options);
   report.checked = k;
@@ -237,11 +195,11 @@ void run_directional(const char* function, const LossEvaluator& evaluator, doubl
     report.directional_analytic.push_back(run.results[d * run.per_direction].analytic);
   }
   for (std::size_t r = 1; r < run.per_direction; ++r) {
-    TensorCheck c = tensor_result(run, r, points, report.evaluations);
+    TensorCheck c = tensor_result(run, r, report.evaluations);
     if (static_cast<int>(c.verdict) > static_cast<int>(report.verdict)) report.verdict = c.verdict;
     report.tensors.push_back(std::move(c));
   }
-  run_taylor(run, j0, points, report);
+  run_taylor(run, report);
 }
 
 }  // namespace mlpkit::detail

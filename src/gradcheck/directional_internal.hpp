@@ -3,6 +3,7 @@
 // θ and rescaled), per-thread points stepped in place, and the Taylor-remainder test.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -45,35 +46,46 @@ struct Probe {
  */
 Probe unit_probe(const Direction& v, std::size_t begin, std::size_t end);
 
-/**
- * Per-thread copies of θ that measurements step in place and restore: no allocation per
- * evaluation, and only the probe's slice is written. Create it before the loop (it sizes its slots).
- */
-class PointSlots {
- public:
-  explicit PointSlots(std::span<const double> theta);
-  /** The calling thread's copy, equal to θ between measurements. */
-  std::vector<double>& mine();
+/** out[i − begin] = ±1 with the sign of v's entry i, for i in [begin, end). */
+void fill_signs(const Direction& v, std::size_t begin, std::size_t end, double* out);
 
- private:
-  std::span<const double> theta_;
-  std::vector<std::vector<double>> copies_;
+/** Σ sign(vᵢ)·x[i − begin] over [begin, end), in a fixed order (any thread count gives the same sum). */
+double signed_sum(const Direction& v, std::size_t begin, std::size_t end, const double* x);
+
+/**
+ * Evaluates J along directions restricted by probes: at x = θ + h·w, w = v over the probe times
+ * probe.scale. The generic one steps a per-thread copy of θ and calls LossEvaluator::at; an
+ * evaluator that knows J's structure may supply its own (LossEvaluator::line_evaluator): the
+ * Mlp's scores several steps of a probe as columns of one pass from the layer the probe starts in.
+ */
+class LineEvaluator {
+ public:
+  virtual ~LineEvaluator() = default;
+  /** J(θ) in the arithmetic of evaluate(): the base of the Taylor remainders. */
+  virtual double origin() const = 0;
+  /**
+   * For each k: values[k] = J(x_k) at x_k = θ + steps[k]·w, w = directions[d] over the probe, and
+   * linear[k] = dθ·(x_k − θ) over the displacement actually taken. Const methods may run concurrently.
+   */
+  virtual void evaluate(std::size_t d, const Probe& probe, std::span<const double> steps, std::span<double> values,
+                        std::span<double> linear) const = 0;
+  /** Whether one call should carry many steps (they share a pass) rather than one step per call. */
+  virtual bool batches_steps() const = 0;
+  /** Rough flops of one point, for parallel_for's cut-off. */
+  virtual double work_per_point() const = 0;
 };
 
-/** Sets point[i] = θᵢ + h·(vᵢ·scale) over the probe's slice; returns dθ·(point − θ) over it. */
-double step_along(std::span<double> point, std::span<const double> theta, std::span<const double> analytic,
-                  const Direction& v, const Probe& probe, double h);
-/** Restores point = θ over the probe's slice. */
-void restore(std::span<double> point, std::span<const double> theta, const Probe& probe);
+/** The generic LineEvaluator over any LossEvaluator (create it under the check's ThreadLimit). */
+std::unique_ptr<LineEvaluator> point_line_evaluator(const LossEvaluator& evaluator, double j0,
+                                                    std::span<const double> theta, std::span<const double> analytic,
+                                                    std::span<const Direction> directions);
 
 /**
- * The Taylor-remainder tests along v restricted by each probe (options.taylor_steps steps each, in
- * parallel over all of them): one TaylorTest per probe, j0 = J(θ). Adds the evaluations to *evaluations.
+ * The Taylor-remainder tests along direction 0 restricted by each probe (options.taylor_steps
+ * steps each, in parallel): one TaylorTest per probe. Adds the evaluations to *evaluations.
  */
-std::vector<TaylorTest> taylor_tests(const char* function, const LossEvaluator& evaluator, double j0,
-                                     std::span<const double> theta, std::span<const double> analytic,
-                                     const Direction& v, std::span<const Probe> probes,
-                                     const GradcheckOptions& options, PointSlots& points, std::size_t& evaluations);
+std::vector<TaylorTest> taylor_tests(const char* function, const LineEvaluator& line, std::span<const Probe> probes,
+                                     const GradcheckOptions& options, std::size_t& evaluations);
 
 /** Fits the slope of a test whose steps and remainders are filled (the smallest resolved steps). */
 void fit_taylor(TaylorTest& test);

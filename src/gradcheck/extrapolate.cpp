@@ -17,6 +17,11 @@ constexpr std::size_t kMaxSteps = 6;
 constexpr double kRiddersSafe = 2;
 /** An entry agrees within this many bounds, and disagrees beyond kDisagreeMargin of them. */
 constexpr double kAgreeMargin = 4, kDisagreeMargin = 16;
+/**
+ * A tensor disagrees when its coherence (TensorCheck::coherence) passes this: correct float networks
+ * stay within ±2.2 (50 networks, ridders), a 1 % error reaches 12 and more.
+ */
+constexpr double kCoherenceLimit = 6;
 /** The analytic side's own rounding, in units of analytic_roundoff·(|num| + |ana|): a backward pass carries a few ulps. */
 constexpr double kAnalyticUlps = 64;
 
@@ -96,9 +101,18 @@ void numeric_entries(const LossEvaluator& evaluator, std::span<const std::size_t
   }
 }
 
+namespace {
+
+/** An entry's slack: its bound widened by the analytic side's rounding. */
+double slack_of(double numeric, double analytic, double bound, const GradcheckOptions& options) {
+  return bound + kAnalyticUlps * options.analytic_roundoff * (std::abs(numeric) + std::abs(analytic));
+}
+
+}  // namespace
+
 Agreement agreement_for(double numeric, double analytic, double bound, const GradcheckOptions& options) {
   const double scale = std::abs(numeric) + std::abs(analytic);
-  const double slack = bound + kAnalyticUlps * options.analytic_roundoff * scale;
+  const double slack = slack_of(numeric, analytic, bound, options);
   const double distance = std::abs(numeric - analytic);
   if (!(distance <= kDisagreeMargin * slack)) return Agreement::disagree;  // NaN disagrees
   if (bound >= options.wrong_from * scale && scale > 0) return Agreement::unresolved;
@@ -110,6 +124,7 @@ void fill_agreement(GradcheckReport& report, std::span<const double> analytic, s
                     const GradcheckOptions& options) {
   bool any_disagree = false, any_unresolved = false;
   for (TensorCheck& t : report.tensors) {
+    double lined_up = 0, weight2 = 0;
     for (std::size_t i = t.offset; i < t.offset + t.total; ++i) {
       if (std::isnan(numeric[i]) || kink[i]) continue;
       switch (agreement_for(numeric[i], analytic[i], bound[i], options)) {
@@ -117,9 +132,21 @@ void fill_agreement(GradcheckReport& report, std::span<const double> analytic, s
         case Agreement::disagree: ++t.disagreeing; break;
         default: ++t.unresolved; break;
       }
+      const double slack = slack_of(numeric[i], analytic[i], bound[i], options);
+      if (!(slack > 0) || !std::isfinite(slack)) continue;
+      const double w = numeric[i] * slack;
+      lined_up += w * std::clamp((analytic[i] - numeric[i]) / slack, -kAgreeMargin, kAgreeMargin);
+      weight2 += w * w;
     }
-    t.agreement = t.disagreeing > 0 ? Agreement::disagree : t.unresolved > 0 ? Agreement::unresolved : Agreement::agree;
-    any_disagree = any_disagree || t.disagreeing > 0;
+    t.coherence = weight2 > 0 ? lined_up / std::sqrt(weight2) : 0.0;
+    // Discrepancies each inside the per-entry margin but all along the gradient, beyond what errors
+    // within their bounds give when independent: a scale error spread over the tensor (a 1 % error in
+    // float, whose single entries stay within 16 bounds).
+    const bool coherent = std::abs(t.coherence) > kCoherenceLimit;
+    t.agreement = t.disagreeing > 0 || coherent ? Agreement::disagree
+                  : t.unresolved > 0            ? Agreement::unresolved
+                                                : Agreement::agree;
+    any_disagree = any_disagree || t.agreement == Agreement::disagree;
     any_unresolved = any_unresolved || t.unresolved > 0;
   }
   report.agreement = any_disagree ? Agreement::disagree : any_unresolved ? Agreement::unresolved : Agreement::agree;

@@ -132,7 +132,7 @@ std::string GradcheckReport::to_text() const {
     out << "\n" << difference_scheme_name(scheme) << " error bounds: " << agreement_name(agreement) << "\n";
     for (const TensorCheck& t : tensors)
       out << "  " << t.name << ": " << agreement_name(t.agreement) << " (" << t.agreeing << " agree, " << t.disagreeing
-          << " disagree, " << t.unresolved << " unresolved)\n";
+          << " disagree, " << t.unresolved << " unresolved; coherence " << t.coherence << ")\n";
   }
   out << taylor_text(*this);
   bool any = false;
@@ -198,6 +198,7 @@ std::string GradcheckReport::to_json() const {
       tj["agreeing"] = t.agreeing;
       tj["disagreeing"] = t.disagreeing;
       tj["unresolved"] = t.unresolved;
+      tj["coherence"] = t.coherence;
     }
     if (!t.taylor.steps.empty()) tj["taylor"] = taylor_json(t.taylor);
     tj["hit_probability"] = {{"1%", t.hit_probability_1pct}, {"10%", t.hit_probability_10pct}};

@@ -14,6 +14,9 @@
 
 namespace mlpkit::detail {
 
+class LineEvaluator;  // directional_internal.hpp
+struct Direction;
+
 /**
  * Computes J and central differences of J. Implementations keep per-thread scratch indexed by
  * omp_get_thread_num() (parallel_for runs at most num_threads() threads), so every const method may
@@ -53,6 +56,12 @@ class LossEvaluator {
    * evaluator; used to cut the work items into blocks of equal cost (MPI ranks). Default: uniform.
    */
   virtual double cost(std::span<const std::size_t> indices) const { return static_cast<double>(indices.size()); }
+  /**
+   * Directional mode: an evaluator of J along `directions` that knows J's structure, or null (the
+   * default: directional mode steps copies of θ and calls at()). analytic and directions must outlive it.
+   */
+  virtual std::unique_ptr<LineEvaluator> line_evaluator(std::span<const double> analytic,
+                                                        std::span<const Direction> directions) const;
 };
 
 /** The rounding bound of one central difference: u·(|J⁺|+|J⁻|)/(h⁺+h⁻) with u = 2⁻⁵³, times a few ulps. */
@@ -200,11 +209,13 @@ std::unique_ptr<LossEvaluator> function_evaluator(const char* function,
                                                   std::span<const double> analytic_gradient,
                                                   const GradcheckOptions& options);
 
-/** The directional mode: random directions, per-tensor restrictions, bisection over rows. */
+/**
+ * The directional mode over the plan's tensors: random directions, per-tensor restrictions,
+ * bisection over rows and the Taylor-remainder test, into plan.report.
+ */
 MLPKIT_INTERNAL_EXPORT
-void run_directional(const char* function, const LossEvaluator& evaluator, double j0, std::span<const double> theta,
-                     std::span<const double> analytic, std::span<const TensorInfo> layout,
-                     const GradcheckOptions& options, GradcheckReport& report);
+void run_directional(const char* function, const LossEvaluator& evaluator, GradcheckPlan& plan,
+                     std::span<const double> theta, std::span<const double> analytic, const GradcheckOptions& options);
 
 /** Central differences per entry of a scheme: 1 (central), 4 (richardson), 6 (ridders). */
 std::size_t scheme_steps(DifferenceScheme scheme);

@@ -194,7 +194,7 @@ GradcheckReport run_gradcheck(const char* function, const LossEvaluator& evaluat
   ThreadLimit thread_limit(options.threads);
   GradcheckPlan plan = plan_gradcheck(function, evaluator, theta, analytic, layout, options);
   if (options.mode == GradcheckMode::directional) {
-    run_directional(function, evaluator, plan.j0, theta, analytic, layout, options, plan.report);
+    run_directional(function, evaluator, plan, theta, analytic, options);
     return std::move(plan.report);
   }
   const PackedResults block = run_items(evaluator, plan, 0, plan.items.size(), options);

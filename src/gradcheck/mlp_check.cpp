@@ -66,8 +66,9 @@ MlpCheck prepare_mlp_check(const Mlp<double>& net, MatrixView<const double> x, M
   check.options = with_model_facts(net, x.cols, options);
   check.options.threads = 0;
   check.layout = net.tensors();
-  // Directional mode evaluates J at whole points only: the incremental evaluator's cached pass would go unused.
-  if (options.evaluator == GradcheckEvaluator::naive || options.mode == GradcheckMode::directional)
+  // Directional mode: the incremental evaluator's cached pass serves its line evaluator (mlp_line.cpp);
+  // the naive one steps copies of θ through full evaluations.
+  if (options.evaluator == GradcheckEvaluator::naive)
     check.evaluator = std::make_unique<NaiveMlpEvaluator>(evaluated, x, y, options.eps);
   else
     check.evaluator = std::make_unique<IncrementalMlpEvaluator>(evaluated, x, y, options.eps);

@@ -1,6 +1,7 @@
 // The Taylor-remainder test of directional mode: r(h) = |J(θ+hv) − J(θ) − dθ·(θ+hv − θ)| at
 // geometric steps h; the slope of log r against log h is 2 for a right gradient (the remainder is
 // the curvature term ½h²·vᵀHv) and 1 for a wrong one (the gradient's error times h), whatever ε.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -58,11 +59,10 @@ void fit_taylor(TaylorTest& test) {
   else if (test.slope <= 1.25) test.agreement = Agreement::disagree;
 }
 
-std::vector<TaylorTest> taylor_tests(const char* function, const LossEvaluator& evaluator, double j0,
-                                     std::span<const double> theta, std::span<const double> analytic,
-                                     const Direction& v, std::span<const Probe> probes,
-                                     const GradcheckOptions& options, PointSlots& points, std::size_t& evaluations) {
+std::vector<TaylorTest> taylor_tests(const char* function, const LineEvaluator& line, std::span<const Probe> probes,
+                                     const GradcheckOptions& options, std::size_t& evaluations) {
   const std::size_t steps = options.taylor_steps;
+  const double j0 = line.origin();
   std::vector<TaylorTest> tests(probes.size());
   for (TaylorTest& test : tests) {
     test.steps.resize(steps);
@@ -72,20 +72,25 @@ std::vector<TaylorTest> taylor_tests(const char* function, const LossEvaluator& 
     for (std::size_t k = 0; k < steps; ++k)
       test.steps[k] = options.taylor_largest_step * std::pow(10.0, -0.5 * static_cast<double>(k));
   }
+  // One item per probe when the evaluator shares a pass among steps, else one per (probe, step).
+  const std::size_t per_item = line.batches_steps() ? std::max<std::size_t>(steps, 1) : 1;
+  const std::size_t items_per_probe = (steps + per_item - 1) / per_item;
   parallel_for(
-      probes.size() * steps, evaluator.work_per_parameter(),
+      probes.size() * items_per_probe, line.work_per_point() * static_cast<double>(per_item),
       [&](std::size_t item) {
-        const std::size_t p = item / steps, k = item % steps;
+        const std::size_t p = item / items_per_probe, first = (item % items_per_probe) * per_item;
+        const std::size_t count = std::min(per_item, steps - first);
         TaylorTest& test = tests[p];
-        std::vector<double>& point = points.mine();
-        const double lin = step_along(point, theta, analytic, v, probes[p], test.steps[k]);
-        const double j_h = evaluator.at(point);
-        restore(point, theta, probes[p]);
-        if (!std::isfinite(j_h))
-          fail(function, "J is not finite (", j_h, ") at θ + h·v in the Taylor-remainder test (h = ", test.steps[k],
-               "): lower options.taylor_largest_step");
-        test.remainders[k] = std::abs(j_h - j0 - lin);
-        test.noise[k] = remainder_noise(j_h, j0, lin);
+        double v[64], lin[64];  // count ≤ taylor_steps ≤ 64 (check_options)
+        line.evaluate(0, probes[p], std::span<const double>(test.steps).subspan(first, count), {v, count}, {lin, count});
+        for (std::size_t q = 0; q < count; ++q) {
+          const std::size_t k = first + q;
+          if (!std::isfinite(v[q]))
+            fail(function, "J is not finite (", v[q], ") at θ + h·v in the Taylor-remainder test (h = ",
+                 test.steps[k], "): lower options.taylor_largest_step");
+          test.remainders[k] = std::abs(v[q] - j0 - lin[q]);
+          test.noise[k] = remainder_noise(v[q], j0, lin[q]);
+        }
       },
       Schedule::balanced);
   evaluations += probes.size() * steps;

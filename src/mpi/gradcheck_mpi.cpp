@@ -136,7 +136,7 @@ GradcheckReport run_sharded(Collective& collective, const LossEvaluator& evaluat
 
   if (options.mode == GradcheckMode::directional) {
     // A few evaluations along whole directions: not worth sharding, every rank runs them alike.
-    collective.run([&] { run_directional(kFunction, evaluator, plan->j0, theta, analytic, layout, options, plan->report); });
+    collective.run([&] { run_directional(kFunction, evaluator, *plan, theta, analytic, options); });
     return std::move(plan->report);
   }
 
