@@ -24,18 +24,6 @@
 
 namespace mlpkit::detail::simd {
 
-/**
- * v, hidden from the optimizer: with GCC's default -ffp-contract=fast a product feeding an addition may
- * be fused into an FMA, which silently breaks the error-free transformations below (seen on AVX-512).
- */
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> opaque(const xsimd::batch<T, Arch>& v) {
-  auto reg = v.data;
-  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) __asm__("" : "+v"(reg));
-  else __asm__("" : "+x"(reg));
-  return reg;
-}
-
 /** a·b = product + error exactly: the FMA, or Dekker's splitting where SSE2 has no FMA (|a·b| < 2^995). */
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> two_product(const xsimd::batch<T, Arch>& a, const xsimd::batch<T, Arch>& b,
@@ -63,14 +51,6 @@ inline xsimd::batch<T, Arch> two_sum(const xsimd::batch<T, Arch>& a_in, const xs
   const auto b_part = sum - a;
   error = (a - (sum - b_part)) + (b - b_part);
   return sum;
-}
-
-/** Σ c_k t^k by Horner's rule, coefficients highest degree first. */
-template <class Arch, class T, std::size_t N>
-inline xsimd::batch<T, Arch> horner(const xsimd::batch<T, Arch>& t, const std::array<T, N>& highest_first) {
-  xsimd::batch<T, Arch> p(highest_first[0]);
-  for (std::size_t i = 1; i < N; ++i) p = fmadd(p, t, xsimd::batch<T, Arch>(highest_first[i]));
-  return p;
 }
 
 /**
@@ -156,7 +136,7 @@ struct GeluTail {
 };
 
 template <class Arch, class T>
-inline GeluTail<Arch, T> gelu_tail(const xsimd::batch<T, Arch>& x) {
+[[gnu::always_inline]] inline GeluTail<Arch, T> gelu_tail(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
   GeluTail<Arch, T> out;
   out.a = xsimd::min(xsimd::abs(x), B(gelu_a_limit<T>()));
@@ -177,7 +157,7 @@ inline GeluTail<Arch, T> gelu_tail(const xsimd::batch<T, Arch>& x) {
 
 /** x·Φ(x) = x/2·erfc(−x/√2) within 4 ULP; gelu(−Inf) = −0, gelu(+Inf) = +Inf, NaN → NaN. */
 template <class Arch, class T>
-inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
   const auto tail = gelu_tail(x);
   // |x|·Φ(−|x|) = a·t·P·(1 + correction)·m·scale: the whole result for x < 0, the (small) correction
@@ -194,7 +174,7 @@ inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
 
 /** dy·gelu'(x), gelu' = Φ(x) + x·φ(x): e^(−a²/2)(G(a) − a/√(2π)) for x < 0, 1 minus that for x ≥ 0. */
 template <class Arch, class T>
-inline xsimd::batch<T, Arch> gelu_derivative_times(const xsimd::batch<T, Arch>& x, const xsimd::batch<T, Arch>& dy) {
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu_derivative_times(const xsimd::batch<T, Arch>& x, const xsimd::batch<T, Arch>& dy) {
   using B = xsimd::batch<T, Arch>;
   const auto tail = gelu_tail(x);
   const T inv_sqrt_2pi = std::is_same_v<T, float> ? T(0.398942292F) : T(0.3989422804014327);
@@ -247,7 +227,7 @@ inline xsimd::batch<T, Arch> gelu_tanh_clamped_argument(const xsimd::batch<T, Ar
 
 /** x·σ(z) = 0.5·x·(1 + tanh(z/2)) within 4 ULP; ±Inf → +Inf / −0, NaN → NaN. */
 template <class Arch, class T>
-inline xsimd::batch<T, Arch> gelu_tanh(const xsimd::batch<T, Arch>& x) {
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu_tanh(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
   B xc, z_lo;
   const B z = gelu_tanh_clamped_argument(x, xc, z_lo);
@@ -266,7 +246,7 @@ inline xsimd::batch<T, Arch> gelu_tanh(const xsimd::batch<T, Arch>& x) {
 
 /** dy·gelu_tanh'(x) = dy·(σ(z) + x·z'·σ(z)(1 − σ(z))), σ(1 − σ) = e/(1 + e)², e = e^(−|z|). */
 template <class Arch, class T>
-inline xsimd::batch<T, Arch> gelu_tanh_derivative_times(const xsimd::batch<T, Arch>& x,
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu_tanh_derivative_times(const xsimd::batch<T, Arch>& x,
                                                         const xsimd::batch<T, Arch>& dy) {
   using B = xsimd::batch<T, Arch>;
   B xc, z_lo, slope;

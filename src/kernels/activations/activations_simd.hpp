@@ -15,7 +15,7 @@
 #include "kernels/activations/activations_kernels.hpp"
 #include "kernels/activations/activations_math.hpp"
 #include "kernels/activations/activations_sigmoid_tanh.hpp"
-#include "kernels/streaming.hpp"
+#include "kernels/simd/simd.hpp"
 
 namespace mlpkit::detail::simd {
 
@@ -120,11 +120,37 @@ inline xsimd::batch<T, Arch> derivative_from_output_times(Activation f, const xs
   }
 }
 
+// op on the full batches of [i, n), `unroll` (1 or 2) per step: two independent evaluations in flight
+// hide part of the latency of the long dependency chains (sigmoid, tanh); the pointers are local
+// copies, so the compiler keeps them in registers across the stores. Returns where the full batches end.
+template <class Arch, class T, std::size_t unroll, class Op, class Store>
+[[gnu::always_inline]] inline std::size_t batches(const T* a, const T* b, T* out, std::size_t i, std::size_t n,
+                                                  Op& op, Store store) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t w = B::size;
+  const T* const pa = a;
+  const T* const pb = b;
+  T* const po = out;
+  static_assert(unroll == 1 || unroll == 2);
+  for (; unroll == 2 && i + 2 * w <= n; i += 2 * w) {
+    const B a0 = B::load_unaligned(pa + i), a1 = B::load_unaligned(pa + i + w);
+    const B y0 = op(a0, pb ? B::load_unaligned(pb + i) : a0);
+    const B y1 = op(a1, pb ? B::load_unaligned(pb + i + w) : a1);
+    store(po + i, y0);
+    store(po + i + w, y1);
+  }
+  for (; i + w <= n; i += w) {  // unrolled: at most once
+    const B a0 = B::load_unaligned(pa + i);
+    store(po + i, op(a0, pb ? B::load_unaligned(pb + i) : a0));
+  }
+  return i;
+}
+
 // Applies op to full batches, and to a partial batch (the tail, or with stream the elements before
 // the first aligned output) through a zero-padded batch, so every element gets the same arithmetic
 // wherever it sits (chunk boundaries and alignment cannot change a result). With stream, the full
 // batches are written with non-temporal stores, fenced before returning.
-template <class Arch, class T, class Op>
+template <class Arch, class T, std::size_t unroll = 2, class Op>
 inline void elementwise(const T* a, const T* b, T* out, std::size_t n, Op&& op, bool stream = false) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t w = B::size;
@@ -140,17 +166,10 @@ inline void elementwise(const T* a, const T* b, T* out, std::size_t n, Op&& op, 
   if (stream) {
     while (i < n && reinterpret_cast<std::uintptr_t>(out + i) % sizeof(B) != 0) ++i;  // fewer than w
     if (i > 0) partial(0, i);
-    for (; i + w <= n; i += w) {
-      const B va = B::load_unaligned(a + i);
-      store_stream<Arch, T>(out + i, op(va, b ? B::load_unaligned(b + i) : va));
-    }
-    _mm_sfence();  // non-temporal stores are weakly ordered: publish them before returning
+    i = batches<Arch, T, unroll>(a, b, out, i, n, op, [](T* p, const B& v) { ops::store_stream<Arch, T>(p, v); });
+    ops::stream_fence<Arch>();  // non-temporal stores are weakly ordered: publish them before returning
   }
-  for (; i + w <= n; i += w) {
-    const B va = B::load_unaligned(a + i);
-    const B vb = b ? B::load_unaligned(b + i) : va;
-    op(va, vb).store_unaligned(out + i);
-  }
+  i = batches<Arch, T, unroll>(a, b, out, i, n, op, [](T* p, const B& v) { v.store_unaligned(p); });
   if (i < n) partial(i, n);
 }
 
@@ -168,7 +187,11 @@ void forward(Activation f, const T* x, T* y, std::size_t n, T slope, bool stream
   using B = xsimd::batch<T, Arch>;
   const T* none = nullptr;
   auto run = [&](auto kind) {
-    elementwise<Arch>(x, none, y, n, [slope](const B& v, const B&) {
+    // The fast double sigmoid branches to its out-of-line outlier path per batch: unrolled, GCC reloads
+    // its constants around both branches (4096 doubles: 2.7 → 1.8 G items/s).
+    constexpr bool branchy = decltype(kind)::value == Activation::sigmoid && accuracy == Accuracy::fast &&
+                             std::is_same_v<T, double>;
+    elementwise<Arch, T, branchy ? 1 : 2>(x, none, y, n, [slope](const B& v, const B&) {
       return activate_as<Arch, T, decltype(kind)::value, accuracy>(v, slope);
     }, stream);
   };
