@@ -61,7 +61,8 @@ inline xsimd::batch<T, Arch> expm1_minimax(const xsimd::batch<T, Arch>& r) {
 
 /**
  * (e^2h − 1)/2 = h + h²·2Q(2h) for |h| ≤ ln2/4: expm1_minimax of r = 2h with its coefficients scaled by
- * powers of two, so every step is the one of expm1_minimax scaled exactly (the same bits, halved).
+ * powers of two. Double: every step is the one of expm1_minimax scaled exactly (the same bits, halved);
+ * float evaluates its degree 4 by Estrin's scheme (a shorter dependency chain, other roundings).
  */
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> expm1_of_twice_halved(const xsimd::batch<T, Arch>& h) {
@@ -71,7 +72,15 @@ inline xsimd::batch<T, Arch> expm1_of_twice_halved(const xsimd::batch<T, Arch>& 
       for (std::size_t j = i; j < c.size(); ++j) c[i] *= T(2);
     return c;
   }();
-  return fmadd(h * h, horner(h, scaled), h);
+  using B = xsimd::batch<T, Arch>;
+  const B hh = h * h;
+  if constexpr (scaled.size() == 5) {  // Estrin: a dependency chain of 3 operations after h² instead of 4
+    const B low = fmadd(B(scaled[3]), h, B(scaled[4]));
+    const B high = fmadd(B(scaled[0]), hh, fmadd(B(scaled[1]), h, B(scaled[2])));
+    return fmadd(hh, fmadd(high, hh, low), h);
+  } else {
+    return fmadd(hh, horner(h, scaled), h);
+  }
 }
 
 /**
