@@ -37,6 +37,25 @@ inline xsimd::batch<T, Arch> horner(const xsimd::batch<T, Arch>& t, const std::a
   return p;
 }
 
+/**
+ * Σ c_k t^k (coefficients highest degree first) as E(t²) + t·O(t²): two Horner chains of half the
+ * length, for the long double-precision polynomials whose single chain of dependent FMAs, not the
+ * FMA count, bounds the speed.
+ */
+template <class Arch, class T, std::size_t N>
+inline xsimd::batch<T, Arch> horner_even_odd(const xsimd::batch<T, Arch>& t, const std::array<T, N>& highest_first) {
+  using B = xsimd::batch<T, Arch>;
+  const B t2 = t * t;
+  // c_{N−1} is the highest degree; the chain holding it starts there, the other one a step below.
+  B high(highest_first[0]), low(highest_first[1]);
+  for (std::size_t i = 2; i + 1 < N; i += 2) {
+    high = fmadd(high, t2, B(highest_first[i]));
+    low = fmadd(low, t2, B(highest_first[i + 1]));
+  }
+  if constexpr (N % 2 == 1) return fmadd(high, t2, B(highest_first[N - 1])) + t * low;
+  else return fmadd(high, t, low);
+}
+
 template <class T>
 using IntFor = std::conditional_t<std::is_same_v<T, float>, std::int32_t, std::int64_t>;
 

@@ -61,8 +61,8 @@ inline xsimd::batch<T, Arch> expm1_minimax(const xsimd::batch<T, Arch>& r) {
 
 /**
  * (e^2h − 1)/2 = h + h²·2Q(2h) for |h| ≤ ln2/4: expm1_minimax of r = 2h with its coefficients scaled by
- * powers of two. Double: every step is the one of expm1_minimax scaled exactly (the same bits, halved);
- * float evaluates its degree 4 by Estrin's scheme (a shorter dependency chain, other roundings).
+ * powers of two, evaluated with shorter dependency chains than Horner's rule (Estrin's scheme for float's
+ * degree 4, two chains in h² for double's degree 10).
  */
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> expm1_of_twice_halved(const xsimd::batch<T, Arch>& h) {
@@ -78,8 +78,8 @@ inline xsimd::batch<T, Arch> expm1_of_twice_halved(const xsimd::batch<T, Arch>& 
     const B low = fmadd(B(scaled[3]), h, B(scaled[4]));
     const B high = fmadd(B(scaled[0]), hh, fmadd(B(scaled[1]), h, B(scaled[2])));
     return fmadd(hh, fmadd(high, hh, low), h);
-  } else {
-    return fmadd(hh, horner(h, scaled), h);
+  } else {  // two Horner chains in h² (double's degree 10)
+    return fmadd(hh, horner_even_odd(h, scaled), h);
   }
 }
 
