@@ -159,11 +159,7 @@ template <class Arch, class T>
 template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu_tanh(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
-  B xc, z_lo;
-  const B z = gelu_tanh_clamped_argument(x, xc, z_lo);
-  const auto negative = z < B(T(0));
-  B scale;
-  const B m = exp_parts(-xsimd::abs(z), xsimd::select(negative, z_lo, -z_lo), scale);
+  const auto [xc, negative, m, scale] = gelu_tanh_exp(x, exp_parts<Arch, T>);
   // x ≥ 0: x/(1 + e); x < 0: x·e/(1 + e), e = m·scale, scaled only at the end.
   const B quotient = xsimd::select(negative, xc * m, xc) / (T(1) + apply_scale(m, scale));
   const B y = xsimd::select(negative, apply_scale(quotient, scale), quotient);

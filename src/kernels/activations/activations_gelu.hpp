@@ -206,16 +206,44 @@ inline xsimd::batch<T, Arch> gelu_tanh_clamped_argument(const xsimd::batch<T, Ar
   return gelu_tanh_argument(xc, lo, slope);
 }
 
+/** What gelu_tanh and its derivative (in both tiers) start from: e^(−|z|) = m·scale for z of xc. */
+template <class Arch, class T>
+struct GeluTanhExp {
+  xsimd::batch<T, Arch> xc;                // x clamped to ±gelu_tanh_x_limit
+  xsimd::batch_bool<T, Arch> negative;     // z < 0
+  xsimd::batch<T, Arch> m;                 // e^(−|z|) = m·scale, m normal
+  xsimd::batch<T, Arch> scale;
+};
+
+/**
+ * GeluTanhExp of x through `exp(hi, lo, scale)` (exp_split, or the fast tier's exp_parts), with the
+ * low part of z carried into the exponential; `slope`, when given, receives dz/dx.
+ */
+template <class Arch, class T, class Exp>
+[[gnu::always_inline]] inline GeluTanhExp<Arch, T> gelu_tanh_exp(const xsimd::batch<T, Arch>& x, Exp&& exp,
+                                                                xsimd::batch<T, Arch>* slope = nullptr) {
+  using B = xsimd::batch<T, Arch>;
+  GeluTanhExp<Arch, T> out;
+  B z_lo;
+  const B z = gelu_tanh_clamped_argument(x, out.xc, z_lo, slope);
+  out.negative = z < B(T(0));
+  out.m = exp(-xsimd::abs(z), xsimd::select(out.negative, z_lo, -z_lo), out.scale);
+  return out;
+}
+
+/** exp_split as the `exp` of gelu_tanh_exp. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> exp_split_of(const xsimd::batch<T, Arch>& hi, const xsimd::batch<T, Arch>& lo,
+                                          xsimd::batch<T, Arch>& scale) {
+  return exp_split(hi, lo, scale);
+}
+
 /** x·σ(z) = 0.5·x·(1 + tanh(z/2)) within 4 ULP; ±Inf → +Inf / −0, NaN → NaN. */
 template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu_tanh(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
-  B xc, z_lo;
-  const B z = gelu_tanh_clamped_argument(x, xc, z_lo);
-  const auto negative = z < B(T(0));
   // e = e^(−|z|) = m·scale; x ≥ 0: x/(1 + e); x < 0: x·e/(1 + e), scaled by 2^k2 only at the end.
-  B scale;
-  const B m = exp_split(-xsimd::abs(z), xsimd::select(negative, z_lo, -z_lo), scale);
+  const auto [xc, negative, m, scale] = gelu_tanh_exp(x, exp_split_of<Arch, T>);
   const B e = m * scale;
   const B zero(T(0));
   const B numerator = xsimd::select(negative, xc * m, xc);
@@ -230,11 +258,8 @@ template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu_tanh_derivative_times(const xsimd::batch<T, Arch>& x,
                                                         const xsimd::batch<T, Arch>& dy) {
   using B = xsimd::batch<T, Arch>;
-  B xc, z_lo, slope;
-  const B z = gelu_tanh_clamped_argument(x, xc, z_lo, &slope);
-  const auto negative = z < B(T(0));
-  B scale;
-  const B m = exp_split(-xsimd::abs(z), xsimd::select(negative, z_lo, -z_lo), scale);
+  B slope;
+  const auto [xc, negative, m, scale] = gelu_tanh_exp(x, exp_split_of<Arch, T>, &slope);
   const B e = m * scale;
   const B d = T(1) + e;
   const B x_slope = xc * slope;

@@ -105,16 +105,14 @@ inline xsimd::batch<T, Arch> derivative_times(Activation f, const xsimd::batch<T
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> derivative_from_output_times(Activation f, const xsimd::batch<T, Arch>& y,
                                                           const xsimd::batch<T, Arch>& dy, T leaky_slope) {
-  using B = xsimd::batch<T, Arch>;
   switch (f) {
-    case Activation::relu:
-      return xsimd::select(y > B(T(0)), dy, B(T(0)));
-    case Activation::leaky_relu:
-      return xsimd::select(y > B(T(0)), dy, dy * leaky_slope);
     case Activation::sigmoid:
       return dy * (y * (T(1) - y));
     case Activation::tanh:
       return dy * ((T(1) - y) * (T(1) + y));
+    case Activation::relu:
+    case Activation::leaky_relu:  // y > 0 exactly where x > 0 (the caller checks leaky_slope ≥ 0)
+      return derivative_times(f, y, dy, leaky_slope);
     default:
       return dy;
   }
