@@ -49,6 +49,31 @@ template <class Arch, class T, Activation f, Accuracy accuracy>
   }
 }
 
+/**
+ * fn(std::integral_constant<Activation, f>{}) for the run-time f, so that fn is instantiated once per
+ * activation and its loop holds no switch (an f outside the enum, which callers reject, gets identity).
+ */
+template <class Fn>
+[[gnu::always_inline]] inline decltype(auto) visit_activation(Activation f, Fn&& fn) {
+  switch (f) {
+    case Activation::relu:
+      return fn(std::integral_constant<Activation, Activation::relu>{});
+    case Activation::leaky_relu:
+      return fn(std::integral_constant<Activation, Activation::leaky_relu>{});
+    case Activation::sigmoid:
+      return fn(std::integral_constant<Activation, Activation::sigmoid>{});
+    case Activation::tanh:
+      return fn(std::integral_constant<Activation, Activation::tanh>{});
+    case Activation::gelu:
+      return fn(std::integral_constant<Activation, Activation::gelu>{});
+    case Activation::gelu_tanh:
+      return fn(std::integral_constant<Activation, Activation::gelu_tanh>{});
+    case Activation::identity:
+      break;
+  }
+  return fn(std::integral_constant<Activation, Activation::identity>{});
+}
+
 /** f(x) lane by lane in the given tier, as activation_forward computes it (bitwise the same values). */
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> activate(Activation f, const xsimd::batch<T, Arch>& x, T leaky_slope,
@@ -58,23 +83,7 @@ inline xsimd::batch<T, Arch> activate(Activation f, const xsimd::batch<T, Arch>&
     return accuracy == Accuracy::fast ? activate_as<Arch, T, g, Accuracy::fast>(x, leaky_slope)
                                       : activate_as<Arch, T, g, Accuracy::precise>(x, leaky_slope);
   };
-  switch (f) {
-    case Activation::identity:
-      return x;
-    case Activation::relu:
-      return in_tier(std::integral_constant<Activation, Activation::relu>{});
-    case Activation::leaky_relu:
-      return in_tier(std::integral_constant<Activation, Activation::leaky_relu>{});
-    case Activation::sigmoid:
-      return in_tier(std::integral_constant<Activation, Activation::sigmoid>{});
-    case Activation::tanh:
-      return in_tier(std::integral_constant<Activation, Activation::tanh>{});
-    case Activation::gelu:
-      return in_tier(std::integral_constant<Activation, Activation::gelu>{});
-    case Activation::gelu_tanh:
-      return in_tier(std::integral_constant<Activation, Activation::gelu_tanh>{});
-  }
-  return x;  // not reached: f is checked by the callers
+  return visit_activation(f, in_tier);
 }
 
 /** dy·f'(x), as activation_backward computes it. */
@@ -193,23 +202,8 @@ void forward(Activation f, const T* x, T* y, std::size_t n, T slope, bool stream
       return activate_as<Arch, T, decltype(kind)::value, accuracy>(v, slope);
     }, stream);
   };
-  switch (f) {
-    case Activation::identity:
-      return copy<Arch>(x, y, n, stream);
-    case Activation::relu:
-      return run(std::integral_constant<Activation, Activation::relu>{});
-    case Activation::leaky_relu:
-      return run(std::integral_constant<Activation, Activation::leaky_relu>{});
-    case Activation::sigmoid:
-      return run(std::integral_constant<Activation, Activation::sigmoid>{});
-    case Activation::tanh:
-      return run(std::integral_constant<Activation, Activation::tanh>{});
-    case Activation::gelu:
-      return run(std::integral_constant<Activation, Activation::gelu>{});
-    case Activation::gelu_tanh:
-      return run(std::integral_constant<Activation, Activation::gelu_tanh>{});
-  }
-  activation_kernels_ref<T>().forward(f, x, y, n, slope, stream);
+  if (f == Activation::identity) return copy<Arch>(x, y, n, stream);
+  visit_activation(f, run);
 }
 
 // dx = dy·f'(·) for the pointwise functions, reading `from` (x or y = f(x)): one loop per function,
@@ -221,20 +215,7 @@ inline void derivative_loop(Activation f, const T* from, const T* dy, T* dx, std
   auto run = [&](auto kind) {
     elementwise<Arch>(from, dy, dx, n, [&lane, kind](const B& v, const B& vdy) { return lane(kind, v, vdy); }, stream);
   };
-  switch (f) {
-    case Activation::relu:
-      return run(std::integral_constant<Activation, Activation::relu>{});
-    case Activation::leaky_relu:
-      return run(std::integral_constant<Activation, Activation::leaky_relu>{});
-    case Activation::sigmoid:
-      return run(std::integral_constant<Activation, Activation::sigmoid>{});
-    case Activation::gelu:  // backward only: backward_from_output rejects the gelu family
-      return run(std::integral_constant<Activation, Activation::gelu>{});
-    case Activation::gelu_tanh:
-      return run(std::integral_constant<Activation, Activation::gelu_tanh>{});
-    default:
-      return run(std::integral_constant<Activation, Activation::tanh>{});
-  }
+  visit_activation(f, run);  // gelu and gelu_tanh: backward only (backward_from_output rejects them)
 }
 
 template <class Arch, class T>
