@@ -117,7 +117,7 @@ struct GeluTail {
 };
 
 template <class Arch, class T>
-[[gnu::always_inline]] inline GeluTail<Arch, T> gelu_tail(const xsimd::batch<T, Arch>& x) {
+inline GeluTail<Arch, T> gelu_tail(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
   GeluTail<Arch, T> out;
   out.a = xsimd::min(xsimd::abs(x), B(gelu_a_limit<T>()));
@@ -137,8 +137,10 @@ template <class Arch, class T>
 }
 
 /** x·Φ(x) = x/2·erfc(−x/√2) within 4 ULP; gelu(−Inf) = −0, gelu(+Inf) = +Inf, NaN → NaN. */
+// Not forced inline (nor gelu_tail): GCC keeps their many constants better in a called function than
+// in the loop (float, 4096, one thread: precise 1.45 → 1.65 G items/s, fast 3.1 → 3.35 called).
 template <class Arch, class T>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
+inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
   const auto tail = gelu_tail(x);
   // |x|·Φ(−|x|) = a·t·P·(1 + correction)·m·scale: the whole result for x < 0, the (small) correction
