@@ -159,8 +159,9 @@ inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
 }
 
 /** x·σ(z) within 16 ULP: the precise argument z = hi + lo (σ amplifies its error by |z|), a plain division. */
+// Called, not forced inline, as gelu (float, 4096, one thread: 2.25 G items/s inlined, 2.93 called).
 template <class Arch, class T>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu_tanh(const xsimd::batch<T, Arch>& x) {
+inline xsimd::batch<T, Arch> gelu_tanh(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
   const auto [xc, negative, m, scale] = gelu_tanh_exp(x, exp_parts<Arch, T>);
   // x ≥ 0: x/(1 + e); x < 0: x·e/(1 + e), e = m·scale, scaled only at the end.
