@@ -5,7 +5,7 @@
 #include <string>
 
 #include "kernels/activations/activations_kernels.hpp"
-#include "kernels/streaming.hpp"
+#include "kernels/simd/simd.hpp"
 #include "mlpkit/activations.hpp"
 #include "runtime/checks.hpp"
 #include "runtime/dispatch.hpp"

@@ -5,46 +5,55 @@
 // tanh (activations_sigmoid_tanh.hpp) use their own, faster minimax / table forms of e^a, a ≤ 0.
 // xsimd's own functions are not used here: they are less accurate (double erf) or slower (tanh).
 // Everything is a template over the arch tag: no symbol is shared between ISA objects.
-#include <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
-// GCC 12 reports the deliberately undefined pass-through operand of the AVX-512 shift intrinsics
-// (_mm512_slli_epi32/64 inlined from xsimd) as "maybe uninitialized": a known false positive.
+// GCC 12 reports the deliberately undefined pass-through operand of the AVX-512 shifts inlined from
+// xsimd as "maybe uninitialized": a known false positive.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/simd/simd.hpp"
+
 namespace mlpkit::detail::simd {
 
-/**
- * x·y + z with one rounding. xsimd 8.1 has no FMA kernel for its avx512 archs (it falls back to an
- * unfused x*y + z), so AVX-512 calls the intrinsic; SSE2 has no FMA and stays unfused (callers that
- * need an exact product use division_remainder, which handles SSE2 separately).
- */
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> fmadd(const xsimd::batch<T, Arch>& x, const xsimd::batch<T, Arch>& y,
-                                   const xsimd::batch<T, Arch>& z) {
-  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
-    if constexpr (std::is_same_v<T, float>) return _mm512_fmadd_ps(x, y, z);
-    else return _mm512_fmadd_pd(x, y, z);
-  } else {
-    return xsimd::fma(x, y, z);
-  }
+// The SIMD layer's fused operations and arch test, under the names the activation kernels use.
+using ops::fmadd;
+using ops::fmsub;
+using ops::fnmadd;
+using ops::is_avx512;
+using ops::opaque;
+
+/** Σ c_k t^k by Horner's rule, coefficients highest degree first. */
+template <class Arch, class T, std::size_t N>
+inline xsimd::batch<T, Arch> horner(const xsimd::batch<T, Arch>& t, const std::array<T, N>& highest_first) {
+  xsimd::batch<T, Arch> p(highest_first[0]);
+  for (std::size_t i = 1; i < N; ++i) p = fmadd(p, t, xsimd::batch<T, Arch>(highest_first[i]));
+  return p;
 }
 
-/** z − x·y with one rounding (see fmadd). */
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> fnmadd(const xsimd::batch<T, Arch>& x, const xsimd::batch<T, Arch>& y,
-                                    const xsimd::batch<T, Arch>& z) {
-  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
-    if constexpr (std::is_same_v<T, float>) return _mm512_fnmadd_ps(x, y, z);
-    else return _mm512_fnmadd_pd(x, y, z);
-  } else {
-    return xsimd::fnma(x, y, z);
+/**
+ * Σ c_k t^k (coefficients highest degree first) as E(t²) + t·O(t²): two Horner chains of half the
+ * length, for the long double-precision polynomials whose single chain of dependent FMAs, not the
+ * FMA count, bounds the speed.
+ */
+template <class Arch, class T, std::size_t N>
+inline xsimd::batch<T, Arch> horner_even_odd(const xsimd::batch<T, Arch>& t, const std::array<T, N>& highest_first) {
+  using B = xsimd::batch<T, Arch>;
+  const B t2 = t * t;
+  // c_{N−1} is the highest degree; the chain holding it starts there, the other one a step below.
+  B high(highest_first[0]), low(highest_first[1]);
+  for (std::size_t i = 2; i + 1 < N; i += 2) {
+    high = fmadd(high, t2, B(highest_first[i]));
+    low = fmadd(low, t2, B(highest_first[i + 1]));
   }
+  if constexpr (N % 2 == 1) return fmadd(high, t2, B(highest_first[N - 1])) + t * low;
+  else return fmadd(high, t, low);
 }
 
 template <class T>

@@ -153,14 +153,13 @@ T backward(Activation f, T x, T dy, T slope) {
 template <class T>
 T backward_from_output(Activation f, T y, T dy, T slope) {
   switch (f) {
-    case Activation::relu:
-      return y > T(0) ? dy : T(0);
-    case Activation::leaky_relu:
-      return y > T(0) ? dy : slope * dy;
     case Activation::sigmoid:
       return dy * (y * (T(1) - y));
     case Activation::tanh:
       return dy * ((T(1) - y) * (T(1) + y));
+    case Activation::relu:
+    case Activation::leaky_relu:  // y > 0 exactly where x > 0 (the caller checks slope ≥ 0)
+      return backward(f, y, dy, slope);
     default:
       return dy;
   }

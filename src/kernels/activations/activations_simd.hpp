@@ -15,7 +15,7 @@
 #include "kernels/activations/activations_kernels.hpp"
 #include "kernels/activations/activations_math.hpp"
 #include "kernels/activations/activations_sigmoid_tanh.hpp"
-#include "kernels/streaming.hpp"
+#include "kernels/simd/simd.hpp"
 
 namespace mlpkit::detail::simd {
 
@@ -49,6 +49,31 @@ template <class Arch, class T, Activation f, Accuracy accuracy>
   }
 }
 
+/**
+ * fn(std::integral_constant<Activation, f>{}) for the run-time f, so that fn is instantiated once per
+ * activation and its loop holds no switch (an f outside the enum, which callers reject, gets identity).
+ */
+template <class Fn>
+[[gnu::always_inline]] inline decltype(auto) visit_activation(Activation f, Fn&& fn) {
+  switch (f) {
+    case Activation::relu:
+      return fn(std::integral_constant<Activation, Activation::relu>{});
+    case Activation::leaky_relu:
+      return fn(std::integral_constant<Activation, Activation::leaky_relu>{});
+    case Activation::sigmoid:
+      return fn(std::integral_constant<Activation, Activation::sigmoid>{});
+    case Activation::tanh:
+      return fn(std::integral_constant<Activation, Activation::tanh>{});
+    case Activation::gelu:
+      return fn(std::integral_constant<Activation, Activation::gelu>{});
+    case Activation::gelu_tanh:
+      return fn(std::integral_constant<Activation, Activation::gelu_tanh>{});
+    case Activation::identity:
+      break;
+  }
+  return fn(std::integral_constant<Activation, Activation::identity>{});
+}
+
 /** f(x) lane by lane in the given tier, as activation_forward computes it (bitwise the same values). */
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> activate(Activation f, const xsimd::batch<T, Arch>& x, T leaky_slope,
@@ -58,23 +83,7 @@ inline xsimd::batch<T, Arch> activate(Activation f, const xsimd::batch<T, Arch>&
     return accuracy == Accuracy::fast ? activate_as<Arch, T, g, Accuracy::fast>(x, leaky_slope)
                                       : activate_as<Arch, T, g, Accuracy::precise>(x, leaky_slope);
   };
-  switch (f) {
-    case Activation::identity:
-      return x;
-    case Activation::relu:
-      return in_tier(std::integral_constant<Activation, Activation::relu>{});
-    case Activation::leaky_relu:
-      return in_tier(std::integral_constant<Activation, Activation::leaky_relu>{});
-    case Activation::sigmoid:
-      return in_tier(std::integral_constant<Activation, Activation::sigmoid>{});
-    case Activation::tanh:
-      return in_tier(std::integral_constant<Activation, Activation::tanh>{});
-    case Activation::gelu:
-      return in_tier(std::integral_constant<Activation, Activation::gelu>{});
-    case Activation::gelu_tanh:
-      return in_tier(std::integral_constant<Activation, Activation::gelu_tanh>{});
-  }
-  return x;  // not reached: f is checked by the callers
+  return visit_activation(f, in_tier);
 }
 
 /** dy·f'(x), as activation_backward computes it. */
@@ -105,26 +114,50 @@ inline xsimd::batch<T, Arch> derivative_times(Activation f, const xsimd::batch<T
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> derivative_from_output_times(Activation f, const xsimd::batch<T, Arch>& y,
                                                           const xsimd::batch<T, Arch>& dy, T leaky_slope) {
-  using B = xsimd::batch<T, Arch>;
   switch (f) {
-    case Activation::relu:
-      return xsimd::select(y > B(T(0)), dy, B(T(0)));
-    case Activation::leaky_relu:
-      return xsimd::select(y > B(T(0)), dy, dy * leaky_slope);
     case Activation::sigmoid:
       return dy * (y * (T(1) - y));
     case Activation::tanh:
       return dy * ((T(1) - y) * (T(1) + y));
+    case Activation::relu:
+    case Activation::leaky_relu:  // y > 0 exactly where x > 0 (the caller checks leaky_slope ≥ 0)
+      return derivative_times(f, y, dy, leaky_slope);
     default:
       return dy;
   }
+}
+
+// op on the full batches of [i, n), `unroll` (1 or 2) per step: two independent evaluations in flight
+// hide part of the latency of the long dependency chains (sigmoid, tanh); the pointers are local
+// copies, so the compiler keeps them in registers across the stores. Returns where the full batches end.
+template <class Arch, class T, std::size_t unroll, class Op, class Store>
+[[gnu::always_inline]] inline std::size_t batches(const T* a, const T* b, T* out, std::size_t i, std::size_t n,
+                                                  Op& op, Store store) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr std::size_t w = B::size;
+  const T* const pa = a;
+  const T* const pb = b;
+  T* const po = out;
+  static_assert(unroll == 1 || unroll == 2);
+  for (; unroll == 2 && i + 2 * w <= n; i += 2 * w) {
+    const B a0 = B::load_unaligned(pa + i), a1 = B::load_unaligned(pa + i + w);
+    const B y0 = op(a0, pb ? B::load_unaligned(pb + i) : a0);
+    const B y1 = op(a1, pb ? B::load_unaligned(pb + i + w) : a1);
+    store(po + i, y0);
+    store(po + i + w, y1);
+  }
+  for (; i + w <= n; i += w) {  // unrolled: at most once
+    const B a0 = B::load_unaligned(pa + i);
+    store(po + i, op(a0, pb ? B::load_unaligned(pb + i) : a0));
+  }
+  return i;
 }
 
 // Applies op to full batches, and to a partial batch (the tail, or with stream the elements before
 // the first aligned output) through a zero-padded batch, so every element gets the same arithmetic
 // wherever it sits (chunk boundaries and alignment cannot change a result). With stream, the full
 // batches are written with non-temporal stores, fenced before returning.
-template <class Arch, class T, class Op>
+template <class Arch, class T, std::size_t unroll = 2, class Op>
 inline void elementwise(const T* a, const T* b, T* out, std::size_t n, Op&& op, bool stream = false) {
   using B = xsimd::batch<T, Arch>;
   constexpr std::size_t w = B::size;
@@ -140,17 +173,10 @@ inline void elementwise(const T* a, const T* b, T* out, std::size_t n, Op&& op, 
   if (stream) {
     while (i < n && reinterpret_cast<std::uintptr_t>(out + i) % sizeof(B) != 0) ++i;  // fewer than w
     if (i > 0) partial(0, i);
-    for (; i + w <= n; i += w) {
-      const B va = B::load_unaligned(a + i);
-      store_stream<Arch, T>(out + i, op(va, b ? B::load_unaligned(b + i) : va));
-    }
-    _mm_sfence();  // non-temporal stores are weakly ordered: publish them before returning
+    i = batches<Arch, T, unroll>(a, b, out, i, n, op, [](T* p, const B& v) { ops::store_stream<Arch, T>(p, v); });
+    ops::stream_fence<Arch>();  // non-temporal stores are weakly ordered: publish them before returning
   }
-  for (; i + w <= n; i += w) {
-    const B va = B::load_unaligned(a + i);
-    const B vb = b ? B::load_unaligned(b + i) : va;
-    op(va, vb).store_unaligned(out + i);
-  }
+  i = batches<Arch, T, unroll>(a, b, out, i, n, op, [](T* p, const B& v) { v.store_unaligned(p); });
   if (i < n) partial(i, n);
 }
 
@@ -168,27 +194,16 @@ void forward(Activation f, const T* x, T* y, std::size_t n, T slope, bool stream
   using B = xsimd::batch<T, Arch>;
   const T* none = nullptr;
   auto run = [&](auto kind) {
-    elementwise<Arch>(x, none, y, n, [slope](const B& v, const B&) {
+    // The fast double sigmoid branches to its out-of-line outlier path per batch: unrolled, GCC reloads
+    // its constants around both branches (4096 doubles: 2.7 → 1.8 G items/s).
+    constexpr bool branchy = decltype(kind)::value == Activation::sigmoid && accuracy == Accuracy::fast &&
+                             std::is_same_v<T, double>;
+    elementwise<Arch, T, branchy ? 1 : 2>(x, none, y, n, [slope](const B& v, const B&) {
       return activate_as<Arch, T, decltype(kind)::value, accuracy>(v, slope);
     }, stream);
   };
-  switch (f) {
-    case Activation::identity:
-      return copy<Arch>(x, y, n, stream);
-    case Activation::relu:
-      return run(std::integral_constant<Activation, Activation::relu>{});
-    case Activation::leaky_relu:
-      return run(std::integral_constant<Activation, Activation::leaky_relu>{});
-    case Activation::sigmoid:
-      return run(std::integral_constant<Activation, Activation::sigmoid>{});
-    case Activation::tanh:
-      return run(std::integral_constant<Activation, Activation::tanh>{});
-    case Activation::gelu:
-      return run(std::integral_constant<Activation, Activation::gelu>{});
-    case Activation::gelu_tanh:
-      return run(std::integral_constant<Activation, Activation::gelu_tanh>{});
-  }
-  activation_kernels_ref<T>().forward(f, x, y, n, slope, stream);
+  if (f == Activation::identity) return copy<Arch>(x, y, n, stream);
+  visit_activation(f, run);
 }
 
 // dx = dy·f'(·) for the pointwise functions, reading `from` (x or y = f(x)): one loop per function,
@@ -200,20 +215,7 @@ inline void derivative_loop(Activation f, const T* from, const T* dy, T* dx, std
   auto run = [&](auto kind) {
     elementwise<Arch>(from, dy, dx, n, [&lane, kind](const B& v, const B& vdy) { return lane(kind, v, vdy); }, stream);
   };
-  switch (f) {
-    case Activation::relu:
-      return run(std::integral_constant<Activation, Activation::relu>{});
-    case Activation::leaky_relu:
-      return run(std::integral_constant<Activation, Activation::leaky_relu>{});
-    case Activation::sigmoid:
-      return run(std::integral_constant<Activation, Activation::sigmoid>{});
-    case Activation::gelu:  // backward only: backward_from_output rejects the gelu family
-      return run(std::integral_constant<Activation, Activation::gelu>{});
-    case Activation::gelu_tanh:
-      return run(std::integral_constant<Activation, Activation::gelu_tanh>{});
-    default:
-      return run(std::integral_constant<Activation, Activation::tanh>{});
-  }
+  visit_activation(f, run);  // gelu and gelu_tanh: backward only (backward_from_output rejects them)
 }
 
 template <class Arch, class T>

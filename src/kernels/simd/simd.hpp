@@ -2,9 +2,13 @@
 // The SIMD layer of the kernels: what xsimd 8.1 lacks or gets wrong, written once, so that a kernel
 // says what it computes and never which instructions do it. Raw intrinsics belong here only.
 // - is_avx512<Arch>: the one test for "this is AVX-512" (any arch built on avx512f).
-// - fmadd: x·y + z rounded once wherever the ISA has FMA (AVX2, AVX-512); xsimd::fma leaves AVX-512
-//   to its generic x*y + z, which the compiler then fuses or not per call site. SSE2 has no FMA:
-//   a multiply and an add, as xsimd does.
+// - fmadd / fnmadd / fmsub: x·y + z, z − x·y, x·y − z rounded once wherever the ISA has FMA (AVX2,
+//   AVX-512); xsimd leaves AVX-512 to its generic x*y + z, which the compiler then fuses or not per call
+//   site. SSE2 has no FMA: a multiply and an add, as xsimd does.
+// - AVX-512 only (callers branch on is_avx512): scale_by_pow2 (vscalef), permute_low_bits (a 16-float
+//   or 8-double table indexed by the low bits of each lane, one vperm), reciprocal_estimate14 (vrcp14).
+// - with_sign_of: the magnitude of one batch with the sign bit of another (one vpternlog on AVX-512).
+// - opaque: a value hidden from the optimizer, so that error-free transformations are not contracted.
 // - store_stream / stream_fence: non-temporal stores of full aligned batches, and the fence that
 //   publishes them (they are weakly ordered) before a kernel returns.
 // - load_widened: floats widened to a double batch (xsimd 8.1 has no fast float → double).
@@ -14,7 +18,9 @@
 #include <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 namespace mlpkit::detail {
@@ -26,8 +32,6 @@ namespace mlpkit::detail {
  */
 bool use_streaming_stores(std::size_t bytes);
 
-// simd::ops, so that the kernels not yet moved onto this layer (gemm, activations) can keep their
-// own simd::fmadd until they are.
 namespace simd::ops {
 
 /** Whether Arch is AVX-512 (avx512f or an arch built on it, as avx512bw). */
@@ -46,6 +50,101 @@ inline xsimd::batch<T, Arch> fmadd(const xsimd::batch<T, Arch>& x, const xsimd::
   } else {
     return xsimd::fma(x, y, z);
   }
+}
+
+/** z − x·y, fused (one rounding) on every ISA with FMA. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> fnmadd(const xsimd::batch<T, Arch>& x, const xsimd::batch<T, Arch>& y,
+                                    const xsimd::batch<T, Arch>& z) {
+  if constexpr (is_avx512<Arch>) {
+    if constexpr (std::is_same_v<T, float>)
+      return _mm512_fnmadd_ps(x, y, z);
+    else
+      return _mm512_fnmadd_pd(x, y, z);
+  } else {
+    return xsimd::fnma(x, y, z);
+  }
+}
+
+/** x·y − z, fused (one rounding) on every ISA with FMA. */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> fmsub(const xsimd::batch<T, Arch>& x, const xsimd::batch<T, Arch>& y,
+                                   const xsimd::batch<T, Arch>& z) {
+  if constexpr (is_avx512<Arch>) {
+    if constexpr (std::is_same_v<T, float>)
+      return _mm512_fmsub_ps(x, y, z);
+    else
+      return _mm512_fmsub_pd(x, y, z);
+  } else {
+    return xsimd::fms(x, y, z);
+  }
+}
+
+/** AVX-512: v·2^floor(k) in one operation (vscalef), rounded once (into the subnormals, or to ±Inf). */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> scale_by_pow2(const xsimd::batch<T, Arch>& v, const xsimd::batch<T, Arch>& k) {
+  static_assert(is_avx512<Arch>, "vscalef is AVX-512 only");
+  if constexpr (std::is_same_v<T, float>)
+    return _mm512_scalef_ps(v, k);
+  else
+    return _mm512_scalef_pd(v, k);
+}
+
+/**
+ * AVX-512: table[j] in each lane, j the low 4 (float) / 3 (double) bits of the lane's bit pattern in
+ * `index` (one vpermps / vpermpd).
+ */
+template <class Arch, class T, std::size_t N>
+inline xsimd::batch<T, Arch> permute_low_bits(const std::array<T, N>& table, const xsimd::batch<T, Arch>& index) {
+  static_assert(is_avx512<Arch>, "a full-width permute is AVX-512 only here");
+  static_assert(N == xsimd::batch<T, Arch>::size, "one table entry per lane");
+  const auto entries = xsimd::batch<T, Arch>::load_unaligned(table.data());  // a constant: folded into one load
+  if constexpr (std::is_same_v<T, float>)
+    return _mm512_permutexvar_ps(_mm512_castps_si512(index), entries);
+  else
+    return _mm512_permutexvar_pd(_mm512_castpd_si512(index), entries);
+}
+
+/** AVX-512: 1/d to a relative error below 2^−14 (vrcp14). */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> reciprocal_estimate14(const xsimd::batch<T, Arch>& d) {
+  static_assert(is_avx512<Arch>, "vrcp14 is AVX-512 only");
+  if constexpr (std::is_same_v<T, float>)
+    return _mm512_rcp14_ps(d);
+  else
+    return _mm512_rcp14_pd(d);
+}
+
+/** |magnitude| with the sign bit of sign_source (NaN payloads kept). */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> with_sign_of(const xsimd::batch<T, Arch>& magnitude, const xsimd::batch<T, Arch>& sign_source) {
+  using B = xsimd::batch<T, Arch>;
+  if constexpr (is_avx512<Arch>) {  // one bit select: the sign bit from sign_source, the rest from magnitude
+    if constexpr (std::is_same_v<T, float>)
+      return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(magnitude),
+                                                           _mm512_castps_si512(sign_source),
+                                                           _mm512_set1_epi32(INT32_MIN), 0xD8));
+    else
+      return _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(magnitude),
+                                                           _mm512_castpd_si512(sign_source),
+                                                           _mm512_set1_epi64(INT64_MIN), 0xD8));
+  } else {
+    return xsimd::abs(magnitude) | (sign_source & B(-T(0)));
+  }
+}
+
+/**
+ * v, hidden from the optimizer: with GCC's default -ffp-contract=fast a product feeding an addition
+ * may be fused into an FMA, which silently breaks error-free transformations (seen on AVX-512).
+ */
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> opaque(const xsimd::batch<T, Arch>& v) {
+  auto reg = v.data;
+  if constexpr (is_avx512<Arch>)
+    __asm__("" : "+v"(reg));
+  else
+    __asm__("" : "+x"(reg));
+  return reg;
 }
 
 /** A non-temporal store of a full batch to an address aligned to the batch's size. */
