@@ -16,4 +16,18 @@ inline const TensorCheck& tensor(const GradcheckReport& report, const std::strin
   return report.tensors.front();
 }
 
+/** The report convicts `name` alone, with `fingerprint`, and finds every other tensor great. */
+inline void expect_only_wrong(const GradcheckReport& report, const std::string& name, Fingerprint fingerprint) {
+  INFO(report.to_text());
+  CHECK(report.verdict == Verdict::wrong);
+  for (const TensorCheck& t : report.tensors) {
+    if (t.name == name) {
+      CHECK(t.verdict == Verdict::wrong);
+      CHECK(t.fingerprint == fingerprint);
+    } else {
+      CHECK(t.verdict == Verdict::great);
+    }
+  }
+}
+
 }  // namespace mlpkit::test

@@ -5,36 +5,14 @@
 #include "model/mlp_hvp.hpp"
 
 #include <cmath>
-#include <numbers>
 #include <vector>
 
+#include "kernels/activations/activations_scalar.hpp"
 #include "mlpkit/activations.hpp"
 #include "model/mlp_loss.hpp"
 #include "runtime/checks.hpp"
 
 namespace mlpkit::detail {
-
-double activation_second_derivative(Activation f, double z) {
-  switch (f) {
-    case Activation::sigmoid: {
-      const double s = 1 / (1 + std::exp(-z));
-      return s * (1 - s) * (1 - 2 * s);
-    }
-    case Activation::tanh: {
-      const double t = std::tanh(z);
-      return -2 * t * (1 - t * t);
-    }
-    case Activation::gelu:  // x·Φ(x): (2 − x²)·φ(x)
-      return (2 - z * z) * std::exp(-0.5 * z * z) * (0.5 * std::numbers::inv_sqrtpi * std::numbers::sqrt2);
-    case Activation::gelu_tanh: {  // ½x(1 + tanh u), u = c(x + a x³)
-      constexpr double c = 0.7978845608028654, a = 0.044715;
-      const double t = std::tanh(c * (z + a * z * z * z)), sech2 = 1 - t * t;
-      const double du = c * (1 + 3 * a * z * z), d2u = 6 * a * c * z;
-      return sech2 * du + 0.5 * z * (sech2 * d2u - 2 * t * sech2 * du * du);
-    }
-    default: return 0;  // identity, relu, leaky_relu: piecewise linear
-  }
-}
 
 namespace {
 
@@ -195,7 +173,7 @@ void output_layer(const MlpConfig<T>& c, MatrixView<const T> y, Layer<T>& L, std
       L.dz[q] = residual * inv_m;
       L.rdz[q] = d1[q] * L.rz[q] * inv_m;
     } else {  // ½(g(z) − y)²/m: dJ/dz = (g − y)·g'/m
-      const T d2 = static_cast<T>(activation_second_derivative(g, static_cast<double>(L.z[q])));
+      const T d2 = static_cast<T>(scalar::second_derivative(g, static_cast<double>(L.z[q])));
       L.dz[q] = residual * d1[q] * inv_m;
       L.rdz[q] = (d1[q] * d1[q] + residual * d2) * L.rz[q] * inv_m;
     }
@@ -229,7 +207,7 @@ void backward_step(const MlpConfig<T>& c, const Views<T>& p, std::vector<Layer<T
   activation_backward(c.hidden, below.z.data(), rda.data(), below.rdz.data(), k * m, c.leaky_slope);
   if (fault.drop_curvature_layer == l - 1) return;
   for (std::size_t q = 0; q < k * m; ++q)
-    below.rdz[q] += da[q] * static_cast<T>(activation_second_derivative(c.hidden, static_cast<double>(below.z[q]))) *
+    below.rdz[q] += da[q] * static_cast<T>(scalar::second_derivative(c.hidden, static_cast<double>(below.z[q]))) *
                     below.rz[q];
 }
 

@@ -33,7 +33,4 @@ template <class T>
 std::vector<std::vector<T>> backward_with(const Mlp<T>& net, MatrixView<const T> x, MatrixView<const T> y,
                                           std::span<T> gradient, const HvpFault& fault);
 
-/** f''(z) of an activation (0 for identity, relu and leaky_relu), in double. */
-double activation_second_derivative(Activation f, double z);
-
 }  // namespace mlpkit::detail

@@ -165,4 +165,27 @@ T backward_from_output(Activation f, T y, T dy, T slope) {
   }
 }
 
+/** f''(z) in double, for the Hessian–vector product (0 for identity, relu and leaky_relu). */
+inline double second_derivative(Activation f, double z) {
+  switch (f) {
+    case Activation::sigmoid: {
+      const double s = 1 / (1 + std::exp(-z));
+      return s * (1 - s) * (1 - 2 * s);
+    }
+    case Activation::tanh: {
+      const double t = std::tanh(z);
+      return -2 * t * (1 - t * t);
+    }
+    case Activation::gelu:  // x·Φ(x): (2 − x²)·φ(x)
+      return (2 - z * z) * std::exp(-0.5 * z * z) * static_cast<double>(kInvSqrt2Pi);
+    case Activation::gelu_tanh: {  // ½x(1 + tanh u), u = c(x + a x³)
+      constexpr double c = 0.7978845608028654, a = 0.044715;
+      const double t = std::tanh(c * (z + a * z * z * z)), sech2 = 1 - t * t;
+      const double du = c * (1 + 3 * a * z * z), d2u = 6 * a * c * z;
+      return sech2 * du + 0.5 * z * (sech2 * d2u - 2 * t * sech2 * du * du);
+    }
+    default: return 0;  // identity, relu, leaky_relu: piecewise linear
+  }
+}
+
 }  // namespace mlpkit::detail::scalar

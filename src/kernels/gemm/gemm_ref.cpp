@@ -1,6 +1,7 @@
 // Scalar reference GEMM: the simple, obviously right loops every optimized path is tested against.
 #include <cmath>
 
+#include "kernels/activations/activations_scalar.hpp"
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/gemm/gemm_ref.hpp"
 #include "mlpkit/gemm.hpp"
@@ -8,29 +9,12 @@
 namespace mlpkit {
 namespace {
 
-// act(z) in double; the formulas are the textbook ones (GELU exact via erf).
+// act(z) in double, by the scalar reference the activation kernels are tested against (the gelu
+// family in long double), with the limits activations.hpp promises: gelu(−Inf) = −0 (x·Φ(x) → 0),
+// not −Inf·0 = NaN; relu(NaN) = NaN.
 double activate_ref(Activation f, double z, double leaky_slope) {
-  // The limits activations.hpp promises: gelu(−Inf) = −0 (x·Φ(x) → 0), not −Inf·0 = NaN; relu(NaN) = NaN.
   if (std::isinf(z) && (f == Activation::gelu || f == Activation::gelu_tanh)) return z > 0 ? z : -0.0;
-  switch (f) {
-    case Activation::identity:
-      return z;
-    case Activation::relu:
-      return z < 0 ? 0.0 : z;
-    case Activation::leaky_relu:
-      return z > 0 ? z : leaky_slope * z;
-    case Activation::sigmoid:
-      return 1.0 / (1.0 + std::exp(-z));
-    case Activation::tanh:
-      return std::tanh(z);
-    case Activation::gelu:
-      return 0.5 * z * (1.0 + std::erf(z / std::sqrt(2.0)));
-    case Activation::gelu_tanh: {
-      const double sqrt_2_over_pi = 0.7978845608028654;
-      return 0.5 * z * (1.0 + std::tanh(sqrt_2_over_pi * (z + 0.044715 * z * z * z)));
-    }
-  }
-  return z;
+  return detail::scalar::forward<double>(f, z, leaky_slope);
 }
 
 // One element of alpha·op(A)·op(B) + beta·C in double; beta = 0 does not read C.
