@@ -9,7 +9,8 @@
  *
  * The report is bitwise identical to the single-process gradcheck for any number of ranks and
  * threads (numeric_gradient, to_json(), evaluations, checked and coverage included). Modes full
- * and sampled are sharded; directional runs its few evaluations unsharded on every rank.
+ * and sampled are sharded; directional runs its few evaluations unsharded on every rank. Every
+ * difference scheme is sharded alike, and check_vjp's (input, cotangent) pairs too.
  *
  * Errors are collective: the ranks first compare fingerprints of their inputs (model, θ, x, y,
  * analytic gradient, layout, options and J(θ)); when one rank's differ from rank 0's, every rank
@@ -59,6 +60,15 @@ GradcheckReport gradcheck(MPI_Comm comm, const Mlp<double>& net, MatrixView<cons
  */
 GradcheckReport gradcheck(MPI_Comm comm, const std::function<double(std::span<const double>)>& f,
                           std::span<const double> theta, std::span<const double> analytic_gradient,
+                          std::span<const TensorInfo> layout = {}, const GradcheckOptions& options = {});
+
+/**
+ * check_vjp(f, x, vjp, layout, options) with its loop over (input, cotangent) pairs sharded over the
+ * ranks of `comm`; f and vjp must compute the same values on every rank (the vector–Jacobian
+ * products and uᵀf(x) are compared). Collective, as above; the report is bitwise the one of the
+ * single-process check_vjp.
+ */
+GradcheckReport check_vjp(MPI_Comm comm, const VectorFunction& f, std::span<const double> x, const VjpFunction& vjp,
                           std::span<const TensorInfo> layout = {}, const GradcheckOptions& options = {});
 
 }  // namespace mlpkit

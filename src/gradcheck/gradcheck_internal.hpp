@@ -302,6 +302,28 @@ std::vector<TensorInfo> pair_layout(std::span<const TensorInfo> layout, std::siz
  */
 void to_input_coordinates(GradcheckReport& report, std::span<const TensorInfo> layout, std::size_t count);
 
+/** check_vjp's inputs checked and its analytic side computed: the pair check ready to run. */
+struct VjpCheck {
+  std::size_t outputs = 0, count = 0;         // m, and K cotangents
+  std::vector<double> cotangents;             // K × m
+  std::vector<double> analytic, theta;        // the n × K pairs
+  std::vector<TensorInfo> pairs;              // the layout over the pairs
+  GradcheckOptions options;                   // the caller's, threads 0 (the caller's ThreadLimit holds)
+  std::unique_ptr<LossEvaluator> evaluator;   // uᵀf over the pairs; f, x and cotangents must outlive it
+};
+
+/**
+ * Checks check_vjp's arguments and evaluates f and vjp at x (call under ThreadLimit(options.threads):
+ * the evaluator sizes per-thread copies). Throws as check_vjp.
+ */
+MLPKIT_INTERNAL_EXPORT
+VjpCheck prepare_vjp_check(const VectorFunction& f, std::span<const double> x, const VjpFunction& vjp,
+                           std::span<const TensorInfo> layout, const GradcheckOptions& options);
+
+/** The report of the pair check in x's coordinates, with its evaluations and cotangents. */
+MLPKIT_INTERNAL_EXPORT
+GradcheckReport finish_vjp_check(VjpCheck&& check, GradcheckReport report, std::span<const TensorInfo> layout);
+
 /**
  * Mlp checks: for failing tensors no fit explained, tests hypotheses against the analytic gradient
  * with the model's own exact backward pass: a bias gradient that is one example's dZ column (times

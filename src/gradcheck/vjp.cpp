@@ -159,13 +159,9 @@ std::size_t vjp_evaluations(const GradcheckReport& report, std::size_t count, st
 
 }  // namespace
 
-}  // namespace mlpkit::detail
 
-namespace mlpkit {
-
-GradcheckReport check_vjp(const VectorFunction& f, std::span<const double> x, const VjpFunction& vjp,
-                          std::span<const TensorInfo> layout, const GradcheckOptions& options) {
-  using namespace detail;
+VjpCheck prepare_vjp_check(const VectorFunction& f, std::span<const double> x, const VjpFunction& vjp,
+                           std::span<const TensorInfo> layout, const GradcheckOptions& options) {
   if (!f) fail(kFunction, "f is empty");
   if (!vjp) fail(kFunction, "vjp is empty");
   check_options(kFunction, options);
@@ -173,45 +169,62 @@ GradcheckReport check_vjp(const VectorFunction& f, std::span<const double> x, co
     fail(kFunction, "options.mode (directional) is not supported: use full or sampled");
   check_pointer(kFunction, "x", x.data(), x.size());
   check_layout(kFunction, layout, x.size());
-  ThreadLimit limit(options.threads);  // before the evaluator sizes its per-thread copies
 
   const std::vector<double> y = f(x);
   if (y.empty()) fail(kFunction, "f returned no outputs at x");
   check_outputs(y, y.size(), "", 0);
-  const std::size_t outputs = y.size(), n = x.size();
-  const bool units = outputs <= options.unit_cotangents_up_to;
-  const std::size_t count = options.cotangents + (units ? outputs : 0);
-  if (count == 0)
-    fail(kFunction, "options.cotangents is 0 and f has ", outputs, " outputs, more than options.unit_cotangents_up_to (",
+  VjpCheck c;
+  c.outputs = y.size();
+  const std::size_t n = x.size();
+  const bool units = c.outputs <= options.unit_cotangents_up_to;
+  c.count = options.cotangents + (units ? c.outputs : 0);
+  if (c.count == 0)
+    fail(kFunction, "options.cotangents is 0 and f has ", c.outputs, " outputs, more than options.unit_cotangents_up_to (",
          options.unit_cotangents_up_to, "): no cotangent to check");
-  checked_array_bytes(kFunction, "the (input, cotangent) pairs", checked_mul(kFunction, "the pairs", n, count),
+  checked_array_bytes(kFunction, "the (input, cotangent) pairs", checked_mul(kFunction, "the pairs", n, c.count),
                       sizeof(double));
-  std::vector<double> cotangents = make_cotangents(outputs, options.cotangents, units, options.seed);
+  c.cotangents = make_cotangents(c.outputs, options.cotangents, units, options.seed);
 
   // The analytic side: pair (i, k) holds vjp(x, uₖ)[i]; θ of the pairs repeats xᵢ for the W-fits.
-  std::vector<double> analytic(n * count), theta(n * count);
-  for (std::size_t k = 0; k < count; ++k) {
-    const std::vector<double> g = vjp(x, std::span<const double>(cotangents).subspan(k * outputs, outputs));
+  c.analytic.resize(n * c.count);
+  c.theta.resize(n * c.count);
+  for (std::size_t k = 0; k < c.count; ++k) {
+    const std::vector<double> g = vjp(x, std::span<const double>(c.cotangents).subspan(k * c.outputs, c.outputs));
     if (g.size() != n) fail(kFunction, "vjp returned ", g.size(), " entries but x has ", n, " (cotangent ", k, ")");
     for (std::size_t i = 0; i < n; ++i) {
       if (!std::isfinite(g[i]))
         fail(kFunction, "vjp returned a non-finite value (", g[i], ") at entry ", i, " for cotangent ", k);
-      analytic[i * count + k] = g[i];
-      theta[i * count + k] = x[i];
+      c.analytic[i * c.count + k] = g[i];
+      c.theta[i * c.count + k] = x[i];
     }
   }
+  c.evaluator = std::make_unique<VjpEvaluator>(f, x, c.cotangents, c.count, options.eps);
+  c.options = options;
+  c.options.threads = 0;
+  c.pairs = pair_layout(layout, n, c.count, "x");
+  return c;
+}
 
-  const VjpEvaluator evaluator(f, x, cotangents, count, options.eps);
-  GradcheckOptions inner = options;
-  inner.threads = 0;
-  const std::vector<TensorInfo> pairs = pair_layout(layout, n, count, "x");
-  GradcheckReport report = run_gradcheck(kFunction, evaluator, theta, analytic, pairs, inner);
-  to_input_coordinates(report, layout, count);
-  report.evaluations = vjp_evaluations(report, count, scheme_steps(options.scheme));
-  report.cotangents = count;
-  report.outputs = outputs;
-  report.cotangent_values = std::move(cotangents);
+GradcheckReport finish_vjp_check(VjpCheck&& c, GradcheckReport report, std::span<const TensorInfo> layout) {
+  to_input_coordinates(report, layout, c.count);
+  report.evaluations = vjp_evaluations(report, c.count, scheme_steps(c.options.scheme));
+  report.cotangents = c.count;
+  report.outputs = c.outputs;
+  report.cotangent_values = std::move(c.cotangents);
   return report;
+}
+
+}  // namespace mlpkit::detail
+
+namespace mlpkit {
+
+GradcheckReport check_vjp(const VectorFunction& f, std::span<const double> x, const VjpFunction& vjp,
+                          std::span<const TensorInfo> layout, const GradcheckOptions& options) {
+  using namespace detail;
+  ThreadLimit limit(options.threads);  // before the evaluator sizes its per-thread copies
+  VjpCheck c = prepare_vjp_check(f, x, vjp, layout, options);
+  GradcheckReport report = run_gradcheck(kFunction, *c.evaluator, c.theta, c.analytic, c.pairs, c.options);
+  return finish_vjp_check(std::move(c), std::move(report), layout);
 }
 
 }  // namespace mlpkit

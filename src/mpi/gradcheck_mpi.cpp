@@ -126,7 +126,7 @@ GradcheckReport run_sharded(Collective& collective, const LossEvaluator& evaluat
                             std::span<const double> analytic, std::span<const TensorInfo> layout,
                             const GradcheckOptions& options, std::vector<InputPart> inputs) {
   std::optional<GradcheckPlan> plan;
-  collective.run([&] { plan.emplace(plan_gradcheck(kFunction, evaluator, theta, analytic, layout, options)); });
+  collective.run([&] { plan.emplace(plan_gradcheck(collective.function(), evaluator, theta, analytic, layout, options)); });
   // J(θ) covers what no fingerprint sees: the function f, the model's code.
   InputHash j0;
   j0.add(plan->j0);
@@ -136,7 +136,7 @@ GradcheckReport run_sharded(Collective& collective, const LossEvaluator& evaluat
 
   if (options.mode == GradcheckMode::directional) {
     // A few evaluations along whole directions: not worth sharding, every rank runs them alike.
-    collective.run([&] { run_directional(kFunction, evaluator, *plan, theta, analytic, options); });
+    collective.run([&] { run_directional(collective.function(), evaluator, *plan, theta, analytic, options); });
     return std::move(plan->report);
   }
 
@@ -217,6 +217,24 @@ GradcheckReport gradcheck(MPI_Comm comm, const std::function<double(std::span<co
               {"layout", fingerprint(layout)}};
   });
   return run_sharded(collective, *evaluator, theta, analytic_gradient, layout, inner, std::move(inputs));
+}
+
+GradcheckReport check_vjp(MPI_Comm comm, const VectorFunction& f, std::span<const double> x, const VjpFunction& vjp,
+                          std::span<const TensorInfo> layout, const GradcheckOptions& options) {
+  using namespace detail::mpi;
+  Collective collective(comm, "check_vjp");
+  detail::ThreadLimit limit(options.threads);  // before the evaluator sizes its per-thread copies
+  std::optional<detail::VjpCheck> check;
+  std::vector<InputPart> inputs;
+  collective.run([&] {
+    check.emplace(detail::prepare_vjp_check(f, x, vjp, layout, options));
+    inputs = {{"x", fingerprint(x)},
+              {"the vector-Jacobian products", fingerprint(check->analytic)},
+              {"the layout", fingerprint(layout)}};
+  });
+  GradcheckReport report = run_sharded(collective, *check->evaluator, check->theta, check->analytic, check->pairs,
+                                       check->options, std::move(inputs));
+  return detail::finish_vjp_check(std::move(*check), std::move(report), layout);
 }
 
 }  // namespace mlpkit

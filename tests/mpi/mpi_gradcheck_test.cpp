@@ -1,4 +1,4 @@
-// The MPI gradcheck under mpirun: every rank compares the sharded report with the single-process
+// The MPI gradcheck and check_vjp under mpirun: every rank compares the sharded report with the single-process
 // one it computes itself (to_json() and every per-parameter array, bitwise), and checks that errors
 // are collective. Exit status 0 only when every check passed on every rank.
 //   mlpkit_mpi_tests consistent    same input everywhere: reports equal; a J that throws or is not
@@ -117,6 +117,37 @@ void consistent() {
           expect_same(gradcheck(MPI_COMM_WORLD, p.net, p.x.view(), p.y.view(), options), single, what);
         }
 
+  {  // check_vjp: a layer-like f: R⁶ → R³ and its vector–Jacobian product, right and with a bug in
+     // the "b" slice, under every difference scheme and both loop modes
+    const std::vector<double> x{0.3, -0.7, 1.1, 0.5, -0.2, 0.9};
+    const std::vector<TensorInfo> layout{{"w", 0, 2, 2}, {"b", 4, 2, 1}};
+    const VectorFunction f = [](std::span<const double> v) {
+      return std::vector<double>{std::tanh(v[0] * v[1] + v[4]), v[2] * v[3] * v[5], std::sin(v[0] + v[2]) + v[4] * v[5]};
+    };
+    for (const bool bug : {false, true}) {
+      const VjpFunction vjp = [bug](std::span<const double> v, std::span<const double> u) {
+        const double t = std::tanh(v[0] * v[1] + v[4]), s = 1 - t * t, c = std::cos(v[0] + v[2]);
+        std::vector<double> g{u[0] * s * v[1] + u[2] * c, u[0] * s * v[0], u[1] * v[3] * v[5] + u[2] * c,
+                              u[1] * v[2] * v[5], u[0] * s + u[2] * v[5], u[1] * v[2] * v[3] + u[2] * v[4]};
+        if (bug) g[5] *= -1;
+        return g;
+      };
+      for (const DifferenceScheme scheme : enum_values<DifferenceScheme>())
+        for (const GradcheckMode mode : {GradcheckMode::full, GradcheckMode::sampled}) {
+          GradcheckOptions options;
+          options.scheme = scheme;
+          options.mode = mode;
+          options.samples_per_tensor = 3;
+          options.threads = threads;
+          const std::string what = std::string("check_vjp ") + (bug ? "with a bug" : "right") + " scheme " +
+                                   std::to_string(static_cast<int>(scheme)) + " mode " + std::string(gradcheck_mode_name(mode));
+          const GradcheckReport single = check_vjp(f, x, vjp, layout, options);
+          expect((single.verdict == Verdict::wrong) == bug, what + ": the single-process verdict");
+          expect_same(check_vjp(MPI_COMM_WORLD, f, x, vjp, layout, options), single, what);
+        }
+    }
+  }
+
   {  // a user-computed gradient with a bug in one tensor: the same fingerprinted report
     const Problem p = make_problem(Activation::relu, 1.0);
     Mlp<double> copy = p.net;
@@ -225,6 +256,15 @@ void inconsistent() {
     auto f = [&](std::span<const double> t) { return rosenbrock_like(t) + (rank == 1 ? 1.0 : 0.0); };
     expect_collective_error([&] { gradcheck(MPI_COMM_WORLD, f, theta, gradient); }, "J(θ) on rank 1",
                             "another f on rank 1");
+  }
+  {
+    const std::vector<double> x{0.3, -0.7, 1.1};
+    const VectorFunction f = [](std::span<const double> v) { return std::vector<double>{v[0] * v[1], v[2] * v[2]}; };
+    const VjpFunction vjp = [](std::span<const double> v, std::span<const double> u) {
+      return std::vector<double>{u[0] * v[1] + (rank == 1 ? 1.0 : 0.0), u[0] * v[0], 2 * u[1] * v[2]};
+    };
+    expect_collective_error([&] { check_vjp(MPI_COMM_WORLD, f, x, vjp); }, "the vector-Jacobian products on rank 1",
+                            "another vjp on rank 1");
   }
 }
 
