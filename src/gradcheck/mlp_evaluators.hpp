@@ -11,6 +11,12 @@
 
 namespace mlpkit::detail {
 
+/** At least n elements: a kept scratch buffer only grows, so a narrower item does not zero-fill it again. */
+template <class V>
+void grow(V& v, std::size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
 /**
  * What both Mlp evaluators share: the model, the batch, ε, the work of one central difference, and
  * full evaluations of J (value, at) by Mlp::loss_at on a per-thread copy of θ and workspace.

@@ -41,12 +41,6 @@ constexpr const char* kFunction = "gradcheck";
 // allocation behind in every worker thread.
 constexpr std::size_t kKeptScratchBytes = std::size_t{2} << 20;
 
-/** At least n elements: a kept buffer only grows, so a narrower item does not zero-fill it again. */
-template <class V>
-void grow(V& v, std::size_t n) {
-  if (v.size() < n) v.resize(n);
-}
-
 }  // namespace
 
 // One set of buffers per thread, kept from one check to the next (as GEMM keeps its packing

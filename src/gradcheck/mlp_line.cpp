@@ -41,11 +41,6 @@ LineScratch& line_scratch() {
   return buffers;
 }
 
-template <class V>
-void grow(V& v, std::size_t n) {
-  if (v.size() < n) v.resize(n);
-}
-
 /** Σ a[i]·b[i] in eight partial sums added in a fixed order (vectorizes; any thread count alike). */
 double dot(const double* a, const double* b, std::size_t n) {
   double partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
