@@ -6,7 +6,8 @@
 //   AVX-512); xsimd leaves AVX-512 to its generic x*y + z, which the compiler then fuses or not per call
 //   site. SSE2 has no FMA: a multiply and an add, as xsimd does.
 // - AVX-512 only (callers branch on is_avx512): scale_by_pow2 (vscalef), permute_low_bits (a 16-float
-//   or 8-double table indexed by the low bits of each lane, one vperm), reciprocal_estimate14 (vrcp14).
+//   or 8-double table indexed by the low bits of each lane, one vperm; twice as long, one vpermi2),
+//   reciprocal_estimate14 (vrcp14).
 // - with_sign_of: the magnitude of one batch with the sign bit of another (one vpternlog on AVX-512).
 // - opaque: a value hidden from the optimizer, so that error-free transformations are not contracted.
 // - store_stream / stream_fence: non-temporal stores of full aligned batches, and the fence that
@@ -92,17 +93,26 @@ inline xsimd::batch<T, Arch> scale_by_pow2(const xsimd::batch<T, Arch>& v, const
 
 /**
  * AVX-512: table[j] in each lane, j the low 4 (float) / 3 (double) bits of the lane's bit pattern in
- * `index` (one vpermps / vpermpd).
+ * `index` (one vpermps / vpermpd), or with a table of two batches, the low 5 / 4 bits (one vpermi2ps /
+ * vpermi2pd).
  */
 template <class Arch, class T, std::size_t N>
 inline xsimd::batch<T, Arch> permute_low_bits(const std::array<T, N>& table, const xsimd::batch<T, Arch>& index) {
+  using B = xsimd::batch<T, Arch>;
   static_assert(is_avx512<Arch>, "a full-width permute is AVX-512 only here");
-  static_assert(N == xsimd::batch<T, Arch>::size, "one table entry per lane");
-  const auto entries = xsimd::batch<T, Arch>::load_unaligned(table.data());  // a constant: folded into one load
-  if constexpr (std::is_same_v<T, float>)
+  static_assert(N == B::size || N == 2 * B::size, "one or two table entries per lane");
+  const auto entries = B::load_unaligned(table.data());  // a constant: folded into one load
+  if constexpr (N == 2 * B::size) {
+    const auto upper = B::load_unaligned(table.data() + B::size);
+    if constexpr (std::is_same_v<T, float>)
+      return _mm512_permutex2var_ps(entries, _mm512_castps_si512(index), upper);
+    else
+      return _mm512_permutex2var_pd(entries, _mm512_castpd_si512(index), upper);
+  } else if constexpr (std::is_same_v<T, float>) {
     return _mm512_permutexvar_ps(_mm512_castps_si512(index), entries);
-  else
+  } else {
     return _mm512_permutexvar_pd(_mm512_castpd_si512(index), entries);
+  }
 }
 
 /** AVX-512: 1/d to a relative error below 2^−14 (vrcp14). */
