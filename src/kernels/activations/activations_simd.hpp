@@ -217,6 +217,31 @@ void forward(Activation f, const T* x, T* y, std::size_t n, T slope, bool stream
   visit_activation(f, run);
 }
 
+/**
+ * Z ← act(Z) in place over a rows × cols block at row stride ld, in the given tier: the activation
+ * pass of the fused GEMM epilogue, run on a tile just stored (still in L1). Out of line, with the
+ * function and tier resolved once per block: the per-vector switch of activate() inside the tile
+ * stores cost a fifth of a fused 64×256×64 product, and its inlined GELU forms crowded the
+ * micro-kernel. The same lane function and the same padded tail as forward, so the values are
+ * bitwise those of activation_forward.
+ */
+template <class Arch, class T>
+[[gnu::noinline]] void activate_rows(Activation f, Accuracy tier, T slope, T* z, std::size_t ld, std::size_t rows,
+                                     std::size_t cols) {
+  using B = xsimd::batch<T, Arch>;
+  if (f == Activation::identity) return;
+  const auto in_tier = [&](auto kind, auto accuracy) {
+    const auto lane = [slope](const B& v, const B&) {
+      return activate_as<Arch, T, decltype(kind)::value, decltype(accuracy)::value>(v, slope);
+    };
+    for (std::size_t i = 0; i < rows; ++i) elementwise<Arch, T, 1>(z + i * ld, nullptr, z + i * ld, cols, lane);
+  };
+  visit_activation(f, [&](auto kind) {
+    if (tier == Accuracy::fast) in_tier(kind, std::integral_constant<Accuracy, Accuracy::fast>{});
+    else in_tier(kind, std::integral_constant<Accuracy, Accuracy::precise>{});
+  });
+}
+
 // dx = dy·f'(·) for the pointwise functions, reading `from` (x or y = f(x)): one loop per function,
 // so the switch inside `lane(kind, from, dy)` (kind: an integral_constant) is resolved outside the loop.
 template <class Arch, class T, class Lane>

@@ -46,34 +46,6 @@ template <class Arch, class T>
     _mm512_mask_storeu_pd(p, mask, v);
 }
 
-// C = alpha·acc + beta·C + epilogue for an R × (NB·W) tile of sums (acc[i][jb·W + lane]), the
-// last vector under `last`, as store_tile does it. Out of line, from a plain array: inlined, its
-// activation forms pushed the K loop's accumulators out of registers (64³ float at half speed),
-// and with the accumulators passed by reference GCC stored them to memory on every step.
-template <class Arch, class T, std::size_t R, std::size_t NB>
-[[gnu::noinline]] void small_store(const T (&acc)[R][NB * Batch<Arch, T>::size], LaneMask<T> last, T alpha, T beta,
-                                   T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
-  using B = Batch<Arch, T>;
-  constexpr std::size_t W = B::size;
-  constexpr LaneMask<T> all = LaneMask<T>(~LaneMask<T>(0));
-  const B va(alpha), vb(beta), one(T(1));
-  const bool read_c = beta != T(0);
-  for (std::size_t i = 0; i < R; ++i)
-    for (std::size_t jb = 0; jb < NB; ++jb) {
-      T* cp = c + i * ldc + jb * W;
-      const LaneMask<T> m = jb + 1 == NB ? last : all;
-      B r = B::load_aligned(&acc[i][jb * W]) * va;
-      if (read_c) r = fmadd<Arch, T>(vb, masked_load<Arch, T>(cp, m), r);
-      if (epilogue != nullptr) {
-        if (epilogue->bias != nullptr) r = fmadd<Arch, T>(r, one, B(epilogue->bias[i]));
-        if (epilogue->pre_activation != nullptr)
-          masked_store<Arch, T>(epilogue->pre_activation + i * epilogue->ld_pre + jb * W, m, r);
-        r = simd::activate<Arch, T>(epilogue->activation, r, epilogue->leaky_slope, epilogue->accuracy);
-      }
-      masked_store<Arch, T>(cp, m, r);
-    }
-}
-
 /**
  * C(R × (NB·W)) tile: rows at a + i·a_rs (element p at p·a_cs), B's rows at b + p·ldb. With Tail, the
  * last vector of columns holds only the lanes of `tail` (read and written under that mask).
@@ -104,30 +76,30 @@ void small_tile(std::size_t k, const T* a, std::size_t a_rs, std::size_t a_cs, c
     }
   };
   for (std::size_t p = 0; p < k; ++p) step(p);
+  // The store stays inline, straight from the registers (through an out-of-line store, 16×32×16
+  // spent a fifth of its time there); the activation is a second pass over the stored tile.
   constexpr LaneMask<T> all = LaneMask<T>(~LaneMask<T>(0));
-  if (epilogue == nullptr) {
-    // The plain store stays inline, straight from the registers (through small_store, 16×32×16
-    // spent a fifth of its time there).
-    const B va(alpha), vb(beta);
-    const bool read_c = beta != T(0);
-#pragma GCC unroll 8
-    for (std::size_t i = 0; i < R; ++i)
-#pragma GCC unroll 2
-      for (std::size_t jb = 0; jb < NB; ++jb) {
-        T* cp = c + i * ldc + jb * W;
-        const LaneMask<T> m = Tail && jb + 1 == NB ? tail : all;
-        B r = acc[i][jb] * va;
-        if (read_c) r = fmadd<Arch, T>(vb, masked_load<Arch, T>(cp, m), r);
-        masked_store<Arch, T>(cp, m, r);
-      }
-    return;
-  }
-  alignas(64) T sums[R][NB * W];
+  const B va(alpha), vb(beta), one(T(1));
+  const bool read_c = beta != T(0);
 #pragma GCC unroll 8
   for (std::size_t i = 0; i < R; ++i)
 #pragma GCC unroll 2
-    for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb].store_aligned(&sums[i][jb * W]);
-  small_store<Arch, T, R, NB>(sums, Tail ? tail : all, alpha, beta, c, ldc, epilogue);
+    for (std::size_t jb = 0; jb < NB; ++jb) {
+      T* cp = c + i * ldc + jb * W;
+      const LaneMask<T> m = Tail && jb + 1 == NB ? tail : all;
+      B r = acc[i][jb] * va;
+      if (read_c) r = fmadd<Arch, T>(vb, masked_load<Arch, T>(cp, m), r);
+      if (epilogue != nullptr) {
+        if (epilogue->bias != nullptr) r = fmadd<Arch, T>(r, one, B(epilogue->bias[i]));
+        if (epilogue->pre_activation != nullptr)
+          masked_store<Arch, T>(epilogue->pre_activation + i * epilogue->ld_pre + jb * W, m, r);
+      }
+      masked_store<Arch, T>(cp, m, r);
+    }
+  if (epilogue != nullptr) {
+    const std::size_t cols = NB * W - (Tail ? W - std::size_t(__builtin_popcount(unsigned(tail))) : 0);
+    simd::activate_rows<Arch, T>(epilogue->activation, epilogue->accuracy, epilogue->leaky_slope, c, ldc, R, cols);
+  }
 }
 
 template <class T>
