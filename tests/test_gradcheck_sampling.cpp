@@ -84,20 +84,6 @@ TEST_CASE("sampled mode with a detection probability takes the smallest sample t
   CHECK(r.tensors[0].checked < 50);  // 10 % of the entries wrong: a few dozen samples suffice
 }
 
-TEST_CASE("sampled mode's detection options are validated") {
-  const Quadratic f(10, 5);
-  for (const double probability : {-0.1, 1.0, 1.5, std::nan("")}) {
-    GradcheckOptions options = sampled(4);
-    options.detection_probability = probability;
-    CHECK_THROWS_AS(gradcheck(f, f.theta, f.gradient(), {}, options), Error);
-  }
-  for (const double fraction : {0.0, -0.5, 1.5, std::nan("")}) {
-    GradcheckOptions options = sampled(4);
-    options.detection_fraction = fraction;
-    CHECK_THROWS_AS(gradcheck(f, f.theta, f.gradient(), {}, options), Error);
-  }
-}
-
 TEST_CASE("stratified sampling always hits a row swap and a transpose with max(rows, cols) samples") {
   // Every seed: a sample as large as the larger side covers every row and every column, so the
   // swapped rows and an off-diagonal entry of the transposed tensor are always among the checked.
