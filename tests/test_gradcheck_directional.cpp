@@ -165,20 +165,3 @@ TEST_CASE("Taylor remainder: in the text and JSON reports, its steps cost one ev
   CHECK(r.taylor.steps.front() == 0.1);
   CHECK(r.taylor.steps[2] == doctest::Approx(0.01).epsilon(1e-15));
 }
-
-TEST_CASE("directional mode with its Taylor test is bitwise identical for 1, 2 and 3 threads") {
-  const Network n = make_network(test::kLossCases[2], Activation::relu, {6, 9, 8}, 10, 0.3);
-  const std::vector<double> g = planted(n, "dW1 doubled");
-  std::vector<GradcheckReport> reports;
-  for (int threads : {1, 2, 3}) {
-    GradcheckOptions options = directional_options();
-    options.threads = threads;
-    reports.push_back(gradcheck(n.net, n.x.view(), n.y.view(), g, options));
-  }
-  for (std::size_t k = 1; k < reports.size(); ++k) {
-    CHECK(test::same_bits(reports[0].directional_numeric, reports[k].directional_numeric));
-    CHECK(test::same_bits(reports[0].directional_analytic, reports[k].directional_analytic));
-    CHECK(test::same_bits(reports[0].taylor.remainders, reports[k].taylor.remainders));
-    CHECK(reports[0].to_json() == reports[k].to_json());
-  }
-}

@@ -121,20 +121,3 @@ TEST_CASE("stratified sampling always hits a row swap and a transpose with max(r
   CHECK(swaps_wrong >= 45);
   CHECK(transposes_wrong == 50);
 }
-
-TEST_CASE("stratified sampled mode is bitwise identical for 1, 2 and 3 threads") {
-  const Quadratic f(300, 6);
-  const std::vector<TensorInfo> layout{{"W", 0, 15, 20}};
-  std::vector<double> g = f.gradient();
-  g[17] *= -1;
-  std::vector<GradcheckReport> reports;
-  for (const int threads : {1, 2, 3}) {
-    GradcheckOptions options = sampled(30);
-    options.threads = threads;
-    reports.push_back(gradcheck(f, f.theta, g, layout, options));
-  }
-  for (std::size_t k = 1; k < reports.size(); ++k) {
-    CHECK(test::same_bits(reports[0].numeric_gradient, reports[k].numeric_gradient));
-    CHECK(reports[0].to_json() == reports[k].to_json());
-  }
-}

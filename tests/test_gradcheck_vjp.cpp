@@ -202,23 +202,3 @@ TEST_CASE("check_vjp of a linear map: unit cotangents check each Jacobian row, a
   CHECK(wrong.tensors[0].worst.numeric == doctest::Approx(-1).epsilon(1e-8));
   CHECK(wrong.tensors[0].worst.analytic == 0);
 }
-
-TEST_CASE("check_vjp results are bitwise identical for 1, 2 and 3 threads, full and sampled") {
-  NormLayer layer;
-  const std::vector<double> x = layer.inputs();
-  for (const GradcheckMode mode : {GradcheckMode::full, GradcheckMode::sampled}) {
-    GradcheckOptions options;
-    options.mode = mode;
-    options.samples_per_tensor = 7;
-    std::vector<GradcheckReport> reports;
-    for (const int threads : {1, 2, 3}) {
-      options.threads = threads;
-      reports.push_back(check_vjp(layer.function(), x, layer.vjp(Backward::broken), layer.layout, options));
-    }
-    for (std::size_t k = 1; k < reports.size(); ++k) {
-      CHECK(test::same_bits(reports[0].numeric_gradient, reports[k].numeric_gradient));
-      CHECK(reports[0].to_json() == reports[k].to_json());
-    }
-  }
-}
-
