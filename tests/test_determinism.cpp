@@ -17,6 +17,7 @@
 #include "mlpkit/normalization.hpp"
 #include "mlpkit/train.hpp"
 #include "gemm_stored.hpp"
+#include "mlp_test_support.hpp"
 #include "test_support.hpp"
 
 using namespace mlpkit;
@@ -48,17 +49,20 @@ void check_same_at_every_thread_count(Compute&& compute) {
   }
 }
 
-MlpConfig<double> small_network() {
+/** A classifier of `dims` (identity output, cross-entropy) with `hidden`, L2 and dropout. */
+MlpConfig<double> classifier(std::vector<std::size_t> dims, Activation hidden, double l2, double keep_prob, std::uint64_t seed) {
   MlpConfig<double> c;
-  c.dims = {12, 48, 24, 3};
-  c.hidden = Activation::relu;
+  c.dims = std::move(dims);
+  c.hidden = hidden;
   c.output = Activation::identity;
   c.loss = Loss::cross_entropy;
-  c.l2 = 0.05;
-  c.keep_prob = 0.9;
-  c.seed = 7;
+  c.l2 = l2;
+  c.keep_prob = keep_prob;
+  c.seed = seed;
   return c;
 }
+
+MlpConfig<double> small_network() { return classifier({12, 48, 24, 3}, Activation::relu, 0.05, 0.9, 7); }
 
 std::vector<double> one_hot(std::size_t classes, std::size_t m) {
   std::vector<double> y(classes * m, 0.0);
@@ -304,12 +308,7 @@ TEST_CASE("a few training steps with mini-batches and Adam end at the same bits 
   const auto y = one_hot(3, m);
   check_same_at_every_thread_count([&] {
     Mlp<double> net(small_network());
-    TrainOptions options;
-    options.optimizer = Optimizer::adam;
-    options.learning_rate = 0.01;
-    options.epochs = 3;
-    options.batch_size = 128;
-    const TrainResult result = train(net, {x.data(), 12, m, m}, {y.data(), 3, m, m}, options);
+    const TrainResult result = train(net, {x.data(), 12, m, m}, {y.data(), 3, m, m}, test::adam(0.01, 3, 128));
     std::vector<double> out(net.parameters().begin(), net.parameters().end());
     out.insert(out.end(), result.iteration_loss.begin(), result.iteration_loss.end());
     return out;
@@ -340,16 +339,8 @@ TEST_CASE("gradcheck reports of an Mlp are bitwise identical at every thread cou
 TEST_CASE("gradcheck in every scheme and evaluator, on a function, check_vjp and check_hvp are bitwise identical at every thread count") {
   using Mode = GradcheckMode;
   using Scheme = DifferenceScheme;
-  MlpConfig<double> config;
-  config.dims = {6, 9, 8, 3};
-  config.hidden = Activation::gelu;
-  config.output = Activation::identity;
-  config.loss = Loss::cross_entropy;
-  config.l2 = 0.3;
-  config.seed = 10;
-  const Mlp<double> smooth(config);
-  config.keep_prob = 0.8;
-  const Mlp<double> dropout(config);
+  const Mlp<double> smooth(classifier({6, 9, 8, 3}, Activation::gelu, 0.3, 1.0, 10));
+  const Mlp<double> dropout(classifier({6, 9, 8, 3}, Activation::gelu, 0.3, 0.8, 10));
   const std::size_t m = 10;
   const auto x = test::uniform<double>(6 * m, 81);
   const auto y = one_hot(3, m);

@@ -143,6 +143,21 @@ struct TinyNet {
   }
 };
 
+/** The fixture of the TinyNet tests: the network at its θ with its exact gradient g, which a test may spoil. */
+struct AtTheta {
+  const TinyNet net;
+  const std::vector<double> theta = net.theta();
+  std::vector<double> g = net.gradient(theta);
+  /** The network's options in `mode`. */
+  GradcheckOptions options(GradcheckMode mode) const {
+    GradcheckOptions o = net.options();
+    o.mode = mode;
+    return o;
+  }
+  /** gradcheck of the network at θ against g, tensor by tensor. */
+  GradcheckReport check(const GradcheckOptions& options) const { return gradcheck(net.function(), theta, g, net.layout, options); }
+};
+
 }  // namespace
 
 TEST_CASE("gradcheck passes Rosenbrock with its exact gradient and fails a wrong one") {
@@ -283,14 +298,10 @@ TEST_CASE("gradcheck passes a correct hand-written network and fingerprints each
   }
 }
 
-TEST_CASE("gradcheck sampled mode checks the stratified entries and states the coverage") {
-  const TinyNet net;
-  const std::vector<double> theta = net.theta();
-  std::vector<double> g = net.gradient(theta);
-  GradcheckOptions options = net.options();
-  options.mode = GradcheckMode::sampled;
-  options.samples_per_tensor = 6;
-  const GradcheckReport r = gradcheck(net.function(), theta, g, net.layout, options);
+TEST_CASE_FIXTURE(AtTheta, "gradcheck sampled mode checks the stratified entries and states the coverage") {
+  GradcheckOptions sampled = options(GradcheckMode::sampled);
+  sampled.samples_per_tensor = 6;
+  const GradcheckReport r = check(sampled);
   CHECK(r.verdict == Verdict::great);
   std::size_t expected = 0;
   for (const TensorInfo& t : net.layout) expected += std::min<std::size_t>(6, t.rows * t.cols);
@@ -303,25 +314,20 @@ TEST_CASE("gradcheck sampled mode checks the stratified entries and states the c
   CHECK(!std::isnan(r.numeric_gradient[largest]));
   // A bug in W1 is still found.
   for (std::size_t q = 0; q < 20; ++q) g[q] = -g[q];
-  const GradcheckReport bad = gradcheck(net.function(), theta, g, net.layout, options);
-  CHECK(net.tensor(bad, "W1").fingerprint == Fingerprint::sign_flip);
+  CHECK(net.tensor(check(sampled), "W1").fingerprint == Fingerprint::sign_flip);
   CHECK(r.to_json().find("\"coverage\"") != std::string::npos);
 }
 
-TEST_CASE("gradcheck directional mode passes a correct gradient and localizes a wrong row") {
-  const TinyNet net;
-  const std::vector<double> theta = net.theta();
-  std::vector<double> g = net.gradient(theta);
-  GradcheckOptions options = net.options();
-  options.mode = GradcheckMode::directional;
-  options.directions = 6;
-  const GradcheckReport ok = gradcheck(net.function(), theta, g, net.layout, options);
+TEST_CASE_FIXTURE(AtTheta, "gradcheck directional mode passes a correct gradient and localizes a wrong row") {
+  GradcheckOptions directional = options(GradcheckMode::directional);
+  directional.directions = 6;
+  const GradcheckReport ok = check(directional);
   INFO(ok.to_text());
   CHECK(ok.verdict == Verdict::great);
   CHECK(ok.directional_numeric.size() == 6);
 
   g[net.layout[2].offset + 3 * 5 + 1] += 0.5;  // W2 row 3
-  const GradcheckReport bad = gradcheck(net.function(), theta, g, net.layout, options);
+  const GradcheckReport bad = check(directional);
   INFO(bad.to_text());
   CHECK(bad.verdict == Verdict::wrong);
   const TensorCheck& w2 = net.tensor(bad, "W2");
@@ -392,36 +398,30 @@ TEST_CASE("gradcheck directional mode checks a 1×1 slice as reliably as full mo
   CHECK(not_great == 0);
 }
 
-TEST_CASE("gradcheck progress callback sees every parameter and can cancel") {
-  const TinyNet net;
-  const std::vector<double> theta = net.theta();
-  const std::vector<double> g = net.gradient(theta);
-  GradcheckOptions options = net.options();
+TEST_CASE_FIXTURE(AtTheta, "gradcheck progress callback sees every parameter and can cancel") {
+  GradcheckOptions full = options(GradcheckMode::full);
   std::size_t last_done = 0, calls = 0;
-  options.progress = [&](std::size_t done, std::size_t total) {
+  full.progress = [&](std::size_t done, std::size_t total) {
     CHECK(total == net.n);
     CHECK(done > last_done);
     last_done = done;
     ++calls;
     return true;
   };
-  const GradcheckReport all = gradcheck(net.function(), theta, g, net.layout, options);
+  const GradcheckReport all = check(full);
   CHECK(last_done == net.n);
   CHECK(calls > 1);
   CHECK(!all.cancelled);
-  options.progress = [&](std::size_t, std::size_t) { return false; };
-  const GradcheckReport cancelled = gradcheck(net.function(), theta, g, net.layout, options);
+  full.progress = [&](std::size_t, std::size_t) { return false; };
+  const GradcheckReport cancelled = check(full);
   CHECK(cancelled.cancelled);
   CHECK(cancelled.checked < net.n);
   CHECK(cancelled.checked > 0);
 }
 
-TEST_CASE("gradcheck to_json holds the report, machine-readable") {
-  const TinyNet net;
-  const std::vector<double> theta = net.theta();
-  std::vector<double> g = net.gradient(theta);
+TEST_CASE_FIXTURE(AtTheta, "gradcheck to_json holds the report, machine-readable") {
   for (std::size_t q = 0; q < 5; ++q) g[net.layout[3].offset + q] *= -1;  // b2
-  const GradcheckReport r = gradcheck(net.function(), theta, g, net.layout, net.options());
+  const GradcheckReport r = check(options(GradcheckMode::full));
   const auto j = nlohmann::json::parse(r.to_json());
   CHECK(j["verdict"] == "wrong");
   CHECK(j["tensors"].size() == 6);

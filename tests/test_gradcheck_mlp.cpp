@@ -10,6 +10,7 @@
 #include "mlpkit/gradcheck.hpp"
 #include "mlpkit/mlpkit.hpp"
 #include "gradcheck_test_support.hpp"
+#include "mlp_test_support.hpp"
 #include "test_support.hpp"
 
 using namespace mlpkit;
@@ -188,13 +189,7 @@ TEST_CASE("gradcheck of a ReLU Mlp reports entries that straddle a kink apart, n
 }
 
 TEST_CASE("gradcheck of a float Mlp compares its float gradient with a double copy's numeric one") {
-  MlpConfig<float> config;
-  config.dims = {4, 8, 6, 1};
-  config.hidden = Activation::tanh;
-  config.init = Init::xavier;
-  config.l2 = 0.2f;
-  config.seed = 9;
-  Mlp<float> net(config);
+  Mlp<float> net(test::tanh_classifier<float>({4, 8, 6, 1}, 0.2f, 9));
   Matrix<float> x(4, 16), y(1, 16);
   const auto xs = test::uniform<float>(64, 4);
   for (std::size_t r = 0; r < 4; ++r)

@@ -114,6 +114,11 @@ struct NormLayer {
     }
     return g;
   }
+
+  /** check_vjp of the layer at its inputs against the backward `backward`. */
+  GradcheckReport check(Backward backward, const GradcheckOptions& options = {}) const {
+    return check_vjp(function(), inputs(), vjp(backward), layout, options);
+  }
 };
 
 using test::tensor;
@@ -124,10 +129,8 @@ TEST_CASE("check_vjp passes batch_norm_backward and layer_norm_backward for rand
   for (const bool batch : {true, false}) {
     CAPTURE(batch);
     const NormLayer layer{batch};
-    const std::vector<double> x = layer.inputs();
-    GradcheckOptions options;
     for (const Backward backward : {Backward::library, Backward::copy}) {
-      const GradcheckReport report = check_vjp(layer.function(), x, layer.vjp(backward), layer.layout, options);
+      const GradcheckReport report = layer.check(backward);
       INFO(report.to_text());
       CHECK(report.verdict == Verdict::great);
       // 3 random cotangents and the 15 unit ones (15 outputs ≤ unit_cotangents_up_to).
@@ -151,11 +154,9 @@ TEST_CASE("check_vjp passes batch_norm_backward and layer_norm_backward for rand
 TEST_CASE("check_vjp names the input slice that a broken batch norm or layer norm backward gets wrong") {
   for (const bool batch : {true, false}) {
     CAPTURE(batch);
-    const NormLayer layer{batch};
-    const std::vector<double> x = layer.inputs();
     GradcheckOptions options;
     options.unit_cotangents_up_to = 0;  // random cotangents alone must catch it
-    const GradcheckReport report = check_vjp(layer.function(), x, layer.vjp(Backward::broken), layer.layout, options);
+    const GradcheckReport report = NormLayer{batch}.check(Backward::broken, options);
     INFO(report.to_text());
     CHECK(report.cotangents == 3);
     CHECK(report.verdict == Verdict::wrong);
