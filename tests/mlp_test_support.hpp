@@ -1,7 +1,11 @@
 #pragma once
 // Helpers shared by the Mlp tests: loss/output combinations, random matrices, labels a loss accepts.
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "mlpkit/mlpkit.hpp"
 #include "test_support.hpp"
@@ -42,6 +46,40 @@ MlpConfig<T> make_config(const LossCase& c, Activation hidden, std::vector<std::
   return config;
 }
 
+/** A network of loss case `c` with dropout and L2, its dropout masks those of training step `step`. */
+template <class T>
+Mlp<T> with_dropout(const LossCase& c, Activation hidden, std::vector<std::size_t> dims, T keep_prob, T l2,
+                    std::uint64_t step) {
+  MlpConfig<T> config = make_config<T>(c, hidden, std::move(dims));
+  config.keep_prob = keep_prob;
+  config.l2 = l2;
+  Mlp<T> net(config);
+  net.set_step(step);
+  return net;
+}
+
+/** A binary classifier of `dims`: tanh hidden layers, Xavier initialization, L2 `l2`, the sigmoid + BCE output. */
+template <class T>
+MlpConfig<T> tanh_classifier(std::vector<std::size_t> dims, T l2, std::uint64_t seed) {
+  MlpConfig<T> config;
+  config.dims = std::move(dims);
+  config.hidden = Activation::tanh;
+  config.init = Init::xavier;
+  config.l2 = l2;
+  config.seed = seed;
+  return config;
+}
+
+/** Adam at `learning_rate` over mini-batches of `batch_size`, for `epochs` epochs. */
+inline TrainOptions adam(double learning_rate, std::size_t epochs, std::size_t batch_size) {
+  TrainOptions options;
+  options.optimizer = Optimizer::adam;
+  options.learning_rate = learning_rate;
+  options.epochs = epochs;
+  options.batch_size = batch_size;
+  return options;
+}
+
 /** A small regression model, 3 inputs, 4 hidden units and 2 outputs (MSE on an identity output), for checks of shapes and arguments. */
 inline MlpConfig<double> small_regression_config() {
   MlpConfig<double> config;
@@ -75,6 +113,35 @@ Matrix<T> labels_for(Loss loss, std::size_t rows, std::size_t m, std::uint64_t s
     }
   }
   return y;
+}
+
+/** An Mlp, a batch of data its loss accepts, and the gradient its forward_backward gives there (as double). */
+template <class T>
+struct NetworkCase {
+  Mlp<T> net;
+  Matrix<T> x, y;
+  std::vector<double> gradient;
+};
+
+/** The network of `config` (of loss case `loss`) on m examples: x uniform in ±1.5 from x_seed, labels from y_seed. */
+template <class T>
+NetworkCase<T> network_case(const MlpConfig<T>& config, const LossCase& loss, std::size_t m, std::uint64_t x_seed,
+                            std::uint64_t y_seed) {
+  NetworkCase<T> n{Mlp<T>(config), random_matrix<T>(config.dims.front(), m, x_seed, -1.5, 1.5),
+                   labels_for<T>(loss.loss, loss.outputs, m, y_seed), {}};
+  Mlp<T> copy = n.net;
+  copy.forward_backward(n.x.view(), n.y.view());
+  n.gradient.assign(copy.gradients().begin(), copy.gradients().end());
+  return n;
+}
+
+/** The slice of θ that holds tensor `name` ("W1", "b2", …) of `net` (fails the test when there is none). */
+template <class T>
+TensorInfo layout_entry(const Mlp<T>& net, const std::string& name) {
+  for (const TensorInfo& t : net.tensors())
+    if (t.name == name) return t;
+  FAIL("no tensor " << name);
+  return {};
 }
 
 }  // namespace mlpkit::test

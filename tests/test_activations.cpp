@@ -156,56 +156,6 @@ TEST_CASE_TEMPLATE("softplus(-|x|) matches the scalar reference under every ISA 
   });
 }
 
-TEST_CASE_TEMPLATE("activations are bitwise identical for 1, 2 and 3 threads, in both tiers", T, float, double) {
-  const std::size_t n = 100003;
-  const auto x = test::uniform<T>(n, 17, -10.0, 10.0);
-  const auto dy = test::uniform<T>(n, 18);
-  for (const auto& f_and_accuracy : {std::pair{Activation::relu, Accuracy::precise}, {Activation::sigmoid, Accuracy::precise},
-                             {Activation::tanh, Accuracy::precise}, {Activation::gelu, Accuracy::precise},
-                             {Activation::gelu_tanh, Accuracy::precise}, {Activation::sigmoid, Accuracy::fast},
-                             {Activation::tanh, Accuracy::fast}, {Activation::gelu, Accuracy::fast},
-                             {Activation::gelu_tanh, Accuracy::fast}}) {
-    // Copies, not structured bindings: clang 14 cannot capture those in doctest's CAPTURE lambdas.
-    const auto f = f_and_accuracy.first;
-    const auto accuracy = f_and_accuracy.second;
-    CAPTURE(activation_name(f));
-    CAPTURE(accuracy_name(accuracy));
-    std::vector<T> y1, dx1;
-    for (int threads : {1, 2, 3}) {
-      test::ScopedThreads scoped(threads);
-      std::vector<T> y(n), dx(n);
-      activation_forward(f, accuracy, x.data(), y.data(), n);
-      activation_backward(f, accuracy, x.data(), dy.data(), dx.data(), n);
-      if (threads == 1) {
-        y1 = y, dx1 = dx;
-      } else {
-        CHECK(y == y1);
-        CHECK(dx == dx1);
-      }
-    }
-  }
-}
-
-TEST_CASE("activations reject null pointers, partial overlaps and unknown names") {
-  std::vector<float> buffer(64, 1.0F);
-  float* p = buffer.data();
-  CHECK_THROWS_WITH_AS(activation_forward<float>(Activation::relu, nullptr, p, 4),
-                       doctest::Contains("mlpkit::activation_forward: x is null but holds 4"), Error);
-  CHECK_THROWS_WITH_AS(activation_forward<float>(Activation::relu, p, p + 1, 8), doctest::Contains("overlap"), Error);
-  CHECK_THROWS_AS(activation_backward<float>(Activation::tanh, p, p + 2, p, 8), Error);
-  CHECK_THROWS_AS(activation_backward<float>(Activation::tanh, p + 3, p + 20, p, 8), Error);
-  CHECK_NOTHROW(activation_backward<float>(Activation::tanh, p, p + 20, p + 40, 8));
-  CHECK_THROWS_AS(activation_backward_from_output<float>(Activation::gelu, p, p + 20, p + 40, 8), Error);
-  CHECK_THROWS_AS(activation_backward_from_output<float>(Activation::leaky_relu, p, p + 20, p + 40, 8, -0.5F), Error);
-  CHECK_THROWS_AS(activation_forward<float>(static_cast<Activation>(42), p, p, 4), Error);
-  CHECK_THROWS_AS(activation_forward<float>(Activation::tanh, static_cast<Accuracy>(2), p, p, 4), Error);
-  CHECK(parse_accuracy(accuracy_name(Accuracy::fast)) == Accuracy::fast);
-  CHECK(parse_accuracy("precise") == Accuracy::precise);
-  CHECK_NOTHROW(activation_forward<float>(Activation::sigmoid, nullptr, nullptr, 0));
-  for (Activation f : kAll) CHECK(parse_activation(activation_name(f)) == f);
-  CHECK_THROWS_WITH_AS(parse_activation("swish"), doctest::Contains("accepted: identity, relu, leaky_relu"), Error);
-}
-
 TEST_CASE_TEMPLATE("softmax and log_softmax are stable per column and match the reference under every ISA", T, float,
                    double) {
   const auto& ref = detail::activation_kernels_ref<T>();
@@ -282,15 +232,4 @@ TEST_CASE_TEMPLATE("softmax gives NaN for a column holding NaN or +Inf or only -
       }
     }
   });
-}
-
-TEST_CASE("softmax rejects mismatched shapes and partial overlaps") {
-  Matrix<float> z(3, 4), out(3, 5);
-  CHECK_THROWS_WITH_AS(softmax<float>(z.view(), out.view()), doctest::Contains("mlpkit::softmax: out is 3 × 5"), Error);
-  MatrixView<float> shifted{z.data() + 1, 3, 3, z.ld()};
-  MatrixView<float> base{z.data(), 3, 3, z.ld()};
-  CHECK_THROWS_AS(log_softmax<float>(base, shifted), Error);
-  MatrixView<float> other_ld{z.data(), 2, 3, 3};
-  MatrixView<float> same_data{z.data(), 2, 3, z.ld()};
-  CHECK_THROWS_AS(softmax<float>(same_data, other_ld), Error);
 }

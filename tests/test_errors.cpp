@@ -4,6 +4,7 @@
 // computes anything.
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -168,7 +170,7 @@ TEST_CASE("activation functions reject null arrays, partial overlaps and unknown
   const std::vector<float> x(8, 0.5F), dy(8, 1.0F);
   Sentinel<float> y(8);
   // 15–16. null input or output with n > 0.
-  expect_error("activation_forward", {"x is null", "4"}, [&] { activation_forward<float>(Activation::relu, nullptr, y.data(), 4); });
+  expect_error("activation_forward", {"x is null but holds 4"}, [&] { activation_forward<float>(Activation::relu, nullptr, y.data(), 4); });
   expect_error("activation_forward", {"y is null"}, [&] { activation_forward<float>(Activation::relu, x.data(), nullptr, 4); });
   // 17. unknown activation.
   expect_error("activation_forward", {"f (42)", "not an Activation"}, [&] {
@@ -196,7 +198,7 @@ TEST_CASE("activation functions reject null arrays, partial overlaps and unknown
   CHECK(y.unchanged());
   // 23–24. names.
   expect_error("activation_name", {"f (42)"}, [&] { (void)activation_name(kBadActivation); });
-  expect_error("parse_activation", {"\"swish\"", "relu"}, [&] { (void)parse_activation("swish"); });
+  expect_error("parse_activation", {"\"swish\"", "accepted: identity, relu, leaky_relu"}, [&] { (void)parse_activation("swish"); });
   // 157–159. the accuracy tier.
   expect_error("activation_forward", {"accuracy (9)", "not an Accuracy"}, [&] {
     activation_forward<float>(Activation::tanh, kBadAccuracy, x.data(), y.data(), 4);
@@ -474,6 +476,10 @@ TEST_CASE("gradcheck rejects bad options, mismatched sizes, bad layouts and a J 
   expect_error("gradcheck", {"options.eps (0)"}, [&] { (void)gradcheck(f, theta, gradient, {}, options); });
   options.eps = std::numeric_limits<double>::infinity();
   expect_error("gradcheck", {"options.eps (inf)"}, [&] { (void)gradcheck(f, theta, gradient, {}, options); });
+  for (const double eps : {-1e-7, std::nan("")}) {
+    options.eps = eps;
+    expect_error("gradcheck", {"options.eps ("}, [&] { (void)gradcheck(f, theta, gradient, {}, options); });
+  }
   // 91. thresholds out of order.
   options = {};
   options.great_below = 1e-2;
@@ -839,6 +845,7 @@ TEST_CASE("the enum tables list every enumerator once, in value order, and parse
   for (Init init : enum_values<Init>()) CHECK(parse_init(init_name(init)) == init);
   for (Optimizer o : enum_values<Optimizer>()) CHECK(parse_optimizer(optimizer_name(o)) == o);
   for (Isa isa : enum_values<Isa>()) CHECK(parse_isa(isa_name(isa)) == isa);
+  for (Accuracy accuracy : enum_values<Accuracy>()) CHECK(parse_accuracy(accuracy_name(accuracy)) == accuracy);
   CHECK(gradcheck_mode_name(GradcheckMode::directional) == "directional");
   CHECK(fingerprint_name(Fingerprint::unexplained) == "unexplained");
   CHECK(verdict_name(Verdict::wrong) == "wrong");
@@ -1138,7 +1145,7 @@ TEST_CASE("directional and sampled gradcheck refuse bad Taylor and detection opt
   GradcheckOptions options;
   options.mode = GradcheckMode::directional;
   // 183. taylor_steps outside {0} ∪ [4, 64].
-  for (const std::size_t steps : {std::size_t{3}, std::size_t{65}}) {
+  for (const std::size_t steps : {std::size_t{1}, std::size_t{3}, std::size_t{65}}) {
     options.taylor_steps = steps;
     expect_error("gradcheck", {"options.taylor_steps (" + std::to_string(steps) + ")", "[4, 64]"}, [&] {
       (void)gradcheck(f, theta, gradient, {}, options);
@@ -1163,7 +1170,7 @@ TEST_CASE("directional and sampled gradcheck refuse bad Taylor and detection opt
   }
   // 186. detection_fraction outside (0, 1].
   options = {};
-  for (const double p : {0.0, 1.5, std::nan("")}) {
+  for (const double p : {0.0, -0.5, 1.5, std::nan("")}) {
     options.detection_fraction = p;
     expect_error("gradcheck", {"options.detection_fraction", "must be in (0, 1]"}, [&] {
       (void)gradcheck(f, theta, gradient, {}, options);
@@ -1656,3 +1663,159 @@ TEST_CASE("the span forms of dot and axpy refuse arrays of different sizes with 
   expect_error("axpy", {"x has 3 elements but y has 4"}, [&] { axpy(2.0, std::span<const double>(x), std::span<double>(y)); });
   CHECK(y == std::vector<double>(4, 7.0));
 }
+
+// The checks the family test files made of their own, moved here so that each row is tested in one
+// place; rows 200–201 are the contract they found that the sections above had not written down.
+TEST_CASE("activations and softmax: an Accuracy one past the last, null empty arrays and the other overlaps (rows 15, 28–29, 157)") {
+  std::vector<float> buffer(8, 1.0F);
+  // 157. the first value after the enumerators, not only a far one.
+  expect_error("activation_forward", {"accuracy (2)", "not an Accuracy"}, [&] {
+    activation_forward<float>(Activation::tanh, static_cast<Accuracy>(2), buffer.data(), buffer.data(), 4);
+  });
+  // 15–16. null is fine for an empty array.
+  CHECK_NOTHROW(activation_forward<float>(Activation::sigmoid, nullptr, nullptr, 0));
+  // 28. log_softmax's out overlapping z; 29. softmax's out on z's data with another ld.
+  Matrix<float> z(3, 4);
+  expect_error("log_softmax", {"out overlaps z"}, [&] {
+    log_softmax<float>(MatrixView<float>{z.data(), 3, 3, z.ld()}, MatrixView<float>{z.data() + 1, 3, 3, z.ld()});
+  });
+  expect_error("softmax", {"out", "z", "ld"}, [&] {
+    softmax<float>(MatrixView<float>{z.data(), 2, 3, z.ld()}, MatrixView<float>{z.data(), 2, 3, 3});
+  });
+}
+
+TEST_CASE("gemm: ldb of a transposed B, an overflowing ld, gemm_ref's checks and pre_activation shifted over c (rows 1, 3, 8, 201)") {
+  const std::vector<float> a(64, 1.0F), b(64, 1.0F);
+  Sentinel<float> c(64);
+  // 3. ldb for a transposed B: B is stored n × k, so ldb ≥ k.
+  expect_error("gemm", {"ldb (5)"}, [&] {
+    gemm<float>(Trans::no, Trans::yes, 4, 4, 6, 1, a.data(), 6, b.data(), 5, 0, c.data(), 4);
+  });
+  // 8. a matrix's rows·ld overflowing size_t.
+  expect_error("gemm", {"overflows"}, [&] {
+    gemm<float>(Trans::no, Trans::no, 2, 2, 2, 1, a.data(), std::numeric_limits<std::size_t>::max() / 2, b.data(), 2, 0,
+                c.data(), 2);
+  });
+  // 1. gemm_ref checks its arguments as gemm does.
+  expect_error("gemm_ref", {"lda (4)"}, [&] {
+    gemm_ref<float>(Trans::no, Trans::no, 4, 4, 5, 1, a.data(), 4, b.data(), 4, 0, c.data(), 4);
+  });
+  CHECK(c.unchanged());
+  // 201. pre_activation may be c itself, but not overlap it otherwise, nor hold its data with another ld.
+  const MatrixView<const float> a34{a.data(), 3, 4, 4}, b45{b.data(), 4, 5, 5};
+  const MatrixView<float> c35{c.data(), 3, 5, 5};
+  Epilogue<float> shifted;
+  shifted.pre_activation = MatrixView<float>{c.data() + 1, 3, 5, 5};
+  expect_error("gemm", {"epilogue.pre_activation overlaps c"}, [&] {
+    gemm<float>(Trans::no, Trans::no, 1, a34, b45, 0, c35, shifted);
+  });
+  shifted.pre_activation = MatrixView<float>{c.data(), 3, 5, 6};
+  expect_error("gemm_ref", {"epilogue.pre_activation overlaps c"}, [&] {
+    gemm_ref<float>(Trans::no, Trans::no, 1, a34, b45, 0, c35, shifted);
+  });
+  CHECK(c.unchanged());
+}
+
+TEST_CASE("gradcheck of an Mlp refuses labels, a gradient and options that do not fit, and a loss that overflows (rows 88, 90, 97, 99)") {
+  MlpConfig<double> config;
+  config.dims = {3, 2, 1};
+  Mlp<double> net(config);
+  const std::vector<double> x(6, 0.5), y{1, 0}, wrong_y(3, 1.0);
+  const MatrixView<const double> xv{x.data(), 3, 2, 2}, yv{y.data(), 1, 2, 2};
+  // 99. y of the wrong shape.
+  expect_error("gradcheck", {"y"}, [&] { (void)gradcheck(net, xv, {wrong_y.data(), 1, 3, 3}); });
+  // 88. an analytic gradient of another size than θ.
+  expect_error("gradcheck", {"analytic_gradient has 3 entries"}, [&] { (void)gradcheck(net, xv, yv, std::vector<double>(3)); });
+  // 90. eps ≤ 0.
+  GradcheckOptions options;
+  options.eps = -1;
+  expect_error("gradcheck", {"options.eps (-1)"}, [&] { (void)gradcheck(net, xv, yv, options); });
+  // 97. J not finite at θ: a network whose loss overflows there.
+  MlpConfig<double> linear;
+  linear.dims = {1, 1};
+  linear.output = Activation::identity;
+  linear.loss = Loss::mean_squared_error;
+  Mlp<double> overflowing(linear);
+  overflowing.parameters()[0] = 1e200;
+  const std::vector<double> big{1e200}, zero{0.0};
+  expect_error("gradcheck", {"J(θ) is not finite"}, [&] {
+    (void)gradcheck(overflowing, {big.data(), 1, 1, 1}, {zero.data(), 1, 1, 1});
+  });
+}
+
+TEST_CASE("an exception thrown by f or by vjp propagates unchanged out of gradcheck and check_vjp (after rows 98 and 168)") {
+  const std::function<double(std::span<const double>)> f = [](std::span<const double> t) -> double {
+    if (t[1] != 0.25) throw std::runtime_error("user failure");
+    return t[0];
+  };
+  const std::vector<double> x{1.0, 0.25};
+  CHECK_THROWS_AS(gradcheck(f, x, std::vector<double>{1.0, 0.0}), std::runtime_error);
+
+  const std::vector<double> v{1.0, 2.0};
+  const VectorFunction product = [](std::span<const double> t) { return std::vector<double>{t[0] * t[1]}; };
+  const VjpFunction vjp = [](std::span<const double> t, std::span<const double> u) {
+    return std::vector<double>{u[0] * t[1], u[0] * t[0]};
+  };
+  const VectorFunction throwing_f = [](std::span<const double> t) -> std::vector<double> {
+    if (t[1] != 2.0) throw std::runtime_error("user failure in f");
+    return {t[0]};
+  };
+  const VjpFunction throwing_vjp = [](std::span<const double>, std::span<const double>) -> std::vector<double> {
+    throw std::runtime_error("user failure in vjp");
+  };
+  CHECK(check_vjp(product, v, vjp).verdict == Verdict::great);
+  CHECK_THROWS_WITH_AS(check_vjp(throwing_f, v, vjp), "user failure in f", std::runtime_error);
+  CHECK_THROWS_WITH_AS(check_vjp(product, v, throwing_vjp), "user failure in vjp", std::runtime_error);
+}
+
+TEST_CASE_TEMPLATE("a variance beyond the range of T is rejected, not published as Inf, the state unchanged (row 200)", T, float,
+                   double) {
+  // Float data at ±1e30 have a finite double variance (1e60) that is Inf as a float; double chunks at
+  // ±1e300 merge to an infinite variance. Either way the state stays as it was.
+  const T big = std::is_same_v<T, float> ? T(1e30) : T(1e300);
+  Matrix<T> spread(1, 2), low(1, 1), high(1, 1);
+  spread(0, 0) = -big, spread(0, 1) = big;
+  low(0, 0) = -big, high(0, 0) = big;
+  Standardizer<T> s;
+  if constexpr (std::is_same_v<T, float>) {
+    CHECK_THROWS_WITH_AS(s.fit(spread.view()), doctest::Contains("the variance of feature 0"), Error);
+    CHECK(!s.fitted());
+  }
+  s.partial_fit(low.view());
+  CHECK_THROWS_WITH_AS(s.partial_fit(high.view()), doctest::Contains("overflows"), Error);
+  CHECK(s.count() == 1);
+  CHECK(s.variance()[0] == T(0));
+  CHECK(s.mean()[0] == -big);
+  CHECK_NOTHROW(Standardizer<T>::from_json(s.to_json()));
+}
+
+TEST_CASE("the tests' ISA override rejects an ISA the CPU lacks, as parse_isa does (row 107)") {
+  if (detected_isa() != Isa::avx512) CHECK_THROWS_AS(detail::ScopedIsa{Isa::avx512}, Error);  // braces: clang parses (…) as a declaration
+}
+
+// Run by CTest with MLPKIT_ARCH set (tests/CMakeLists.txt); passes trivially when run without it.
+TEST_CASE("MLPKIT_ARCH forces a lower ISA and an unknown value is an error (row 107)") {
+  const char* expect = std::getenv("MLPKIT_EXPECT_ISA");
+  if (expect == nullptr) return;
+  if (std::strcmp(expect, "error") == 0) {
+    CHECK_THROWS_WITH_AS(current_isa(), doctest::Contains("MLPKIT_ARCH"), Error);
+    const float x[1] = {1.0F};
+    CHECK_THROWS_AS(sum(x, 1), Error);  // every kernel call reports it
+  } else {
+    CHECK(isa_name(current_isa()) == std::string(expect));
+  }
+}
+
+#ifdef MLPKIT_WITH_ONNX
+TEST_CASE("import_onnx refuses a DOUBLE graph into a Model<float> without convert_precision (row 182)") {
+  test::OnnxBuilder b(3, onnx::TensorProto_DataType_DOUBLE);
+  b.gemm("x", "z1", "l1", 4, 3, std::vector<double>(12, 0.5), std::vector<double>(4, 0.1));
+  relu_then_output(b);
+  const std::string bytes = b.bytes();
+  expect_error("import_onnx_bytes", {"the graph is DOUBLE but this is a Model<float>", "convert_precision"},
+               [&] { (void)import_onnx_bytes<float>(bytes); });
+  ModelLoadOptions convert;
+  convert.convert_precision = true;
+  CHECK_NOTHROW((void)import_onnx_bytes<float>(bytes, convert));
+}
+#endif  // MLPKIT_WITH_ONNX

@@ -187,22 +187,3 @@ TEST_CASE_TEMPLATE("the small gemm path matches the reference and gives the dire
     check_small<T>({Trans::no, Trans::no, 17, 33, 0, false, false, -0.5});
   });
 }
-
-TEST_CASE_TEMPLATE("small gemm problems give the same bits on 1, 2 and 3 threads", T, float, double) {
-  test::for_each_isa([&](Isa) {
-    for (Trans tb : kTrans)
-      for (std::size_t s : {std::size_t(17), std::size_t(64), std::size_t(100)}) {
-        CAPTURE(s);
-        const Stored<T> a(s, s, false, 41), b(s, s, true, 43);
-        std::vector<std::vector<T>> results;
-        for (int threads : {1, 2, 3}) {
-          test::ScopedThreads scoped(threads);
-          Stored<T> c(s, s, false, 47);
-          gemm(Trans::no, tb, s, s, s, T(1), a.data.data(), a.ld, b.data.data(), b.ld, T(0.5), c.data.data(), c.ld);
-          results.push_back(c.data);
-        }
-        CHECK(results[0] == results[1]);
-        CHECK(results[0] == results[2]);
-      }
-  });
-}

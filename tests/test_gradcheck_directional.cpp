@@ -15,23 +15,14 @@ using namespace mlpkit;
 
 namespace {
 
-struct Network {
-  Mlp<double> net;
-  Matrix<double> x, y;
-  std::vector<double> gradient;  // forward_backward's, right
-};
+using Network = test::NetworkCase<double>;
 
 /** A small network of the given loss case and hidden activation, batch m, with λ = l2, and its gradient. */
 Network make_network(const test::LossCase& loss, Activation hidden, std::vector<std::size_t> dims, std::size_t m,
                      double l2) {
   MlpConfig<double> config = test::make_config<double>(loss, hidden, dims);
   config.l2 = l2;
-  Network n{Mlp<double>(config), test::random_matrix<double>(dims.front(), m, 7, -1.5, 1.5),
-            test::labels_for<double>(loss.loss, loss.outputs, m, 8), {}};
-  Mlp<double> copy = n.net;
-  copy.forward_backward(n.x.view(), n.y.view());
-  n.gradient.assign(copy.gradients().begin(), copy.gradients().end());
-  return n;
+  return test::network_case(config, loss, m, 7, 8);
 }
 
 GradcheckOptions directional_options() {
@@ -40,14 +31,7 @@ GradcheckOptions directional_options() {
   return options;
 }
 
-const TensorInfo& tensor_of(const Mlp<double>& net, const std::string& name) {
-  static std::vector<TensorInfo> layout;
-  layout = net.tensors();
-  for (const TensorInfo& t : layout)
-    if (t.name == name) return t;
-  FAIL("no tensor " << name);
-  return layout.front();
-}
+using test::layout_entry;
 
 /** The planted bugs: each returns the gradient with one mistake. */
 std::vector<double> planted(const Network& n, const std::string& bug) {
@@ -55,21 +39,21 @@ std::vector<double> planted(const Network& n, const std::string& bug) {
   const auto theta = n.net.parameters();
   const double l2_over_m = n.net.config().l2 / static_cast<double>(n.x.cols());
   if (bug == "sign flip of db2") {
-    const TensorInfo& t = tensor_of(n.net, "b2");
+    const TensorInfo t = layout_entry(n.net, "b2");
     for (std::size_t q = 0; q < t.rows; ++q) g[t.offset + q] *= -1;
   } else if (bug == "dW1 doubled") {
-    const TensorInfo& t = tensor_of(n.net, "W1");
+    const TensorInfo t = layout_entry(n.net, "W1");
     for (std::size_t q = 0; q < t.rows * t.cols; ++q) g[t.offset + q] *= 2;
   } else if (bug == "missing L2 derivative") {
     for (const TensorInfo& t : n.net.tensors())
       if (t.name[0] == 'W')
         for (std::size_t q = 0; q < t.rows * t.cols; ++q) g[t.offset + q] -= l2_over_m * theta[t.offset + q];
   } else if (bug == "transposed dW2") {
-    const TensorInfo& t = tensor_of(n.net, "W2");
+    const TensorInfo t = layout_entry(n.net, "W2");
     for (std::size_t r = 0; r < t.rows; ++r)
       for (std::size_t k = 0; k < t.cols; ++k) g[t.offset + k * t.rows + r] = n.gradient[t.offset + r * t.cols + k];
   } else if (bug == "dW3 off by 1 %") {
-    const TensorInfo& t = tensor_of(n.net, "W3");
+    const TensorInfo t = layout_entry(n.net, "W3");
     for (std::size_t q = 0; q < t.rows * t.cols; ++q) g[t.offset + q] *= 1.01;
   }
   return g;
@@ -164,35 +148,4 @@ TEST_CASE("Taylor remainder: in the text and JSON reports, its steps cost one ev
   // The steps shrink by √10 from taylor_largest_step.
   CHECK(r.taylor.steps.front() == 0.1);
   CHECK(r.taylor.steps[2] == doctest::Approx(0.01).epsilon(1e-15));
-}
-
-TEST_CASE("Taylor remainder options are validated") {
-  const Network n = make_network(test::kLossCases[0], Activation::tanh, {4, 3}, 4, 0.0);
-  for (const std::size_t steps : {std::size_t{1}, std::size_t{3}, std::size_t{65}}) {
-    GradcheckOptions options = directional_options();
-    options.taylor_steps = steps;
-    CHECK_THROWS_AS(gradcheck(n.net, n.x.view(), n.y.view(), options), Error);
-  }
-  for (const double step : {0.0, -1.0, std::nan(""), HUGE_VAL}) {
-    GradcheckOptions options = directional_options();
-    options.taylor_largest_step = step;
-    CHECK_THROWS_AS(gradcheck(n.net, n.x.view(), n.y.view(), options), Error);
-  }
-}
-
-TEST_CASE("directional mode with its Taylor test is bitwise identical for 1, 2 and 3 threads") {
-  const Network n = make_network(test::kLossCases[2], Activation::relu, {6, 9, 8}, 10, 0.3);
-  const std::vector<double> g = planted(n, "dW1 doubled");
-  std::vector<GradcheckReport> reports;
-  for (int threads : {1, 2, 3}) {
-    GradcheckOptions options = directional_options();
-    options.threads = threads;
-    reports.push_back(gradcheck(n.net, n.x.view(), n.y.view(), g, options));
-  }
-  for (std::size_t k = 1; k < reports.size(); ++k) {
-    CHECK(test::same_bits(reports[0].directional_numeric, reports[k].directional_numeric));
-    CHECK(test::same_bits(reports[0].directional_analytic, reports[k].directional_analytic));
-    CHECK(test::same_bits(reports[0].taylor.remainders, reports[k].taylor.remainders));
-    CHECK(reports[0].to_json() == reports[k].to_json());
-  }
 }

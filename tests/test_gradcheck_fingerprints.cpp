@@ -19,31 +19,16 @@ struct Net {
   Mlp<double> net;
   Matrix<double> x, y;
   Net(std::vector<std::size_t> hidden_dims, Activation hidden, double keep_prob)
-      : net(config(std::move(hidden_dims), hidden, keep_prob)),
+      : net(test::with_dropout<double>(test::kLossCases[0], hidden, std::move(hidden_dims), keep_prob, 0.1, 5)),
         x(test::random_matrix<double>(3, kExamples, 21)),
-        y(test::labels_for<double>(Loss::binary_cross_entropy, 1, kExamples, 22)) {
-    net.set_step(5);
-  }
-  static MlpConfig<double> config(std::vector<std::size_t> dims, Activation hidden, double keep_prob) {
-    MlpConfig<double> c = test::make_config<double>(test::kLossCases[0], hidden, std::move(dims));
-    c.keep_prob = keep_prob;
-    c.l2 = 0.1;
-    return c;
-  }
+        y(test::labels_for<double>(Loss::binary_cross_entropy, 1, kExamples, 22)) {}
   std::vector<double> gradient() const {
     Mlp<double> copy(net);
     copy.forward_backward(x.view(), y.view());
     return {copy.gradients().begin(), copy.gradients().end()};
   }
   GradcheckReport check(std::span<const double> analytic) const { return gradcheck(net, x.view(), y.view(), analytic); }
-  const TensorInfo& tensor(const std::string& name) const {
-    static std::vector<TensorInfo> t;
-    t = net.tensors();
-    for (const TensorInfo& i : t)
-      if (i.name == name) return i;
-    FAIL("no tensor " << name);
-    return t.front();
-  }
+  TensorInfo tensor(const std::string& name) const { return test::layout_entry(net, name); }
 };
 
 void scale(std::vector<double>& g, const TensorInfo& t, double factor) {

@@ -16,11 +16,7 @@ using namespace mlpkit;
 
 namespace {
 
-struct FloatNetwork {
-  Mlp<float> net;
-  Matrix<float> x, y;
-  std::vector<double> gradient;  // the float model's forward_backward, widened
-};
+using FloatNetwork = test::NetworkCase<float>;  // gradient: the float model's forward_backward, widened
 
 /** Network k of the 50: smooth hidden activations and every loss in turn, random dims and data. */
 FloatNetwork float_network(std::size_t k) {
@@ -29,13 +25,7 @@ FloatNetwork float_network(std::size_t k) {
   MlpConfig<float> config = test::make_config<float>(loss, hidden[k % 3], {3 + k % 4, 4 + k % 3, 3 + k % 5});
   config.seed = 1000 + k;
   config.l2 = k % 2 == 0 ? 0.0f : 0.3f;
-  const std::size_t m = 6 + k % 7;
-  FloatNetwork n{Mlp<float>(config), test::random_matrix<float>(config.dims.front(), m, 2000 + k, -1.5, 1.5),
-                 test::labels_for<float>(loss.loss, loss.outputs, m, 3000 + k), {}};
-  Mlp<float> copy = n.net;
-  copy.forward_backward(n.x.view(), n.y.view());
-  n.gradient.assign(copy.gradients().begin(), copy.gradients().end());
-  return n;
+  return test::network_case(config, loss, 6 + k % 7, 2000 + k, 3000 + k);
 }
 
 GradcheckOptions float_options() {

@@ -215,20 +215,6 @@ TEST_CASE("check_hvp names the layer whose second-order term is missing") {
   }
 }
 
-TEST_CASE("check_hvp is bitwise the same for 1, 2 and 3 threads") {
-  const Case c(test::kLossCases[2], Activation::gelu, 0.2);
-  GradcheckOptions options = ridders();
-  options.threads = 1;
-  const GradcheckReport one = check_hvp(c.net, c.xv(), c.yv(), options);
-  for (const int threads : {2, 3}) {
-    options.threads = threads;
-    const GradcheckReport other = check_hvp(c.net, c.xv(), c.yv(), options);
-    CHECK(other.numeric_gradient == one.numeric_gradient);
-    CHECK(other.numeric_error_bound == one.numeric_error_bound);
-    CHECK(other.relative_error == one.relative_error);
-  }
-}
-
 TEST_CASE("hessian_vector_product: J as Mlp::loss, the gradient as forward_backward, float as double") {
   const Case c(test::kLossCases[4], Activation::gelu_tanh, 0.3, 0.8);
   const std::size_t n = c.net.parameter_count();

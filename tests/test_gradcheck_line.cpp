@@ -18,23 +18,14 @@ using namespace mlpkit;
 
 namespace {
 
-struct LineCase {
-  Mlp<double> net;
-  Matrix<double> x, y;
-  std::vector<double> gradient;
-};
+using LineCase = test::NetworkCase<double>;
 
 LineCase make_line_case(const test::LossCase& loss, Activation hidden, std::vector<std::size_t> dims, std::size_t m,
                         double l2, double keep_prob) {
   MlpConfig<double> config = test::make_config<double>(loss, hidden, dims);
   config.l2 = l2;
   config.keep_prob = keep_prob;
-  LineCase c{Mlp<double>(config), test::random_matrix<double>(dims.front(), m, 11, -1.5, 1.5),
-             test::labels_for<double>(loss.loss, loss.outputs, m, 12), {}};
-  Mlp<double> copy = c.net;
-  copy.forward_backward(c.x.view(), c.y.view());
-  c.gradient.assign(copy.gradients().begin(), copy.gradients().end());
-  return c;
+  return test::network_case(config, loss, m, 11, 12);
 }
 
 /** Probes of every shape: whole, per tensor, and slices that start and end inside rows and layers. */

@@ -10,6 +10,7 @@
 #include "mlpkit/gradcheck.hpp"
 #include "mlpkit/mlpkit.hpp"
 #include "gradcheck_test_support.hpp"
+#include "mlp_test_support.hpp"
 #include "test_support.hpp"
 
 using namespace mlpkit;
@@ -153,23 +154,6 @@ TEST_CASE("gradcheck of an Mlp names each injected bug in its tensor with its fi
   }
 }
 
-TEST_CASE("gradcheck of an Mlp is bitwise identical for 1, 2 and 3 threads, both evaluators") {
-  MlpCase c = make_case(Activation::relu, Loss::cross_entropy, 0.3, 0.8, {6, 9, 8, 3}, 10);
-  for (GradcheckEvaluator evaluator : {GradcheckEvaluator::incremental, GradcheckEvaluator::naive}) {
-    std::vector<GradcheckReport> reports;
-    for (int threads : {1, 2, 3}) {
-      GradcheckOptions options;
-      options.threads = threads;
-      options.evaluator = evaluator;
-      reports.push_back(gradcheck(c.net, c.x.view(), c.y.view(), options));
-    }
-    for (std::size_t k = 1; k < reports.size(); ++k) {
-      CHECK(bitwise_equal(reports[0].numeric_gradient, reports[k].numeric_gradient));
-      CHECK(reports[0].to_json() == reports[k].to_json());
-    }
-  }
-}
-
 TEST_CASE("gradcheck of an Mlp gives the same bits whatever checks ran before on the same threads") {
   // Each thread keeps the incremental evaluator's buffers from one check to the next (and hands
   // back those of a wide network): a check must not see what an earlier, different one left there.
@@ -205,13 +189,7 @@ TEST_CASE("gradcheck of a ReLU Mlp reports entries that straddle a kink apart, n
 }
 
 TEST_CASE("gradcheck of a float Mlp compares its float gradient with a double copy's numeric one") {
-  MlpConfig<float> config;
-  config.dims = {4, 8, 6, 1};
-  config.hidden = Activation::tanh;
-  config.init = Init::xavier;
-  config.l2 = 0.2f;
-  config.seed = 9;
-  Mlp<float> net(config);
+  Mlp<float> net(test::tanh_classifier<float>({4, 8, 6, 1}, 0.2f, 9));
   Matrix<float> x(4, 16), y(1, 16);
   const auto xs = test::uniform<float>(64, 4);
   for (std::size_t r = 0; r < 4; ++r)
@@ -230,17 +208,6 @@ TEST_CASE("gradcheck of a float Mlp compares its float gradient with a double co
   CHECK(extrapolated.agreement != Agreement::disagree);
   options.analytic_roundoff = 0x1p-52;  // (not the default 2⁻⁵³, which the overload replaces) float rounding is then far outside
   CHECK(gradcheck(net, x.view(), y.view(), options).agreement == Agreement::disagree);
-}
-
-TEST_CASE("gradcheck of an Mlp refuses data and gradients that do not fit the model") {
-  MlpCase c = make_case(Activation::tanh, Loss::binary_cross_entropy, 0.0, 1.0);
-  Matrix<double> wrong_x(3, 9), wrong_y(1, 8);
-  CHECK_THROWS_AS(gradcheck(c.net, wrong_x.view(), c.y.view()), Error);
-  CHECK_THROWS_AS(gradcheck(c.net, c.x.view(), wrong_y.view()), Error);
-  CHECK_THROWS_AS(gradcheck(c.net, c.x.view(), c.y.view(), std::vector<double>(3)), Error);
-  GradcheckOptions options;
-  options.eps = -1;
-  CHECK_THROWS_AS(gradcheck(c.net, c.x.view(), c.y.view(), options), Error);
 }
 
 TEST_CASE("gradcheck of an Mlp in sampled and directional modes") {
@@ -310,24 +277,4 @@ TEST_CASE("ridders on an Mlp names the one tensor whose gradient is off by 1e-6,
       CHECK(t.agreement == (t.name == "W2" ? Agreement::disagree : Agreement::agree));
     }
   }
-}
-
-TEST_CASE("extrapolated gradcheck of an Mlp is bitwise identical for 1, 2 and 3 threads, both evaluators") {
-  MlpCase c = make_case(Activation::gelu, Loss::mean_squared_error, 0.3, 0.8);
-  for (const DifferenceScheme scheme : {DifferenceScheme::richardson, DifferenceScheme::ridders})
-    for (const GradcheckEvaluator evaluator : {GradcheckEvaluator::incremental, GradcheckEvaluator::naive}) {
-      GradcheckOptions options;
-      options.scheme = scheme;
-      options.evaluator = evaluator;
-      std::vector<GradcheckReport> reports;
-      for (const int threads : {1, 2, 3}) {
-        options.threads = threads;
-        reports.push_back(gradcheck(c.net, c.x.view(), c.y.view(), options));
-      }
-      for (std::size_t k = 1; k < reports.size(); ++k) {
-        CHECK(bitwise_equal(reports[0].numeric_gradient, reports[k].numeric_gradient));
-        CHECK(bitwise_equal(reports[0].numeric_error_bound, reports[k].numeric_error_bound));
-        CHECK(reports[0].to_json() == reports[k].to_json());
-      }
-    }
 }

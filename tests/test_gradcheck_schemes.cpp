@@ -114,22 +114,3 @@ TEST_CASE("ridders on a J rounded through float: correct gradients never disagre
   CHECK(disagreeing_correct == 0);
   CHECK(caught == kCases);
 }
-
-TEST_CASE("extrapolated gradcheck is bitwise identical for 1, 2 and 3 threads") {
-  const SmoothFunction fn(5);
-  std::vector<double> g = fn.gradient();
-  g[2] = -g[2];
-  for (const DifferenceScheme scheme : {DifferenceScheme::richardson, DifferenceScheme::ridders}) {
-    GradcheckOptions options = with_scheme(scheme);
-    std::vector<GradcheckReport> reports;
-    for (const int threads : {1, 2, 3}) {
-      options.threads = threads;
-      reports.push_back(gradcheck(SmoothFunction::value, fn.theta, g, fn.layout, options));
-    }
-    for (std::size_t k = 1; k < reports.size(); ++k) {
-      CHECK(test::same_bits(reports[0].numeric_gradient, reports[k].numeric_gradient));
-      CHECK(test::same_bits(reports[0].numeric_error_bound, reports[k].numeric_error_bound));
-      CHECK(reports[0].to_json() == reports[k].to_json());
-    }
-  }
-}

@@ -109,11 +109,7 @@ TEST_CASE("the gradient check can fail: leaving out the L2 derivative shows as a
 TEST_CASE("backprop matches central differences with dropout at a fixed step") {
   for (const LossCase& c : {kLossCases[0], kLossCases[2], kLossCases[4]}) {
     CAPTURE(c.name);
-    auto config = make_config<double>(c, Activation::tanh, {5, 8, 6});
-    config.keep_prob = 0.6;
-    config.l2 = 0.3;
-    Mlp<double> net(config);
-    net.set_step(17);
+    Mlp<double> net = with_dropout<double>(c, Activation::tanh, {5, 8, 6}, 0.6, 0.3, 17);
     randomize_biases(net, 9);
     const std::size_t m = 9;
     const auto x = random_matrix<double>(5, m, 4);
@@ -297,11 +293,7 @@ TEST_CASE("predict with a caller's workspace equals predict, batch 1 included, a
 TEST_CASE("a float model and its double copy agree on loss and gradients") {
   for (const LossCase& c : kLossCases) {
     CAPTURE(c.name);
-    auto config = make_config<float>(c, Activation::gelu, {6, 12, 8});
-    config.l2 = 0.1f;
-    config.keep_prob = 0.9f;
-    Mlp<float> net(config);
-    net.set_step(3);
+    Mlp<float> net = with_dropout<float>(c, Activation::gelu, {6, 12, 8}, 0.9f, 0.1f, 3);
     Mlp<double> copy(net);
     CHECK(copy.step() == 3);
     const auto x = random_matrix<float>(6, 11, 1);

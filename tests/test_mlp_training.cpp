@@ -135,12 +135,7 @@ TEST_CASE("training reaches high accuracy on XOR and on two interleaved spirals"
     config.keep_prob = 0.95f;
     config.seed = 3;
     Mlp<float> net(config);
-    TrainOptions options;
-    options.optimizer = Optimizer::adam;
-    options.learning_rate = 0.02;
-    options.epochs = 100;
-    options.batch_size = 32;
-    const TrainResult result = train(net, x, y, options);
+    const TrainResult result = train(net, x, y, test::adam(0.02, 100, 32));
     CHECK(result.iterations == 100 * 10);
     CHECK(net.step() == result.iterations);
     const Matrix<float> p = net.predict(x);
@@ -204,19 +199,11 @@ TEST_CASE("a model trained with fast activations reaches the precise model's tes
   const BreastCancer data = load_breast_cancer();
   double accuracy[2] = {};
   for (Accuracy tier : {Accuracy::precise, Accuracy::fast}) {
-    MlpConfig<float> config;
-    config.dims = {data.x_train.rows(), 16, 8, 1};
-    config.hidden = Activation::tanh;  // relu is exact in both tiers: tanh and the sigmoid output are not
-    config.init = Init::xavier;
-    config.l2 = 0.01F;
-    config.seed = 7;
+    // relu is exact in both tiers: tanh and the sigmoid output are not.
+    MlpConfig<float> config = test::tanh_classifier<float>({data.x_train.rows(), 16, 8, 1}, 0.01F, 7);
     config.accuracy = tier;
     Mlp<float> net(config);
-    TrainOptions options;
-    options.optimizer = Optimizer::adam;
-    options.learning_rate = 0.01;
-    options.epochs = 100;
-    options.batch_size = 64;
+    TrainOptions options = test::adam(0.01, 100, 64);
     options.seed = 7;
     train(net, std::as_const(data.x_train).view(), std::as_const(data.y_train).view(), options);
     accuracy[static_cast<int>(tier)] = test_accuracy(net, data);

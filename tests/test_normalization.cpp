@@ -219,22 +219,3 @@ TEST_CASE_TEMPLATE("save then load restores the statistics exactly", T, float, d
   CHECK(resumed.to_json() == s.to_json());
 }
 
-TEST_CASE_TEMPLATE("a variance beyond the range of T is rejected, not published as Inf", T, float, double) {
-  // Float data at ±1e30 have a finite double variance (1e60) that is Inf as a float; double chunks at
-  // ±1e300 merge to an infinite variance. Either way the state stays as it was.
-  const T big = std::is_same_v<T, float> ? T(1e30) : T(1e300);
-  Matrix<T> spread(1, 2), low(1, 1), high(1, 1);
-  spread(0, 0) = -big, spread(0, 1) = big;
-  low(0, 0) = -big, high(0, 0) = big;
-  Standardizer<T> s;
-  if constexpr (std::is_same_v<T, float>) {
-    CHECK_THROWS_WITH_AS(s.fit(spread.view()), doctest::Contains("the variance of feature 0"), Error);
-    CHECK(!s.fitted());
-  }
-  s.partial_fit(low.view());
-  CHECK_THROWS_WITH_AS(s.partial_fit(high.view()), doctest::Contains("overflows"), Error);
-  CHECK(s.count() == 1);
-  CHECK(s.variance()[0] == T(0));
-  CHECK(s.mean()[0] == -big);
-  CHECK_NOTHROW(Standardizer<T>::from_json(s.to_json()));
-}

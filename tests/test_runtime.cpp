@@ -21,25 +21,11 @@ TEST_CASE("detection reports a supported ISA and sse2 is always available") {
   MESSAGE("detected ISA: " << isa_name(detected_isa()));
 }
 
-TEST_CASE("the ISA override selects each supported ISA and rejects unsupported ones") {
+TEST_CASE("the ISA override selects each supported ISA") {
   for (Isa isa : supported_isas()) {
     detail::ScopedIsa forced(isa);
     CHECK(current_isa() == isa);
     CHECK(isa_name(current_isa()) == isa_name(isa));
-  }
-  if (detected_isa() != Isa::avx512) CHECK_THROWS_AS(detail::ScopedIsa{Isa::avx512}, Error);  // braces: clang parses (…) as a declaration
-}
-
-// Run by CTest with MLPKIT_ARCH set (tests/CMakeLists.txt); passes trivially when run without it.
-TEST_CASE("MLPKIT_ARCH forces a lower ISA and an unknown value is an error") {
-  const char* expect = std::getenv("MLPKIT_EXPECT_ISA");
-  if (expect == nullptr) return;
-  if (std::strcmp(expect, "error") == 0) {
-    CHECK_THROWS_WITH_AS(current_isa(), doctest::Contains("MLPKIT_ARCH"), Error);
-    const float x[1] = {1.0F};
-    CHECK_THROWS_AS(sum(x, 1), Error);  // every kernel call reports it
-  } else {
-    CHECK(isa_name(current_isa()) == std::string(expect));
   }
 }
 

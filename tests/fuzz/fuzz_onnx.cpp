@@ -3,13 +3,8 @@
 // mlpkit::Error or give a model whose architecture read_onnx_info reports alike, that survives
 // to_bytes → from_bytes bit for bit and predicts without crashing; never UB, never another exception.
 // The seed corpus holds graphs exported by torch.onnx.export (tests/fuzz/make_onnx_seeds.py).
-#include <unistd.h>
-
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <string>
-#include <vector>
 
 #include "fuzz_model_input.hpp"
 #include "fuzz_support.hpp"
@@ -20,54 +15,22 @@ using namespace mlpkit;
 namespace {
 
 template <class T>
-void check_imported(const Model<T>& model, const ModelLoadOptions& options) {
-  const Model<T> again = Model<T>::from_bytes(model.to_bytes(), options);
-  const auto theta = model.network().parameters(), back = again.network().parameters();
-  MLPKIT_FUZZ_CHECK(again.network().config().dims == model.network().config().dims, "round trip changed dims");
-  MLPKIT_FUZZ_CHECK(back.size() == theta.size() && std::memcmp(back.data(), theta.data(), theta.size_bytes()) == 0,
-                    "round trip changed θ");
-  const std::size_t inputs = model.network().config().dims.front();
-  const std::vector<T> x(inputs * 2, T(0.5));
-  (void)model.predict({x.data(), inputs, 2, 2});
-}
-
-template <class T>
-void import_through_file(const std::string& bytes, const ModelLoadOptions& options) {
-  const std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("mlpkit_fuzz_onnx_" + std::to_string(::getpid()) + ".onnx");
-  {
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+void import(const fuzz::ModelFuzzInput& in) {
+  if (!in.through_file) {
+    (void)fuzz::check_round_trip(import_onnx_bytes<T>(in.bytes, in.options), in.options);
+    return;
   }
-  try {
+  fuzz::with_file(in.bytes, "mlpkit_fuzz_onnx_", ".onnx", [&](const std::filesystem::path& path) {
     const ModelFileInfo info = read_onnx_info(path);
-    const Model<T> model = import_onnx<T>(path, options);
+    const Model<T> model = import_onnx<T>(path, in.options);
     MLPKIT_FUZZ_CHECK(info.config.dims == model.network().config().dims, "read_onnx_info and import_onnx disagree on dims");
     MLPKIT_FUZZ_CHECK(info.config.loss == model.network().config().loss, "read_onnx_info and import_onnx disagree on the loss");
-    check_imported(model, options);
-  } catch (const Error&) {
-    std::filesystem::remove(path);
-    throw;
-  }
-  std::filesystem::remove(path);
-}
-
-template <class T>
-void import(const std::string& bytes, const ModelLoadOptions& options, bool through_file) {
-  try {
-    if (through_file)
-      import_through_file<T>(bytes, options);
-    else
-      check_imported(import_onnx_bytes<T>(bytes, options), options);
-  } catch (const Error&) {
-    // The documented outcome for bytes that are no ONNX model or a graph mlpkit does not import.
-  }
+    (void)fuzz::check_round_trip(model, in.options);
+  });
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const fuzz::ModelFuzzInput in = fuzz::model_fuzz_input(data, size);
-  in.as_float ? import<float>(in.bytes, in.options, in.through_file) : import<double>(in.bytes, in.options, in.through_file);
-  return 0;
+  return fuzz::read_model_input(data, size, [](auto zero, const fuzz::ModelFuzzInput& in) { import<decltype(zero)>(in); });
 }
