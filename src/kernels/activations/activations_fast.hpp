@@ -107,7 +107,8 @@ template <class Arch, class T>
 
 /** exp_split without the table remainder on AVX-512 (about 1 ULP; elsewhere exp_split itself). */
 template <class Arch, class T>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> exp_parts(const xsimd::batch<T, Arch>& v, const xsimd::batch<T, Arch>& v_lo,
+[[gnu::always_inline]]
+inline xsimd::batch<T, Arch> exp_parts(const xsimd::batch<T, Arch>& v, const xsimd::batch<T, Arch>& v_lo,
                                        xsimd::batch<T, Arch>& scale) {
   return exp_split<Arch, T, false>(v, v_lo, scale);
 }
@@ -117,8 +118,7 @@ template <class Arch, class T>
  * correction of t's rounding (G(t) amplifies it about 3×), with a·t·P rounded plainly and the
  * one-table exp on AVX-512.
  */
-// Not forced inline (nor gelu_tail): GCC keeps their many constants better in a called function than
-// in the loop (float, 4096, one thread: precise 1.45 → 1.65 G items/s, fast 3.1 → 3.35 called).
+// Not forced inline for float, flattened into the loop for double: see simd::gelu.
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
@@ -134,9 +134,11 @@ inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
 }
 
 /** x·σ(z) within 16 ULP: the precise argument z = hi + lo (σ amplifies its error by |z|), a plain division. */
-// Called, not forced inline, as gelu (float, 4096, one thread: 2.25 G items/s inlined, 2.93 called).
+// Forced inline with all its helpers, and the loop's lane lambda with it (float, 4096, one thread:
+// 2.3 → 2.9 G items/s; left to GCC, the helpers were calls in some builds and not in others).
 template <class Arch, class T>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu_tanh(const xsimd::batch<T, Arch>& x) {
+[[gnu::always_inline]]
+inline xsimd::batch<T, Arch> gelu_tanh(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
   const auto parts = gelu_tanh_exp(x, exp_parts<Arch, T>);
   // x < 0: x·e/(1 + e), scaled only at the end; otherwise x/(1 + e) with x itself, not the clamped xc:

@@ -27,7 +27,8 @@ namespace mlpkit::detail::simd {
 
 /** a·b = product + error exactly: the FMA, or Dekker's splitting where SSE2 has no FMA (|a·b| < 2^995). */
 template <class Arch, class T>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> two_product(const xsimd::batch<T, Arch>& a, const xsimd::batch<T, Arch>& b,
+[[gnu::always_inline]]
+inline xsimd::batch<T, Arch> two_product(const xsimd::batch<T, Arch>& a, const xsimd::batch<T, Arch>& b,
                                          xsimd::batch<T, Arch>& error) {
   using B = xsimd::batch<T, Arch>;
   const B product = opaque(B(a * b));
@@ -45,7 +46,8 @@ template <class Arch, class T>
 
 /** a + b = sum + error exactly, any order of magnitude (Knuth's TwoSum). */
 template <class Arch, class T>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> two_sum(const xsimd::batch<T, Arch>& a_in, const xsimd::batch<T, Arch>& b_in,
+[[gnu::always_inline]]
+inline xsimd::batch<T, Arch> two_sum(const xsimd::batch<T, Arch>& a_in, const xsimd::batch<T, Arch>& b_in,
                                      xsimd::batch<T, Arch>& error) {
   const auto a = opaque(a_in), b = opaque(b_in);
   const auto sum = a + b;
@@ -99,7 +101,8 @@ constexpr T gelu_a_limit() {
  * up to 2^20). hi·log2e must stay below 2^13 in magnitude (k·ln2_hi exact).
  */
 template <class Arch, class T, bool remainder = true>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> exp_split(const xsimd::batch<T, Arch>& hi, const xsimd::batch<T, Arch>& lo,
+[[gnu::always_inline]]
+inline xsimd::batch<T, Arch> exp_split(const xsimd::batch<T, Arch>& hi, const xsimd::batch<T, Arch>& lo,
                                        xsimd::batch<T, Arch>& scale) {
   using B = xsimd::batch<T, Arch>;
   if constexpr (is_avx512<Arch>) {
@@ -124,7 +127,8 @@ template <class Arch, class T, bool remainder = true>
 
 /** v scaled by the `scale` of exp_split: v·2^floor(scale) by vscalef on AVX-512, v·scale elsewhere. */
 template <class Arch, class T>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> apply_scale(const xsimd::batch<T, Arch>& v, const xsimd::batch<T, Arch>& scale) {
+[[gnu::always_inline]]
+inline xsimd::batch<T, Arch> apply_scale(const xsimd::batch<T, Arch>& v, const xsimd::batch<T, Arch>& scale) {
   if constexpr (is_avx512<Arch>) return ops::scale_by_pow2(v, scale);
   else return v * scale;
 }
@@ -161,8 +165,9 @@ inline GeluTail<Arch, T> gelu_tail(const xsimd::batch<T, Arch>& x) {
 }
 
 /** x·Φ(x) = x/2·erfc(−x/√2) within 4 ULP; gelu(−Inf) = −0, gelu(+Inf) = +Inf, NaN → NaN. */
-// Not forced inline (nor gelu_tail): GCC keeps their many constants better in a called function than
-// in the loop (float, 4096, one thread: precise 1.45 → 1.65 G items/s, fast 3.1 → 3.35 called).
+// Not forced inline (nor gelu_tail): for float GCC keeps their many constants better in a called
+// function than in the loop (float, 4096, one thread: precise 1.45 → 1.65 G items/s, fast 3.1 → 3.35
+// called). Double is flattened into the loop instead (activate_as: called, fast 0.98 → 0.85).
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
@@ -193,7 +198,8 @@ template <class Arch, class T>
 
 /** z = 2√(2/π)(x + 0.044715x³) as an unevaluated sum hi + lo (error about 2^−2p·|z|), and z' = dz/dx. */
 template <class Arch, class T>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu_tanh_argument(const xsimd::batch<T, Arch>& x, xsimd::batch<T, Arch>& lo,
+[[gnu::always_inline]]
+inline xsimd::batch<T, Arch> gelu_tanh_argument(const xsimd::batch<T, Arch>& x, xsimd::batch<T, Arch>& lo,
                                                 xsimd::batch<T, Arch>* slope = nullptr) {
   using B = xsimd::batch<T, Arch>;
   constexpr bool is_float = std::is_same_v<T, float>;
@@ -224,7 +230,8 @@ constexpr T gelu_tanh_x_limit() {  // beyond ±it σ(z) is exactly 1 or underflo
 
 /** gelu_tanh_argument of xc = x clamped to ±gelu_tanh_x_limit (NaN stays NaN). */
 template <class Arch, class T>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu_tanh_clamped_argument(const xsimd::batch<T, Arch>& x, xsimd::batch<T, Arch>& xc,
+[[gnu::always_inline]]
+inline xsimd::batch<T, Arch> gelu_tanh_clamped_argument(const xsimd::batch<T, Arch>& x, xsimd::batch<T, Arch>& xc,
                                                         xsimd::batch<T, Arch>& lo,
                                                         xsimd::batch<T, Arch>* slope = nullptr) {
   using B = xsimd::batch<T, Arch>;
@@ -259,7 +266,8 @@ template <class Arch, class T, class Exp>
 
 /** exp_split as the `exp` of gelu_tanh_exp. */
 template <class Arch, class T>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> exp_split_of(const xsimd::batch<T, Arch>& hi, const xsimd::batch<T, Arch>& lo,
+[[gnu::always_inline]]
+inline xsimd::batch<T, Arch> exp_split_of(const xsimd::batch<T, Arch>& hi, const xsimd::batch<T, Arch>& lo,
                                           xsimd::batch<T, Arch>& scale) {
   return exp_split(hi, lo, scale);
 }
