@@ -155,36 +155,12 @@ template <class Arch, class T>
   }
 }
 
-/**
- * e^(v + v_lo) = m·2^scale (AVX-512: scale is the exponent, applied by vscalef) or m·scale (elsewhere:
- * exp_split's power of two) for v ≤ 0 of any size and |v_lo| ≪ 1, m normal: applying the scale last
- * makes a product of m round once into the subnormals. AVX-512 uses the one-table exp above.
- */
+/** exp_split without the table remainder on AVX-512 (about 1 ULP; elsewhere exp_split itself). */
 template <class Arch, class T>
+[[gnu::always_inline]]
 inline xsimd::batch<T, Arch> exp_parts(const xsimd::batch<T, Arch>& v, const xsimd::batch<T, Arch>& v_lo,
                                        xsimd::batch<T, Arch>& scale) {
-  using B = xsimd::batch<T, Arch>;
-  if constexpr (is_avx512<Arch>) {
-    constexpr T n = std::is_same_v<T, float> ? T(16) : T(8);
-    const B shift(shifter<T>() / n);
-    const B ks = fmadd(v, B(kLog2e<T>), shift);
-    scale = ks - shift;  // k = m + j/n; k·ln2_hi stays exact for the |k| < 2^13 that occur here
-    const B r = fnmadd(scale, B(ln2_lo<T>()), fnmadd(scale, B(ln2_hi<T>()), v)) + v_lo;
-    const B hi = exp2_fraction_table<Arch, T, false>(ks);
-    return fmadd(hi, fmadd(r * r, exp_table_tail(r), r), hi);
-  } else {
-    return exp_split(v, v_lo, scale);
-  }
-}
-
-/** v scaled by the scale of exp_parts. */
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> apply_scale(const xsimd::batch<T, Arch>& v, const xsimd::batch<T, Arch>& scale) {
-  if constexpr (is_avx512<Arch>) {
-    return ops::scale_by_pow2(v, scale);  // v·2^floor(scale)
-  } else {
-    return v * scale;
-  }
+  return exp_split<Arch, T, false>(v, v_lo, scale);
 }
 
 /**
@@ -192,8 +168,7 @@ inline xsimd::batch<T, Arch> apply_scale(const xsimd::batch<T, Arch>& v, const x
  * correction of t's rounding (G(t) amplifies it about 3×), with a·t·P rounded plainly and the
  * one-table exp on AVX-512.
  */
-// Not forced inline (nor gelu_tail): GCC keeps their many constants better in a called function than
-// in the loop (float, 4096, one thread: precise 1.45 → 1.65 G items/s, fast 3.1 → 3.35 called).
+// Not forced inline for float, flattened into the loop for double: see simd::gelu.
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
@@ -209,15 +184,19 @@ inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
 }
 
 /** x·σ(z) within 16 ULP: the precise argument z = hi + lo (σ amplifies its error by |z|), a plain division. */
-// Called, not forced inline, as gelu (float, 4096, one thread: 2.25 G items/s inlined, 2.93 called).
+// Forced inline with all its helpers, and the loop's lane lambda with it (float, 4096, one thread:
+// 2.3 → 2.9 G items/s; left to GCC, the helpers were calls in some builds and not in others).
 template <class Arch, class T>
+[[gnu::always_inline]]
 inline xsimd::batch<T, Arch> gelu_tanh(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
-  const auto [xc, negative, m, scale] = gelu_tanh_exp(x, exp_parts<Arch, T>);
-  // x ≥ 0: x/(1 + e); x < 0: x·e/(1 + e), e = m·scale, scaled only at the end.
-  const B quotient = xsimd::select(negative, xc * m, xc) / (T(1) + apply_scale(m, scale));
-  const B y = xsimd::select(negative, apply_scale(quotient, scale), quotient);
-  return xsimd::select(xsimd::isnan(x) || x > B(gelu_tanh_x_limit<T>()), x, y);
+  const auto parts = gelu_tanh_exp(x, exp_parts<Arch, T>);
+  // x < 0: x·e/(1 + e), scaled only at the end; otherwise x/(1 + e) with x itself, not the clamped xc:
+  // beyond the limit e is 0 and the quotient x (+Inf included), and NaN stays NaN, with no final select.
+  // (z < 0 exactly where x < 0, −0 included; x < 0 is false for NaN, whatever the clamp made of it.)
+  const auto negative = x < B(T(0));
+  const B quotient = xsimd::select(negative, parts.xc * parts.m, x) / (T(1) + apply_scale(parts.m, parts.scale));
+  return xsimd::select(negative, apply_scale(quotient, parts.scale), quotient);
 }
 
 }  // namespace mlpkit::detail::simd::fast

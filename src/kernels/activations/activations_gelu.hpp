@@ -21,11 +21,13 @@
 #include <type_traits>
 
 #include "kernels/activations/activations_math.hpp"
+#include "kernels/activations/activations_sigmoid_tanh.hpp"
 
 namespace mlpkit::detail::simd {
 
 /** a·b = product + error exactly: the FMA, or Dekker's splitting where SSE2 has no FMA (|a·b| < 2^995). */
 template <class Arch, class T>
+[[gnu::always_inline]]
 inline xsimd::batch<T, Arch> two_product(const xsimd::batch<T, Arch>& a, const xsimd::batch<T, Arch>& b,
                                          xsimd::batch<T, Arch>& error) {
   using B = xsimd::batch<T, Arch>;
@@ -44,6 +46,7 @@ inline xsimd::batch<T, Arch> two_product(const xsimd::batch<T, Arch>& a, const x
 
 /** a + b = sum + error exactly, any order of magnitude (Knuth's TwoSum). */
 template <class Arch, class T>
+[[gnu::always_inline]]
 inline xsimd::batch<T, Arch> two_sum(const xsimd::batch<T, Arch>& a_in, const xsimd::batch<T, Arch>& b_in,
                                      xsimd::batch<T, Arch>& error) {
   const auto a = opaque(a_in), b = opaque(b_in);
@@ -89,20 +92,45 @@ constexpr T gelu_a_limit() {
 }
 
 /**
- * e^(hi + lo) = m·scale for hi ≤ 0 (|lo| ≪ 1), with m normal and scale = 2^k2 a normal power of two, so
- * m times a moderate factor, then times scale, rounds once into the subnormals. Below −120 (float) /
- * −760 (double) the result is 0 to any factor up to 2^20.
+ * e^(hi + lo) = m·2^scale for hi ≤ 0 (|lo| ≪ 1), m normal, the power of two applied last by apply_scale,
+ * so that m times a moderate factor, then scaled, rounds once into the subnormals.
+ * AVX-512: the table exp (2^(j/N) by one permute, N = 16 float / 8 double) with `scale` the exponent
+ * k = m + j/N that vscalef floors, about 0.51 ULP with the table of what 2^(j/N)'s rounding dropped
+ * (`remainder`, the precise tier), about 1 ULP without. Elsewhere Cody–Waite with the Taylor tail and
+ * `scale` = 2^k2 a normal power of two (below −120 float / −760 double the result is 0 to any factor
+ * up to 2^20). hi·log2e must stay below 2^13 in magnitude (k·ln2_hi exact).
  */
-template <class Arch, class T>
+template <class Arch, class T, bool remainder = true>
+[[gnu::always_inline]]
 inline xsimd::batch<T, Arch> exp_split(const xsimd::batch<T, Arch>& hi, const xsimd::batch<T, Arch>& lo,
                                        xsimd::batch<T, Arch>& scale) {
   using B = xsimd::batch<T, Arch>;
-  const B clamped = xsimd::max(hi, B(std::is_same_v<T, float> ? T(-120) : T(-760)));
-  B k;
-  const B r = reduce_ln2(clamped, k) + lo;
-  const B k1 = xsimd::max(k, B(std::is_same_v<T, float> ? T(-64) : T(-512)));
-  scale = pow2_integral(k - k1);
-  return scaled_exp_reduced(r, pow2_integral(k1));
+  if constexpr (is_avx512<Arch>) {
+    constexpr T n = std::is_same_v<T, float> ? T(16) : T(8);
+    const B shift(shifter<T>() / n);
+    const B ks = fmadd(hi, B(kLog2e<T>), shift);
+    scale = ks - shift;  // k = m + j/n; k·ln2_hi stays exact for the |k| < 2^13 that occur here
+    const B r = fnmadd(scale, B(ln2_lo<T>()), fnmadd(scale, B(ln2_hi<T>()), hi)) + lo;
+    const B w = fmadd(r * r, exp_table_tail(r), r);
+    const B table = exp2_fraction_table<Arch, T, false>(ks);
+    if constexpr (remainder) return table + fmadd(table, w, exp2_fraction_table<Arch, T, true>(ks));
+    else return fmadd(table, w, table);
+  } else {
+    const B clamped = xsimd::max(hi, B(std::is_same_v<T, float> ? T(-120) : T(-760)));
+    B k;
+    const B r = reduce_ln2(clamped, k) + lo;
+    const B k1 = xsimd::max(k, B(std::is_same_v<T, float> ? T(-64) : T(-512)));
+    scale = pow2_integral(k - k1);
+    return scaled_exp_reduced(r, pow2_integral(k1));
+  }
+}
+
+/** v scaled by the `scale` of exp_split: v·2^floor(scale) by vscalef on AVX-512, v·scale elsewhere. */
+template <class Arch, class T>
+[[gnu::always_inline]]
+inline xsimd::batch<T, Arch> apply_scale(const xsimd::batch<T, Arch>& v, const xsimd::batch<T, Arch>& scale) {
+  if constexpr (is_avx512<Arch>) return ops::scale_by_pow2(v, scale);
+  else return v * scale;
 }
 
 /** The shared part of gelu and its derivative for one batch. */
@@ -112,7 +140,7 @@ struct GeluTail {
   xsimd::batch<T, Arch> t;           // 1/(1 + a/4) rounded
   xsimd::batch<T, Arch> p;           // P(t): G(a) = Φ(−a)·e^(a²/2) ≈ t·P(t)
   xsimd::batch<T, Arch> correction;  // G(a) = t·P(t)·(1 + correction) corrects t's rounding
-  xsimd::batch<T, Arch> m;           // e^(−a²/2) = m·scale
+  xsimd::batch<T, Arch> m;           // e^(−a²/2) = apply_scale(m, scale)
   xsimd::batch<T, Arch> scale;
 };
 
@@ -137,8 +165,9 @@ inline GeluTail<Arch, T> gelu_tail(const xsimd::batch<T, Arch>& x) {
 }
 
 /** x·Φ(x) = x/2·erfc(−x/√2) within 4 ULP; gelu(−Inf) = −0, gelu(+Inf) = +Inf, NaN → NaN. */
-// Not forced inline (nor gelu_tail): GCC keeps their many constants better in a called function than
-// in the loop (float, 4096, one thread: precise 1.45 → 1.65 G items/s, fast 3.1 → 3.35 called).
+// Not forced inline (nor gelu_tail): for float GCC keeps their many constants better in a called
+// function than in the loop (float, 4096, one thread: precise 1.45 → 1.65 G items/s, fast 3.1 → 3.35
+// called). Double is flattened into the loop instead (activate_as: called, fast 0.98 → 0.85).
 template <class Arch, class T>
 inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
@@ -149,7 +178,7 @@ inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   const B at = two_product(tail.a, tail.t, at_lo);
   const B v = two_product(at, tail.p, v_lo);
   const B low = fmadd(at_lo, tail.p, fmadd(v, tail.correction, v_lo));
-  const B tail_product = fmadd(v, tail.m, low * tail.m) * tail.scale;
+  const B tail_product = apply_scale(fmadd(v, tail.m, low * tail.m), tail.scale);
   // |x|·Φ(−|x|) ≥ 0, but where it underflows the rounding of low can leave −0 (clang contracts the
   // terms otherwise than GCC): setting the sign bit gives −tail_product, and −0 for gelu(x ≪ 0), alike.
   return xsimd::select(x < B(T(0)), tail_product | B(-T(0)), x - tail_product);
@@ -162,13 +191,14 @@ template <class Arch, class T>
   const auto tail = gelu_tail(x);
   const T inv_sqrt_2pi = std::is_same_v<T, float> ? T(0.398942292F) : T(0.3989422804014327);
   const B g = tail.t * tail.p;
-  const B part = (fnmadd(tail.a, B(inv_sqrt_2pi), fmadd(g, tail.correction, g)) * tail.m) * tail.scale;
+  const B part = apply_scale(fnmadd(tail.a, B(inv_sqrt_2pi), fmadd(g, tail.correction, g)) * tail.m, tail.scale);
   const B derivative = xsimd::select(x < B(T(0)), part, T(1) - part);
   return xsimd::select(xsimd::isnan(x), x, dy * derivative);
 }
 
 /** z = 2√(2/π)(x + 0.044715x³) as an unevaluated sum hi + lo (error about 2^−2p·|z|), and z' = dz/dx. */
 template <class Arch, class T>
+[[gnu::always_inline]]
 inline xsimd::batch<T, Arch> gelu_tanh_argument(const xsimd::batch<T, Arch>& x, xsimd::batch<T, Arch>& lo,
                                                 xsimd::batch<T, Arch>* slope = nullptr) {
   using B = xsimd::batch<T, Arch>;
@@ -200,6 +230,7 @@ constexpr T gelu_tanh_x_limit() {  // beyond ±it σ(z) is exactly 1 or underflo
 
 /** gelu_tanh_argument of xc = x clamped to ±gelu_tanh_x_limit (NaN stays NaN). */
 template <class Arch, class T>
+[[gnu::always_inline]]
 inline xsimd::batch<T, Arch> gelu_tanh_clamped_argument(const xsimd::batch<T, Arch>& x, xsimd::batch<T, Arch>& xc,
                                                         xsimd::batch<T, Arch>& lo,
                                                         xsimd::batch<T, Arch>* slope = nullptr) {
@@ -213,7 +244,7 @@ template <class Arch, class T>
 struct GeluTanhExp {
   xsimd::batch<T, Arch> xc;                // x clamped to ±gelu_tanh_x_limit
   xsimd::batch_bool<T, Arch> negative;     // z < 0
-  xsimd::batch<T, Arch> m;                 // e^(−|z|) = m·scale, m normal
+  xsimd::batch<T, Arch> m;                 // e^(−|z|) = apply_scale(m, scale), m normal
   xsimd::batch<T, Arch> scale;
 };
 
@@ -235,6 +266,7 @@ template <class Arch, class T, class Exp>
 
 /** exp_split as the `exp` of gelu_tanh_exp. */
 template <class Arch, class T>
+[[gnu::always_inline]]
 inline xsimd::batch<T, Arch> exp_split_of(const xsimd::batch<T, Arch>& hi, const xsimd::batch<T, Arch>& lo,
                                           xsimd::batch<T, Arch>& scale) {
   return exp_split(hi, lo, scale);
@@ -246,11 +278,11 @@ template <class Arch, class T>
   using B = xsimd::batch<T, Arch>;
   // e = e^(−|z|) = m·scale; x ≥ 0: x/(1 + e); x < 0: x·e/(1 + e), scaled by 2^k2 only at the end.
   const auto [xc, negative, m, scale] = gelu_tanh_exp(x, exp_split_of<Arch, T>);
-  const B e = m * scale;
+  const B e = apply_scale(m, scale);
   const B zero(T(0));
   const B numerator = xsimd::select(negative, xc * m, xc);
   const B quotient = divide_by_sum(numerator, zero, B(T(1)), e, zero);
-  const B y = xsimd::select(negative, quotient * scale, quotient);
+  const B y = xsimd::select(negative, apply_scale(quotient, scale), quotient);
   // Beyond the limit σ(z) is exactly 1 (and +Inf must not meet the remainder of divide_by_sum).
   return xsimd::select(xsimd::isnan(x) || x > B(gelu_tanh_x_limit<T>()), x, y);
 }
@@ -262,13 +294,13 @@ template <class Arch, class T>
   using B = xsimd::batch<T, Arch>;
   B slope;
   const auto [xc, negative, m, scale] = gelu_tanh_exp(x, exp_split_of<Arch, T>, &slope);
-  const B e = m * scale;
+  const B e = apply_scale(m, scale);
   const B d = T(1) + e;
   const B x_slope = xc * slope;
   // z < 0: σ = e/d, 1 − σ = 1/d: e(d + x·z')/d²;  z ≥ 0: σ = 1/d, 1 − σ = e/d: (d + x·z'·e)/d².
   const B numerator = xsimd::select(negative, m * (d + x_slope), fmadd(x_slope, e, d));
   const B quotient = numerator / (d * d);
-  const B derivative = xsimd::select(negative, quotient * scale, quotient);
+  const B derivative = xsimd::select(negative, apply_scale(quotient, scale), quotient);
   return xsimd::select(xsimd::isnan(x), x, dy * derivative);
 }
 

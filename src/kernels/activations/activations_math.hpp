@@ -52,7 +52,9 @@ inline xsimd::batch<T, Arch> horner_even_odd(const xsimd::batch<T, Arch>& t, con
     high = fmadd(high, t2, B(highest_first[i]));
     low = fmadd(low, t2, B(highest_first[i + 1]));
   }
-  if constexpr (N % 2 == 1) return fmadd(high, t2, B(highest_first[N - 1])) + t * low;
+  // One explicit FMA to finish: left as a product and a sum, GCC contracted them in some inlined copies
+  // and not in others, so the epilogue and activation_forward differed in the last bit.
+  if constexpr (N % 2 == 1) return fmadd(t, low, fmadd(high, t2, B(highest_first[N - 1])));
   else return fmadd(high, t, low);
 }
 

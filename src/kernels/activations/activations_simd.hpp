@@ -19,6 +19,13 @@
 
 namespace mlpkit::detail::simd {
 
+/** gelu of the tier with everything it calls inlined (double: see activate_as). */
+template <class Arch, class T, bool fast>
+[[gnu::always_inline, gnu::flatten]] inline xsimd::batch<T, Arch> gelu_flattened(const xsimd::batch<T, Arch>& x) {
+  if constexpr (fast) return fast::gelu(x);
+  else return simd::gelu(x);
+}
+
 /**
  * f(x) lane by lane for an f and tier fixed at compile time: the body of activation_forward's loops,
  * always inlined there (through activate's run-time switch GCC kept it out of line, and sigmoid and
@@ -39,7 +46,8 @@ template <class Arch, class T, Activation f, Accuracy accuracy>
     if constexpr (fast) return fast::tanh(x);
     else return simd::tanh(x);
   } else if constexpr (f == Activation::gelu) {
-    if constexpr (fast) return fast::gelu(x);
+    if constexpr (std::is_same_v<T, double>) return gelu_flattened<Arch, T, fast>(x);
+    else if constexpr (fast) return fast::gelu(x);
     else return simd::gelu(x);
   } else if constexpr (f == Activation::gelu_tanh) {
     if constexpr (fast) return fast::gelu_tanh(x);
@@ -209,7 +217,8 @@ void forward(Activation f, const T* x, T* y, std::size_t n, T slope, bool stream
     // The AVX-512 fast float tanh (15 operations, a division last) gains from four in flight.
     constexpr bool four = decltype(kind)::value == Activation::tanh && accuracy == Accuracy::fast &&
                           std::is_same_v<T, float> && is_avx512<Arch>;
-    elementwise<Arch, T, branchy ? 1 : four ? 4 : 2>(x, none, y, n, [slope](const B& v, const B&) {
+    constexpr std::size_t unroll = branchy ? 1 : four ? 4 : 2;
+    elementwise<Arch, T, unroll>(x, none, y, n, [slope](const B& v, const B&) __attribute__((always_inline)) {
       return activate_as<Arch, T, decltype(kind)::value, accuracy>(v, slope);
     }, stream);
   };
@@ -231,7 +240,7 @@ template <class Arch, class T>
   using B = xsimd::batch<T, Arch>;
   if (f == Activation::identity) return;
   const auto in_tier = [&](auto kind, auto accuracy) {
-    const auto lane = [slope](const B& v, const B&) {
+    const auto lane = [slope](const B& v, const B&) __attribute__((always_inline)) {
       return activate_as<Arch, T, decltype(kind)::value, decltype(accuracy)::value>(v, slope);
     };
     for (std::size_t i = 0; i < rows; ++i) elementwise<Arch, T, 1>(z + i * ld, nullptr, z + i * ld, cols, lane);
