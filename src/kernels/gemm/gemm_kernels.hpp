@@ -56,7 +56,7 @@ struct StridedOperand {
  * x(l, p)·y(p, s) + beta·C(l, s) + bias) for l < long_n, s < short_n ≤ max_short. C(l, s) is
  * c[l·c_l + s·c_s] (C itself, or Cᵀ when the short dimension is C's rows); the bias is indexed by l
  * (bias_along_long) or by s. Either x.cs = 1 (dot form) or x.rs = 1 (axpy form); the dot form
- * needs y.rs = 1 as well (the driver packs y otherwise).
+ * reads y in any layout (the kernel packs it per call).
  */
 template <class T>
 struct SkinnyProblem {
