@@ -124,11 +124,7 @@ template <class Arch, class T, std::size_t R, std::size_t J>
 void dot_tile(std::size_t k, const T* const (&x)[R], const T* const (&y)[J], std::size_t rows, T* z, std::size_t ld_z) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
-  B acc[R][J];
-#pragma GCC unroll 8
-  for (std::size_t r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (std::size_t j = 0; j < J; ++j) acc[r][j] = B(T(0));
+  B acc[R][J]{};  // value-initialized: zeros
   const auto step = [&](const T* const (&xs)[R], const T* const (&ys)[J], std::size_t p) __attribute__((always_inline)) {
     B yv[J];
 #pragma GCC unroll 4
@@ -194,11 +190,7 @@ template <class Arch, class T, std::size_t V, std::size_t J>
 void axpy_block(const SkinnyProblem<T>& pr, std::size_t s0, const T* x, std::size_t lanes, T* z, std::size_t ld_z) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
-  B acc[J][V];
-#pragma GCC unroll 4
-  for (std::size_t j = 0; j < J; ++j)
-#pragma GCC unroll 8
-    for (std::size_t v = 0; v < V; ++v) acc[j][v] = B(T(0));
+  B acc[J][V]{};  // value-initialized: zeros
   const T* y = pr.y.data + s0 * pr.y.cs;
   for (std::size_t p = 0; p < pr.k; ++p) {
     const T* xp = x + p * pr.x.cs;

@@ -17,9 +17,6 @@
 
 namespace mlpkit::detail::gemm_simd {
 
-/** Short columns per pass of the quad form (one per 128-bit quarter of a float vector). */
-constexpr std::size_t kQuadColumns = 4;
-
 /**
  * Packs columns (AVX-512 only, like the rest of this file) [s0, s0 + cols) of y (cols ≤ 4) into quads: q[(p / 4)·16 + j·4 + p % 4] = y(p, s0 + j),
  * zero past k (up to the next multiple of 4) and for j ≥ cols. q holds quad_elements(k) floats.
