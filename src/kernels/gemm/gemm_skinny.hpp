@@ -242,9 +242,10 @@ constexpr std::size_t kQuadMaxK = 128;
 // there). Returns the quads (null when no group takes the quad form).
 template <class Arch, class T>
 const T* pack_short_operand(SkinnyProblem<T>& pr) {
-  thread_local std::vector<T> buffer;
   const std::size_t quad_groups = kQuadDot<Arch, T> && pr.k <= kQuadMaxK ? pr.short_n / 4 + (pr.short_n % 4 == 3 ? 1 : 0) : 0;
   const bool transpose = pr.y.rs != 1 && pr.short_n > quad_groups * 4;
+  if (quad_groups == 0 && !transpose) return nullptr;  // y read in place (and no thread_local touched)
+  thread_local std::vector<T> buffer;
   const std::size_t quad_size = quad_groups * quad_elements(pr.k);
   buffer.resize(std::max(buffer.size(), quad_size + (transpose ? pr.short_n * pr.k : 0)));
   if constexpr (kQuadDot<Arch, T>)
