@@ -12,7 +12,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
-#include <vector>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/gemm/gemm_kernels.hpp"
@@ -236,28 +235,29 @@ template <class Arch, class T>
 constexpr bool kQuadDot = simd::ops::is_avx512<Arch> && std::is_same_v<T, float>;
 constexpr std::size_t kQuadMaxK = 128;
 
-// The dot form's short operand as its tiles read it, packed once per call into this thread's buffer:
-// the quad form's groups (group g at g·quad_elements(k)) and, where y's columns do not run along k
-// and some group takes dot_rows, all of y with its columns contiguous along k (pr.y then points
-// there). Returns the quads (null when no group takes the quad form).
+// Room for the quad form's groups: at most 4 of quad_elements(kQuadMaxK).
 template <class Arch, class T>
-const T* pack_short_operand(SkinnyProblem<T>& pr) {
+constexpr std::size_t kQuadRoom = kQuadDot<Arch, T> ? 4 * quad_elements(kQuadMaxK) : 0;
+
+// The dot form's short operand as its tiles read it, packed once per call into `room` (kQuadRoom +
+// max_kernel_pack elements): the quad form's groups (group g at g·quad_elements(k)) and, where y's
+// columns do not run along k (then short_n·k ≤ max_kernel_pack: the driver packed larger ones) and
+// some group takes dot_rows, all of y with its columns contiguous along k (pr.y then points there).
+// Returns the quads (null when no group takes the quad form).
+template <class Arch, class T>
+const T* pack_short_operand(SkinnyProblem<T>& pr, T* room) {
   const std::size_t quad_groups = kQuadDot<Arch, T> && pr.k <= kQuadMaxK ? pr.short_n / 4 + (pr.short_n % 4 == 3 ? 1 : 0) : 0;
   const bool transpose = pr.y.rs != 1 && pr.short_n > quad_groups * 4;
-  if (quad_groups == 0 && !transpose) return nullptr;  // y read in place (and no thread_local touched)
-  thread_local std::vector<T> buffer;
-  const std::size_t quad_size = quad_groups * quad_elements(pr.k);
-  buffer.resize(std::max(buffer.size(), quad_size + (transpose ? pr.short_n * pr.k : 0)));
   if constexpr (kQuadDot<Arch, T>)
     for (std::size_t g = 0; g < quad_groups; ++g)
-      pack_quads<Arch>(pr, g * 4, std::min<std::size_t>(4, pr.short_n - g * 4), buffer.data() + g * quad_elements(pr.k));
+      pack_quads<Arch>(pr, g * 4, std::min<std::size_t>(4, pr.short_n - g * 4), room + g * quad_elements(pr.k));
   if (transpose) {
-    T* packed = buffer.data() + quad_size;
+    T* packed = room + kQuadRoom<Arch, T>;
     for (std::size_t s = 0; s < pr.short_n; ++s)
       for (std::size_t p = 0; p < pr.k; ++p) packed[s * pr.k + p] = pr.y.data[p * pr.y.rs + s * pr.y.cs];
     pr.y = {packed, 1, pr.k};
   }
-  return quad_groups > 0 ? buffer.data() : nullptr;
+  return quad_groups > 0 ? room : nullptr;
 }
 
 // Short columns in groups of 4, 3, 2 or 1; fewer columns take more rows per tile so that at least
@@ -299,7 +299,8 @@ void skinny_columns(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, 
 template <class Arch, class T>
 void skinny_kernel(const SkinnyProblem<T>& problem, std::size_t l0, std::size_t l1) {
   SkinnyProblem<T> pr = problem;
-  const T* quads = pr.x.cs == 1 ? pack_short_operand<Arch, T>(pr) : nullptr;
+  alignas(64) T room[kQuadRoom<Arch, T> + SkinnyProblem<T>::max_kernel_pack];
+  const T* quads = pr.x.cs == 1 ? pack_short_operand<Arch, T>(pr, room) : nullptr;
   alignas(64) T z[kSkinnyChunk * SkinnyProblem<T>::max_short];
   for (std::size_t l = l0; l < l1; l += kSkinnyChunk) {
     const std::size_t len = std::min(kSkinnyChunk, l1 - l);
