@@ -312,8 +312,8 @@ void skinny_chunks(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, s
 
 template <class Arch, class T>
 void skinny_kernel(const SkinnyProblem<T>& problem, std::size_t l0, std::size_t l1) {
-  // The axpy form, and a dot form with nothing to pack (one column along k: W·x), skip the
-  // packing room: 64×1×64 ran ~15 % slower with it on the stack.
+  // The axpy form, and a dot form with nothing to pack (W·x with x contiguous), run without the
+  // packing room on the stack.
   const bool quads = kQuadDot<Arch, T> && problem.k <= kQuadMaxK && problem.short_n >= 3;
   if (problem.x.cs != 1 || (!quads && problem.y.rs == 1)) return skinny_chunks<Arch, T>(problem, nullptr, l0, l1);
   SkinnyProblem<T> pr = problem;
