@@ -19,7 +19,7 @@ using namespace mlpkit;
 namespace {
 
 constexpr Trans kTrans[] = {Trans::no, Trans::yes};
-constexpr std::size_t kShort[] = {1, 2, 3, 15, 16, 17};
+constexpr std::size_t kShort[] = {1, 2, 3, 4, 15, 16, 17};  // 4: one whole group of the quad form
 constexpr auto kActivations = enum_values<Activation>();
 
 using test::Stored;

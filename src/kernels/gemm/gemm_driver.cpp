@@ -92,9 +92,9 @@ bool gemm_skinny(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedO
     pr.c_l = 1, pr.c_s = ldc, pr.pre_l = 1, pr.pre_s = pre.ld;
   }
   if (pr.x.cs != 1 && pr.x.rs != 1) return false;
-  if (pr.x.cs == 1 && pr.y.rs != 1) {
+  if (pr.x.cs == 1 && pr.y.rs != 1 && pr.short_n * k > SkinnyProblem<T>::max_kernel_pack) {
     // The dot form reads each short column along k: pack them (short_n·k elements, a fraction
-    // 1/long_n of the work).
+    // 1/long_n of the work). Smaller ones the kernel packs itself, vectorized.
     T* packed = thread_buffer<T>(2, pr.short_n * k);
     for (std::size_t s = 0; s < pr.short_n; ++s)
       for (std::size_t p = 0; p < k; ++p) packed[s * k + p] = pr.y.data[p * pr.y.rs + s * pr.y.cs];

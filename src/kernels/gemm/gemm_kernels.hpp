@@ -56,11 +56,13 @@ struct StridedOperand {
  * x(l, p)·y(p, s) + beta·C(l, s) + bias) for l < long_n, s < short_n ≤ max_short. C(l, s) is
  * c[l·c_l + s·c_s] (C itself, or Cᵀ when the short dimension is C's rows); the bias is indexed by l
  * (bias_along_long) or by s. Either x.cs = 1 (dot form) or x.rs = 1 (axpy form); the dot form
- * needs y.rs = 1 as well (the driver packs y otherwise).
+ * reads y with its columns along k: the driver packs them so where y.rs ≠ 1 and short_n·k is above
+ * max_kernel_pack; below, the kernel packs y itself.
  */
 template <class T>
 struct SkinnyProblem {
   static constexpr std::size_t max_short = 16;
+  static constexpr std::size_t max_kernel_pack = 2048;  ///< most short_n·k the dot form packs on its stack
   std::size_t long_n, short_n, k;
   StridedOperand<T> x, y;
   T alpha, beta;

@@ -16,6 +16,7 @@
 
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
+#include "kernels/gemm/gemm_skinny_quad.hpp"
 
 namespace mlpkit::detail::gemm_simd {
 
@@ -122,11 +123,7 @@ template <class Arch, class T, std::size_t R, std::size_t J>
 void dot_tile(std::size_t k, const T* const (&x)[R], const T* const (&y)[J], std::size_t rows, T* z, std::size_t ld_z) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
-  B acc[R][J];
-#pragma GCC unroll 8
-  for (std::size_t r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (std::size_t j = 0; j < J; ++j) acc[r][j] = B(T(0));
+  B acc[R][J]{};  // value-initialized: zeros
   const auto step = [&](const T* const (&xs)[R], const T* const (&ys)[J], std::size_t p) __attribute__((always_inline)) {
     B yv[J];
 #pragma GCC unroll 4
@@ -192,11 +189,7 @@ template <class Arch, class T, std::size_t V, std::size_t J>
 void axpy_block(const SkinnyProblem<T>& pr, std::size_t s0, const T* x, std::size_t lanes, T* z, std::size_t ld_z) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
-  B acc[J][V];
-#pragma GCC unroll 4
-  for (std::size_t j = 0; j < J; ++j)
-#pragma GCC unroll 8
-    for (std::size_t v = 0; v < V; ++v) acc[j][v] = B(T(0));
+  B acc[J][V]{};  // value-initialized: zeros
   const T* y = pr.y.data + s0 * pr.y.cs;
   for (std::size_t p = 0; p < pr.k; ++p) {
     const T* xp = x + p * pr.x.cs;
@@ -234,13 +227,54 @@ void axpy_rows(const SkinnyProblem<T>& pr, std::size_t s0, std::size_t l0, std::
     axpy_block<Arch, T, 1, J>(pr, s0, pr.x.data + (l0 + l) * pr.x.rs, std::min(W, len - l), z + l, ld_z);
 }
 
-// Short columns in groups of 4, 3, 2 or 1; fewer columns take more rows per tile so that at least
-// 8 independent accumulator chains hide the FMA latency.
+// Whether groups of 3–4 short columns of the dot form take the quad form (gemm_skinny_quad.hpp):
+// AVX-512 float up to kQuadMaxK. Measured one thread against dot_rows (docs/tuning.md): 64×4×64
+// 627 → 442 ns, but 256×4×256 4.3 → 5.0 µs, where A streams from L2 and the in-register broadcasts
+// cost more than the reduction they save.
 template <class Arch, class T>
-void skinny_columns(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, T* z, std::size_t ld_z) {
+constexpr bool kQuadDot = simd::ops::is_avx512<Arch> && std::is_same_v<T, float>;
+constexpr std::size_t kQuadMaxK = 128;
+
+// Room for the quad form's groups: at most 4 of quad_elements(kQuadMaxK).
+template <class Arch, class T>
+constexpr std::size_t kQuadRoom = kQuadDot<Arch, T> ? 4 * quad_elements(kQuadMaxK) : 0;
+
+// The dot form's short operand as its tiles read it, packed once per call into `room` (kQuadRoom +
+// max_kernel_pack elements): the quad form's groups (group g at g·quad_elements(k)) and, where y's
+// columns do not run along k (then short_n·k ≤ max_kernel_pack: the driver packed larger ones) and
+// some group takes dot_rows, all of y with its columns contiguous along k (pr.y then points there).
+// Returns the quads (null when no group takes the quad form).
+template <class Arch, class T>
+const T* pack_short_operand(SkinnyProblem<T>& pr, T* room) {
+  const std::size_t quad_groups = kQuadDot<Arch, T> && pr.k <= kQuadMaxK ? pr.short_n / 4 + (pr.short_n % 4 == 3 ? 1 : 0) : 0;
+  const bool transpose = pr.y.rs != 1 && pr.short_n > quad_groups * 4;
+  if constexpr (kQuadDot<Arch, T>)
+    for (std::size_t g = 0; g < quad_groups; ++g)
+      pack_quads<Arch>(pr, g * 4, std::min<std::size_t>(4, pr.short_n - g * 4), room + g * quad_elements(pr.k));
+  if (transpose) {
+    T* packed = room + kQuadRoom<Arch, T>;
+    for (std::size_t s = 0; s < pr.short_n; ++s)
+      for (std::size_t p = 0; p < pr.k; ++p) packed[s * pr.k + p] = pr.y.data[p * pr.y.rs + s * pr.y.cs];
+    pr.y = {packed, 1, pr.k};
+  }
+  return quad_groups > 0 ? room : nullptr;
+}
+
+// Short columns in groups of 4, 3, 2 or 1; fewer columns take more rows per tile so that at least
+// 8 independent accumulator chains hide the FMA latency. `quads`: the dot form's packed quad groups.
+template <class Arch, class T>
+void skinny_columns(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, std::size_t len, T* z, std::size_t ld_z) {
   const bool dot = pr.x.cs == 1;
   for (std::size_t s0 = 0; s0 < pr.short_n;) {
     const std::size_t left = pr.short_n - s0;
+    if constexpr (kQuadDot<Arch, T>) {
+      if (quads != nullptr && left >= 3) {
+        const std::size_t cols = std::min<std::size_t>(4, left);
+        quad_rows<Arch, 8>(pr, quads + s0 / 4 * quad_elements(pr.k), s0, cols, l0, len, z, ld_z);
+        s0 += cols;
+        continue;
+      }
+    }
     if (!dot && left >= 8) {
       // 8 columns a pass in the axpy form (Aᵀ·B at batch 8–16): 16 accumulators, and the long
       // operand read half as often as by passes of 4.
@@ -262,17 +296,30 @@ void skinny_columns(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len,
   }
 }
 
+// The chunks of [l0, l1): products into z, then the store.
 template <class Arch, class T>
-void skinny_kernel(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t l1) {
+void skinny_chunks(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, std::size_t l1) {
   alignas(64) T z[kSkinnyChunk * SkinnyProblem<T>::max_short];
   for (std::size_t l = l0; l < l1; l += kSkinnyChunk) {
     const std::size_t len = std::min(kSkinnyChunk, l1 - l);
     // The store reads whole vectors of z: lanes past len hold zeros, not stale values.
     if (len % Batch<Arch, T>::size != 0)
       for (std::size_t s = 0; s < pr.short_n; ++s) std::fill(z + s * kSkinnyChunk + len, z + (s + 1) * kSkinnyChunk, T(0));
-    skinny_columns<Arch, T>(pr, l, len, z, kSkinnyChunk);
+    skinny_columns<Arch, T>(pr, quads, l, len, z, kSkinnyChunk);
     finish_chunk<Arch, T>(pr, l, len, z, kSkinnyChunk);
   }
+}
+
+template <class Arch, class T>
+void skinny_kernel(const SkinnyProblem<T>& problem, std::size_t l0, std::size_t l1) {
+  // The axpy form, and a dot form with nothing to pack (W·x with x contiguous), run without the
+  // packing room on the stack.
+  const bool quads = kQuadDot<Arch, T> && problem.k <= kQuadMaxK && problem.short_n >= 3;
+  if (problem.x.cs != 1 || (!quads && problem.y.rs == 1)) return skinny_chunks<Arch, T>(problem, nullptr, l0, l1);
+  SkinnyProblem<T> pr = problem;
+  alignas(64) T room[kQuadRoom<Arch, T> + SkinnyProblem<T>::max_kernel_pack];
+  const T* packed = pack_short_operand<Arch, T>(pr, room);
+  skinny_chunks<Arch, T>(pr, packed, l0, l1);
 }
 
 }  // namespace mlpkit::detail::gemm_simd

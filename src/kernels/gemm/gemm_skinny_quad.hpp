@@ -1,0 +1,129 @@
+#pragma once
+// The skinny kernel's dot form for 3–4 short columns in float on AVX-512 (W·X at batch 4, δ·Xᵀ):
+// each 128-bit quarter of a vector holds one short column, its four lanes four consecutive k steps.
+// The short operand is packed in that order (four k steps × four columns per vector, zeros past k
+// and past the last column); a long row's four k steps are broadcast to the four quarters. A tile's
+// accumulator then holds four partial sums per output instead of sixteen, so the reduction at the
+// end of a tile is 2 shuffle steps per four rows instead of a 16-vector tree per 4 × 4 tile (at
+// k = 64 that tree cost as much as the FMAs).
+// Each output's sum: lane r of its quarter sums k steps p ≡ r (mod 4) in order from p = 0, then the
+// four lanes ((0 + 2) + (1 + 3)); the same wherever the tile lies, so any split gives the same bits.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <xsimd/xsimd.hpp>
+
+#include "kernels/gemm/gemm_kernels.hpp"
+
+namespace mlpkit::detail::gemm_simd {
+
+/**
+ * Packs columns (AVX-512 only, like the rest of this file) [s0, s0 + cols) of y (cols ≤ 4) into quads: q[(p / 4)·16 + j·4 + p % 4] = y(p, s0 + j),
+ * zero past k (up to the next multiple of 4) and for j ≥ cols. q holds quad_elements(k) floats.
+ */
+constexpr std::size_t quad_elements(std::size_t k) { return (k + 3) / 4 * 16; }
+
+template <class Arch>
+void pack_quads(const SkinnyProblem<float>& pr, std::size_t s0, std::size_t cols, float* q) {
+  const float* y = pr.y.data + s0 * pr.y.cs;
+  const std::size_t rs = pr.y.rs, cs = pr.y.cs, whole = pr.k / 4 * 4;
+  if (cols < 4 || whole < pr.k) std::fill(q + (cols < 4 ? 0 : whole * 4), q + quad_elements(pr.k), 0.0f);
+  if (cols == 4 && cs == 1) {
+    // Four rows of y (four k steps × four columns) per vector, transposed by one permute.
+    const __m512i to_quads = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    for (std::size_t p = 0; p < whole; p += 4) {
+      __m512 v = _mm512_castps128_ps512(_mm_loadu_ps(y + p * rs));
+      v = _mm512_insertf32x4(v, _mm_loadu_ps(y + (p + 1) * rs), 1);
+      v = _mm512_insertf32x4(v, _mm_loadu_ps(y + (p + 2) * rs), 2);
+      v = _mm512_insertf32x4(v, _mm_loadu_ps(y + (p + 3) * rs), 3);
+      _mm512_storeu_ps(q + p * 4, _mm512_permutexvar_ps(to_quads, v));
+    }
+  } else if (rs == 1) {
+    // Columns along k: each quarter is four consecutive elements of one column.
+    for (std::size_t p = 0; p < whole; p += 4)
+      for (std::size_t j = 0; j < cols; ++j) _mm_storeu_ps(q + p * 4 + j * 4, _mm_loadu_ps(y + j * cs + p));
+  } else {
+    for (std::size_t p = 0; p < whole; p += 4)
+      for (std::size_t j = 0; j < cols; ++j)
+        for (std::size_t r = 0; r < 4; ++r) q[p * 4 + j * 4 + r] = y[(p + r) * rs + j * cs];
+  }
+  for (std::size_t p = whole; p < pr.k; ++p)
+    for (std::size_t j = 0; j < cols; ++j) q[whole * 4 + j * 4 + p - whole] = y[p * rs + j * cs];
+}
+
+// The sums of four rows' accumulators: quarter j of the result holds rows 0..3 of column j.
+template <class Arch>
+[[gnu::always_inline]] inline __m512 quad_reduce(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  const __m512 s01 = _mm512_add_ps(_mm512_unpacklo_ps(a0, a1), _mm512_unpackhi_ps(a0, a1));
+  const __m512 s23 = _mm512_add_ps(_mm512_unpacklo_ps(a2, a3), _mm512_unpackhi_ps(a2, a3));
+  return _mm512_add_ps(_mm512_shuffle_ps(s01, s23, _MM_SHUFFLE(1, 0, 1, 0)),
+                       _mm512_shuffle_ps(s01, s23, _MM_SHUFFLE(3, 2, 3, 2)));
+}
+
+/**
+ * z[j·ld_z + r] = Σ_p x_r[p]·y(p, j) for the first `rows` of R long rows (contiguous along k) and
+ * the first `cols` columns packed in q.
+ */
+template <class Arch, std::size_t R>
+void quad_tile(std::size_t k, const float* const (&x)[R], const float* q, std::size_t rows, std::size_t cols,
+               float* z, std::size_t ld_z) {
+  static_assert(R % 4 == 0);
+  __m512 acc[R];
+#pragma GCC unroll 8
+  for (std::size_t r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  std::size_t p = 0;
+  for (; p + 16 <= k; p += 16) {
+    // One load of 16 k steps per row, each quarter broadcast in registers.
+    const __m512 b0 = _mm512_loadu_ps(q + p * 4), b1 = _mm512_loadu_ps(q + p * 4 + 16);
+    const __m512 b2 = _mm512_loadu_ps(q + p * 4 + 32), b3 = _mm512_loadu_ps(q + p * 4 + 48);
+#pragma GCC unroll 8
+    for (std::size_t r = 0; r < R; ++r) {
+      const __m512 a = _mm512_loadu_ps(x[r] + p);
+      acc[r] = _mm512_fmadd_ps(_mm512_shuffle_f32x4(a, a, 0x00), b0, acc[r]);
+      acc[r] = _mm512_fmadd_ps(_mm512_shuffle_f32x4(a, a, 0x55), b1, acc[r]);
+      acc[r] = _mm512_fmadd_ps(_mm512_shuffle_f32x4(a, a, 0xaa), b2, acc[r]);
+      acc[r] = _mm512_fmadd_ps(_mm512_shuffle_f32x4(a, a, 0xff), b3, acc[r]);
+    }
+  }
+  for (; p + 4 <= k; p += 4) {
+    const __m512 b = _mm512_loadu_ps(q + p * 4);
+#pragma GCC unroll 8
+    for (std::size_t r = 0; r < R; ++r)
+      acc[r] = _mm512_fmadd_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(x[r] + p)), b, acc[r]);
+  }
+  if (p < k) {
+    // The last k steps under a mask: nothing read past a row (q holds zeros there).
+    const auto m = __mmask16((1u << (k - p)) - 1);
+    const __m512 b = _mm512_loadu_ps(q + p * 4);
+#pragma GCC unroll 8
+    for (std::size_t r = 0; r < R; ++r)
+    {
+      const __m512 tail = _mm512_maskz_loadu_ps(m, x[r] + p);
+      acc[r] = _mm512_fmadd_ps(_mm512_shuffle_f32x4(tail, tail, 0), b, acc[r]);
+    }
+  }
+#pragma GCC unroll 2
+  for (std::size_t g = 0; g < R; g += 4) {
+    if (g >= rows) break;
+    const __m512 sums = quad_reduce<Arch>(acc[g], acc[g + 1], acc[g + 2], acc[g + 3]);
+    const std::uint32_t row_lanes = (std::uint32_t(1) << std::min<std::size_t>(rows - g, 4)) - 1;
+    // Quarter j goes to z[j·ld_z + g ..]: stored from a base 4·j floats before it (ld_z ≥ 16, so
+    // the base lies inside z), under that quarter's mask.
+    for (std::size_t j = 0; j < cols; ++j)
+      _mm512_mask_storeu_ps(z + j * ld_z + g - 4 * j, __mmask16(row_lanes << (4 * j)), sums);
+  }
+}
+
+/** Rows [l0, l0 + len) of columns [s0, s0 + cols) into z (column s at z + s·ld_z), in tiles of R rows. */
+template <class Arch, std::size_t R>
+void quad_rows(const SkinnyProblem<float>& pr, const float* q, std::size_t s0, std::size_t cols, std::size_t l0,
+               std::size_t len, float* z, std::size_t ld_z) {
+  for (std::size_t l = 0; l < len; l += R) {
+    // Rows past the end read the last row again; their sums are dropped.
+    const float* x[R];
+    for (std::size_t r = 0; r < R; ++r) x[r] = pr.x.data + (l0 + std::min(l + r, len - 1)) * pr.x.rs;
+    quad_tile<Arch, R>(pr.k, x, q, std::min(R, len - l), cols, z + s0 * ld_z + l, ld_z);
+  }
+}
+
+}  // namespace mlpkit::detail::gemm_simd
