@@ -1656,3 +1656,30 @@ TEST_CASE("the span forms of dot and axpy refuse arrays of different sizes with 
   expect_error("axpy", {"x has 3 elements but y has 4"}, [&] { axpy(2.0, std::span<const double>(x), std::span<double>(y)); });
   CHECK(y == std::vector<double>(4, 7.0));
 }
+
+TEST_CASE("the span forms of the activation functions refuse arrays of different sizes with mlpkit::Error") {
+  // 215–217. An output or input of another size than x (y for backward_from_output); the output
+  // is left unchanged.
+  const std::vector<double> x(3, 0.5), dy3(3, 1.0), dy2(2, 1.0);
+  std::vector<double> out4(4, 7.0), out3(3, 7.0);
+  expect_error("activation_forward", {"x has 3 elements but y has 4"}, [&] {
+    activation_forward<double>(Activation::tanh, x, out4);
+  });
+  expect_error("activation_forward", {"x has 3 elements but y has 4"}, [&] {
+    activation_forward<double>(Activation::tanh, Accuracy::fast, x, out4);
+  });
+  expect_error("activation_backward", {"x has 3 elements but dy has 2"}, [&] {
+    activation_backward<double>(Activation::sigmoid, x, dy2, out3);
+  });
+  expect_error("activation_backward", {"x has 3 elements but dx has 4"}, [&] {
+    activation_backward<double>(Activation::sigmoid, Accuracy::fast, x, dy3, out4);
+  });
+  expect_error("activation_backward_from_output", {"y has 3 elements but dy has 2"}, [&] {
+    activation_backward_from_output<double>(Activation::relu, x, dy2, out3);
+  });
+  expect_error("activation_backward_from_output", {"y has 3 elements but dx has 4"}, [&] {
+    activation_backward_from_output<double>(Activation::relu, x, dy3, out4);
+  });
+  CHECK(out4 == std::vector<double>(4, 7.0));
+  CHECK(out3 == std::vector<double>(3, 7.0));
+}
