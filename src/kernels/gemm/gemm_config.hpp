@@ -3,8 +3,8 @@
 // vendor giving the register tile, the cache blocks and the path thresholds for float and double,
 // each with a one-line reason. The measurements behind every figure are in docs/tuning.md
 // ("Register tile, cache blocks and path limits").
+#include <array>
 #include <cstddef>
-#include <iterator>
 #include <string_view>
 #include <type_traits>
 
@@ -36,6 +36,9 @@ struct GemmConfig {
     else
       return f64;
   }
+
+  /** Field-by-field equality. */
+  friend constexpr bool operator==(const GemmConfig&, const GemmConfig&) = default;
 };
 
 /** direct_max_n when the direct path takes any number of columns. */
@@ -43,8 +46,11 @@ inline constexpr std::size_t kGemmNoLimit = ~std::size_t{0};
 
 // Columns, as in GemmBlocking: mr, nr | mc, kc, nc | direct_max_m, _n, _k, direct_in_place_max_m |
 // skinny_max, skinny_axpy_max | narrow_nr | small_max_work. An ISA's rows share mr, nr and narrow_nr
-// (the micro-kernel is compiled once per ISA); gemm_config takes the first row that matches.
-inline constexpr GemmConfig kGemmConfigs[] = {
+// (the micro-kernel is compiled once per ISA); gemm_config takes the first row that matches. A
+// function rather than a variable: an inline variable would be a weak symbol of every ISA's object
+// (tests/check_isa_symbols.cmake).
+constexpr std::array<GemmConfig, 4> gemm_configs() {
+  return {{
     {Isa::avx512, CpuVendor::amd,
      {8, 32, 192, 256, 256, 1024, kGemmNoLimit, 1024, 1024, 8, 16, 16, std::size_t(1) << 20},
      {8, 16, 192, 256, 512, 1024, 256, 1024, 1024, 8, 16, 8, std::size_t(1) << 20},
@@ -62,16 +68,18 @@ inline constexpr GemmConfig kGemmConfigs[] = {
      {6, 8, 144, 256, 256, 256, kGemmNoLimit, 1024, 32, 8, 8, 4, 0},
      {6, 4, 144, 256, 512, 256, kGemmNoLimit, 1024, 32, 8, 8, 2, 0},
      "avx2's blocks with 128-bit vectors (not tuned on its own: a fallback)"},
-};
+  }};
+}
 
 /**
- * The configuration of `isa` on a CPU of `vendor`: the first row of kGemmConfigs for that ISA
+ * The configuration of `isa` on a CPU of `vendor`: the first row of gemm_configs() for that ISA
  * whose vendor is `vendor` or any. Every ISA has a row for any vendor (checked at compile time).
  */
-constexpr const GemmConfig& gemm_config(Isa isa, CpuVendor vendor) {
-  for (const GemmConfig& row : kGemmConfigs)
+constexpr GemmConfig gemm_config(Isa isa, CpuVendor vendor) {
+  const std::array<GemmConfig, 4> rows = gemm_configs();
+  for (const GemmConfig& row : rows)
     if (row.isa == isa && (row.vendor == CpuVendor::any || row.vendor == vendor)) return row;
-  return kGemmConfigs[std::size(kGemmConfigs) - 1];  // unreachable: see the static_assert below
+  return rows.back();  // unreachable: see the static_assert below
 }
 
 /** Whether every ISA has a row for any vendor, so gemm_config finds a row of the ISA asked for. */
