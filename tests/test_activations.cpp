@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -232,4 +233,41 @@ TEST_CASE_TEMPLATE("softmax gives NaN for a column holding NaN or +Inf or only -
       }
     }
   });
+}
+
+TEST_CASE_TEMPLATE("the span forms of the activation functions give the pointer forms' bits", T, float, double) {
+  const std::size_t n = 1003;
+  const auto x = test::uniform<T>(n, 21, -6.0, 6.0);
+  const auto dy = test::uniform<T>(n, 22);
+  const T slope = T(0.2);
+  for (Activation f : kAll)
+    for (Accuracy accuracy : {Accuracy::precise, Accuracy::fast}) {
+      CAPTURE(activation_name(f));
+      CAPTURE(accuracy_name(accuracy));
+      std::vector<T> y(n), dx(n), y_span(n), dx_span(n);
+      activation_forward(f, accuracy, x.data(), y.data(), n, slope);
+      activation_forward<T>(f, accuracy, x, y_span, slope);
+      CHECK(test::same_bits(y, y_span));
+      activation_backward(f, accuracy, x.data(), dy.data(), dx.data(), n, slope);
+      activation_backward<T>(f, accuracy, x, dy, dx_span, slope);
+      CHECK(test::same_bits(dx, dx_span));
+      if (accuracy != Accuracy::precise) continue;
+      // The forms without an accuracy are the precise tier, with the same default slope.
+      activation_forward<T>(f, x, y_span);
+      activation_forward(f, x.data(), y.data(), n);
+      CHECK(test::same_bits(y, y_span));
+      activation_backward<T>(f, x, dy, dx_span);
+      activation_backward(f, x.data(), dy.data(), dx.data(), n);
+      CHECK(test::same_bits(dx, dx_span));
+      if (f == Activation::gelu || f == Activation::gelu_tanh) continue;  // no derivative from y
+      activation_backward_from_output<T>(f, y, dy, dx_span, slope);
+      activation_backward_from_output(f, y.data(), dy.data(), dx.data(), n, slope);
+      CHECK(test::same_bits(dx, dx_span));
+    }
+  // In place, and empty spans.
+  std::vector<T> in_place = x, y(n);
+  activation_forward(Activation::tanh, x.data(), y.data(), n);
+  activation_forward<T>(Activation::tanh, in_place, in_place);
+  CHECK(test::same_bits(in_place, y));
+  CHECK_NOTHROW(activation_forward<T>(Activation::sigmoid, std::span<const T>(), std::span<T>()));
 }

@@ -1819,3 +1819,30 @@ TEST_CASE("import_onnx refuses a DOUBLE graph into a Model<float> without conver
   CHECK_NOTHROW((void)import_onnx_bytes<float>(bytes, convert));
 }
 #endif  // MLPKIT_WITH_ONNX
+
+TEST_CASE("the span forms of the activation functions refuse arrays of different sizes with mlpkit::Error") {
+  // 215–217. An output or input of another size than x (y for backward_from_output); the output
+  // is left unchanged.
+  const std::vector<double> x(3, 0.5), dy3(3, 1.0), dy2(2, 1.0);
+  std::vector<double> out4(4, 7.0), out3(3, 7.0);
+  expect_error("activation_forward", {"x has 3 elements but y has 4"}, [&] {
+    activation_forward<double>(Activation::tanh, x, out4);
+  });
+  expect_error("activation_forward", {"x has 3 elements but y has 4"}, [&] {
+    activation_forward<double>(Activation::tanh, Accuracy::fast, x, out4);
+  });
+  expect_error("activation_backward", {"x has 3 elements but dy has 2"}, [&] {
+    activation_backward<double>(Activation::sigmoid, x, dy2, out3);
+  });
+  expect_error("activation_backward", {"x has 3 elements but dx has 4"}, [&] {
+    activation_backward<double>(Activation::sigmoid, Accuracy::fast, x, dy3, out4);
+  });
+  expect_error("activation_backward_from_output", {"y has 3 elements but dy has 2"}, [&] {
+    activation_backward_from_output<double>(Activation::relu, x, dy2, out3);
+  });
+  expect_error("activation_backward_from_output", {"y has 3 elements but dx has 4"}, [&] {
+    activation_backward_from_output<double>(Activation::relu, x, dy3, out4);
+  });
+  CHECK(out4 == std::vector<double>(4, 7.0));
+  CHECK(out3 == std::vector<double>(3, 7.0));
+}

@@ -8,8 +8,12 @@
  * of the size of their two terms, since they cross zero near x ≈ −0.75), with the mathematical
  * limits at ±Inf, NaN in → NaN out, and ±0 and subnormals handled exactly. That is Accuracy::precise;
  * Accuracy::fast trades some of it for speed (see Accuracy).
+ *
+ * The elementwise functions take their arrays as std::span (the library's one form of a 1-D array);
+ * the earlier (pointer, n) forms remain and give the same results.
  */
 #include <cstddef>
+#include <span>
 #include <string_view>
 
 #include "mlpkit/enums.hpp"
@@ -97,6 +101,40 @@ MLPKIT_API void activation_backward(Activation f, Accuracy accuracy, const T* x,
 template <class T>
 MLPKIT_API void activation_backward_from_output(Activation f, const T* y, const T* dy, T* dx, std::size_t n,
                                      T leaky_slope = T(0.01));
+
+/**
+ * y[i] = f(x[i]): activation_forward over spans (Accuracy::precise). Throws mlpkit::Error when x and
+ * y differ in size (naming both sizes), and as the (pointer, n) form does.
+ */
+template <class T>
+MLPKIT_API void activation_forward(Activation f, std::span<const T> x, std::span<T> y, T leaky_slope = T(0.01));
+
+/** activation_forward over spans in the given accuracy tier; errors as the form above. */
+template <class T>
+MLPKIT_API void activation_forward(Activation f, Accuracy accuracy, std::span<const T> x, std::span<T> y,
+                                   T leaky_slope = T(0.01));
+
+/**
+ * dx[i] = dy[i]·f'(x[i]): activation_backward over spans (Accuracy::precise). Throws mlpkit::Error
+ * when dy or dx differs in size from x (naming both sizes), and as the (pointer, n) form does.
+ */
+template <class T>
+MLPKIT_API void activation_backward(Activation f, std::span<const T> x, std::span<const T> dy, std::span<T> dx,
+                                    T leaky_slope = T(0.01));
+
+/** activation_backward over spans in the given accuracy tier; errors as the form above. */
+template <class T>
+MLPKIT_API void activation_backward(Activation f, Accuracy accuracy, std::span<const T> x, std::span<const T> dy,
+                                    std::span<T> dx, T leaky_slope = T(0.01));
+
+/**
+ * dx[i] = dy[i]·f'(x[i]) from y[i] = f(x[i]): activation_backward_from_output over spans. Throws
+ * mlpkit::Error when dy or dx differs in size from y (naming both sizes), and as the (pointer, n)
+ * form does.
+ */
+template <class T>
+MLPKIT_API void activation_backward_from_output(Activation f, std::span<const T> y, std::span<const T> dy,
+                                                std::span<T> dx, T leaky_slope = T(0.01));
 
 /**
  * Softmax of every column (examples are columns): out(i, j) = e^{z(i,j) − max_i z(·,j)} / Σ_i e^{…}.

@@ -27,6 +27,9 @@ struct GemmBlocking {
   std::size_t skinny_axpy_max;
   std::size_t narrow_nr;   ///< columns of the narrow direct kernel's tile (one vector)
   std::size_t small_max_work;  ///< most m·n·k the small kernel takes (0: never)
+
+  /** Field-by-field equality. */
+  friend constexpr bool operator==(const GemmBlocking&, const GemmBlocking&) = default;
 };
 
 /**
