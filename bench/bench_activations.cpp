@@ -36,27 +36,38 @@ void set_counters(benchmark::State& state, int arrays_moved) {
   state.SetBytesProcessed(state.iterations() * state.range(0) * arrays_moved * static_cast<std::int64_t>(sizeof(T)));
 }
 
-// range(1): threads (0 = the library default).
+// The thread count range(1) asks for (0 = the library default) while a benchmark runs; the previous
+// count is restored after it.
+class RangeThreads {
+ public:
+  explicit RangeThreads(const benchmark::State& state) : previous_(mlpkit::num_threads()) {
+    if (state.range(1) > 0) mlpkit::set_num_threads(static_cast<int>(state.range(1)));
+  }
+  ~RangeThreads() { mlpkit::set_num_threads(previous_); }
+  RangeThreads(const RangeThreads&) = delete;
+  RangeThreads& operator=(const RangeThreads&) = delete;
+
+ private:
+  int previous_;
+};
+
 template <class T>
 void BM_forward(benchmark::State& state, Activation f, mlpkit::Accuracy accuracy) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  const int previous = mlpkit::num_threads();
-  if (state.range(1) > 0) mlpkit::set_num_threads(static_cast<int>(state.range(1)));
+  const RangeThreads threads(state);
   const auto x = inputs<T>(n);
   std::vector<T> y(n);
   for (auto _ : state) {
     mlpkit::activation_forward(f, accuracy, x.data(), y.data(), n);
     benchmark::ClobberMemory();
   }
-  mlpkit::set_num_threads(previous);
   set_counters<T>(state, 2);
 }
 
 template <class T>
 void BM_backward(benchmark::State& state, Activation f) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  const int previous = mlpkit::num_threads();
-  if (state.range(1) > 0) mlpkit::set_num_threads(static_cast<int>(state.range(1)));
+  const RangeThreads threads(state);
   const auto x = inputs<T>(n);
   const std::vector<T> dy(n, T(0.5));
   std::vector<T> dx(n);
@@ -64,7 +75,6 @@ void BM_backward(benchmark::State& state, Activation f) {
     mlpkit::activation_backward(f, x.data(), dy.data(), dx.data(), n);
     benchmark::ClobberMemory();
   }
-  mlpkit::set_num_threads(previous);
   set_counters<T>(state, 3);
 }
 

@@ -290,6 +290,16 @@ void run_init(const InitCommand& cmd) {
   emit(cmd.common, cmd.common.json ? result.dump(1) + "\n" : out.str());
 }
 
+// Adds the experiment `name` to `experiment`, with the common options and `run(command)` as its callback.
+template <class Command>
+CLI::App& add_experiment(CLI::App& experiment, const char* name, const char* description, Command& command,
+                         void (*run)(const Command&), int& exit_code) {
+  auto* sub = experiment.add_subcommand(name, description);
+  add_common_options(*sub, command.common);
+  sub->callback([&command, run, &exit_code] { run(command), exit_code = 0; });
+  return *sub;
+}
+
 }  // namespace
 
 void register_experiment(CLI::App& app, int& exit_code) {
@@ -297,41 +307,38 @@ void register_experiment(CLI::App& app, int& exit_code) {
   experiment->require_subcommand(1);
 
   static FdErrorCommand fd;
-  auto* fd_command = experiment->add_subcommand("fd-error", "One- vs two-sided finite-difference error against ε");
-  add_common_options(*fd_command, fd.common);
-  fd_command->add_option("--dims", fd.dims, "Layer sizes of the smooth (tanh) network")->capture_default_str();
-  fd_command->add_option("--batch", fd.batch, "Examples")->check(CLI::PositiveNumber)->capture_default_str();
-  fd_command->add_option("--eps-max", fd.eps_max, "Largest ε")->check(CLI::PositiveNumber)->capture_default_str();
-  fd_command->add_option("--eps-min", fd.eps_min, "Smallest ε")->check(CLI::PositiveNumber)->capture_default_str();
-  fd_command->add_option("--points-per-decade", fd.points_per_decade, "ε values per decade")->check(CLI::Range(1, 20));
-  fd_command->callback([&exit_code] { run_fd_error(fd), exit_code = 0; });
+  auto& fd_command = add_experiment(*experiment, "fd-error", "One- vs two-sided finite-difference error against ε", fd,
+                                    run_fd_error, exit_code);
+  fd_command.add_option("--dims", fd.dims, "Layer sizes of the smooth (tanh) network")->capture_default_str();
+  fd_command.add_option("--batch", fd.batch, "Examples")->check(CLI::PositiveNumber)->capture_default_str();
+  fd_command.add_option("--eps-max", fd.eps_max, "Largest ε")->check(CLI::PositiveNumber)->capture_default_str();
+  fd_command.add_option("--eps-min", fd.eps_min, "Smallest ε")->check(CLI::PositiveNumber)->capture_default_str();
+  fd_command.add_option("--points-per-decade", fd.points_per_decade, "ε values per decade")->check(CLI::Range(1, 20));
 
   static NormalizationCommand norm;
-  auto* norm_command = experiment->add_subcommand("normalization", "Training on raw vs standardized features");
-  add_common_options(*norm_command, norm.common);
-  norm_command->add_option("--data", norm.data, "CSV of the breast-cancer form (default: the shipped one)")
+  auto& norm_command = add_experiment(*experiment, "normalization", "Training on raw vs standardized features", norm,
+                                      run_normalization, exit_code);
+  norm_command.add_option("--data", norm.data, "CSV of the breast-cancer form (default: the shipped one)")
       ->check(CLI::ExistingFile);
-  norm_command->add_option("--hidden-dims", norm.hidden_dims, "Hidden layer sizes")->capture_default_str();
-  norm_command->add_option("--target-loss", norm.target_loss, "Loss that counts as trained")->check(CLI::PositiveNumber);
-  norm_command->add_option("--iterations", norm.iterations, "Most gradient-descent iterations")->check(CLI::PositiveNumber);
-  norm_command->add_option("--learning-rates", norm.learning_rates, "Learning rates tried for each variant")
+  norm_command.add_option("--hidden-dims", norm.hidden_dims, "Hidden layer sizes")->capture_default_str();
+  norm_command.add_option("--target-loss", norm.target_loss, "Loss that counts as trained")->check(CLI::PositiveNumber);
+  norm_command.add_option("--iterations", norm.iterations, "Most gradient-descent iterations")->check(CLI::PositiveNumber);
+  norm_command.add_option("--learning-rates", norm.learning_rates, "Learning rates tried for each variant")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
-  norm_command->callback([&exit_code] { run_normalization(norm), exit_code = 0; });
 
   static InitCommand init;
-  auto* init_command = experiment->add_subcommand("init", "Training curves of a deep network per init scheme");
-  add_common_options(*init_command, init.common);
-  init_command->add_option("--data", init.data, "CSV (.gz) of the digits form (default: the shipped one)")
+  auto& init_command = add_experiment(*experiment, "init", "Training curves of a deep network per init scheme", init,
+                                      run_init, exit_code);
+  init_command.add_option("--data", init.data, "CSV (.gz) of the digits form (default: the shipped one)")
       ->check(CLI::ExistingFile);
-  init_command->add_option("--depth", init.depth, "Hidden layers")->check(CLI::PositiveNumber)->capture_default_str();
-  init_command->add_option("--width", init.width, "Units per hidden layer")->check(CLI::PositiveNumber)->capture_default_str();
-  init_command->add_option("--epochs", init.epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
-  init_command->add_option("--batch-size", init.batch_size, "Mini-batch size")->check(CLI::PositiveNumber);
-  init_command->add_option("--learning-rate", init.learning_rate, "Learning rate")->check(CLI::PositiveNumber);
-  init_command->add_option("--init-scale", init.init_scale, "Scale of the normal scheme")->check(CLI::NonNegativeNumber);
-  init_command->add_option("--schemes", init.schemes, "Init schemes")->check(CLI::IsMember(enum_names<Init>()))->delimiter(',');
-  init_command->callback([&exit_code] { run_init(init), exit_code = 0; });
+  init_command.add_option("--depth", init.depth, "Hidden layers")->check(CLI::PositiveNumber)->capture_default_str();
+  init_command.add_option("--width", init.width, "Units per hidden layer")->check(CLI::PositiveNumber)->capture_default_str();
+  init_command.add_option("--epochs", init.epochs, "Epochs")->check(CLI::PositiveNumber)->capture_default_str();
+  init_command.add_option("--batch-size", init.batch_size, "Mini-batch size")->check(CLI::PositiveNumber);
+  init_command.add_option("--learning-rate", init.learning_rate, "Learning rate")->check(CLI::PositiveNumber);
+  init_command.add_option("--init-scale", init.init_scale, "Scale of the normal scheme")->check(CLI::NonNegativeNumber);
+  init_command.add_option("--schemes", init.schemes, "Init schemes")->check(CLI::IsMember(enum_names<Init>()))->delimiter(',');
 }
 
 }  // namespace mlpkit::tool

@@ -27,11 +27,7 @@ namespace mlpkit MLPKIT_API {
  * logistic sigmoid 1/(1+e^−x), tanh, GELU x·Φ(x) (exact, erf based) and its tanh approximation.
  */
 enum class Activation { identity, relu, leaky_relu, sigmoid, tanh, gelu, gelu_tanh };
-template <>
-struct EnumTable<Activation> {
-  static constexpr std::string_view type = "Activation";
-  static constexpr std::array<std::string_view, 7> names{"identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"};
-};
+template <> struct EnumTable<Activation> : EnumNames<"Activation", "identity", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"> {};
 
 /**
  * How closely sigmoid, tanh, gelu and gelu_tanh follow the exact function (identity, relu and leaky_relu
@@ -41,11 +37,7 @@ struct EnumTable<Activation> {
  * the precise ones in both tiers.
  */
 enum class Accuracy { precise, fast };
-template <>
-struct EnumTable<Accuracy> {
-  static constexpr std::string_view type = "Accuracy";
-  static constexpr std::array<std::string_view, 2> names{"precise", "fast"};
-};
+template <> struct EnumTable<Accuracy> : EnumNames<"Accuracy", "precise", "fast"> {};
 
 /** The name of `accuracy`: "precise" or "fast". Throws mlpkit::Error for a value that is not an Accuracy. */
 std::string_view accuracy_name(Accuracy accuracy);

@@ -16,10 +16,56 @@ namespace mlpkit MLPKIT_API {
 /**
  * The enumerators of a public enumeration E: `type` is E's name ("Activation"), `names[i]` the
  * name of the enumerator whose value is i. Every public enum is numbered 0, 1, 2, … without gaps,
- * so the table is the whole enum. Specialized in the header that declares E.
+ * so the table is the whole enum. Specialized in the header that declares E, in one line through
+ * EnumNames.
  */
 template <class E>
 struct EnumTable;
+
+/**
+ * A string literal as a template argument (a C++20 class-type non-type template parameter), for
+ * EnumNames: the text of one name, at most 31 characters, copied at compile time.
+ */
+struct EnumLiteral {
+  /** The characters of the name, then zeros. */
+  char text[32]{};
+  /** The name's length. */
+  std::size_t size = 0;
+
+  /** Copies the string literal `literal` (a name longer than 31 characters does not compile). */
+  template <std::size_t N>
+  consteval EnumLiteral(const char (&literal)[N]) : size(N - 1) {  // NOLINT(google-explicit-constructor)
+    static_assert(N <= sizeof(text), "EnumLiteral: a name of at most 31 characters");
+    for (std::size_t i = 0; i < size; ++i) text[i] = literal[i];
+  }
+
+  /** The name. */
+  constexpr std::string_view view() const { return {text, size}; }
+};
+
+/**
+ * The base of every EnumTable specialization, so that each is one line: the enum's name, then its
+ * enumerators' names in value order,
+ * `template <> struct EnumTable<Trans> : EnumNames<"Trans", "no", "yes"> {};`.
+ * The names are kept in the class itself, so that a shared build exports them as mlpkit's.
+ */
+template <EnumLiteral Type, EnumLiteral... Names>
+struct EnumNames {
+ private:
+  static constexpr std::array<EnumLiteral, 1 + sizeof...(Names)> texts{Type, Names...};
+
+  static constexpr std::array<std::string_view, sizeof...(Names)> views() {
+    std::array<std::string_view, sizeof...(Names)> result{};
+    for (std::size_t i = 0; i < result.size(); ++i) result[i] = texts[i + 1].view();
+    return result;
+  }
+
+ public:
+  /** The enum's name ("Activation"). */
+  static constexpr std::string_view type = texts[0].view();
+  /** `names[i]`: the name of the enumerator whose value is i. */
+  static constexpr std::array<std::string_view, sizeof...(Names)> names = views();
+};
 
 /** The number of enumerators of E. */
 template <class E>

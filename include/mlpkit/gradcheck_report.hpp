@@ -71,42 +71,16 @@ enum class Fingerprint {
   derivative_at_output  // the activation derivative taken at the output A, g'(A), instead of g'(Z)
 };
 
-template <>
-struct EnumTable<Verdict> {
-  static constexpr std::string_view type = "Verdict";
-  static constexpr std::array<std::string_view, 3> names{"great", "suspicious", "wrong"};
-};
-
-template <>
-struct EnumTable<GradcheckMode> {
-  static constexpr std::string_view type = "GradcheckMode";
-  static constexpr std::array<std::string_view, 3> names{"full", "sampled", "directional"};
-};
-
-template <>
-struct EnumTable<GradcheckEvaluator> {
-  static constexpr std::string_view type = "GradcheckEvaluator";
-  static constexpr std::array<std::string_view, 2> names{"incremental", "naive"};
-};
-
-template <>
-struct EnumTable<DifferenceScheme> {
-  static constexpr std::string_view type = "DifferenceScheme";
-  static constexpr std::array<std::string_view, 3> names{"central", "richardson", "ridders"};
-};
-
-template <>
-struct EnumTable<Agreement> {
-  static constexpr std::string_view type = "Agreement";
-  static constexpr std::array<std::string_view, 3> names{"agree", "disagree", "unresolved"};
-};
-
-template <>
-struct EnumTable<Fingerprint> {
-  static constexpr std::string_view type = "Fingerprint";
-  static constexpr std::array<std::string_view, 17> names{"none", "sign_flip", "factor_two", "factor_half", "factor_m", "factor_inverse_m", "scaled", "missing_l2", "l2_mismatch", "transposed", "all_zero", "upstream", "unexplained", "kink_outside_bracket", "dropout_rescale", "bias_batch_sum", "derivative_at_output"};
-};
-
+template <> struct EnumTable<Verdict> : EnumNames<"Verdict", "great", "suspicious", "wrong"> {};
+template <> struct EnumTable<GradcheckMode> : EnumNames<"GradcheckMode", "full", "sampled", "directional"> {};
+template <> struct EnumTable<GradcheckEvaluator> : EnumNames<"GradcheckEvaluator", "incremental", "naive"> {};
+template <> struct EnumTable<DifferenceScheme> : EnumNames<"DifferenceScheme", "central", "richardson", "ridders"> {};
+template <> struct EnumTable<Agreement> : EnumNames<"Agreement", "agree", "disagree", "unresolved"> {};
+template <> struct EnumTable<Fingerprint> : EnumNames<"Fingerprint", "none", "sign_flip", "factor_two", "factor_half",
+                                          "factor_m", "factor_inverse_m", "scaled", "missing_l2", "l2_mismatch",
+                                          "transposed", "all_zero", "upstream", "unexplained",
+                                          "kink_outside_bracket", "dropout_rescale", "bias_batch_sum",
+                                          "derivative_at_output"> {};
 
 /**
  * The Taylor-remainder test (directional mode): along a unit direction v, the remainder

@@ -30,11 +30,7 @@ namespace mlpkit MLPKIT_API {
  * init_scale multiplies `normal` only.
  */
 enum class Init { zeros, normal, lecun, xavier, he, xavier_uniform };
-template <>
-struct EnumTable<Init> {
-  static constexpr std::string_view type = "Init";
-  static constexpr std::array<std::string_view, 6> names{"zeros", "normal", "lecun", "xavier", "he", "xavier_uniform"};
-};
+template <> struct EnumTable<Init> : EnumNames<"Init", "zeros", "normal", "lecun", "xavier", "he", "xavier_uniform"> {};
 
 /** "zeros", "normal", "lecun", "xavier", "he" or "xavier_uniform". */
 std::string_view init_name(Init init);

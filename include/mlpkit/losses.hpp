@@ -18,11 +18,7 @@ namespace mlpkit MLPKIT_API {
 
 /** The losses an Mlp can minimize. */
 enum class Loss { binary_cross_entropy, cross_entropy, mean_squared_error };
-template <>
-struct EnumTable<Loss> {
-  static constexpr std::string_view type = "Loss";
-  static constexpr std::array<std::string_view, 3> names{"binary_cross_entropy", "cross_entropy", "mean_squared_error"};
-};
+template <> struct EnumTable<Loss> : EnumNames<"Loss", "binary_cross_entropy", "cross_entropy", "mean_squared_error"> {};
 
 /** The name of `loss`: "binary_cross_entropy", "cross_entropy" or "mean_squared_error". */
 std::string_view loss_name(Loss loss);

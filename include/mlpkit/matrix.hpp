@@ -21,11 +21,7 @@ namespace mlpkit MLPKIT_API {
 
 /** Whether an operand of gemm is used as it is or transposed. */
 enum class Trans { no, yes };
-template <>
-struct EnumTable<Trans> {
-  static constexpr std::string_view type = "Trans";
-  static constexpr std::array<std::string_view, 2> names{"no", "yes"};
-};
+template <> struct EnumTable<Trans> : EnumNames<"Trans", "no", "yes"> {};
 
 /**
  * A non-owning view of a row-major matrix: element (i, j) is `data[i * ld + j]`.

@@ -17,11 +17,7 @@ namespace mlpkit MLPKIT_API {
  * (xsimd's `fma3<avx2>`); `avx512` means AVX-512 F, CD, DQ and BW.
  */
 enum class Isa { sse2, avx2, avx512 };
-template <>
-struct EnumTable<Isa> {
-  static constexpr std::string_view type = "Isa";
-  static constexpr std::array<std::string_view, 3> names{"sse2", "avx2", "avx512"};
-};
+template <> struct EnumTable<Isa> : EnumNames<"Isa", "sse2", "avx2", "avx512"> {};
 
 /** "sse2", "avx2" or "avx512". */
 std::string_view isa_name(Isa isa);

@@ -25,11 +25,7 @@ enum class Optimizer {
   adam               // v, s with bias correction (t = update count): θ ← θ − α·v̂/(√ŝ + ε)
 };
 
-template <>
-struct EnumTable<Optimizer> {
-  static constexpr std::string_view type = "Optimizer";
-  static constexpr std::array<std::string_view, 3> names{"gradient_descent", "momentum", "adam"};
-};
+template <> struct EnumTable<Optimizer> : EnumNames<"Optimizer", "gradient_descent", "momentum", "adam"> {};
 
 /** "gradient_descent", "momentum" or "adam". */
 std::string_view optimizer_name(Optimizer optimizer);

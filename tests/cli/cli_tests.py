@@ -31,6 +31,15 @@ def check(condition, message):
     print("ok:", message)
 
 
+def script_arguments():
+    """The arguments of the ONNX scripts, <mlpkit binary> <scratch dir> [--corpus DIR], as
+    (mlpkit, scratch, corpus or None); makes the scratch dir."""
+    mlpkit, scratch = sys.argv[1], sys.argv[2]
+    corpus = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--corpus" else None
+    os.makedirs(scratch, exist_ok=True)
+    return mlpkit, scratch, corpus
+
+
 def test_sweep(mlpkit, scratch):
     data = run_json(mlpkit, scratch, "sweep", "sweep", "--depths", "2,12", "--width", "16", "--batch", "64",
                     "--schemes", "zeros,he", "--activations", "relu")

@@ -7,10 +7,10 @@ Usage: onnx_tests.py <mlpkit binary> <scratch dir> [--corpus DIR: also write sma
 Exit status 77 means skipped (CTest SKIP_RETURN_CODE): PyTorch or onnx is not installed."""
 import json
 import os
-import subprocess
 import sys
 
-SKIP = 77
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the import below
+from cli_tests import SKIP, check, run, script_arguments  # noqa: E402
 try:
     import torch
     import onnx
@@ -18,19 +18,6 @@ try:
 except ImportError as e:  # python3-torch / python3-onnx absent
     print(f"SKIPPED: the ONNX cross-check needs PyTorch and onnx ({e})")
     sys.exit(SKIP)
-
-
-def run(mlpkit, *args, expect=0):
-    result = subprocess.run([mlpkit, *args], capture_output=True, text=True, timeout=600)
-    if result.returncode != expect:
-        sys.exit(f"`mlpkit {' '.join(args)}` exited {result.returncode}, expected {expect}\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def check(condition, message):
-    if not condition:
-        sys.exit("FAILED: " + message)
-    print("ok:", message)
 
 
 class AffineMatMul(torch.nn.Module):
@@ -146,13 +133,7 @@ def write_garbage(scratch):
     return path
 
 
-def main():
-    mlpkit, scratch = sys.argv[1], sys.argv[2]
-    corpus = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--corpus" else None
-    os.makedirs(scratch, exist_ok=True)
+if __name__ == "__main__":
+    mlpkit, scratch, corpus = script_arguments()
     test_cross_check(mlpkit, scratch, corpus)
     test_bad_graphs(mlpkit, scratch)
-
-
-if __name__ == "__main__":
-    main()

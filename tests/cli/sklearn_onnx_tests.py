@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the import below
-from cli_tests import SKIP, check, run  # noqa: E402
+from cli_tests import SKIP, check, run, script_arguments  # noqa: E402
 try:
     import numpy as np
     import onnx
@@ -213,13 +213,7 @@ def test_bad_tails(mlpkit, scratch):
         check(len(lines) == 1 and expected in lines[0] and path in lines[0], f"{name}: exit 2, one line: {lines[:1]}")
 
 
-def main():
-    mlpkit, scratch = sys.argv[1], sys.argv[2]
-    corpus = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--corpus" else None
-    os.makedirs(scratch, exist_ok=True)
+if __name__ == "__main__":
+    mlpkit, scratch, corpus = script_arguments()
     test_classifiers(mlpkit, scratch, corpus)
     test_bad_tails(mlpkit, scratch)
-
-
-if __name__ == "__main__":
-    main()

@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kernels/activations/activations_kernels.hpp"
@@ -65,6 +66,16 @@ double blocked_sum(std::size_t cols, double work_per_column, BlockSum&& block_su
   return total;
 }
 
+/**
+ * A loss: scale · (Σ over column blocks of block_sum) · (1/m), rounded to T once. The 1/m is the
+ * caller's inv_m, computed alike; scale 1 leaves the product as it is, bit for bit.
+ */
+template <class T, class BlockSum>
+T mean_over_columns(std::size_t m, double work_per_column, BlockSum&& block_sum, double scale = 1.0) {
+  const double total = blocked_sum(m, work_per_column, std::forward<BlockSum>(block_sum));
+  return static_cast<T>(scale * total * (1.0 / static_cast<double>(m)));
+}
+
 }  // namespace
 }  // namespace detail
 
@@ -105,7 +116,7 @@ T binary_cross_entropy_with_logits(MatrixView<const T> z, MatrixView<const T> y,
   detail::check_labels(fn, y, true);
   const double inv_m = 1.0 / static_cast<double>(m);
   const auto& kernels = detail::active_activation_kernels<double>();
-  const double total = detail::blocked_sum(m, 40.0 * double(z.rows), [&](std::size_t j0, std::size_t j1) {
+  return detail::mean_over_columns<T>(m, 40.0 * double(z.rows), [&](std::size_t j0, std::size_t j1) {
     // log1p(e^−|z|) a piece of a row at a time, by the SIMD kernel, in double for either T.
     constexpr std::size_t kPiece = 64;
     double z_piece[kPiece], softplus[kPiece];
@@ -126,7 +137,6 @@ T binary_cross_entropy_with_logits(MatrixView<const T> z, MatrixView<const T> y,
       }
     return s;
   });
-  return static_cast<T>(total * inv_m);
 }
 
 template <class T>
@@ -135,7 +145,7 @@ T cross_entropy_with_logits(MatrixView<const T> z, MatrixView<const T> y, Matrix
   const std::size_t m = detail::check_loss_args(fn, "z", z, y, "dz", dz);
   detail::check_labels(fn, y, false);
   const double inv_m = 1.0 / static_cast<double>(m);
-  const double total = detail::blocked_sum(m, 40.0 * double(z.rows), [&](std::size_t j0, std::size_t j1) {
+  return detail::mean_over_columns<T>(m, 40.0 * double(z.rows), [&](std::size_t j0, std::size_t j1) {
     double s = 0;
     for (std::size_t j = j0; j < j1; ++j) {
       // log softmax(z)_i = z_i − max − log Σ e^{z_k − max}: every exponent is ≤ 0.
@@ -153,7 +163,6 @@ T cross_entropy_with_logits(MatrixView<const T> z, MatrixView<const T> y, Matrix
     }
     return s;
   });
-  return static_cast<T>(total * inv_m);
 }
 
 template <class T>
@@ -161,7 +170,7 @@ T mean_squared_error(MatrixView<const T> yhat, MatrixView<const T> y, MatrixView
   constexpr const char* fn = "mean_squared_error";
   const std::size_t m = detail::check_loss_args(fn, "yhat", yhat, y, "dyhat", dyhat);
   const double inv_m = 1.0 / static_cast<double>(m);
-  const double total = detail::blocked_sum(m, 4.0 * double(y.rows), [&](std::size_t j0, std::size_t j1) {
+  const auto sum_of_squares = [&](std::size_t j0, std::size_t j1) {
     // Eight running sums (column j feeds sum j mod 8), combined in a fixed order: one chain of
     // dependent adds would cost an add latency per element, as much as the forward GEMM at width 256.
     // The lanes are updated eight columns at a time (one vector of sums), in the same order as
@@ -192,8 +201,8 @@ T mean_squared_error(MatrixView<const T> yhat, MatrixView<const T> y, MatrixView
     double s = 0;
     for (double v : lane) s += v;
     return s;
-  });
-  return static_cast<T>(0.5 * total * inv_m);
+  };
+  return detail::mean_over_columns<T>(m, 4.0 * double(y.rows), sum_of_squares, 0.5);
 }
 
 #define MLPKIT_INSTANTIATE_LOSSES(T)                                                                  \
