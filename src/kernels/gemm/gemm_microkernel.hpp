@@ -20,13 +20,12 @@ using Batch = xsimd::batch<T, Arch>;
 using simd::ops::fmadd;
 
 /**
- * Stores one MR × (NB·W) tile whose sums `load(i, jb)` gives: C = alpha·sums + beta·C (C unread when
- * beta = 0), then with an epilogue Z = C + bias[i], pre_activation = Z, C = Z. The activation is not
- * applied here (store_tile_fused does it).
+ * Stores the accumulators of one full MR × (NB·W) tile: C = alpha·acc + beta·C (C unread when
+ * beta = 0), then with an epilogue Z = C + bias[i], pre_activation = Z, C = act(Z).
  */
-template <class Arch, class T, std::size_t MR, std::size_t NB, class Load>
-[[gnu::always_inline]] inline void store_rows(Load&& load, T alpha, T beta, T* c, std::size_t ldc,
-                                              const GemmTileEpilogue<T>* epilogue) {
+template <class Arch, class T, std::size_t MR, std::size_t NB>
+[[gnu::always_inline]] inline void store_tile(Batch<Arch, T> (&acc)[MR][NB], T alpha, T beta, T* c, std::size_t ldc,
+                       const GemmTileEpilogue<T>* epilogue) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
   const B va(alpha), vb(beta);
@@ -36,7 +35,7 @@ template <class Arch, class T, std::size_t MR, std::size_t NB, class Load>
 #pragma GCC unroll 8
     for (std::size_t jb = 0; jb < NB; ++jb) {
       T* cp = c + i * ldc + jb * W;
-      B r = load(i, jb) * va;
+      B r = acc[i][jb] * va;
       if (read_c) r = fmadd<Arch, T>(vb, B::load_unaligned(cp), r);
       if (epilogue != nullptr) {
         // Through fmadd: a plain add could be contracted with alpha·acc by the compiler, and
@@ -44,33 +43,12 @@ template <class Arch, class T, std::size_t MR, std::size_t NB, class Load>
         if (epilogue->bias != nullptr) r = fmadd<Arch, T>(r, B(T(1)), B(epilogue->bias[i]));
         if (epilogue->pre_activation != nullptr)
           r.store_unaligned(epilogue->pre_activation + i * epilogue->ld_pre + jb * W);
+        // The same lane function activation_forward uses, so fused equals unfused bit for bit.
+        r = simd::activate<Arch, T>(epilogue->activation, r, epilogue->leaky_slope, epilogue->accuracy);
       }
       r.store_unaligned(cp);
     }
   }
-}
-
-/** C = alpha·acc + beta·C for one full tile, straight from the accumulator registers. */
-template <class Arch, class T, std::size_t MR, std::size_t NB>
-[[gnu::always_inline]] inline void store_tile(Batch<Arch, T> (&acc)[MR][NB], T alpha, T beta, T* c, std::size_t ldc) {
-  store_rows<Arch, T, MR, NB>([&](std::size_t i, std::size_t jb) { return acc[i][jb]; }, alpha, beta, c, ldc, nullptr);
-}
-
-/**
- * The store with the epilogue, from a plain array of sums, then act(Z) over the stored tile: the
- * same lane function activation_forward uses, so fused equals unfused bit for bit. Out of line:
- * inlined into micro_tile, the epilogue (the activation forms most of all) changed GCC's code for
- * the K loop (a fused 1024×256×1024 lost 20 %), and with the accumulators passed by reference GCC
- * kept them in memory.
- */
-template <class Arch, class T, std::size_t MR, std::size_t NB>
-[[gnu::noinline]] void store_tile_fused(const T (&sums)[MR][NB * Batch<Arch, T>::size], T alpha, T beta, T* c,
-                                        std::size_t ldc, const GemmTileEpilogue<T>& epilogue) {
-  using B = Batch<Arch, T>;
-  constexpr std::size_t W = B::size;
-  store_rows<Arch, T, MR, NB>([&](std::size_t i, std::size_t jb) { return B::load_aligned(&sums[i][jb * W]); }, alpha,
-                              beta, c, ldc, &epilogue);
-  simd::activate_rows<Arch, T>(epilogue.activation, epilogue.accuracy, epilogue.leaky_slope, c, ldc, MR, NB * W);
 }
 
 /**
@@ -147,15 +125,8 @@ void micro_tile(std::size_t k, const T* a, std::size_t a_rs, std::size_t a_cs, c
   }
   B acc[MR][NB];
   accumulate<Arch, T, MR, NB, PackedA, PackedB>(k, a, a_rows, a_cs, static_cast<std::ptrdiff_t>(MR * a_rs * sizeof(T)), b, b_rs, acc);
-  if (full && epilogue == nullptr) {
-    store_tile<Arch, T, MR, NB>(acc, alpha, beta, c, ldc);
-    return;
-  }
-  alignas(64) T sums[MR][NR];
-  for (std::size_t i = 0; i < MR; ++i)
-    for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb].store_aligned(&sums[i][jb * B::size]);
   if (full) {
-    store_tile_fused<Arch, T, MR, NB>(sums, alpha, beta, c, ldc, *epilogue);
+    store_tile<Arch, T, MR, NB>(acc, alpha, beta, c, ldc, epilogue);
     return;
   }
   alignas(64) T tile[MR * NR];
@@ -178,11 +149,8 @@ void micro_tile(std::size_t k, const T* a, std::size_t a_rs, std::size_t a_cs, c
       local.ld_pre = NR;
     }
   }
-  if (epilogue != nullptr)
-    store_tile_fused<Arch, T, MR, NB>(sums, alpha, beta, tile, NR, local);
-  else
-    store_tile<Arch, T, MR, NB>(acc, alpha, beta, tile, NR);
-  // Z before act(Z), as store_tile_fused does: when pre_activation is C itself, C must end up holding act(Z).
+  store_tile<Arch, T, MR, NB>(acc, alpha, beta, tile, NR, epilogue != nullptr ? &local : nullptr);
+  // Z before act(Z), as store_tile does: when pre_activation is C itself, C must end up holding act(Z).
   if (epilogue != nullptr && epilogue->pre_activation != nullptr)
     for (std::size_t i = 0; i < m_eff; ++i)
       for (std::size_t j = 0; j < n_eff; ++j) epilogue->pre_activation[i * epilogue->ld_pre + j] = pre[i * NR + j];
