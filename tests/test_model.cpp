@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -83,19 +84,7 @@ Model<T> make_model(const LossCase& loss, Activation hidden, bool standardized, 
 
 template <class T>
 void check_same(const Model<T>& a, const Model<T>& b) {
-  const auto &ca = a.network().config(), &cb = b.network().config();
-  CHECK(ca.dims == cb.dims);
-  CHECK(ca.hidden == cb.hidden);
-  CHECK(ca.output == cb.output);
-  CHECK(ca.loss == cb.loss);
-  CHECK(ca.init == cb.init);
-  CHECK(ca.init_scale == cb.init_scale);
-  CHECK(ca.l2 == cb.l2);
-  CHECK(ca.keep_prob == cb.keep_prob);
-  CHECK(ca.leaky_slope == cb.leaky_slope);
-  CHECK(ca.seed == cb.seed);
-  CHECK(ca.multi_label == cb.multi_label);
-  CHECK(ca.accuracy == cb.accuracy);
+  CHECK(a.network().config() == b.network().config());
   CHECK(a.network().step() == b.network().step());
   CHECK(same_bits(values_of(a.network().parameters()), values_of(b.network().parameters())));
   REQUIRE(a.inputs().has_value() == b.inputs().has_value());
@@ -320,4 +309,20 @@ TEST_CASE("reload reads into the storage of the model it is given and returns wh
     CHECK(message.find("mlpkit::Model::reload: ") == 0);
     CHECK(message.find("tensor b3 holds a non-finite value (nan) at [2, 0]") != std::string::npos);
   }
+}
+
+TEST_CASE("MlpConfig compares field by field") {
+  MlpConfig<double> a;
+  a.dims = {3, 4, 1};
+  MlpConfig<double> b = a;
+  CHECK(a == b);
+  b.dims.back() = 2;
+  CHECK_FALSE(a == b);
+  b = a;
+  b.accuracy = Accuracy::fast;
+  CHECK_FALSE(a == b);
+  b = a;
+  b.l2 = std::numeric_limits<double>::quiet_NaN();
+  a.l2 = b.l2;
+  CHECK_FALSE(a == b);  // NaN fields compare unequal
 }

@@ -72,6 +72,9 @@ struct MlpConfig {
    * gradcheck evaluates in precise unless its options say otherwise.
    */
   Accuracy accuracy = Accuracy::precise;
+
+  /** Field by field (a NaN field compares unequal, as its value does). */
+  bool operator==(const MlpConfig&) const = default;
 };
 
 /**
