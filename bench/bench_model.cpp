@@ -25,25 +25,17 @@
 #include <string>
 
 #include "mlpkit/model.hpp"
+#include "scoped_temp_dir.hpp"
 
 namespace {
 
 /** The model file, written once per process into its own temporary directory, removed at exit. */
 class ModelFile {
  public:
-  ModelFile() {
-    directory_ = std::filesystem::temp_directory_path() / ("mlpkit_bench_model_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(directory_);
-    path_ = directory_ / "depth8_width1024_f32.safetensors";
+  ModelFile() : path_(directory_.path() / "depth8_width1024_f32.safetensors") {
     mlpkit::Model<float>(mlpkit::Mlp<float>(config())).save(path_);
     bytes_ = std::filesystem::file_size(path_);
   }
-  ~ModelFile() {
-    std::error_code ec;
-    std::filesystem::remove_all(directory_, ec);
-  }
-  ModelFile(const ModelFile&) = delete;
-  ModelFile& operator=(const ModelFile&) = delete;
   const std::filesystem::path& path() const { return path_; }
   std::size_t bytes() const { return bytes_; }
   /** 9 × 1024 dims: 8 layers of 1024 × 1024 weights; a regression output. */
@@ -56,7 +48,8 @@ class ModelFile {
   }
 
  private:
-  std::filesystem::path directory_, path_;
+  mlpkit::test::ScopedTempDir directory_{"mlpkit_bench_model"};
+  std::filesystem::path path_;
   std::size_t bytes_ = 0;
 };
 

@@ -16,33 +16,13 @@
 #include "mlp_test_support.hpp"
 #include "mlpkit/model.hpp"
 #include "model/model_file.hpp"
+#include "scoped_temp_dir.hpp"
 #include "test_support.hpp"
 
 using namespace mlpkit;
 using namespace mlpkit::test;
 
 namespace {
-
-/** A fresh directory under the system's temporary directory, removed with everything in it. */
-class ScopedTempDir {
- public:
-  ScopedTempDir() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("mlpkit_test_model_" + std::to_string(::getpid()) + "_" + std::to_string(counter.fetch_add(1)));
-    std::filesystem::create_directories(path_);
-  }
-  ~ScopedTempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScopedTempDir(const ScopedTempDir&) = delete;
-  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 template <class T>
 std::vector<T> values_of(std::span<const T> s) {
