@@ -163,8 +163,12 @@ template <class Arch, class T>
 const GemmKernels<T>& gemm_kernels() {
   static_assert(Arch::supported(), "compile this ISA's source with its flags (cmake/MlpkitCompileOptions.cmake)");
   using C = gemm_simd::Config<Arch, T>;
+  // Both rows chosen at compile time: a run-time call of gemm_config would be a weak symbol of every
+  // ISA's object in an unoptimized build (tests/check_isa_symbols.cmake).
+  static constexpr GemmBlocking amd = gemm_config(gemm_simd::isa_of<Arch>, CpuVendor::amd).template blocking<T>();
+  static constexpr GemmBlocking other = gemm_config(gemm_simd::isa_of<Arch>, CpuVendor::any).template blocking<T>();
   static const GemmKernels<T> table{
-      gemm_config(gemm_simd::isa_of<Arch>, cpu_vendor()).template blocking<T>(),
+      cpu_vendor() == CpuVendor::amd ? amd : other,
       &gemm_simd::pack_a<Arch, T>,
       &gemm_simd::pack_b<Arch, T>,
       &gemm_simd::macro_kernel<Arch, T>,
