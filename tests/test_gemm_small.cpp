@@ -32,6 +32,7 @@ struct Case {
   std::size_t m, n, k;
   bool pow2_ld, fused;
   double beta;
+  double alpha = 0.75;  ///< 1 takes the small kernel's store without the multiply by alpha
 };
 
 // Bitwise equality, NaN included (C past each row keeps the NaN it started with when beta = 0).
@@ -48,7 +49,7 @@ Stored<T> run(const detail::GemmKernels<T>& kernels, const Case& cs, const Store
   if (cs.beta == 0) std::fill(c.data.begin(), c.data.end(), std::numeric_limits<T>::quiet_NaN());
   Epilogue<T> epilogue{};
   if (cs.fused) epilogue = Epilogue<T>{bias.data(), Activation::gelu, T(0), {pre->data.data(), cs.m, cs.n, pre->ld}};
-  detail::gemm_blocked(kernels, cs.ta, cs.tb, cs.m, cs.n, cs.k, T(0.75), a.data.data(), a.ld, b.data.data(), b.ld,
+  detail::gemm_blocked(kernels, cs.ta, cs.tb, cs.m, cs.n, cs.k, T(cs.alpha), a.data.data(), a.ld, b.data.data(), b.ld,
                        T(cs.beta), c.data.data(), c.ld, epilogue);
   return c;
 }
@@ -84,9 +85,10 @@ void check_small(const Case& cs) {
   // Against the reference: every element within rounding, nothing past a row written.
   Stored<T> want(m, n, pow2, 31 + m);
   if (beta == 0) std::fill(want.data.begin(), want.data.end(), std::numeric_limits<T>::quiet_NaN());
-  gemm_ref(cs.ta, cs.tb, m, n, k, T(0.75), a.data.data(), a.ld, b.data.data(), b.ld, T(beta), want.data.data(),
+  gemm_ref(cs.ta, cs.tb, m, n, k, T(cs.alpha), a.data.data(), a.ld, b.data.data(), b.ld, T(beta), want.data.data(),
            want.ld);
-  const double tol = 4.0 * double(std::numeric_limits<T>::epsilon()) * double(k + 4) * (1.75 + std::abs(beta));
+  const double tol =
+      4.0 * double(std::numeric_limits<T>::epsilon()) * double(k + 4) * (1.0 + cs.alpha + std::abs(beta));
   std::size_t bad = 0;
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t j = 0; j < want.ld; ++j) {
@@ -124,11 +126,12 @@ void check_small_kernel(const detail::GemmKernels<T>& kernels, const Case& cs) {
                                              Accuracy::fast};
   using Operand = detail::StridedOperand<T>;
   const Operand op_a = ta ? Operand{a.data.data(), 1, a.ld} : Operand{a.data.data(), a.ld, 1};
-  kernels.small_kernel(m, n, k, T(0.75), op_a, b.data.data(), b.ld, T(beta), c.data.data(), c.ld,
+  kernels.small_kernel(m, n, k, T(cs.alpha), op_a, b.data.data(), b.ld, T(beta), c.data.data(), c.ld,
                        fused ? &epilogue : nullptr);
-  gemm_ref(cs.ta, Trans::no, m, n, k, T(0.75), a.data.data(), a.ld, b.data.data(), b.ld, T(beta), want.data.data(),
+  gemm_ref(cs.ta, Trans::no, m, n, k, T(cs.alpha), a.data.data(), a.ld, b.data.data(), b.ld, T(beta), want.data.data(),
            want.ld);
-  const double tol = 4.0 * double(std::numeric_limits<T>::epsilon()) * double(k + 4) * (2.75 + std::abs(beta));
+  const double tol =
+      4.0 * double(std::numeric_limits<T>::epsilon()) * double(k + 4) * (2.0 + cs.alpha + std::abs(beta));
   std::size_t bad = 0;
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t j = 0; j < c.ld; ++j) {
@@ -162,7 +165,8 @@ TEST_CASE_TEMPLATE("the small gemm kernel matches the reference at every row til
           for (std::size_t k : {std::size_t(0), std::size_t(1), std::size_t(16), std::size_t(37)}) {
             ++turn;
             const double beta = turn % 3 == 0 ? 0.0 : turn % 3 == 1 ? 1.0 : -0.5;
-            check_small_kernel<T>(kernels, {ta, Trans::no, m, n, k, turn % 2 == 0, turn % 4 < 2, beta});
+            check_small_kernel<T>(kernels,
+                                  {ta, Trans::no, m, n, k, turn % 2 == 0, turn % 4 < 2, beta, turn % 5 < 2 ? 1.0 : 0.75});
           }
   });
 }
@@ -178,8 +182,9 @@ TEST_CASE_TEMPLATE("the small gemm path matches the reference and gives the dire
             for (std::size_t k : {std::size_t(1), std::size_t(16), std::size_t(37)}) {
               ++turn;
               const double beta = turn % 3 == 0 ? 0.0 : turn % 3 == 1 ? 1.0 : -0.5;
-              check_small<T>({ta, tb, m, n, k, turn % 2 == 0, false, beta});
-              if (turn % 5 == 0) check_small<T>({ta, tb, m, n, k, turn % 2 == 1, true, beta});
+              const double alpha = turn % 7 < 3 ? 1.0 : 0.75;
+              check_small<T>({ta, tb, m, n, k, turn % 2 == 0, false, beta, alpha});
+              if (turn % 5 == 0) check_small<T>({ta, tb, m, n, k, turn % 2 == 1, true, beta, alpha});
             }
     // The largest problems the path takes, and k = 0 (C = beta·C).
     check_small<T>({Trans::no, Trans::no, 100, 100, 100, false, false, 1.0});

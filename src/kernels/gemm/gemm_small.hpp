@@ -47,47 +47,27 @@ template <class Arch, class T>
 }
 
 /**
- * C(R × (NB·W)) tile: rows at a + i·a_rs (element p at p·a_cs), B's rows at b + p·ldb. With Tail, the
- * last vector of columns holds only the lanes of `tail` (read and written under that mask).
+ * Stores one R × (NB·W) tile from its accumulators: alpha (skipped when Scale is false, for alpha = 1:
+ * x·1 is x in every bit), beta·C, bias and pre_activation, then the activation as a second pass.
  */
-template <class Arch, class T, std::size_t R, std::size_t NB, bool Tail>
-void small_tile(std::size_t k, const T* a, std::size_t a_rs, std::size_t a_cs, const T* b, std::size_t ldb,
-                LaneMask<T> tail, T alpha, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
+template <class Arch, class T, std::size_t R, std::size_t NB, bool Tail, bool Scale>
+[[gnu::always_inline]] inline void store_small_tile(const Batch<Arch, T> (&acc)[R][NB], LaneMask<T> tail, T alpha,
+                                                    T beta, T* c, std::size_t ldc,
+                                                    const GemmTileEpilogue<T>* epilogue) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
-  B acc[R][NB];
-#pragma GCC unroll 8
-  for (std::size_t i = 0; i < R; ++i)
-#pragma GCC unroll 2
-    for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb] = B(T(0));
-  const T* rows[R];
-  for (std::size_t i = 0; i < R; ++i) rows[i] = a + i * a_rs;
-  const auto step = [&](std::size_t p) __attribute__((always_inline)) {
-    B bv[NB];
-#pragma GCC unroll 2
-    for (std::size_t jb = 0; jb < NB; ++jb)
-      bv[jb] = Tail && jb + 1 == NB ? masked_load<Arch, T>(b + p * ldb + jb * W, tail)
-                                    : B::load_unaligned(b + p * ldb + jb * W);
-#pragma GCC unroll 8
-    for (std::size_t i = 0; i < R; ++i) {
-      const B ai(rows[i][p * a_cs]);
-#pragma GCC unroll 2
-      for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb] = fmadd<Arch, T>(ai, bv[jb], acc[i][jb]);
-    }
-  };
-  for (std::size_t p = 0; p < k; ++p) step(p);
   // The store stays inline, straight from the registers (through an out-of-line store, 16×32×16
   // spent a fifth of its time there); the activation is a second pass over the stored tile.
   constexpr LaneMask<T> all = LaneMask<T>(~LaneMask<T>(0));
   const B va(alpha), vb(beta), one(T(1));
   const bool read_c = beta != T(0);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (std::size_t i = 0; i < R; ++i)
 #pragma GCC unroll 2
     for (std::size_t jb = 0; jb < NB; ++jb) {
       T* cp = c + i * ldc + jb * W;
       const LaneMask<T> m = Tail && jb + 1 == NB ? tail : all;
-      B r = acc[i][jb] * va;
+      B r = Scale ? acc[i][jb] * va : acc[i][jb];
       if (read_c) r = fmadd<Arch, T>(vb, masked_load<Arch, T>(cp, m), r);
       if (epilogue != nullptr) {
         if (epilogue->bias != nullptr) r = fmadd<Arch, T>(r, one, B(epilogue->bias[i]));
@@ -102,9 +82,57 @@ void small_tile(std::size_t k, const T* a, std::size_t a_rs, std::size_t a_cs, c
   }
 }
 
+/**
+ * `count` tiles of C(R × (NB·W)), one below the other: rows at a + i·a_rs (element p at p·a_cs), B's
+ * rows at b + p·ldb. With Tail, the last vector of columns holds only the lanes of `tail` (read and
+ * written under that mask). One call runs every tile of a row count, so a tile costs no call.
+ */
+template <class Arch, class T, std::size_t R, std::size_t NB, bool Tail>
+void small_tile(std::size_t count, std::size_t k, const T* a, std::size_t a_rs, std::size_t a_cs, const T* b,
+                std::size_t ldb, LaneMask<T> tail, T alpha, T beta, T* c, std::size_t ldc,
+                const GemmTileEpilogue<T>* epilogue) {
+  using B = Batch<Arch, T>;
+  constexpr std::size_t W = B::size;
+  GemmTileEpilogue<T> e{};
+  if (epilogue != nullptr) e = *epilogue;
+  for (std::size_t t = 0; t < count; ++t) {
+    B acc[R][NB];
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < R; ++i)
+#pragma GCC unroll 2
+      for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb] = B(T(0));
+    const T* rows[R];
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < R; ++i) rows[i] = a + i * a_rs;
+    const auto step = [&](std::size_t p) __attribute__((always_inline)) {
+      B bv[NB];
+#pragma GCC unroll 2
+      for (std::size_t jb = 0; jb < NB; ++jb)
+        bv[jb] = Tail && jb + 1 == NB ? masked_load<Arch, T>(b + p * ldb + jb * W, tail)
+                                      : B::load_unaligned(b + p * ldb + jb * W);
+#pragma GCC unroll 16
+      for (std::size_t i = 0; i < R; ++i) {
+        const B ai(rows[i][p * a_cs]);
+#pragma GCC unroll 2
+        for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb] = fmadd<Arch, T>(ai, bv[jb], acc[i][jb]);
+      }
+    };
+    for (std::size_t p = 0; p < k; ++p) step(p);
+    const GemmTileEpilogue<T>* te = epilogue != nullptr ? &e : nullptr;
+    if (alpha == T(1))
+      store_small_tile<Arch, T, R, NB, Tail, false>(acc, tail, alpha, beta, c, ldc, te);
+    else
+      store_small_tile<Arch, T, R, NB, Tail, true>(acc, tail, alpha, beta, c, ldc, te);
+    a += R * a_rs;
+    c += R * ldc;
+    if (e.bias != nullptr) e.bias += R;
+    if (e.pre_activation != nullptr) e.pre_activation += R * e.ld_pre;
+  }
+}
+
 template <class T>
-using SmallTileFn = void (*)(std::size_t, const T*, std::size_t, std::size_t, const T*, std::size_t, LaneMask<T>, T, T,
-                             T*, std::size_t, const GemmTileEpilogue<T>*);
+using SmallTileFn = void (*)(std::size_t, std::size_t, const T*, std::size_t, std::size_t, const T*, std::size_t,
+                             LaneMask<T>, T, T, T*, std::size_t, const GemmTileEpilogue<T>*);
 
 // The tile kernels of every row count 1..MR: [R − 1][0] whole NR columns, [1] NR columns with a
 // masked last vector, [2] one masked vector.
@@ -117,7 +145,7 @@ constexpr std::array<std::array<SmallTileFn<T>, 3>, MR> small_tiles(std::index_s
 /**
  * C = alpha·op(A)·B + beta·C (+ epilogue) on the calling thread: A unpacked (element (i, p) at
  * a.data[i·a.rs + p·a.cs]), B's rows contiguous at ldb. Column slivers of NR (the last one masked),
- * each over balanced row tiles.
+ * each over balanced row tiles: first the tiles one row longer, then the others, a call each.
  */
 template <class Arch, class T, std::size_t MR, std::size_t NB>
 void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
@@ -132,18 +160,19 @@ void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedO
     const int variant = cols == NR ? 0 : cols > W ? 1 : 2;
     const std::size_t tail_lanes = cols - (cols > W ? W : 0);
     const auto tail = LaneMask<T>((std::uint32_t(1) << tail_lanes) - 1);
-    for (std::size_t t = 0, i = 0; t < row_tiles; ++t) {
-      const std::size_t rows = base + (t < longer ? 1 : 0);
-      GemmTileEpilogue<T> e{};
-      if (epilogue != nullptr) {
-        e = *epilogue;
-        if (e.bias != nullptr) e.bias += i;
-        if (e.pre_activation != nullptr) e.pre_activation += i * e.ld_pre + j;
-      }
-      tiles[rows - 1][variant](k, a.data + i * a.rs, a.rs, a.cs, b + j, ldb, tail, alpha, beta, c + i * ldc + j, ldc,
-                               epilogue != nullptr ? &e : nullptr);
-      i += rows;
+    GemmTileEpilogue<T> e{};
+    if (epilogue != nullptr) {
+      e = *epilogue;
+      if (e.pre_activation != nullptr) e.pre_activation += j;
     }
+    if (longer > 0)
+      tiles[base][variant](longer, k, a.data, a.rs, a.cs, b + j, ldb, tail, alpha, beta, c + j, ldc,
+                           epilogue != nullptr ? &e : nullptr);
+    const std::size_t done = longer * (base + 1);
+    if (e.bias != nullptr) e.bias += done;
+    if (e.pre_activation != nullptr) e.pre_activation += done * e.ld_pre;
+    tiles[base - 1][variant](row_tiles - longer, k, a.data + done * a.rs, a.rs, a.cs, b + j, ldb, tail, alpha, beta,
+                             c + done * ldc + j, ldc, epilogue != nullptr ? &e : nullptr);
   }
 }
 
