@@ -165,8 +165,8 @@ TEST_CASE_TEMPLATE("the small gemm kernel matches the reference at every row til
           for (std::size_t k : {std::size_t(0), std::size_t(1), std::size_t(16), std::size_t(37)}) {
             ++turn;
             const double beta = turn % 3 == 0 ? 0.0 : turn % 3 == 1 ? 1.0 : -0.5;
-            check_small_kernel<T>(kernels,
-                                  {ta, Trans::no, m, n, k, turn % 2 == 0, turn % 4 < 2, beta, turn % 5 < 2 ? 1.0 : 0.75});
+            const double alpha = turn % 5 < 2 ? 1.0 : 0.75;
+            check_small_kernel<T>(kernels, {ta, Trans::no, m, n, k, turn % 2 == 0, turn % 4 < 2, beta, alpha});
           }
   });
 }
