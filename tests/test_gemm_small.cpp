@@ -33,6 +33,7 @@ struct Case {
   bool pow2_ld, fused;
   double beta;
   double alpha = 0.75;  ///< 1 takes the small kernel's store without the multiply by alpha
+  Activation activation = Activation::gelu;  ///< of the fused cases; ReLU is applied in the small kernel's store
 };
 
 // Bitwise equality, NaN included (C past each row keeps the NaN it started with when beta = 0).
@@ -48,7 +49,7 @@ Stored<T> run(const detail::GemmKernels<T>& kernels, const Case& cs, const Store
   Stored<T> c(cs.m, cs.n, cs.pow2_ld, 31 + cs.m);
   if (cs.beta == 0) std::fill(c.data.begin(), c.data.end(), std::numeric_limits<T>::quiet_NaN());
   Epilogue<T> epilogue{};
-  if (cs.fused) epilogue = Epilogue<T>{bias.data(), Activation::gelu, T(0), {pre->data.data(), cs.m, cs.n, pre->ld}};
+  if (cs.fused) epilogue = Epilogue<T>{bias.data(), cs.activation, T(0), {pre->data.data(), cs.m, cs.n, pre->ld}};
   detail::gemm_blocked(kernels, cs.ta, cs.tb, cs.m, cs.n, cs.k, T(cs.alpha), a.data.data(), a.ld, b.data.data(), b.ld,
                        T(cs.beta), c.data.data(), c.ld, epilogue);
   return c;
@@ -184,11 +185,13 @@ TEST_CASE_TEMPLATE("the small gemm path matches the reference and gives the dire
               const double beta = turn % 3 == 0 ? 0.0 : turn % 3 == 1 ? 1.0 : -0.5;
               const double alpha = turn % 7 < 3 ? 1.0 : 0.75;
               check_small<T>({ta, tb, m, n, k, turn % 2 == 0, false, beta, alpha});
-              if (turn % 5 == 0) check_small<T>({ta, tb, m, n, k, turn % 2 == 1, true, beta, alpha});
+              const Activation act = turn % 10 == 0 ? Activation::relu : Activation::gelu;
+              if (turn % 5 == 0) check_small<T>({ta, tb, m, n, k, turn % 2 == 1, true, beta, alpha, act});
             }
     // The largest problems the path takes, and k = 0 (C = beta·C).
     check_small<T>({Trans::no, Trans::no, 100, 100, 100, false, false, 1.0});
     check_small<T>({Trans::yes, Trans::yes, 64, 100, 101, true, true, 0.0});
+    check_small<T>({Trans::no, Trans::no, 64, 100, 64, false, true, 1.0, 1.0, Activation::relu});
     check_small<T>({Trans::no, Trans::no, 17, 33, 0, false, false, -0.5});
   });
 }

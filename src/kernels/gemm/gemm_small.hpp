@@ -61,6 +61,10 @@ template <class Arch, class T, std::size_t R, std::size_t NB, bool Tail, bool Sc
   constexpr LaneMask<T> all = LaneMask<T>(~LaneMask<T>(0));
   const B va(alpha), vb(beta), one(T(1));
   const bool read_c = beta != T(0);
+  // ReLU (the usual hidden layer) costs one compare and blend: applied in the store, by the lane
+  // expression of activate_as (bitwise the second pass's result), instead of a pass over the tile.
+  const bool relu = epilogue != nullptr && epilogue->activation == Activation::relu;
+  const B zero(T(0));
 #pragma GCC unroll 16
   for (std::size_t i = 0; i < R; ++i)
 #pragma GCC unroll 2
@@ -73,10 +77,11 @@ template <class Arch, class T, std::size_t R, std::size_t NB, bool Tail, bool Sc
         if (epilogue->bias != nullptr) r = fmadd<Arch, T>(r, one, B(epilogue->bias[i]));
         if (epilogue->pre_activation != nullptr)
           masked_store<Arch, T>(epilogue->pre_activation + i * epilogue->ld_pre + jb * W, m, r);
+        if (relu) r = xsimd::select(r < zero, zero, r);
       }
       masked_store<Arch, T>(cp, m, r);
     }
-  if (epilogue != nullptr) {
+  if (epilogue != nullptr && !relu) {
     const std::size_t cols = NB * W - (Tail ? W - std::size_t(__builtin_popcount(unsigned(tail))) : 0);
     simd::activate_rows<Arch, T>(epilogue->activation, epilogue->accuracy, epilogue->leaky_slope, c, ldc, R, cols);
   }
