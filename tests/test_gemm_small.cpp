@@ -162,7 +162,7 @@ TEST_CASE_TEMPLATE("the small gemm kernel matches the reference at every row til
     std::size_t turn = 0;
     for (Trans ta : kTrans)
       for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 33})
-        for (std::size_t n : {1, 2, 3, 8, 15, 16, 17, 31, 32, 33, 47, 64})
+        for (std::size_t n : {1, 2, 3, 8, 15, 16, 17, 24, 25, 31, 32, 33, 47, 48, 49, 64})
           for (std::size_t k : {std::size_t(0), std::size_t(1), std::size_t(16), std::size_t(37)}) {
             ++turn;
             const double beta = turn % 3 == 0 ? 0.0 : turn % 3 == 1 ? 1.0 : -0.5;
