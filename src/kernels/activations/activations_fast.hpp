@@ -3,11 +3,12 @@
 // (the GELU family) with fewer vector operations than the precise forms, whose every step buys part
 // of an ULP. What they drop: the double-word numerators and denominators, the reciprocal estimate
 // corrected by its exact remainder (a plain division: on Zen 5, vdivps zmm with ~14 other operations
-// ran faster than rcp14 and its correction), the second 2^(j/N) table of the AVX-512 exp, and for
-// tanh the second Cody–Waite step. (A 9/8 rational for float tanh, 12 operations, measured 5.0–5.4 ULP
-// over every float: its Horner steps near saturation each cost up to an ULP.) The saturated ranges, ±0, ±Inf and NaN give
-// the precise values: lanes outside the range a fast form covers take the precise form, chosen lane
-// by lane (never per batch), so a value never depends on its neighbours in a batch.
+// ran faster than rcp14 and its correction), for the GELU family the relative-error table of the
+// AVX-512 exp, and for tanh the second Cody–Waite step. (A 9/8 rational for float tanh, 12 operations,
+// measured 5.0–5.4 ULP over every float: its Horner steps near saturation each cost up to an ULP.)
+// ±0, ±Inf, NaN and the saturated ranges give the precise values: out of the same arithmetic as every
+// other lane, or (float sigmoid) lanes outside the range of the fast form take the precise form, chosen
+// lane by lane (never per batch), so a value never depends on its neighbours in a batch.
 // Everything is a template over the arch tag (no symbol is shared between ISA objects).
 #include <xsimd/xsimd.hpp>
 
@@ -21,62 +22,70 @@
 
 namespace mlpkit::detail::simd::fast {
 
-template <class T>
-constexpr T exp_bounded_limit() {  // |v| below it: 2^k of e^v is a normal number
-  return std::is_same_v<T, float> ? T(87) : T(708);
-}
-
 /**
- * e^−x for |x| ≤ exp_bounded_limit, within about 1 ULP. AVX-512: a 2^(j/N) table (one permute), e^r on
- * |r| ≤ ln2/2N by degree 3 (float) / 7 (double), scaled by vscalef, with the negation folded into the
- * reduction (r = −(x + k·ln2) is never formed); elsewhere Cody–Waite with the minimax e^r − 1 of the
- * precise tier, scaled through the exponent bits.
+ * Float: e^−x for |x| ≤ 87, within about 1 ULP. AVX-512: the 2^(j/16) table (one permute) without its
+ * relative-error table, e^r by degree 3, scaled by vscalef, with the negation folded into the reduction
+ * (r = −(x + k·ln2) is never formed); elsewhere Cody–Waite with the minimax e^r − 1 of the precise tier,
+ * scaled through the exponent bits.
  */
-template <class Arch, class T>
-inline xsimd::batch<T, Arch> exp_negated(const xsimd::batch<T, Arch>& x) {
-  using B = xsimd::batch<T, Arch>;
+template <class Arch>
+[[gnu::always_inline]] inline xsimd::batch<float, Arch> exp_negated(const xsimd::batch<float, Arch>& x) {
+  using B = xsimd::batch<float, Arch>;
   if constexpr (is_avx512<Arch>) {
-    constexpr T n = std::is_same_v<T, float> ? T(16) : T(8);
-    const B shift(shifter<T>() / n);
-    const B ks = fmadd(x, B(-kLog2e<T>), shift);  // k ≈ −x·log2e, j/n in the low bits
+    const B shift(shifter<float>() / float(kExpTableSize));
+    const B ks = fmadd(x, B(-kLog2e<float>), shift);  // k ≈ −x·log2e, j/16 in the low bits
     const B k = ks - shift;
-    const B minus_r = fmadd(k, B(ln2_lo<T>()), fmadd(k, B(ln2_hi<T>()), x));  // −r = x + k·ln2
-    const B q = exp_table_tail<Arch, T, true>(minus_r);
-    const B w = fmsub(minus_r * minus_r, q, minus_r);  // e^r − 1 = r + r²·q = (−r)²·q − (−r)
-    const B hi = exp2_fraction_table<Arch, T, false>(ks);
+    const B minus_r = fmadd(k, B(ln2_lo<float>()), fmadd(k, B(ln2_hi<float>()), x));  // −r = x + k·ln2
+    // exp_table_tail's q(r) = c0 + c1·r on −r; e^r − 1 = r + r²·q = (−r)²·q − (−r)
+    const B q = fnmadd(B(0.1666705766469825254257F), minus_r, B(0.5000097749488752965723F));
+    const B w = fmsub(minus_r * minus_r, q, minus_r);
+    const B hi = exp2_fraction_table<Arch, float, false>(ks);
     return ops::scale_by_pow2(fmadd(hi, w, hi), k);
   } else {
     const B v = -x;
-    const B shift(shifter<T>());
-    const B ks = fmadd(v, B(kLog2e<T>), shift);
+    const B shift(shifter<float>());
+    const B ks = fmadd(v, B(kLog2e<float>), shift);
     const B k = ks - shift;
-    const B p = T(1) + expm1_minimax(fnmadd(k, B(ln2_lo<T>()), fnmadd(k, B(ln2_hi<T>()), v)));
+    const B p = 1.0F + expm1_minimax(fnmadd(k, B(ln2_lo<float>()), fnmadd(k, B(ln2_hi<float>()), v)));
     return p * pow2_shifted(ks);
   }
 }
 
 /**
- * fast sigmoid of a batch with lanes outside the fast range, chosen lane by lane: out of line, so
- * that inlined, the precise form does not bloat the loops (double: 1.9 → 1.35 G items/s).
+ * fast float sigmoid of a batch with lanes beyond |x| ≤ 87, chosen lane by lane: out of line, so that
+ * inlined, the precise form does not bloat the loop.
  */
-template <class Arch, class T>
-[[gnu::noinline, gnu::cold]] xsimd::batch<T, Arch> sigmoid_with_outliers(const xsimd::batch<T, Arch>& x) {
-  using B = xsimd::batch<T, Arch>;
-  const auto inside = xsimd::abs(x) <= B(exp_bounded_limit<T>());
-  const B clamped = xsimd::select(inside, x, B(T(0)));
-  return xsimd::select(inside, B(T(1)) / (T(1) + exp_negated(clamped)), simd::sigmoid(x));
+template <class Arch>
+[[gnu::noinline, gnu::cold]] xsimd::batch<float, Arch> sigmoid_with_outliers(const xsimd::batch<float, Arch>& x) {
+  using B = xsimd::batch<float, Arch>;
+  const auto inside = xsimd::abs(x) <= B(87.0F);
+  const B clamped = xsimd::select(inside, x, B(0.0F));
+  return xsimd::select(inside, B(1.0F) / (1.0F + exp_negated(clamped)), simd::sigmoid(x));
 }
 
 /**
- * 1/(1 + e^−x) within 4 ULP (about 3): e^−x within ~1 ULP, 1 + e^−x rounded, one division. Lanes with
- * |x| > exp_bounded_limit (where σ is 1, or e^x down into the subnormals), ±Inf and NaN take the
- * precise sigmoid.
+ * 1/(1 + e^−x) within 4 ULP (float 3.2 over every float, double 2.4 sampled); ±0 → 0.5, −Inf → 0,
+ * +Inf → 1, NaN → NaN, and bitwise the precise values where 1 + e^−|x| rounds to 1 (|x| > 17.4 float,
+ * 37.5 double), subnormal results included.
+ * - double: branch-free. E = e^−|x| by the precise tier's exp_nonpositive (argument clamped with max,
+ *   NaN kept; E underflows gradually into the subnormals and to 0), σ = (x < 0 ? E : 1)/(1 + E) with one
+ *   rounded sum and one division instead of the precise tier's corrected quotient. (AVX-512, 4096, one
+ *   thread: 3.2 G items/s, against 2.97 for the per-batch branch below.)
+ * - float: 1/(1 + e^−x) with exp_negated (about 1 ULP) when every lane has |x| ≤ 87, else per lane
+ *   through sigmoid_with_outliers (the precise sigmoid beyond). The branch-free form measured slower
+ *   for float (AVX-512, 4096, one thread, same process: 8.2 against 8.9 G items/s; the select and the
+ *   relative-error table cost more than the predicted branch).
  */
 template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> sigmoid(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
-  if (xsimd::all(xsimd::abs(x) <= B(exp_bounded_limit<T>()))) return B(T(1)) / (T(1) + exp_negated(x));
-  return sigmoid_with_outliers(x);
+  if constexpr (std::is_same_v<T, float>) {
+    if (xsimd::all(xsimd::abs(x) <= B(87.0F))) return B(1.0F) / (1.0F + exp_negated(x));
+    return sigmoid_with_outliers(x);
+  } else {
+    const B e = exp_nonpositive(negative_abs_clamped(x, -exp_underflow_limit<T>()));
+    return xsimd::select(x < B(T(0)), e, B(T(1))) / (T(1) + e);
+  }
 }
 
 template <class T>
@@ -85,60 +94,63 @@ constexpr T half_ln2() {  // ln2/2 rounded: k·half_ln2 is off by under 1e-9·|k
 }
 
 /**
- * AVX-512 float: 2^(j/32) rounded (the first table), and its relative rounding error (2^(j/32) − T)/T
- * (the second; −0 for j = 0, so that a zero keeps its sign through the sum it is added to).
+ * AVX-512 tanh within 4 ULP (float 3.5 over every float), on x itself (no |x|, no sign to restore): x
+ * clamped to the saturation point (min and max keep NaN); −2x = (m + j/N)·ln2 + 2h with k = m + j/N from
+ * one shifter and h = −x − k·ln2/2 (|h| ≤ ln2/4N); e^−2x = 2^m·T_j·(1 + w), w = e^2h − 1 + δ_j (δ_j the
+ * table's relative rounding error, which would otherwise dominate for small |x|) from a minimax
+ * polynomial (e^2h − 1)/h; E = e^−2x − 1 = S·w − (1 − S), S = 2^m·T_j by vscalef, 1 − S exact for
+ * S ≥ 1/2 (small |x|); tanh = E/(−2 − E). Zeros keep their sign: h = −x, w = h·t + (−0), E = w − (+0).
+ * Float: N = 32 (one vpermi2ps), a quadratic, 15 operations; double: N = 16 (the exp table, one
+ * vpermi2pd), a second reduction step, degree 6, 21 operations (the Cody–Waite form below: about 24,
+ * degree 10). Where tanh is just below 1/2, the roundings of 1 − S (inexact for S < 1/2), of E and of
+ * −2 − E add up to about 3.5 ULP.
  */
-inline constexpr std::array<float, 32> kTanhPow2{
-    0x1p+0F, 0x1.059b0ep+0F, 0x1.0b5586p+0F, 0x1.11301ep+0F, 0x1.172b84p+0F, 0x1.1d4874p+0F, 0x1.2387a6p+0F,
-    0x1.29e9ep+0F, 0x1.306fep+0F, 0x1.371a74p+0F, 0x1.3dea64p+0F, 0x1.44e086p+0F, 0x1.4bfdaep+0F,
-    0x1.5342b6p+0F, 0x1.5ab07ep+0F, 0x1.6247ecp+0F, 0x1.6a09e6p+0F, 0x1.71f75ep+0F, 0x1.7a1148p+0F,
-    0x1.82589ap+0F, 0x1.8ace54p+0F, 0x1.93737cp+0F, 0x1.9c4918p+0F, 0x1.a5503cp+0F, 0x1.ae89fap+0F,
-    0x1.b7f77p+0F, 0x1.c199bep+0F, 0x1.cb720ep+0F, 0x1.d5818ep+0F, 0x1.dfc974p+0F, 0x1.ea4afap+0F,
-    0x1.f50766p+0F};
-inline constexpr std::array<float, 32> kTanhPow2Error{
-    -0.0F, -0x1.947414p-25F, 0x1.8d96d4p-25F, -0x1.dda2fcp-25F, -0x1.9c0c22p-27F, -0x1.a2fbb2p-25F,
-    0x1.964904p-25F, -0x1.2b0dbcp-25F, 0x1.125002p-25F, -0x1.cde8cep-26F, 0x1.370be4p-25F, 0x1.336de2p-30F,
-    -0x1.0a355p-25F, -0x1.c541b4p-26F, -0x1.00d8acp-27F, -0x1.6cb284p-25F, 0x1.26055cp-26F, 0x1.8b2bb8p-26F,
-    -0x1.05cb44p-25F, -0x1.1c2142p-26F, 0x1.67a1cap-28F, -0x1.348e56p-25F, 0x1.a3b5e4p-28F, -0x1.0b7ec8p-25F,
-    -0x1.f9c304p-27F, -0x1.e4c886p-26F, -0x1.6961b4p-28F, -0x1.b5151ep-28F, -0x1.a5217cp-28F,
-    -0x1.ab7132p-26F, 0x1.61428ep-28F, -0x1.2ad5f8p-27F};
-
-/**
- * AVX-512 float tanh within 4 ULP (3.5 over every float), in 15 operations, on x itself (no |x|, no sign
- * to restore): x clamped to ±9.02 (min and max keep NaN); −2x = (m + j/32)·ln2 + 2h, |h| ≤ ln2/128, with
- * k = m + j/32 from one shifter and h = −x − k·ln2/2; e^−2x = 2^m·T_j·(1 + w), w = e^2h − 1 + δ_j
- * (δ_j the table's rounding error, which would otherwise dominate for small |x|) from a minimax
- * quadratic; E = e^−2x − 1 = S·w − (1 − S), S = 2^m·T_j by vscalef, 1 − S exact for S ≥ 1/2 (small |x|);
- * tanh = E/(−2 − E). Zeros keep their sign: h = −x, w = h·t + (−0), E = w − (+0).
- */
-template <class Arch>
-[[gnu::always_inline]] inline xsimd::batch<float, Arch> tanh_table(const xsimd::batch<float, Arch>& x) {
-  using B = xsimd::batch<float, Arch>;
-  const B limit(tanh_saturation<float>());
-  const B xc = xsimd::max(-limit, xsimd::min(limit, x));  // min/maxps return the second operand for NaN
-  const B shift(shifter<float>() / 32.0F);
-  const B ks = fmadd(xc, B(-2.0F * kLog2e<float>), shift);
+template <class Arch, class T>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> tanh_table(const xsimd::batch<T, Arch>& x) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr bool is_float = std::is_same_v<T, float>;
+  const B limit(tanh_saturation<T>());
+  const B xc = xsimd::max(-limit, xsimd::min(limit, x));  // min/max return the second operand for NaN
+  const B shift(shifter<T>() / (is_float ? T(32) : T(kExpTableSize)));
+  const B ks = fmadd(xc, B(T(-2) * kLog2e<T>), shift);
   const B k = ks - shift;
-  const B h = fmsub(k, B(-half_ln2<float>()), xc);
-  // (e^2h − 1)/h = 2 + h·(c1 + h·c2), minimax for |h| ≤ 1.02·ln2/128: below 1.5e-8 relative.
-  const B t = fmadd(h, fmadd(h, B(1.333337387922045F), B(2.0000152538677653F)), B(2.0F));
-  const B w = fmadd(h, t, ops::permute_low_bits(kTanhPow2Error, ks));
-  const B s = ops::scale_by_pow2(ops::permute_low_bits(kTanhPow2, ks), k);
-  const B em1 = fmsub(s, w, B(1.0F) - s);
-  return em1 / (B(-2.0F) - em1);
+  B h = fmsub(k, B(-half_ln2<T>()), xc);
+  B t, delta, table;
+  if constexpr (is_float) {
+    // (e^2h − 1)/h = 2 + h·(c1 + h·c2), minimax for |h| ≤ 1.02·ln2/128: below 1.5e-8 relative.
+    t = fmadd(h, fmadd(h, B(1.333337387922045F), B(2.0000152538677653F)), B(2.0F));
+    constexpr auto delta_entries = pow2_32nds<true>();  // evaluated here: no function left to call
+    constexpr auto table_entries = pow2_32nds<false>();
+    delta = ops::permute_low_bits(delta_entries, ks);
+    table = ops::permute_low_bits(table_entries, ks);
+  } else {
+    // ln2/2's rounding, k·1.2e-17, would add up to 0.25 ULP where tanh is just below 1/2 (3.74 ULP
+    // measured there with one step): a second step removes it.
+    h = fnmadd(k, B(0x1.abc9e3b39803fp-57), h);
+    // (e^2h − 1)/h = 2 + h·P(h), minimax (Lawson) for |h| ≤ 1.0001·ln2/64: below 0.01 ULP.
+    t = fmadd(h, horner(h, std::array<double, 6>{0.025397197826083344, 0.08889019247048909, 0.2666666666351119,
+                                                 0.6666666665901974, 1.3333333333333341, 2.0000000000000013}),
+              B(2.0));
+    delta = exp2_fraction_table<Arch, T, true>(ks);
+    table = exp2_fraction_table<Arch, T, false>(ks);
+  }
+  const B w = fmadd(h, t, delta);
+  const B s = ops::scale_by_pow2(table, k);
+  const B em1 = fmsub(s, w, B(T(1)) - s);
+  return em1 / (B(T(-2)) - em1);
 }
 
 /**
  * tanh(x) within 4 ULP, ±0 → ±0, ±Inf → ±1, NaN → NaN: tanh|x| = −E/(2 + E) with E = e^−2|x| − 1.
  * −|x| = k·ln2/2 + h (|h| ≤ ln2/4) in one Cody–Waite step, so e^−2|x| = 2^k·e^2h; E = 2^(k+1)·W + (2^k − 1)
  * with W = (e^2h − 1)/2 the minimax of the precise tier rescaled to h (E = 2W exactly when k = 0, so tiny
- * x keep their relative accuracy); one division. Float: 16 operations (the precise form: ~30), 2.49 ULP;
- * AVX-512 float takes tanh_table instead (one operation fewer, two of them permutes off the FMA pipes).
+ * x keep their relative accuracy); one division. Float: 16 operations (the precise form: ~30), 2.49 ULP.
+ * AVX-512 takes tanh_table instead (fewer operations, two of them permutes off the FMA pipes).
  */
 template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> tanh(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
-  if constexpr (is_avx512<Arch> && std::is_same_v<T, float>) {
+  if constexpr (is_avx512<Arch>) {
     return tanh_table(x);
   } else {
     const B a = negative_abs_clamped(x, tanh_saturation<T>());

@@ -94,11 +94,11 @@ constexpr T gelu_a_limit() {
 /**
  * e^(hi + lo) = m·2^scale for hi ≤ 0 (|lo| ≪ 1), m normal, the power of two applied last by apply_scale,
  * so that m times a moderate factor, then scaled, rounds once into the subnormals.
- * AVX-512: the table exp (2^(j/N) by one permute, N = 16 float / 8 double) with `scale` the exponent
- * k = m + j/N that vscalef floors, about 0.51 ULP with the table of what 2^(j/N)'s rounding dropped
+ * AVX-512: the table exp (2^(j/16) by one permute, exp_table_product) with `scale` the exponent
+ * k = m + j/16 that vscalef floors, about 0.51 ULP with the table of what 2^(j/16)'s rounding dropped
  * (`remainder`, the precise tier), about 1 ULP without. Elsewhere Cody–Waite with the Taylor tail and
  * `scale` = 2^k2 a normal power of two (below −120 float / −760 double the result is 0 to any factor
- * up to 2^20). hi·log2e must stay below 2^13 in magnitude (k·ln2_hi exact).
+ * up to 2^20). hi·log2e must stay below 2^11 in magnitude (k·ln2_hi exact).
  */
 template <class Arch, class T, bool remainder = true>
 [[gnu::always_inline]]
@@ -106,15 +106,11 @@ inline xsimd::batch<T, Arch> exp_split(const xsimd::batch<T, Arch>& hi, const xs
                                        xsimd::batch<T, Arch>& scale) {
   using B = xsimd::batch<T, Arch>;
   if constexpr (is_avx512<Arch>) {
-    constexpr T n = std::is_same_v<T, float> ? T(16) : T(8);
-    const B shift(shifter<T>() / n);
+    const B shift(shifter<T>() / T(kExpTableSize));
     const B ks = fmadd(hi, B(kLog2e<T>), shift);
-    scale = ks - shift;  // k = m + j/n; k·ln2_hi stays exact for the |k| < 2^13 that occur here
+    scale = ks - shift;  // k = m + j/16; k·ln2_hi stays exact for the |k| < 2^11 that occur here
     const B r = fnmadd(scale, B(ln2_lo<T>()), fnmadd(scale, B(ln2_hi<T>()), hi)) + lo;
-    const B w = fmadd(r * r, exp_table_tail(r), r);
-    const B table = exp2_fraction_table<Arch, T, false>(ks);
-    if constexpr (remainder) return table + fmadd(table, w, exp2_fraction_table<Arch, T, true>(ks));
-    else return fmadd(table, w, table);
+    return exp_table_product<Arch, T, remainder>(ks, r);
   } else {
     const B clamped = xsimd::max(hi, B(std::is_same_v<T, float> ? T(-120) : T(-760)));
     B k;

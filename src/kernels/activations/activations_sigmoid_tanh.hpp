@@ -1,8 +1,8 @@
 #pragma once
 // sigmoid and tanh, forward and backward. The FMA pipes bound their speed, so every step below is
 // counted: a clamp instead of a range test, a reciprocal estimate whose quotient is corrected by its
-// exact remainder instead of a division (AVX-512), and on AVX-512 a 2^(j/N) table (one permute) that
-// shortens e^r to degree 3 (float) / 7 (double) and leaves e^a within about 0.51 ULP.
+// exact remainder instead of a division (AVX-512), and on AVX-512 a 2^(j/16) table (one permute) that
+// shortens e^r to degree 3 (float) / 6 (double) and leaves e^a within about 0.51 ULP.
 // Everything is a template over the arch tag: no symbol is shared between ISA objects.
 #include <xsimd/xsimd.hpp>
 
@@ -94,51 +94,91 @@ inline xsimd::batch<T, Arch> pow2_shifted(const xsimd::batch<T, Arch>& ks, T bas
   return xsimd::bitwise_cast<xsimd::batch<T, Arch>>((xsimd::bitwise_cast<I>(ks) << mantissa_bits<T>()) + bits_of_base);
 }
 
-/** AVX-512: 2^(j/N) rounded (or, with `remainder`, what the rounding dropped) for j = the low bits of ks. */
-template <class Arch, class T, bool remainder>
-inline xsimd::batch<T, Arch> exp2_fraction_table(const xsimd::batch<T, Arch>& ks) {
-  if constexpr (std::is_same_v<T, float>) {  // N = 16: vpermps reads the low 4 bits of each index
-    using Table = std::array<float, 16>;
-    const Table table =
-        remainder ? Table{0x0p+0F, 0x1.9f3122p-25F, -0x1.c15742p-27F, 0x1.ceac48p-25F, 0x1.4636e2p-25F,
-                                   0x1.824684p-25F, -0x1.593abcp-25F, -0x1.5bd5ecp-27F, 0x1.9fcef4p-26F,
-                                   -0x1.829fd0p-25F, 0x1.15506ep-27F, 0x1.51f848p-27F, -0x1.a94b14p-26F,
-                                   -0x1.3d56b2p-27F, -0x1.822dbcp-27F, 0x1.52486cp-27F}
-                  : Table{0x1p+0F, 0x1.0b5586p+0F, 0x1.172b84p+0F, 0x1.2387a6p+0F, 0x1.306fe0p+0F,
-                                   0x1.3dea64p+0F, 0x1.4bfdaep+0F, 0x1.5ab07ep+0F, 0x1.6a09e6p+0F, 0x1.7a1148p+0F,
-                                   0x1.8ace54p+0F, 0x1.9c4918p+0F, 0x1.ae89fap+0F, 0x1.c199bep+0F, 0x1.d5818ep+0F,
-                                   0x1.ea4afap+0F};
+/**
+ * AVX-512 float: 2^(j/32) rounded (j = 0 … 31), or with `relative_error` what the rounding dropped,
+ * relative: (2^(j/32) − T_j)/T_j rounded (−0 for j = 0, so that a zero keeps its sign through a sum).
+ */
+template <bool relative_error>
+constexpr std::array<float, 32> pow2_32nds() {
+  if constexpr (relative_error) {
+    return {-0.0F,          -0x1.947414p-25F, 0x1.8d96d4p-25F,  -0x1.dda2fcp-25F, -0x1.9c0c22p-27F, -0x1.a2fbb2p-25F,
+            0x1.964904p-25F, -0x1.2b0dbcp-25F, 0x1.125002p-25F,  -0x1.cde8cep-26F, 0x1.370be4p-25F,  0x1.336de2p-30F,
+            -0x1.0a355p-25F, -0x1.c541b4p-26F, -0x1.00d8acp-27F, -0x1.6cb284p-25F, 0x1.26055cp-26F,  0x1.8b2bb8p-26F,
+            -0x1.05cb44p-25F, -0x1.1c2142p-26F, 0x1.67a1cap-28F,  -0x1.348e56p-25F, 0x1.a3b5e4p-28F,  -0x1.0b7ec8p-25F,
+            -0x1.f9c304p-27F, -0x1.e4c886p-26F, -0x1.6961b4p-28F, -0x1.b5151ep-28F, -0x1.a5217cp-28F, -0x1.ab7132p-26F,
+            0x1.61428ep-28F,  -0x1.2ad5f8p-27F};
+  } else {
+    return {0x1p+0F,        0x1.059b0ep+0F, 0x1.0b5586p+0F, 0x1.11301ep+0F, 0x1.172b84p+0F, 0x1.1d4874p+0F,
+            0x1.2387a6p+0F, 0x1.29e9ep+0F,  0x1.306fep+0F,  0x1.371a74p+0F, 0x1.3dea64p+0F, 0x1.44e086p+0F,
+            0x1.4bfdaep+0F, 0x1.5342b6p+0F, 0x1.5ab07ep+0F, 0x1.6247ecp+0F, 0x1.6a09e6p+0F, 0x1.71f75ep+0F,
+            0x1.7a1148p+0F, 0x1.82589ap+0F, 0x1.8ace54p+0F, 0x1.93737cp+0F, 0x1.9c4918p+0F, 0x1.a5503cp+0F,
+            0x1.ae89fap+0F, 0x1.b7f77p+0F,  0x1.c199bep+0F, 0x1.cb720ep+0F, 0x1.d5818ep+0F, 0x1.dfc974p+0F,
+            0x1.ea4afap+0F, 0x1.f50766p+0F};
+  }
+}
+
+/** The table exp's N: 2^(j/16) for both types (float: one vpermps; double: one vpermi2pd over two registers). */
+constexpr int kExpTableSize = 16;  // internal linkage: no symbol shared between ISA objects
+
+/**
+ * AVX-512: 2^(j/16) rounded, or with `relative_error` (2^(j/16) − T_j)/T_j rounded (−0 for j = 0), for j
+ * the low 4 bits of ks (the exponent k = m + j/16 rounded by the shifter/16).
+ */
+template <class Arch, class T, bool relative_error>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> exp2_fraction_table(const xsimd::batch<T, Arch>& ks) {
+  if constexpr (std::is_same_v<T, float>) {  // the even entries of the 32nds
+    constexpr auto table = [] {
+      std::array<float, 16> t{};
+      for (std::size_t j = 0; j < t.size(); ++j) t[j] = pow2_32nds<relative_error>()[2 * j];
+      return t;
+    }();
     return ops::permute_low_bits(table, ks);
-  } else {  // N = 8: vpermpd reads the low 3 bits
-    using Table = std::array<double, 8>;
-    const Table table =
-        remainder ? Table{0x0p+0, -0x1.19041b9d78a76p-55, 0x1.6f46ad23182e4p-55, 0x1.d4397afec42e2p-56,
-                                   -0x1.bdd3413b26456p-54, 0x1.6e9f156864b27p-54, 0x1.7a1cd345dcc81p-54,
-                                   0x1.2ed02d75b3707p-55}
-                  : Table{0x1p+0, 0x1.172b83c7d517bp+0, 0x1.306fe0a31b715p+0, 0x1.4bfdad5362a27p+0,
-                                   0x1.6a09e667f3bcdp+0, 0x1.8ace5422aa0dbp+0, 0x1.ae89f995ad3adp+0,
-                                   0x1.d5818dcfba487p+0};
+  } else {
+    using Table = std::array<double, 16>;
+    constexpr Table table =
+        relative_error
+            ? Table{-0x0p+0,  0x1.79aa65d837b6dp-54,  -0x1.01b15eaa59348p-55, 0x1.68efde3a8a894p-54,
+                    0x1.34d754db0abb6p-55, 0x1.59f48a72a4c6dp-55, 0x1.690cebb7aafbp-56,   0x1.063e1e21c5409p-54,
+                    -0x1.3b3efbf5e2228p-54, -0x1.b32dcb94da51dp-56, 0x1.db72fc1f0eab4p-55, 0x1.1affc2b91ce27p-56,
+                    0x1.c1a7792cb3387p-55, 0x1.36eae30af0cb3p-56, 0x1.4a385a63d07a7p-56, -0x1.ff7128fd391fp-55}
+            : Table{0x1p+0,               0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0,
+                    0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0,
+                    0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f09p+0,
+                    0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0};
     return ops::permute_low_bits(table, ks);
   }
 }
 
 /**
- * q with e^r − 1 − r = r²·q(r) for the table exp (|r| ≤ ln2/2N, N = 16 float / 8 double), minimax: below
- * 0.08 ULP (float) / 0.1 ULP (double). With `negated`, u = −r is passed (Horner on −u: c − q·u).
+ * q with e^r − 1 − r = r²·q(r) for the table exp (|r| ≤ ln2/32 plus a small argument part), minimax
+ * (Lawson, weight r²): below 0.08 ULP (float, degree 1) / 0.06 ULP (double, degree 4) of e^r.
  */
-template <class Arch, class T, bool negated = false>
-inline xsimd::batch<T, Arch> exp_table_tail(const xsimd::batch<T, Arch>& u) {
+template <class Arch, class T>
+inline xsimd::batch<T, Arch> exp_table_tail(const xsimd::batch<T, Arch>& r) {
   using B = xsimd::batch<T, Arch>;
-  const auto step = [&u](const B& q, T c) { return negated ? fnmadd(q, u, B(c)) : fmadd(q, u, B(c)); };
   if constexpr (std::is_same_v<T, float>) {
-    return step(B(0.1666705766469825254257F), 0.5000097749488752965723F);
+    return fmadd(B(0.1666705766469825254257F), r, B(0.5000097749488752965723F));
   } else {
-    B q = step(B(1.98423042183372196857e-4), 1.388958710870163905745e-3);
-    q = step(q, 8.33333332180712874313e-3);
-    q = step(q, 4.16666666175263755801e-2);
-    q = step(q, 0.1666666666666700822213);
-    return step(q, 0.50000000000000512363);
+    return fmadd(horner(r, std::array<double, 4>{0.0013889129038114217, 0.008333471951930236, 0.04166666665965372,
+                                                 0.1666666666441693}),
+                 r, B(0.5000000000000006));
   }
+}
+
+/**
+ * AVX-512: 2^(j/16)·e^r from ks (j in its low bits) and r: T_j·(1 + w) in one rounding, w = e^r − 1
+ * plus, with `relative_error`, the table's rounding error δ_j (added to r, exact enough as |r| is
+ * small): about 0.51 ULP; without it about 1 ULP.
+ */
+template <class Arch, class T, bool relative_error>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> exp_table_product(const xsimd::batch<T, Arch>& ks,
+                                                                     const xsimd::batch<T, Arch>& r) {
+  using B = xsimd::batch<T, Arch>;
+  B r_plus = r;
+  if constexpr (relative_error) r_plus = r + exp2_fraction_table<Arch, T, true>(ks);
+  const B w = fmadd(r * r, exp_table_tail(r), r_plus);
+  const B table = exp2_fraction_table<Arch, T, false>(ks);
+  return fmadd(table, w, table);
 }
 
 /**
@@ -149,18 +189,14 @@ template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> exp_nonpositive(const xsimd::batch<T, Arch>& a) {
   using B = xsimd::batch<T, Arch>;
   if constexpr (is_avx512<Arch>) {
-    constexpr T n = std::is_same_v<T, float> ? T(16) : T(8);
-    // a = (m + j/n)·ln2 + r, |r| ≤ ln2/2n: at the shifter's spacing of 1/n, a·log2e rounds to
-    // k = m + j/n and j lands in the low bits of ks. k·ln2_hi is exact (k has at most 13 bits).
-    const B shift(shifter<T>() / n);
+    // a = (m + j/16)·ln2 + r, |r| ≤ ln2/32: at the shifter's spacing of 1/16, a·log2e rounds to
+    // k = m + j/16 and j lands in the low bits of ks. k·ln2_hi is exact (k has at most 15 bits).
+    const B shift(shifter<T>() / T(kExpTableSize));
     const B ks = fmadd(a, B(kLog2e<T>), shift);
     const B k = ks - shift;
     const B r = fnmadd(k, B(ln2_lo<T>()), fnmadd(k, B(ln2_hi<T>()), a));
-    const B w = fmadd(r * r, exp_table_tail(r), r);
-    const B hi = exp2_fraction_table<Arch, T, false>(ks);
-    const B p = hi + fmadd(hi, w, exp2_fraction_table<Arch, T, true>(ks));  // 2^(j/n)·e^r, one rounding
     // ·2^floor(k) = 2^m: exact, or one more rounding into the subnormals.
-    return ops::scale_by_pow2(p, k);
+    return ops::scale_by_pow2(exp_table_product<Arch, T, true>(ks, r), k);
   } else {
     const B shift(shifter<T>());
     const B ks = fmadd(a, B(kLog2e<T>), shift);
