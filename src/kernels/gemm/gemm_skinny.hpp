@@ -17,6 +17,7 @@
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
 #include "kernels/gemm/gemm_skinny_quad.hpp"
+#include "kernels/gemm/gemm_skinny_rank1.hpp"
 
 namespace mlpkit::detail::gemm_simd {
 
@@ -312,6 +313,8 @@ void skinny_chunks(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, s
 
 template <class Arch, class T>
 void skinny_kernel(const SkinnyProblem<T>& problem, std::size_t l0, std::size_t l1) {
+  if constexpr (simd::ops::is_avx512<Arch> && std::is_same_v<T, float>)
+    if (rank1_takes<Arch, T>(problem)) return rank1_kernel<Arch>(problem, l0, l1);
   // The axpy form, and a dot form with nothing to pack (W·x with x contiguous), run without the
   // packing room on the stack.
   const bool quads = kQuadDot<Arch, T> && problem.k <= kQuadMaxK && problem.short_n >= 3;
