@@ -18,6 +18,7 @@
 #include "kernels/gemm/gemm_microkernel.hpp"
 #include "kernels/gemm/gemm_skinny_quad.hpp"
 #include "kernels/gemm/gemm_skinny_rank1.hpp"
+#include "kernels/gemm/gemm_skinny_store.hpp"
 
 namespace mlpkit::detail::gemm_simd {
 
@@ -51,6 +52,8 @@ void scatter_lanes(const Batch<Arch, T>& v, T* p, std::size_t stride, std::size_
  */
 template <class Arch, class T>
 void finish_chunk(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, const T* z, std::size_t ld_z) {
+  if constexpr (simd::ops::is_avx512<Arch> && std::is_same_v<T, float>)
+    if (pr.c_s == 1 && (pr.pre_activation == nullptr || pr.pre_s == 1)) return finish_chunk_rows<Arch>(pr, l0, len, z, ld_z);
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
   const B va(pr.alpha), vb(pr.beta), one(T(1));
