@@ -257,7 +257,10 @@ const T* pack_short_operand(SkinnyProblem<T>& pr, T* room) {
       pack_quads<Arch>(pr, g * 4, std::min<std::size_t>(4, pr.short_n - g * 4), room + g * quad_elements(pr.k));
   if (transpose) {
     T* packed = room + kQuadRoom<Arch, T>;
-    for (std::size_t s = 0; s < pr.short_n; ++s)
+    bool done = false;
+    if constexpr (simd::ops::is_avx512<Arch> && std::is_same_v<T, float>)
+      if (pr.y.cs == 1) pack_columns_along_k<Arch>(pr, packed), done = true;
+    for (std::size_t s = 0; s < pr.short_n && !done; ++s)
       for (std::size_t p = 0; p < pr.k; ++p) packed[s * pr.k + p] = pr.y.data[p * pr.y.rs + s * pr.y.cs];
     pr.y = {packed, 1, pr.k};
   }

@@ -92,3 +92,26 @@ void finish_chunk_rows(const SkinnyProblem<float>& pr, std::size_t l0, std::size
 }
 
 }  // namespace mlpkit::detail::gemm_simd
+
+namespace mlpkit::detail::gemm_simd {
+
+/**
+ * The dot form's short operand with its columns along k (packed[s·k + p] = y(p, s)) from a y whose
+ * rows are contiguous (y.cs = 1, as B of A·B): 16 k steps × 4 columns at a time through the
+ * transposing load, one masked vector store per column.
+ */
+template <class Arch>
+void pack_columns_along_k(const SkinnyProblem<float>& pr, float* packed) {
+  for (std::size_t s0 = 0; s0 < pr.short_n; s0 += 4) {
+    const std::size_t n4 = std::min<std::size_t>(4, pr.short_n - s0);
+    for (std::size_t p0 = 0; p0 < pr.k; p0 += 16) {
+      const std::size_t rows = std::min<std::size_t>(16, pr.k - p0);
+      __m512 v[4];
+      load_block_rows<Arch>(v, pr.y.data + p0 * pr.y.rs + s0, pr.y.rs, rows, (1u << n4) - 1);
+      for (std::size_t j = 0; j < n4; ++j)
+        _mm512_mask_storeu_ps(packed + (s0 + j) * pr.k + p0, __mmask16((1u << rows) - 1), v[j]);
+    }
+  }
+}
+
+}  // namespace mlpkit::detail::gemm_simd
