@@ -5,7 +5,10 @@
 // - dot form, for a long operand whose rows run along k (W·x): MR rows × up to 4 short columns of
 //   vector partial sums, reduced horizontally at the end;
 // - axpy form, for a long operand whose columns run along the long dimension (Wᵀ·δ): vectors along
-//   the long dimension times broadcast elements of the short operand.
+//   the long dimension times broadcast elements of the short operand;
+// - rank-1 form (gemm_skinny_rank1.hpp, AVX-512 float, 9–16 short columns), for the same long
+//   operand with a short operand whose rows are contiguous: broadcast elements of the long operand
+//   times rows of the short one, a row of C per accumulator.
 // Every element's sum has the same order wherever its tile lies, so any split over threads gives
 // the same bits.
 #include <algorithm>
