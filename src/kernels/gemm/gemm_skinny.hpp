@@ -56,7 +56,8 @@ void scatter_lanes(const Batch<Arch, T>& v, T* p, std::size_t stride, std::size_
 template <class Arch, class T>
 void finish_chunk(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, const T* z, std::size_t ld_z) {
   if constexpr (simd::ops::is_avx512<Arch> && std::is_same_v<T, float>)
-    if (pr.c_s == 1 && (pr.pre_activation == nullptr || pr.pre_s == 1)) return finish_chunk_rows<Arch>(pr, l0, len, z, ld_z);
+    if (pr.short_n > 1 && pr.c_s == 1 && (pr.pre_activation == nullptr || pr.pre_s == 1))
+      return finish_chunk_rows<Arch>(pr, l0, len, z, ld_z);  // one column: whole vectors below
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
   const B va(pr.alpha), vb(pr.beta), one(T(1));
