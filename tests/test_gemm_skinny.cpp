@@ -19,7 +19,8 @@ using namespace mlpkit;
 namespace {
 
 constexpr Trans kTrans[] = {Trans::no, Trans::yes};
-constexpr std::size_t kShort[] = {1, 2, 3, 4, 15, 16, 17};  // 4: one whole group of the quad form
+// 4: one whole group of the quad form; 9: the fewest columns of the rank-1 form
+constexpr std::size_t kShort[] = {1, 2, 3, 4, 9, 15, 16, 17};
 constexpr auto kActivations = enum_values<Activation>();
 
 using test::Stored;
@@ -94,7 +95,8 @@ TEST_CASE_TEMPLATE("the skinny path's fused epilogue equals gemm followed by bia
       std::size_t m, n, k;
     };
     for (Trans ta : kTrans)
-      for (const Shape s : {Shape{37, 1, 19}, Shape{300, 3, 40}, Shape{2, 45, 33}, Shape{16, 17, 5}}) {
+      for (const Shape s : {Shape{37, 1, 19}, Shape{300, 3, 40}, Shape{2, 45, 33}, Shape{16, 17, 5},
+                            Shape{300, 12, 70}}) {
         CAPTURE(s.m);
         CAPTURE(s.n);
         const bool t = ta == Trans::yes;

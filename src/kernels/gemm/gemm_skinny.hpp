@@ -5,7 +5,10 @@
 // - dot form, for a long operand whose rows run along k (W·x): MR rows × up to 4 short columns of
 //   vector partial sums, reduced horizontally at the end;
 // - axpy form, for a long operand whose columns run along the long dimension (Wᵀ·δ): vectors along
-//   the long dimension times broadcast elements of the short operand.
+//   the long dimension times broadcast elements of the short operand;
+// - rank-1 form (gemm_skinny_rank1.hpp, AVX-512 float, 9–16 short columns), for the same long
+//   operand with a short operand whose rows are contiguous: broadcast elements of the long operand
+//   times rows of the short one, a row of C per accumulator.
 // Every element's sum has the same order wherever its tile lies, so any split over threads gives
 // the same bits.
 #include <algorithm>
@@ -17,6 +20,8 @@
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
 #include "kernels/gemm/gemm_skinny_quad.hpp"
+#include "kernels/gemm/gemm_skinny_rank1.hpp"
+#include "kernels/gemm/gemm_skinny_store.hpp"
 
 namespace mlpkit::detail::gemm_simd {
 
@@ -50,6 +55,9 @@ void scatter_lanes(const Batch<Arch, T>& v, T* p, std::size_t stride, std::size_
  */
 template <class Arch, class T>
 void finish_chunk(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, const T* z, std::size_t ld_z) {
+  if constexpr (simd::ops::is_avx512<Arch> && std::is_same_v<T, float>)
+    if (pr.short_n > 1 && pr.c_s == 1 && (pr.pre_activation == nullptr || pr.pre_s == 1))
+      return finish_chunk_rows<Arch>(pr, l0, len, z, ld_z);  // one column: whole vectors below
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
   const B va(pr.alpha), vb(pr.beta), one(T(1));
@@ -253,7 +261,10 @@ const T* pack_short_operand(SkinnyProblem<T>& pr, T* room) {
       pack_quads<Arch>(pr, g * 4, std::min<std::size_t>(4, pr.short_n - g * 4), room + g * quad_elements(pr.k));
   if (transpose) {
     T* packed = room + kQuadRoom<Arch, T>;
-    for (std::size_t s = 0; s < pr.short_n; ++s)
+    bool done = false;
+    if constexpr (simd::ops::is_avx512<Arch> && std::is_same_v<T, float>)
+      if (pr.y.cs == 1) pack_columns_along_k<Arch>(pr, packed), done = true;
+    for (std::size_t s = 0; s < pr.short_n && !done; ++s)
       for (std::size_t p = 0; p < pr.k; ++p) packed[s * pr.k + p] = pr.y.data[p * pr.y.rs + s * pr.y.cs];
     pr.y = {packed, 1, pr.k};
   }
@@ -312,6 +323,8 @@ void skinny_chunks(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, s
 
 template <class Arch, class T>
 void skinny_kernel(const SkinnyProblem<T>& problem, std::size_t l0, std::size_t l1) {
+  if constexpr (simd::ops::is_avx512<Arch> && std::is_same_v<T, float>)
+    if (rank1_takes<Arch, T>(problem)) return rank1_kernel<Arch>(problem, l0, l1);
   // The axpy form, and a dot form with nothing to pack (W·x with x contiguous), run without the
   // packing room on the stack.
   const bool quads = kQuadDot<Arch, T> && problem.k <= kQuadMaxK && problem.short_n >= 3;
