@@ -29,7 +29,7 @@ namespace mlpkit::detail::simd::fast {
  * scaled through the exponent bits.
  */
 template <class Arch>
-[[gnu::always_inline]] inline xsimd::batch<float, Arch> exp_negated(const xsimd::batch<float, Arch>& x) {
+inline xsimd::batch<float, Arch> exp_negated(const xsimd::batch<float, Arch>& x) {
   using B = xsimd::batch<float, Arch>;
   if constexpr (is_avx512<Arch>) {
     const B shift(shifter<float>() / float(kExpTableSize));

@@ -125,7 +125,7 @@ constexpr int kExpTableSize = 16;  // internal linkage: no symbol shared between
  * the low 4 bits of ks (the exponent k = m + j/16 rounded by the shifter/16).
  */
 template <class Arch, class T, bool relative_error>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> exp2_fraction_table(const xsimd::batch<T, Arch>& ks) {
+inline xsimd::batch<T, Arch> exp2_fraction_table(const xsimd::batch<T, Arch>& ks) {
   if constexpr (std::is_same_v<T, float>) {  // the even entries of the 32nds
     constexpr auto table = [] {
       std::array<float, 16> t{};
@@ -171,7 +171,7 @@ inline xsimd::batch<T, Arch> exp_table_tail(const xsimd::batch<T, Arch>& r) {
  * small): about 0.51 ULP; without it about 1 ULP.
  */
 template <class Arch, class T, bool relative_error>
-[[gnu::always_inline]] inline xsimd::batch<T, Arch> exp_table_product(const xsimd::batch<T, Arch>& ks,
+inline xsimd::batch<T, Arch> exp_table_product(const xsimd::batch<T, Arch>& ks,
                                                                      const xsimd::batch<T, Arch>& r) {
   using B = xsimd::batch<T, Arch>;
   B r_plus = r;
