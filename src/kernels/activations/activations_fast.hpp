@@ -26,7 +26,8 @@ namespace mlpkit::detail::simd::fast {
  * Float: e^−x for |x| ≤ 87, within about 1 ULP. AVX-512: the 2^(j/16) table (one permute) without its
  * relative-error table, e^r by degree 3, scaled by vscalef, with the negation folded into the reduction
  * (r = −(x + k·ln2) is never formed); elsewhere Cody–Waite with the minimax e^r − 1 of the precise tier,
- * scaled through the exponent bits.
+ * scaled through the exponent bits. Not forced inline: see docs/tuning.md (the fused epilogue's
+ * activations are inlined into the GEMM tiles, whose K loop spilled when this was).
  */
 template <class Arch>
 inline xsimd::batch<float, Arch> exp_negated(const xsimd::batch<float, Arch>& x) {
