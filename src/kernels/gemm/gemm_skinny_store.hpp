@@ -91,10 +91,6 @@ void finish_chunk_rows(const SkinnyProblem<float>& pr, std::size_t l0, std::size
   }
 }
 
-}  // namespace mlpkit::detail::gemm_simd
-
-namespace mlpkit::detail::gemm_simd {
-
 /**
  * The dot form's short operand with its columns along k (packed[s·k + p] = y(p, s)) from a y whose
  * rows are contiguous (y.cs = 1, as B of A·B): 16 k steps × 4 columns at a time through the
