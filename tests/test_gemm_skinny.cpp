@@ -69,7 +69,8 @@ void check_skinny(const Case& cs) {
 
 TEST_CASE_TEMPLATE("skinny gemm matches the reference for every transpose, ISA, edge size and ld", T, float, double) {
   test::for_each_isa([&](Isa) {
-    const std::size_t long_sizes[] = {1, 2, 3, 15, 16, 17, 100, 300};
+    // 5, 7, 13: a 6-row dot tile (AVX-512 float, 4 columns, k > 128) ± 1 and two tiles + 1
+    const std::size_t long_sizes[] = {1, 2, 3, 5, 7, 13, 15, 16, 17, 100, 300};
     const std::size_t depths[] = {1, 7, 64, 257};
     const double alphas[] = {1.0, -0.5, 2.0};
     const double betas[] = {0.0, 1.0, -1.5};
