@@ -86,6 +86,11 @@ TEST_CASE_TEMPLATE("skinny gemm matches the reference for every transpose, ISA, 
               check_skinny<T>({ta, tb, l, s, k, pow2, alpha, beta});  // few columns
               check_skinny<T>({ta, tb, s, l, k, !pow2, alpha, beta});  // few rows
             }
+    // Long operands past 2^18 elements: 4-row dot tiles for 4 columns (6 rows below, AVX-512 float).
+    for (Trans tb : kTrans) {
+      check_skinny<T>({Trans::no, tb, 1027, 4, 257, false, 1.0, 0.0});
+      check_skinny<T>({Trans::no, tb, 1027, 4, 257, true, -0.5, 1.0});
+    }
   });
 }
 

@@ -243,11 +243,15 @@ template <class Arch, class T>
 constexpr bool kQuadDot = simd::ops::is_avx512<Arch> && std::is_same_v<T, float>;
 constexpr std::size_t kQuadMaxK = 128;
 
-// Rows of the dot form's 4-column tile: 6 on AVX-512 float (24 accumulators: 10 loads per 24 FMAs
-// instead of 8 per 16; one thread, 256×4×256 A·B 4.24 → 3.98 µs, A·Bᵀ 3.93 → 3.72 µs, 7 rows no
-// better, 1024×4×1024 unchanged), 4 elsewhere.
+// Whether the dot form's 4-column tile takes 6 rows (24 accumulators: 10 loads per 24 FMAs instead
+// of 8 per 16): AVX-512 float with the long operand within kSixRowMaxElements (A from L2). One
+// thread: 256×4×256 A·B 4.28 → 4.08 µs, A·Bᵀ 4.03 → 3.82 µs (7 rows no better); from memory
+// (1024×4×1024) 6 rows were 3–9 % slower. The limit between was not measured.
+constexpr std::size_t kSixRowMaxElements = std::size_t(1) << 18;
 template <class Arch, class T>
-constexpr std::size_t kDotRows4 = kQuadDot<Arch, T> ? 6 : 4;
+bool dot_six_rows(const SkinnyProblem<T>& pr) {
+  return kQuadDot<Arch, T> && pr.long_n * pr.k <= kSixRowMaxElements;
+}
 
 // Room for the quad form's groups: at most 4 of quad_elements(kQuadMaxK).
 template <class Arch, class T>
@@ -300,7 +304,12 @@ void skinny_columns(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, 
       axpy_rows<Arch, T, 2, 8>(pr, s0, l0, len, z, ld_z);
       s0 += 8;
     } else if (left >= 4) {
-      dot ? dot_rows<Arch, T, kDotRows4<Arch, T>, 4>(pr, s0, l0, len, z, ld_z) : axpy_rows<Arch, T, 2, 4>(pr, s0, l0, len, z, ld_z);
+      if (!dot)
+        axpy_rows<Arch, T, 2, 4>(pr, s0, l0, len, z, ld_z);
+      else if (dot_six_rows<Arch, T>(pr))
+        dot_rows<Arch, T, kQuadDot<Arch, T> ? 6 : 4, 4>(pr, s0, l0, len, z, ld_z);
+      else
+        dot_rows<Arch, T, 4, 4>(pr, s0, l0, len, z, ld_z);
       s0 += 4;
     } else if (left == 3) {
       dot ? dot_rows<Arch, T, 4, 3>(pr, s0, l0, len, z, ld_z) : axpy_rows<Arch, T, 3, 3>(pr, s0, l0, len, z, ld_z);
