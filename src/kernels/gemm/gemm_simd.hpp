@@ -107,6 +107,7 @@ void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const
       if (epilogue != nullptr) e = offset_epilogue<Arch>(*epilogue, ir, jr);
       micro_tile<Arch, T, C::MR, C::NB, true, true>(kc, a, 1, C::MR, b, C::NR, alpha, beta, c + ir * ldc + jr, ldc,
                                                     m_eff, n_eff, epilogue != nullptr ? &e : nullptr);
+      if (epilogue != nullptr) activate_tile<Arch>(e, c + ir * ldc + jr, ldc, m_eff, n_eff);
     }
   }
 }
@@ -130,6 +131,7 @@ void direct_kernel(std::size_t m, std::size_t nc, std::size_t k, T alpha, Stride
     else
       micro_tile<Arch, T, C::MR, NB, false, false>(k, a.data + ir * a.rs, a.rs, a.cs, b, b_rs, alpha, beta,
                                                    c + ir * ldc, ldc, m_eff, nc, tile_epilogue);
+    if (epilogue != nullptr) activate_tile<Arch>(e, c + ir * ldc, ldc, m_eff, nc);
   }
 }
 
