@@ -214,8 +214,10 @@ void forward(Activation f, const T* x, T* y, std::size_t n, T slope, bool stream
     // (4096, one thread: double sigmoid 2.6 → 3.0 G items/s); 16 registers hold fewer. The float
     // sigmoid branches per batch (fast::sigmoid): two per step (four: 8.9 → 8.8).
     constexpr Activation g = decltype(kind)::value;
-    constexpr bool four = accuracy == Accuracy::fast && is_avx512<Arch> &&
-                          (g == Activation::tanh || (g == Activation::sigmoid && std::is_same_v<T, double>));
+    constexpr bool gelu_family = (g == Activation::gelu || g == Activation::gelu_tanh) &&
+                                 !(g == Activation::gelu && accuracy == Accuracy::precise && std::is_same_v<T, double>);
+    constexpr bool four = is_avx512<Arch> && (gelu_family || (accuracy == Accuracy::fast &&
+                          (g == Activation::tanh || (g == Activation::sigmoid && std::is_same_v<T, double>))));
     constexpr std::size_t unroll = four ? 4 : 2;
     elementwise<Arch, T, unroll>(x, none, y, n, [slope](const B& v, const B&) __attribute__((always_inline)) {
       return activate_as<Arch, T, decltype(kind)::value, accuracy>(v, slope);
