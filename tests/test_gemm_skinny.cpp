@@ -19,8 +19,9 @@ using namespace mlpkit;
 namespace {
 
 constexpr Trans kTrans[] = {Trans::no, Trans::yes};
-// 4: one whole group of the quad form; 9: the fewest columns of the rank-1 form
-constexpr std::size_t kShort[] = {1, 2, 3, 4, 9, 15, 16, 17};
+// 4: one whole group of the quad form; 5 and 9: the fewest columns of the double and float rank-1
+// forms; 8 and 9: one and two double vectors a row there; 7, 15: the transposing store's last group
+constexpr std::size_t kShort[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17};
 constexpr auto kActivations = enum_values<Activation>();
 
 using test::Stored;
@@ -96,7 +97,7 @@ TEST_CASE_TEMPLATE("the skinny path's fused epilogue equals gemm followed by bia
     };
     for (Trans ta : kTrans)
       for (const Shape s : {Shape{37, 1, 19}, Shape{300, 3, 40}, Shape{2, 45, 33}, Shape{16, 17, 5},
-                            Shape{300, 12, 70}}) {
+                            Shape{300, 12, 70}, Shape{200, 6, 70}}) {
         CAPTURE(s.m);
         CAPTURE(s.n);
         const bool t = ta == Trans::yes;
