@@ -98,7 +98,7 @@ TEST_CASE_TEMPLATE("the rank-1 form (Aᵀ·B, AVX-512) matches the reference at 
     for (std::size_t s = 5; s <= 17; ++s)
       for (const double beta : {0.0, -1.5}) {
         check_skinny<T>({Trans::yes, Trans::no, 1100, s, 130, s % 2 == 0, -0.5, beta});
-        check_skinny<T>({Trans::yes, Trans::no, 33, s, 7, s % 2 == 1, 2.0, beta});  // 8 + 1 rows, one panel
+        check_skinny<T>({Trans::yes, Trans::no, 33, s, 7, s % 2 == 1, 2.0, beta});  // double 5-8: 2·16 + 1 rows
       }
   });
 }
