@@ -21,7 +21,9 @@
 namespace mlpkit::detail::gemm_simd {
 
 // Long-dimension elements per z buffer (16 KiB at most: 256 rows of 16 floats, 128 of 16 doubles).
-template <class T>
+// Variable templates over Arch too: one over T alone, odr-used, would be a weak symbol shared by the
+// ISA objects (tests/check_isa_symbols.cmake).
+template <class Arch, class T>
 constexpr std::size_t kRank1Chunk = 1024 / sizeof(T);
 // k steps per sweep over the chunk's rows: the partial sums go through z once per panel.
 constexpr std::size_t kRank1Panel = 64;
@@ -30,7 +32,7 @@ constexpr std::size_t kRank1Panel = 64;
 constexpr std::size_t kRank1AheadBytes = 128;
 // Fewest short columns the rank-1 form takes: more than half of its vectors' lanes (float, 16
 // lanes: 9; double, 8 lanes: 5).
-template <class T>
+template <class Arch, class T>
 constexpr std::size_t kRank1MinShort = std::is_same_v<T, float> ? 9 : 5;
 
 // Lane masks of the short columns in each of the NV vectors of a row.
@@ -134,7 +136,7 @@ void rank1_finish(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, c
 template <class Arch, class T>
 bool rank1_takes(const SkinnyProblem<T>& pr) {
   if constexpr (simd::ops::is_avx512<Arch>)
-    return pr.x.rs == 1 && pr.x.cs != 1 && pr.y.cs == 1 && pr.short_n >= kRank1MinShort<T> && pr.c_s == 1 &&
+    return pr.x.rs == 1 && pr.x.cs != 1 && pr.y.cs == 1 && pr.short_n >= kRank1MinShort<Arch, T> && pr.c_s == 1 &&
            (pr.pre_activation == nullptr || pr.pre_s == 1);
   else
     return false;
@@ -144,11 +146,11 @@ bool rank1_takes(const SkinnyProblem<T>& pr) {
 template <class Arch, class T>
 void rank1_kernel(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t l1) {
   constexpr std::size_t W = Batch<Arch, T>::size;
-  alignas(64) T z[kRank1Chunk<T> * SkinnyProblem<T>::max_short];
+  alignas(64) T z[kRank1Chunk<Arch, T> * SkinnyProblem<T>::max_short];
   const auto run = [&](auto nv) {
     constexpr std::size_t NV = decltype(nv)::value;
-    for (std::size_t l = l0; l < l1; l += kRank1Chunk<T>) {
-      const std::size_t len = std::min(kRank1Chunk<T>, l1 - l);
+    for (std::size_t l = l0; l < l1; l += kRank1Chunk<Arch, T>) {
+      const std::size_t len = std::min(kRank1Chunk<Arch, T>, l1 - l);
       rank1_sums<Arch, T, NV>(pr, l, len, z);
       rank1_finish<Arch, T, NV>(pr, l, len, z);
     }
