@@ -15,7 +15,8 @@
 
 namespace mlpkit::detail::gemm_simd {
 
-// The AVX-512 register of T.
+// The AVX-512 register of T (a class rather than std::conditional_t, whose template arguments
+// would drop the vector types' attributes: -Wignored-attributes).
 template <class T>
 struct ZmmOf {
   using type = __m512d;
@@ -24,6 +25,7 @@ template <>
 struct ZmmOf<float> {
   using type = __m512;
 };
+// ZmmOf<T>::type.
 template <class T>
 using Zmm = typename ZmmOf<T>::type;
 
