@@ -110,6 +110,19 @@ void BM_predict_batch1(benchmark::State& state) {
       benchmark::Counter::kIsRate);
 }
 
+// The roof of batch-1 inference: a streaming read of as many bytes as the network's weights
+// (mlpkit::dot of two vectors of half that many floats each, one thread), in the same process as
+// BM_predict_batch1, so the two rows divide into predict's distance from the read.
+void BM_weights_read(benchmark::State& state) {
+  const auto depth = static_cast<std::size_t>(state.range(0)), width = static_cast<std::size_t>(state.range(1));
+  const std::size_t n = depth * width * width / 2;
+  mlpkit::set_num_threads(1);
+  const std::vector<float> x(n, 0.5f), y(n, 0.25f);
+  for (auto _ : state) benchmark::DoNotOptimize(mlpkit::dot(x.data(), y.data(), n));
+  state.counters["weights GB/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * double(2 * n * sizeof(float)) * 1e-9, benchmark::Counter::kIsRate);
+}
+
 void grid(benchmark::internal::Benchmark* b) {
   b->ArgNames({"depth", "width", "threads"});
   for (std::int64_t depth : {1, 2, 4, 8, 16, 32})
@@ -123,6 +136,11 @@ BENCHMARK(BM_forward_backward)->Apply(grid);
 BENCHMARK(BM_predict_batch1)
     ->ArgNames({"depth", "width", "after_parallel"})
     ->ArgsProduct({{8}, {64, 256, 1024}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK(BM_weights_read)
+    ->ArgNames({"depth", "width"})
+    ->ArgsProduct({{8}, {64, 256, 1024}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -95,6 +95,7 @@ constexpr GemmPath kGemmPaths[] = {
     {Trans::no, Trans::no, 777, 16, 64, false, Fused::bias_tanh}, {Trans::yes, Trans::no, 777, 16, 64, false, Fused::bias_tanh},
     {Trans::no, Trans::no, 1100, 16, 100, false, Fused::bias_tanh}, {Trans::yes, Trans::no, 1100, 16, 100, false, Fused::bias_tanh},
     {Trans::yes, Trans::no, 1100, 12, 100, false, Fused::bias_relu_pre},
+    {Trans::yes, Trans::no, 1100, 6, 100, false, Fused::bias_relu_pre},
     {Trans::no, Trans::no, 3, 1100, 129, false, Fused::bias_tanh}, {Trans::yes, Trans::no, 3, 1100, 129, false, Fused::bias_tanh},
     {Trans::no, Trans::no, 17, 17, 17, true, Fused::none}, {Trans::no, Trans::yes, 17, 17, 17, true, Fused::none},
     {Trans::no, Trans::no, 64, 64, 64, true, Fused::none}, {Trans::no, Trans::yes, 64, 64, 64, true, Fused::none},

@@ -19,8 +19,9 @@ using namespace mlpkit;
 namespace {
 
 constexpr Trans kTrans[] = {Trans::no, Trans::yes};
-// 4: one whole group of the quad form; 9: the fewest columns of the rank-1 form
-constexpr std::size_t kShort[] = {1, 2, 3, 4, 9, 15, 16, 17};
+// 4: one whole group of the quad form; 5 and 9: the fewest columns of the double and float rank-1
+// forms; 8 and 9: one and two double vectors a row there; 7, 15: the transposing store's last group
+constexpr std::size_t kShort[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17};
 constexpr auto kActivations = enum_values<Activation>();
 
 using test::Stored;
@@ -94,6 +95,20 @@ TEST_CASE_TEMPLATE("skinny gemm matches the reference for every transpose, ISA, 
   });
 }
 
+TEST_CASE_TEMPLATE("the rank-1 form (Aᵀ·B, AVX-512) matches the reference at every width it takes", T, float, double) {
+  // Past skinny_max columns Aᵀ·B takes the skinny path only above small_max_work (here 1100·n·130):
+  // every width from 5 (double, one vector a row) through 9 (double: two vectors a row) to 16, and
+  // 17 (not skinny); 1100 rows end in tiles of 8 and 4 (1100 = 68·16 + 12), 130 k steps in a short
+  // panel (130 = 2·64 + 2).
+  test::for_each_isa([&](Isa) {
+    for (std::size_t s = 5; s <= 17; ++s)
+      for (const double beta : {0.0, -1.5}) {
+        check_skinny<T>({Trans::yes, Trans::no, 1100, s, 130, s % 2 == 0, -0.5, beta});
+        check_skinny<T>({Trans::yes, Trans::no, 33, s, 7, s % 2 == 1, 2.0, beta});  // double 5-8: 2·16 + 1 rows
+      }
+  });
+}
+
 TEST_CASE_TEMPLATE("the skinny path's fused epilogue equals gemm followed by bias and activation, in both tiers", T, float,
                    double) {
   test::for_each_isa([&](Isa) {
@@ -102,7 +117,8 @@ TEST_CASE_TEMPLATE("the skinny path's fused epilogue equals gemm followed by bia
     };
     for (Trans ta : kTrans)
       for (const Shape s : {Shape{37, 1, 19}, Shape{300, 3, 40}, Shape{2, 45, 33}, Shape{16, 17, 5},
-                            Shape{300, 12, 70}}) {
+                            Shape{300, 12, 70}, Shape{200, 6, 70},
+                            Shape{1100, 12, 80}}) {  // 12 columns: the rank-1 form above small_max_work
         CAPTURE(s.m);
         CAPTURE(s.n);
         const bool t = ta == Trans::yes;

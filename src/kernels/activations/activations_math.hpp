@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/simd/simd.hpp"
 
@@ -30,11 +31,20 @@ using ops::is_avx512;
 using ops::opaque;
 
 /** Σ c_k t^k by Horner's rule, coefficients highest degree first. */
+// Unrolled at compile time (a fold over the indices): GCC kept the 23-term double GELU chain as a run-time
+// loop reading each coefficient from memory (precise double gelu at 0.27 G items/s, 4096, one thread).
+template <class Arch, class T, std::size_t N, std::size_t... I>
+inline xsimd::batch<T, Arch> horner_steps(const xsimd::batch<T, Arch>& t, const std::array<T, N>& highest_first,
+                                          std::index_sequence<I...>) {
+  xsimd::batch<T, Arch> p(highest_first[0]);
+  ((p = fmadd(p, t, xsimd::batch<T, Arch>(highest_first[I + 1]))), ...);
+  return p;
+}
+
+/** Σ c_k t^k by Horner's rule, coefficients highest degree first. */
 template <class Arch, class T, std::size_t N>
 inline xsimd::batch<T, Arch> horner(const xsimd::batch<T, Arch>& t, const std::array<T, N>& highest_first) {
-  xsimd::batch<T, Arch> p(highest_first[0]);
-  for (std::size_t i = 1; i < N; ++i) p = fmadd(p, t, xsimd::batch<T, Arch>(highest_first[i]));
-  return p;
+  return horner_steps(t, highest_first, std::make_index_sequence<N - 1>{});
 }
 
 /**

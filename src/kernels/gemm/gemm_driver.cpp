@@ -151,12 +151,7 @@ struct Product {
   bool fused;
   GemmTileEpilogue<T> full;
   /** The epilogue of the block whose first element is C(i, j). */
-  GemmTileEpilogue<T> at(std::size_t i, std::size_t j) const {
-    GemmTileEpilogue<T> e = full;
-    if (e.bias != nullptr) e.bias += i;
-    if (e.pre_activation != nullptr) e.pre_activation += i * e.ld_pre + j;
-    return e;
-  }
+  GemmTileEpilogue<T> at(std::size_t i, std::size_t j) const { return offset_epilogue<void>(full, i, j); }
 };
 
 // Direct path: A unpacked; an item is one NR-column sliver of C over a run of MR-row tiles, and packs

@@ -47,6 +47,19 @@ struct GemmTileEpilogue {
   Accuracy accuracy;
 };
 
+/**
+ * The epilogue of the tile whose first element is (i, j) of a block whose epilogue is `base`.
+ * `Tag` is the caller's ISA (void outside the ISA objects): a helper templated on T alone would be
+ * one weak symbol shared by every ISA object, compiled for whichever the linker keeps.
+ */
+template <class Tag, class T>
+GemmTileEpilogue<T> offset_epilogue(const GemmTileEpilogue<T>& base, std::size_t i, std::size_t j) {
+  GemmTileEpilogue<T> e = base;
+  if (e.bias != nullptr) e.bias += i;
+  if (e.pre_activation != nullptr) e.pre_activation += i * e.ld_pre + j;
+  return e;
+}
+
 /** A strided matrix operand: element (r, c) is data[r·rs + c·cs]. */
 template <class T>
 struct StridedOperand {

@@ -92,16 +92,6 @@ void pack_b(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed) {
   pack_b_slivers<Arch, T, Config<Arch, T>::NR>(kc, nc, b, packed);
 }
 
-// The epilogue of the tile at (i, j) of a block whose epilogue starts at `base`. Templated on Arch
-// although it does not use it: a helper on T alone would be one weak symbol for all ISA objects.
-template <class Arch, class T>
-GemmTileEpilogue<T> offset_epilogue(const GemmTileEpilogue<T>& base, std::size_t i, std::size_t j) {
-  GemmTileEpilogue<T> e = base;
-  if (e.bias != nullptr) e.bias += i;
-  if (e.pre_activation != nullptr) e.pre_activation += i * e.ld_pre + j;
-  return e;
-}
-
 // Loop order jr (B sliver stays in L1) then ir (A panels stream from L2), as in BLIS.
 template <class Arch, class T>
 void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const T* packed_a, const T* packed_b, T beta,
@@ -117,6 +107,7 @@ void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const
       if (epilogue != nullptr) e = offset_epilogue<Arch>(*epilogue, ir, jr);
       micro_tile<Arch, T, C::MR, C::NB, true, true>(kc, a, 1, C::MR, b, C::NR, alpha, beta, c + ir * ldc + jr, ldc,
                                                     m_eff, n_eff, epilogue != nullptr ? &e : nullptr);
+      if (epilogue != nullptr) activate_tile<Arch>(e, c + ir * ldc + jr, ldc, m_eff, n_eff);
     }
   }
 }
@@ -140,6 +131,7 @@ void direct_kernel(std::size_t m, std::size_t nc, std::size_t k, T alpha, Stride
     else
       micro_tile<Arch, T, C::MR, NB, false, false>(k, a.data + ir * a.rs, a.rs, a.cs, b, b_rs, alpha, beta,
                                                    c + ir * ldc, ldc, m_eff, nc, tile_epilogue);
+    if (epilogue != nullptr) activate_tile<Arch>(e, c + ir * ldc, ldc, m_eff, nc);
   }
 }
 

@@ -6,9 +6,9 @@
 //   vector partial sums, reduced horizontally at the end;
 // - axpy form, for a long operand whose columns run along the long dimension (Wᵀ·δ): vectors along
 //   the long dimension times broadcast elements of the short operand;
-// - rank-1 form (gemm_skinny_rank1.hpp, AVX-512 float, 9–16 short columns), for the same long
-//   operand with a short operand whose rows are contiguous: broadcast elements of the long operand
-//   times rows of the short one, a row of C per accumulator.
+// - rank-1 form (gemm_skinny_rank1.hpp, AVX-512, 9–16 short columns in float, 5–16 in double), for
+//   the same long operand with a short operand whose rows are contiguous: broadcast elements of the
+//   long operand times rows of the short one, a row of C per accumulator.
 // Every element's sum has the same order wherever its tile lies, so any split over threads gives
 // the same bits.
 #include <algorithm>
@@ -50,31 +50,26 @@ void scatter_lanes(const Batch<Arch, T>& v, T* p, std::size_t stride, std::size_
 }
 
 /**
- * The store of a chunk: C(l, s) = act(alpha·z[s·ld_z + l] + beta·C(l, s) + bias), as store_tile does
- * it (the same operations in the same order), vectorized along the long dimension.
+ * The store of a chunk: C(l, s) = act(alpha·z[s·ld_z + l] + beta·C(l, s) + bias) by skinny_epilogue,
+ * vectorized along the long dimension.
  */
 template <class Arch, class T>
 void finish_chunk(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, const T* z, std::size_t ld_z) {
-  if constexpr (simd::ops::is_avx512<Arch> && std::is_same_v<T, float>)
+  if constexpr (simd::ops::is_avx512<Arch>)
     if (pr.short_n > 1 && pr.c_s == 1 && (pr.pre_activation == nullptr || pr.pre_s == 1))
-      return finish_chunk_rows<Arch>(pr, l0, len, z, ld_z);  // one column: whole vectors below
+      return finish_chunk_rows<Arch, T>(pr, l0, len, z, ld_z);  // one column: whole vectors below
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
-  const B va(pr.alpha), vb(pr.beta), one(T(1));
   for (std::size_t s = 0; s < pr.short_n; ++s)
     for (std::size_t l = 0; l < len; l += W) {
       const std::size_t lanes = std::min(W, len - l);
       const std::size_t at = (l0 + l) * pr.c_l + s * pr.c_s;
-      B r = B::load_aligned(z + s * ld_z + l) * va;
-      if (pr.beta != T(0)) r = fmadd<Arch, T>(vb, gather_lanes<Arch, T>(pr.c + at, pr.c_l, lanes), r);
-      if (pr.fused) {
-        if (pr.bias != nullptr)
-          r = fmadd<Arch, T>(r, one, pr.bias_along_long ? gather_lanes<Arch, T>(pr.bias + l0 + l, 1, lanes)
-                                                       : B(pr.bias[s]));
-        if (pr.pre_activation != nullptr)
-          scatter_lanes<Arch, T>(r, pr.pre_activation + (l0 + l) * pr.pre_l + s * pr.pre_s, pr.pre_l, lanes);
-        r = simd::activate<Arch, T>(pr.activation, r, pr.leaky_slope, pr.accuracy);
-      }
+      const B r = skinny_epilogue<Arch, T>(
+          pr, B::load_aligned(z + s * ld_z + l), [&] { return gather_lanes<Arch, T>(pr.c + at, pr.c_l, lanes); },
+          [&] { return pr.bias_along_long ? gather_lanes<Arch, T>(pr.bias + l0 + l, 1, lanes) : B(pr.bias[s]); },
+          [&](const B& pre) {
+            scatter_lanes<Arch, T>(pre, pr.pre_activation + (l0 + l) * pr.pre_l + s * pr.pre_s, pr.pre_l, lanes);
+          });
       scatter_lanes<Arch, T>(r, pr.c + at, pr.c_l, lanes);
     }
 }
@@ -272,16 +267,22 @@ const T* pack_short_operand(SkinnyProblem<T>& pr, T* room) {
   if (transpose) {
     T* packed = room + kQuadRoom<Arch, T>;
     bool done = false;
-    // One column takes the plain strided copy: the transposing load (16 masked loads per 16 k steps)
-    // was 16 % of 64×1×64 A·x's perf samples.
-    if constexpr (simd::ops::is_avx512<Arch> && std::is_same_v<T, float>)
-      if (pr.y.cs == 1 && pr.short_n > 1) pack_columns_along_k<Arch>(pr, packed), done = true;
+    // One float column takes the plain strided copy: the transposing load (16 masked loads per 16
+    // k steps) was 16 % of 64×1×64 A·x's perf samples (double not measured).
+    if constexpr (simd::ops::is_avx512<Arch>)
+      if (pr.y.cs == 1 && (pr.short_n > 1 || !std::is_same_v<T, float>))
+        pack_columns_along_k<Arch, T>(pr, packed), done = true;
     for (std::size_t s = 0; s < pr.short_n && !done; ++s)
       for (std::size_t p = 0; p < pr.k; ++p) packed[s * pr.k + p] = pr.y.data[p * pr.y.rs + s * pr.y.cs];
     pr.y = {packed, 1, pr.k};
   }
   return quad_groups > 0 ? room : nullptr;
 }
+
+// Vectors of rows per block of the axpy form at 4 columns: 16 accumulators in AVX-512 double
+// (one thread, Aᵀ·B 64×4×64 455 → 360 ns, 256×4×256 -20 %; docs/tuning.md); float keeps 2.
+template <class Arch, class T>
+constexpr std::size_t kAxpyQuadVectors = simd::ops::is_avx512<Arch> && std::is_same_v<T, double> ? 4 : 2;
 
 // Short columns in groups of 4, 3, 2 or 1; fewer columns take more rows per tile so that at least
 // 8 independent accumulator chains hide the FMA latency. `quads`: the dot form's packed quad groups.
@@ -305,7 +306,7 @@ void skinny_columns(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, 
       s0 += 8;
     } else if (left >= 4) {
       if (!dot)
-        axpy_rows<Arch, T, 2, 4>(pr, s0, l0, len, z, ld_z);
+        axpy_rows<Arch, T, kAxpyQuadVectors<Arch, T>, 4>(pr, s0, l0, len, z, ld_z);
       else if (dot_six_rows<Arch, T>(pr))
         dot_rows<Arch, T, kQuadDot<Arch, T> ? 6 : 4, 4>(pr, s0, l0, len, z, ld_z);
       else
@@ -340,8 +341,8 @@ void skinny_chunks(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, s
 
 template <class Arch, class T>
 void skinny_kernel(const SkinnyProblem<T>& problem, std::size_t l0, std::size_t l1) {
-  if constexpr (simd::ops::is_avx512<Arch> && std::is_same_v<T, float>)
-    if (rank1_takes<Arch, T>(problem)) return rank1_kernel<Arch>(problem, l0, l1);
+  if constexpr (simd::ops::is_avx512<Arch>)
+    if (rank1_takes<Arch, T>(problem)) return rank1_kernel<Arch, T>(problem, l0, l1);
   // The axpy form, and a dot form with nothing to pack (W·x with x contiguous), run without the
   // packing room on the stack.
   const bool quads = kQuadDot<Arch, T> && problem.k <= kQuadMaxK && problem.short_n >= 3;

@@ -98,8 +98,6 @@ void small_tile(std::size_t count, std::size_t k, const T* a, std::size_t a_rs, 
                 const GemmTileEpilogue<T>* epilogue) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
-  GemmTileEpilogue<T> e{};
-  if (epilogue != nullptr) e = *epilogue;
   for (std::size_t t = 0; t < count; ++t) {
     B acc[R][NB];
 #pragma GCC unroll 16
@@ -123,6 +121,8 @@ void small_tile(std::size_t count, std::size_t k, const T* a, std::size_t a_rs, 
       }
     };
     for (std::size_t p = 0; p < k; ++p) step(p);
+    GemmTileEpilogue<T> e{};
+    if (epilogue != nullptr) e = offset_epilogue<Arch>(*epilogue, t * R, 0);
     const GemmTileEpilogue<T>* te = epilogue != nullptr ? &e : nullptr;
     if (alpha == T(1))
       store_small_tile<Arch, T, R, NB, Tail, false>(acc, tail, alpha, beta, c, ldc, te);
@@ -130,8 +130,6 @@ void small_tile(std::size_t count, std::size_t k, const T* a, std::size_t a_rs, 
       store_small_tile<Arch, T, R, NB, Tail, true>(acc, tail, alpha, beta, c, ldc, te);
     a += R * a_rs;
     c += R * ldc;
-    if (e.bias != nullptr) e.bias += R;
-    if (e.pre_activation != nullptr) e.pre_activation += R * e.ld_pre;
   }
 }
 
@@ -170,19 +168,17 @@ void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedO
     const int variant = joined ? 3 : cols == NR ? 0 : cols > W ? 1 : 2;
     const std::size_t tail_lanes = cols - (cols > NR ? NR : cols > W ? W : 0);
     const auto tail = LaneMask<T>((std::uint32_t(1) << tail_lanes) - 1);
-    GemmTileEpilogue<T> e{};
+    const std::size_t done = longer * (base + 1);
+    GemmTileEpilogue<T> first{}, rest{};
     if (epilogue != nullptr) {
-      e = *epilogue;
-      if (e.pre_activation != nullptr) e.pre_activation += j;
+      first = offset_epilogue<Arch>(*epilogue, 0, j);
+      rest = offset_epilogue<Arch>(*epilogue, done, j);
     }
     if (longer > 0)
       tiles[base][variant](longer, k, a.data, a.rs, a.cs, b + j, ldb, tail, alpha, beta, c + j, ldc,
-                           epilogue != nullptr ? &e : nullptr);
-    const std::size_t done = longer * (base + 1);
-    if (e.bias != nullptr) e.bias += done;
-    if (e.pre_activation != nullptr) e.pre_activation += done * e.ld_pre;
+                           epilogue != nullptr ? &first : nullptr);
     tiles[base - 1][variant](row_tiles - longer, k, a.data + done * a.rs, a.rs, a.cs, b + j, ldb, tail, alpha, beta,
-                             c + done * ldc + j, ldc, epilogue != nullptr ? &e : nullptr);
+                             c + done * ldc + j, ldc, epilogue != nullptr ? &rest : nullptr);
   }
 }
 
