@@ -66,7 +66,7 @@ template <class Arch, class T, std::size_t R, std::size_t NV>
   for (std::size_t p = 0; p < kb; ++p) {
     B b[NV];
 #pragma GCC unroll 2
-    for (std::size_t v = 0; v < NV; ++v) b[v] = load_masked<Arch, T>(y + p * ys + v * W, cols.mask[v]);
+    for (std::size_t v = 0; v < NV; ++v) b[v] = masked_load<Arch, T>(y + p * ys + v * W, LaneMask<T>(cols.mask[v]));
     const T* xp = x + p * xs;
 #pragma GCC unroll 2
     for (std::size_t line = 0; line < R * sizeof(T); line += 64)
@@ -118,16 +118,16 @@ void rank1_finish(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, c
   const auto cols = rank1_cols<Arch, T, NV>(pr.short_n);
   const bool bias_row = pr.fused && pr.bias != nullptr && !pr.bias_along_long;
   B bias[NV];
-  for (std::size_t v = 0; v < NV; ++v) bias[v] = bias_row ? B(load_masked<Arch, T>(pr.bias + v * W, cols.mask[v])) : B(T(0));
+  for (std::size_t v = 0; v < NV; ++v) bias[v] = bias_row ? masked_load<Arch, T>(pr.bias + v * W, LaneMask<T>(cols.mask[v])) : B(T(0));
   for (std::size_t l = 0; l < len; ++l) {
     T* c = pr.c + (l0 + l) * pr.c_l;
 #pragma GCC unroll 2
     for (std::size_t v = 0; v < NV; ++v) {
       const B r = skinny_epilogue<Arch, T>(
-          pr, B::load_aligned(z + (l * NV + v) * W), [&] { return B(load_masked<Arch, T>(c + v * W, cols.mask[v])); },
+          pr, B::load_aligned(z + (l * NV + v) * W), [&] { return masked_load<Arch, T>(c + v * W, LaneMask<T>(cols.mask[v])); },
           [&] { return pr.bias_along_long ? B(pr.bias[l0 + l]) : bias[v]; },
-          [&](const B& pre) { store_masked<Arch, T>(pr.pre_activation + (l0 + l) * pr.pre_l + v * W, cols.mask[v], pre); });
-      store_masked<Arch, T>(c + v * W, cols.mask[v], r);
+          [&](const B& pre) { masked_store<Arch, T>(pr.pre_activation + (l0 + l) * pr.pre_l + v * W, LaneMask<T>(cols.mask[v]), pre); });
+      masked_store<Arch, T>(c + v * W, LaneMask<T>(cols.mask[v]), r);
     }
   }
 }

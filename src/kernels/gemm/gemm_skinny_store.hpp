@@ -3,7 +3,7 @@
 // columns, row-major): the sums, in z by columns, go to C by rows of four columns, transposed in
 // registers (a 4 × 4 transpose in each quarter of a float vector, each half of a double one), one
 // masked store per row of C, instead of one element at a time. Also the epilogue every skinny store
-// applies (skinny_epilogue) and the masked loads and stores of the AVX-512 skinny paths.
+// applies (skinny_epilogue).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/gemm/gemm_masked.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
 
 namespace mlpkit::detail::gemm_simd {
@@ -28,33 +29,6 @@ struct ZmmOf<float> {
 // ZmmOf<T>::type.
 template <class T>
 using Zmm = typename ZmmOf<T>::type;
-
-// Lane i of the result is p[i] where bit i of `mask` is set, zero elsewhere (nothing else read).
-template <class Arch, class T>
-[[gnu::always_inline]] inline Zmm<T> load_masked(const T* p, std::uint32_t mask) {
-  if constexpr (std::is_same_v<T, float>)
-    return _mm512_maskz_loadu_ps(__mmask16(mask), p);
-  else
-    return _mm512_maskz_loadu_pd(__mmask8(mask), p);
-}
-
-// Lane i of the result is p[i] where bit i of `mask` is set, lane i of `rest` elsewhere.
-template <class Arch, class T>
-[[gnu::always_inline]] inline Zmm<T> load_masked_over(Zmm<T> rest, const T* p, std::uint32_t mask) {
-  if constexpr (std::is_same_v<T, float>)
-    return _mm512_mask_loadu_ps(rest, __mmask16(mask), p);
-  else
-    return _mm512_mask_loadu_pd(rest, __mmask8(mask), p);
-}
-
-// p[i] = lane i of v where bit i of `mask` is set (nothing else written).
-template <class Arch, class T>
-[[gnu::always_inline]] inline void store_masked(T* p, std::uint32_t mask, Zmm<T> v) {
-  if constexpr (std::is_same_v<T, float>)
-    _mm512_mask_storeu_ps(p, __mmask16(mask), v);
-  else
-    _mm512_mask_storeu_pd(p, __mmask8(mask), v);
-}
 
 /**
  * The skinny stores' epilogue of one vector of sums: act(alpha·sum + beta·old() + bias()), the
@@ -113,7 +87,7 @@ template <class Arch, class T>
   for (std::size_t k = 0; k < 4; ++k)
 #pragma GCC unroll 4
     for (std::size_t q = 0; q < groups; ++q)
-      if (4 * q + k < rows) store_masked<Arch, T>(p + (4 * q + k) * ld - 4 * q, cols << (4 * q), v[k]);
+      if (4 * q + k < rows) masked_store<Arch, T>(p + (4 * q + k) * ld - 4 * q, LaneMask<T>(cols << (4 * q)), v[k]);
 }
 
 // The inverse of store_block_rows: v[j] = column j of rows [0, rows) at p + i·ld (zero elsewhere).
@@ -127,7 +101,7 @@ template <class Arch, class T>
 #pragma GCC unroll 4
     for (std::size_t q = 0; q < groups; ++q)
       if (4 * q + k < rows)
-        v[k] = load_masked_over<Arch, T>(v[k], p + (4 * q + k) * ld - 4 * q, cols << (4 * q));
+        v[k] = masked_load_over<Arch, T>(v[k], p + (4 * q + k) * ld - 4 * q, LaneMask<T>(cols << (4 * q)));
   }
   transpose_quarters<Arch, T>(v);  // its own inverse
 }
@@ -154,7 +128,7 @@ void finish_chunk_rows(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t l
         // Columns past n4 are never stored: no bias element is read for them.
         const auto bias = [&] {
           if (j >= n4) return B(T(0));
-          return pr.bias_along_long ? B(load_masked<Arch, T>(pr.bias + l0 + l, (1u << rows) - 1)) : B(pr.bias[s0 + j]);
+          return pr.bias_along_long ? masked_load<Arch, T>(pr.bias + l0 + l, LaneMask<T>((1u << rows) - 1)) : B(pr.bias[s0 + j]);
         };
         const B sum = j < n4 ? B::load_aligned(z + (s0 + j) * ld_z + l) : B(T(0));
         r[j] = skinny_epilogue<Arch, T>(
@@ -181,7 +155,7 @@ void pack_columns_along_k(const SkinnyProblem<T>& pr, T* packed) {
       const std::size_t rows = std::min(W, pr.k - p0);
       Zmm<T> v[4];
       load_block_rows<Arch, T>(v, pr.y.data + p0 * pr.y.rs + s0, pr.y.rs, rows, (1u << n4) - 1);
-      for (std::size_t j = 0; j < n4; ++j) store_masked<Arch, T>(packed + (s0 + j) * pr.k + p0, (1u << rows) - 1, v[j]);
+      for (std::size_t j = 0; j < n4; ++j) masked_store<Arch, T>(packed + (s0 + j) * pr.k + p0, LaneMask<T>((1u << rows) - 1), v[j]);
     }
   }
 }

@@ -21,30 +21,11 @@
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/gemm/gemm_masked.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
 #include "kernels/gemm/gemm_simd.hpp"
 
 namespace mlpkit::detail::gemm_simd {
-
-/** One lane bit per element of an AVX-512 vector of T. */
-template <class T>
-using LaneMask = std::conditional_t<sizeof(T) == 4, __mmask16, __mmask8>;
-
-template <class Arch, class T>
-[[gnu::always_inline]] inline Batch<Arch, T> masked_load(const T* p, LaneMask<T> mask) {
-  if constexpr (std::is_same_v<T, float>)
-    return _mm512_maskz_loadu_ps(mask, p);
-  else
-    return _mm512_maskz_loadu_pd(mask, p);
-}
-
-template <class Arch, class T>
-[[gnu::always_inline]] inline void masked_store(T* p, LaneMask<T> mask, const Batch<Arch, T>& v) {
-  if constexpr (std::is_same_v<T, float>)
-    _mm512_mask_storeu_ps(p, mask, v);
-  else
-    _mm512_mask_storeu_pd(p, mask, v);
-}
 
 /**
  * Stores one R × (NB·W) tile from its accumulators: alpha (skipped when Scale is false, for alpha = 1:
