@@ -114,9 +114,6 @@ void small_tile(std::size_t count, std::size_t k, const T* a, std::size_t a_rs, 
   }
 }
 
-/** Most rows of the small kernel's tiles for a C of one vector's width (12 accumulators, 12 broadcasts). */
-constexpr std::size_t kSmallNarrowRows = 12;
-
 template <class T>
 using SmallTileFn = void (*)(std::size_t, std::size_t, const T*, std::size_t, std::size_t, const T*, std::size_t,
                              LaneMask<T>, T, T, T*, std::size_t, const GemmTileEpilogue<T>*);
@@ -129,59 +126,22 @@ constexpr std::array<std::array<SmallTileFn<T>, 4>, MR> small_tiles(std::index_s
             &small_tile<Arch, T, I + 1, 1, true>, &small_tile<Arch, T, I + 1, NB + 1, true>}...}};
 }
 
-// The tile kernels of one masked vector of columns for every row count 1..MR.
-template <class Arch, class T, std::size_t... I>
-constexpr std::array<SmallTileFn<T>, sizeof...(I)> narrow_small_tiles(std::index_sequence<I...>) {
-  return {{&small_tile<Arch, T, I + 1, 1, true>...}};
-}
-
-// The m rows of one column sliver (c and b already at its first column j, the epilogue not yet
-// offset) in balanced tiles of at most MR rows: first the tiles one row longer, then the others,
-// a call each; tile(R) is the kernel of R rows.
-template <class Arch, class T, std::size_t MR, class Tile>
-[[gnu::always_inline]] inline void small_rows(const Tile& tile, std::size_t m,
-                                              std::size_t k, const StridedOperand<T>& a, const T* b, std::size_t ldb,
-                                              LaneMask<T> tail, T alpha, T beta, T* c, std::size_t ldc,
-                                              const GemmTileEpilogue<T>* epilogue, std::size_t j) {
-  const std::size_t row_tiles = (m + MR - 1) / MR;
-  // Whole tiles need no division (two of them cost ~5 % of a 16×32×16 call).
-  const std::size_t base = m % MR == 0 ? MR : m / row_tiles, longer = m % MR == 0 ? 0 : m % row_tiles;
-  const std::size_t done = longer * (base + 1);
-  GemmTileEpilogue<T> first{}, rest{};
-  if (epilogue != nullptr) {
-    first = offset_epilogue<Arch>(*epilogue, 0, j);
-    rest = offset_epilogue<Arch>(*epilogue, done, j);
-  }
-  if (longer > 0)
-    tile(base + 1)(longer, k, a.data, a.rs, a.cs, b, ldb, tail, alpha, beta, c, ldc,
-                   epilogue != nullptr ? &first : nullptr);
-  tile(base)(row_tiles - longer, k, a.data + done * a.rs, a.rs, a.cs, b, ldb, tail, alpha, beta, c + done * ldc, ldc,
-             epilogue != nullptr ? &rest : nullptr);
-}
-
 /**
  * C = alpha·op(A)·B + beta·C (+ epilogue) on the calling thread: A unpacked (element (i, p) at
  * a.data[i·a.rs + p·a.cs]), B's rows contiguous at ldb. Column slivers of NR (the last one masked),
- * each over balanced row tiles (small_rows). A last sliver of at most one vector joins the sliver
- * before it (NR + W columns at most, the extra vector masked): its FMAs then share that sliver's
- * broadcasts of A and keep (NB + 1)·R accumulators in flight instead of R (100³ float spent 17 % of
- * its time on its last 4 columns). A C of one vector's width goes in tiles of up to MR1 rows when
- * A's rows are contiguous: with MR rows its MR accumulators, one FMA each per step, waited on the
- * FMA latency. Not for op(A) = Aᵀ: there a step's MR1 elements of A straddled cache lines (256×16×256
- * float Aᵀ·B: 11.6–13.4 µs in 8-row tiles, 13.2–13.3 in 12-row ones).
+ * each over balanced row tiles: first the tiles one row longer, then the others, a call each. A
+ * last sliver of at most one vector joins the sliver before it (NR + W columns at most, the extra
+ * vector masked): its FMAs then share that sliver's broadcasts of A and keep (NB + 1)·R
+ * accumulators in flight instead of R (100³ float spent 17 % of its time on its last 4 columns).
  */
-template <class Arch, class T, std::size_t MR, std::size_t NB, std::size_t MR1>
+template <class Arch, class T, std::size_t MR, std::size_t NB>
 void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, const StridedOperand<T>& a, const T* b,
                   std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
   constexpr std::size_t W = Batch<Arch, T>::size, NR = NB * W;
   static constexpr auto tiles = small_tiles<Arch, T, MR, NB>(std::make_index_sequence<MR>());
-  static constexpr auto narrow = narrow_small_tiles<Arch, T>(std::make_index_sequence<MR1>());
-  if (n <= W && a.cs == 1) {
-    const auto tail = LaneMask<T>((std::uint32_t(1) << n) - 1);
-    const auto tile = [](std::size_t rows) { return narrow[rows - 1]; };
-    small_rows<Arch, T, MR1>(tile, m, k, a, b, ldb, tail, alpha, beta, c, ldc, epilogue, 0);
-    return;
-  }
+  const std::size_t row_tiles = (m + MR - 1) / MR;
+  // Whole tiles need no division (two of them cost ~5 % of a 16×32×16 call).
+  const std::size_t base = m % MR == 0 ? MR : m / row_tiles, longer = m % MR == 0 ? 0 : m % row_tiles;
   for (std::size_t j = 0, cols = 0; j < n; j += cols) {
     const std::size_t left = n - j;
     const bool joined = left > NR && left <= NR + W;
@@ -189,8 +149,17 @@ void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, const St
     const int variant = joined ? 3 : cols == NR ? 0 : cols > W ? 1 : 2;
     const std::size_t tail_lanes = cols - (cols > NR ? NR : cols > W ? W : 0);
     const auto tail = LaneMask<T>((std::uint32_t(1) << tail_lanes) - 1);
-    const auto tile = [variant](std::size_t rows) { return tiles[rows - 1][variant]; };
-    small_rows<Arch, T, MR>(tile, m, k, a, b + j, ldb, tail, alpha, beta, c + j, ldc, epilogue, j);
+    const std::size_t done = longer * (base + 1);
+    GemmTileEpilogue<T> first{}, rest{};
+    if (epilogue != nullptr) {
+      first = offset_epilogue<Arch>(*epilogue, 0, j);
+      rest = offset_epilogue<Arch>(*epilogue, done, j);
+    }
+    if (longer > 0)
+      tiles[base][variant](longer, k, a.data, a.rs, a.cs, b + j, ldb, tail, alpha, beta, c + j, ldc,
+                           epilogue != nullptr ? &first : nullptr);
+    tiles[base - 1][variant](row_tiles - longer, k, a.data + done * a.rs, a.rs, a.cs, b + j, ldb, tail, alpha, beta,
+                             c + done * ldc + j, ldc, epilogue != nullptr ? &rest : nullptr);
   }
 }
 
@@ -202,7 +171,7 @@ template <class Arch, class T>
 void small_gemm_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, const StridedOperand<T>& a, const T* b,
                        std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
   using C = gemm_simd::Config<Arch, T>;
-  gemm_simd::small_kernel<Arch, T, C::MR, C::NB, gemm_simd::kSmallNarrowRows>(m, n, k, alpha, a, b, ldb, beta, c, ldc, epilogue);
+  gemm_simd::small_kernel<Arch, T, C::MR, C::NB>(m, n, k, alpha, a, b, ldb, beta, c, ldc, epilogue);
 }
 
 }  // namespace mlpkit::detail
