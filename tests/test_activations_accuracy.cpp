@@ -160,3 +160,42 @@ TEST_CASE_TEMPLATE("gelu and gelu_tanh derivatives are within 8 ULP of the size 
     }
   });
 }
+
+TEST_CASE("the fast double gelu is within its bound on each piece of its AVX-512 polynomial and at their boundaries") {
+  // AVX-512 evaluates G(t), t = 1/(1 + |x|/4), as a polynomial on eight intervals of t from 0.09, of width
+  // 0.91/7.9 (activations_gelu_pieces.hpp). Here: ±|x| at each interval's ends, 64 neighbours either side
+  // (rounding may pick either piece there), and 4001 points across each interval; every ISA, so the
+  // other ISAs' single polynomial is held to the same points.
+  std::vector<std::vector<double>> pieces;
+  const double width = (1.0 - 0.09) / 7.9;
+  for (int j = 0; j < 8; ++j) {
+    std::vector<double> x;
+    for (int k = 0; k <= 4000; ++k) {
+      const double t = std::min(1.0, 0.09 + width * (j + k / 4000.0));
+      if (t < 1.0 / 11.0) continue;  // below |x| = 40, where the tail underflows
+      double a = 4.0 * (1.0 / t - 1.0);
+      x.push_back(a);
+      x.push_back(-a);
+      if (k == 0 || k == 4000) {
+        double up = a, down = a;
+        for (int n = 0; n < 64; ++n) {
+          up = std::nextafter(up, 100.0), down = std::nextafter(down, -1.0);
+          for (double v : {up, -up, down, -down}) x.push_back(v);
+        }
+      }
+    }
+    pieces.push_back(std::move(x));
+  }
+  test::for_each_isa([&](Isa isa) {
+    for (std::size_t j = 0; j < pieces.size(); ++j) {
+      const std::vector<double>& x = pieces[j];
+      const auto exact = exact_values(x, Activation::gelu, false);
+      std::vector<double> y(x.size());
+      activation_forward(Activation::gelu, Accuracy::fast, x.data(), y.data(), x.size());
+      const Worst worst = max_ulp(x, y, exact);
+      MESSAGE("gelu<double> fast (" << isa_name(isa) << "), piece " << j << ": max ULP " << worst.ulp << " at x = " << worst.x);
+      CAPTURE(j);
+      CHECK(worst.ulp <= ulp_bound(Activation::gelu, Accuracy::fast));
+    }
+  });
+}

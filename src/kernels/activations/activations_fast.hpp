@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "kernels/activations/activations_gelu.hpp"
+#include "kernels/activations/activations_gelu_pieces.hpp"
 #include "kernels/activations/activations_math.hpp"
 #include "kernels/activations/activations_sigmoid_tanh.hpp"
 
@@ -217,7 +218,10 @@ inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   const B square = two_product(a, a, square_lo);
   B scale;
   const B m = exp_parts(square * T(-0.5), square_lo * T(-0.5), scale);
-  const B tail_product = apply_scale(((a * t) * horner_even_odd(t, gelu_tail_coefficients<T>())) * m, scale);
+  B p;
+  if constexpr (is_avx512<Arch> && std::is_same_v<T, double>) p = gelu_tail_pieces(t);
+  else p = horner_even_odd(t, gelu_tail_coefficients<T>());
+  const B tail_product = apply_scale(((a * t) * p) * m, scale);
   // tail_product ≥ 0: setting its sign bit negates it, −0 included (gelu(−Inf) = −0).
   return xsimd::select(x < B(T(0)), tail_product | B(-T(0)), x - tail_product);
 }
