@@ -219,7 +219,7 @@ inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   B scale;
   const B m = exp_parts(square * T(-0.5), square_lo * T(-0.5), scale);
   B p;
-  if constexpr (is_avx512<Arch> && std::is_same_v<T, double>) p = gelu_tail_pieces(t);
+  if constexpr (is_avx512<Arch>) p = gelu_tail_pieces(t);
   else p = horner_even_odd(t, gelu_tail_coefficients<T>());
   const B tail_product = apply_scale(((a * t) * p) * m, scale);
   // tail_product ≥ 0: setting its sign bit negates it, −0 included (gelu(−Inf) = −0).
