@@ -206,7 +206,8 @@ inline xsimd::batch<T, Arch> exp_parts(const xsimd::batch<T, Arch>& v, const xsi
 /**
  * x·Φ(x) within 16 ULP: the precise evaluation (activations_gelu.hpp) without the first-order
  * correction of t's rounding (G(t) amplifies it about 3×), with a·t·P rounded plainly and the
- * one-table exp on AVX-512.
+ * one-table exp on AVX-512, where P comes in pieces from per-lane coefficient tables
+ * (activations_gelu_pieces.hpp).
  */
 // Not forced inline for float, flattened into the loop for double: see simd::gelu.
 template <class Arch, class T>
