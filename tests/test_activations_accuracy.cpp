@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -157,6 +158,50 @@ TEST_CASE_TEMPLATE("gelu and gelu_tanh derivatives are within 8 ULP of the size 
                                          << "): " << worst.ulp << " at x = " << worst.x);
       CAPTURE(activation_name(f));
       CHECK(worst.ulp <= 8.0);
+    }
+  });
+}
+
+TEST_CASE_TEMPLATE("the fast gelu is within its bound on each piece of its AVX-512 polynomial and at their boundaries",
+                   T, float, double) {
+  // AVX-512 evaluates G(t), t = 1/(1 + |x|/4), as a polynomial on intervals of t (activations_gelu_pieces.hpp):
+  // double 8 from t = 0.09 of width 0.91/7.9, float 16 from t = 0.19 of width 0.81/15.9. Here: ±|x| at
+  // each interval's ends, 64 neighbours either side (rounding may pick either piece there), and 4001
+  // points across each interval; every ISA, so the other ISAs' single polynomial is held to the same points.
+  constexpr bool is_float = std::is_same_v<T, float>;
+  const double start = is_float ? 0.19 : 0.09, width = is_float ? 0.81 / 15.9 : 0.91 / 7.9;
+  const int count = is_float ? 16 : 8;
+  const T limit = is_float ? T(16) : T(40);  // |x| beyond it: the tail underflows, |x| is clamped there
+  std::vector<std::vector<T>> pieces;
+  for (int j = 0; j < count; ++j) {
+    std::vector<T> x;
+    for (int k = 0; k <= 4000; ++k) {
+      const double t = std::min(1.0, start + width * (j + k / 4000.0));
+      const T a = static_cast<T>(4.0 * (1.0 / t - 1.0));
+      if (a > limit) continue;
+      x.push_back(a);
+      x.push_back(-a);
+      if (k == 0 || k == 4000) {
+        T up = a, down = a;
+        for (int n = 0; n < 64; ++n) {
+          up = std::nextafter(up, T(100)), down = std::nextafter(down, T(-1));
+          for (T v : {up, -up, down, -down}) x.push_back(v);
+        }
+      }
+    }
+    pieces.push_back(std::move(x));
+  }
+  test::for_each_isa([&](Isa isa) {
+    for (std::size_t j = 0; j < pieces.size(); ++j) {
+      const std::vector<T>& x = pieces[j];
+      const auto exact = exact_values(x, Activation::gelu, false);
+      std::vector<T> y(x.size());
+      activation_forward(Activation::gelu, Accuracy::fast, x.data(), y.data(), x.size());
+      const Worst worst = max_ulp(x, y, exact);
+      MESSAGE("gelu<" << std::string(is_float ? "float" : "double") << "> fast (" << isa_name(isa) << "), piece " << j
+                      << ": max ULP " << worst.ulp << " at x = " << worst.x);
+      CAPTURE(j);
+      CHECK(worst.ulp <= ulp_bound(Activation::gelu, Accuracy::fast));
     }
   });
 }

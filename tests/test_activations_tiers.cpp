@@ -116,3 +116,35 @@ TEST_CASE_TEMPLATE("a fast activation gives each element the value it has alone,
     }
   });
 }
+
+TEST_CASE("the fast float sigmoid gives each element its own value wherever an out-of-range lane sits in a run") {
+  // activation_forward takes the fast float sigmoid's branch-free part over runs of steps (two batches)
+  // whose lanes all lie in |x| ≤ 87, and the lane-by-lane form for a step holding any other lane: one
+  // such value at every position of a long array, so each lane of both batches of a step, the step
+  // after a run and the run after it are each checked against the value an element has alone.
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> base = test::uniform<float>(203, 47, -20.0, 20.0);
+  const float odd[] = {-100.0F, 100.0F, -87.5F, 87.0001F, inf, -inf, std::numeric_limits<float>::quiet_NaN()};
+  test::for_each_isa([&](Isa) {
+    const auto alone = [](float v) {
+      float y = 0;
+      activation_forward(Activation::sigmoid, Accuracy::fast, &v, &y, 1);
+      return std::bit_cast<std::uint32_t>(y);
+    };
+    std::vector<std::uint32_t> expected(base.size());
+    std::transform(base.begin(), base.end(), expected.begin(), alone);
+    for (const float v : odd) {
+      const std::uint32_t expected_odd = alone(v);
+      std::size_t differ = 0;
+      for (std::size_t p = 0; p < base.size(); ++p) {
+        std::vector<float> x = base, y(base.size());
+        x[p] = v;
+        activation_forward(Activation::sigmoid, Accuracy::fast, x.data(), y.data(), x.size());
+        for (std::size_t i = 0; i < x.size(); ++i)
+          differ += std::bit_cast<std::uint32_t>(y[i]) != (i == p ? expected_odd : expected[i]);
+      }
+      CAPTURE(v);
+      CHECK(differ == 0);
+    }
+  });
+}

@@ -13,10 +13,12 @@
 #include <xsimd/xsimd.hpp>
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <type_traits>
 
 #include "kernels/activations/activations_gelu.hpp"
+#include "kernels/activations/activations_gelu_pieces.hpp"
 #include "kernels/activations/activations_math.hpp"
 #include "kernels/activations/activations_sigmoid_tanh.hpp"
 
@@ -52,6 +54,31 @@ inline xsimd::batch<float, Arch> exp_negated(const xsimd::batch<float, Arch>& x)
   }
 }
 
+/** The fast float sigmoid of a batch whose lanes all lie in |x| ≤ 87 (see sigmoid_fits). */
+template <class Arch>
+[[gnu::always_inline]] inline xsimd::batch<float, Arch> sigmoid_inside(const xsimd::batch<float, Arch>& x) {
+  return xsimd::batch<float, Arch>(1.0F) / (1.0F + exp_negated(x));
+}
+
+/**
+ * Whether every lane of a and b lies in |x| ≤ 87 (NaN and ±Inf do not), the range of sigmoid_inside:
+ * AVX-512 compares the larger |·| bit pattern of each pair as an integer, where NaN ranks above every
+ * number (vrangeps and vmaxps would drop a NaN for the other operand); three operations and one test
+ * for two batches.
+ */
+template <class Arch>
+[[gnu::always_inline]] inline bool sigmoid_fits(const xsimd::batch<float, Arch>& a, const xsimd::batch<float, Arch>& b) {
+  using B = xsimd::batch<float, Arch>;
+  if constexpr (is_avx512<Arch>) {
+    using I = xsimd::batch<std::int32_t, Arch>;
+    const I magnitude(0x7FFFFFFF);
+    const I larger = xsimd::max(xsimd::bitwise_cast<I>(a) & magnitude, xsimd::bitwise_cast<I>(b) & magnitude);
+    return xsimd::all(larger <= I(std::bit_cast<std::int32_t>(87.0F)));
+  } else {
+    return xsimd::all((xsimd::abs(a) <= B(87.0F)) & (xsimd::abs(b) <= B(87.0F)));
+  }
+}
+
 /**
  * fast float sigmoid of a batch with lanes beyond |x| ≤ 87, chosen lane by lane: out of line, so that
  * inlined, the precise form does not bloat the loop.
@@ -61,7 +88,7 @@ template <class Arch>
   using B = xsimd::batch<float, Arch>;
   const auto inside = xsimd::abs(x) <= B(87.0F);
   const B clamped = xsimd::select(inside, x, B(0.0F));
-  return xsimd::select(inside, B(1.0F) / (1.0F + exp_negated(clamped)), simd::sigmoid(x));
+  return xsimd::select(inside, sigmoid_inside(clamped), simd::sigmoid(x));
 }
 
 /**
@@ -81,7 +108,7 @@ template <class Arch, class T>
 [[gnu::always_inline]] inline xsimd::batch<T, Arch> sigmoid(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
   if constexpr (std::is_same_v<T, float>) {
-    if (xsimd::all(xsimd::abs(x) <= B(87.0F))) return B(1.0F) / (1.0F + exp_negated(x));
+    if (xsimd::all(xsimd::abs(x) <= B(87.0F))) return sigmoid_inside(x);
     return sigmoid_with_outliers(x);
   } else {
     const B e = exp_nonpositive(negative_abs_clamped(x, -exp_underflow_limit<T>()));
@@ -179,7 +206,8 @@ inline xsimd::batch<T, Arch> exp_parts(const xsimd::batch<T, Arch>& v, const xsi
 /**
  * x·Φ(x) within 16 ULP: the precise evaluation (activations_gelu.hpp) without the first-order
  * correction of t's rounding (G(t) amplifies it about 3×), with a·t·P rounded plainly and the
- * one-table exp on AVX-512.
+ * one-table exp on AVX-512, where P comes in pieces from per-lane coefficient tables
+ * (activations_gelu_pieces.hpp).
  */
 // Not forced inline for float, flattened into the loop for double: see simd::gelu.
 template <class Arch, class T>
@@ -191,7 +219,10 @@ inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   const B square = two_product(a, a, square_lo);
   B scale;
   const B m = exp_parts(square * T(-0.5), square_lo * T(-0.5), scale);
-  const B tail_product = apply_scale(((a * t) * horner_even_odd(t, gelu_tail_coefficients<T>())) * m, scale);
+  B p;
+  if constexpr (is_avx512<Arch>) p = gelu_tail_pieces(t);
+  else p = horner_even_odd(t, gelu_tail_coefficients<T>());
+  const B tail_product = apply_scale(((a * t) * p) * m, scale);
   // tail_product ≥ 0: setting its sign bit negates it, −0 included (gelu(−Inf) = −0).
   return xsimd::select(x < B(T(0)), tail_product | B(-T(0)), x - tail_product);
 }

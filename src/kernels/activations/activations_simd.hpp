@@ -147,6 +147,23 @@ template <class Arch, class T, std::size_t unroll, class Op, class Store>
   const T* const pb = b;
   T* const po = out;
   static_assert(unroll == 1 || unroll == 2 || unroll == 4);
+  if constexpr (unroll == 2 && requires(const B& v) { op.fits(v, v); op.inside(v); }) {
+    // Runs of steps whose lanes all fit op's branch-free part take it, one test per step; a step with
+    // any other lane takes op itself, then the run resumes (unary ops only: b is not read).
+    while (i + 2 * w <= n) {
+      for (; i + 2 * w <= n; i += 2 * w) {
+        const B a0 = B::load_unaligned(pa + i), a1 = B::load_unaligned(pa + i + w);
+        if (!op.fits(a0, a1)) break;
+        store(po + i, op.inside(a0));
+        store(po + i + w, op.inside(a1));
+      }
+      if (i + 2 * w > n) break;
+      const B a0 = B::load_unaligned(pa + i), a1 = B::load_unaligned(pa + i + w);
+      store(po + i, op(a0, a0));
+      store(po + i + w, op(a1, a1));
+      i += 2 * w;
+    }
+  }
   for (; unroll == 4 && i + 4 * w <= n; i += 4 * w) {
     B y[4];
     for (std::size_t u = 0; u < 4; ++u) {
@@ -204,6 +221,23 @@ void copy(const T* x, T* y, std::size_t n, bool stream) {
   if (x != y) elementwise<Arch>(x, static_cast<const T*>(nullptr), y, n, [](const B& v, const B&) { return v; }, stream);
 }
 
+/**
+ * The fast float sigmoid as a lane function with its parts, for batches(): the steps whose lanes all
+ * lie in |x| ≤ 87 take sigmoid_inside with one range test per step, the others fast::sigmoid. (AVX-512:
+ * the per-batch test left a call to the out-of-range form inside the loop, which spilled x and reloaded
+ * constants after it.) The same values as fast::sigmoid, lane by lane.
+ */
+template <class Arch>
+struct FastSigmoidLanes {
+  using B = xsimd::batch<float, Arch>;
+  /** fast::sigmoid of v (the second operand is unused). */
+  [[gnu::always_inline]] B operator()(const B& v, const B&) const { return fast::sigmoid(v); }
+  /** Whether every lane of a and b lies in the range of inside(). */
+  [[gnu::always_inline]] static bool fits(const B& a, const B& b) { return fast::sigmoid_fits(a, b); }
+  /** fast::sigmoid for a batch whose lanes fit. */
+  [[gnu::always_inline]] static B inside(const B& v) { return fast::sigmoid_inside(v); }
+};
+
 // One loop per function and tier, its lane function inlined (activate_as).
 template <class Arch, class T, Accuracy accuracy>
 void forward(Activation f, const T* x, T* y, std::size_t n, T slope, bool stream) {
@@ -220,9 +254,13 @@ void forward(Activation f, const T* x, T* y, std::size_t n, T slope, bool stream
     constexpr bool four = is_avx512<Arch> && (gelu_family || (accuracy == Accuracy::fast &&
                           (g == Activation::tanh || (g == Activation::sigmoid && std::is_same_v<T, double>))));
     constexpr std::size_t unroll = four ? 4 : 2;
-    elementwise<Arch, T, unroll>(x, none, y, n, [slope](const B& v, const B&) __attribute__((always_inline)) {
-      return activate_as<Arch, T, decltype(kind)::value, accuracy>(v, slope);
-    }, stream);
+    if constexpr (g == Activation::sigmoid && accuracy == Accuracy::fast && std::is_same_v<T, float>) {
+      elementwise<Arch, T, unroll>(x, none, y, n, FastSigmoidLanes<Arch>{}, stream);
+    } else {
+      elementwise<Arch, T, unroll>(x, none, y, n, [slope](const B& v, const B&) __attribute__((always_inline)) {
+        return activate_as<Arch, T, decltype(kind)::value, accuracy>(v, slope);
+      }, stream);
+    }
   };
   if (f == Activation::identity) return copy<Arch>(x, y, n, stream);
   visit_activation(f, run);
