@@ -140,7 +140,22 @@ void dot_tile(std::size_t k, Rows x, const T* const (&y)[J], std::size_t rows, T
   };
   std::size_t p = 0;
   for (; p + W <= k; p += W) step(x, y, p);
-  if (p < k) {
+  if constexpr (simd::ops::is_avx512<Arch>) {
+    // The last partial vector under a mask, zeros past k: the terms of the zero-padded copies
+    // below without their calls (around which GCC spilled every accumulator).
+    if (p < k) {
+      const auto mask = LaneMask<T>((std::uint32_t(1) << (k - p)) - 1);
+      B yv[J];
+#pragma GCC unroll 4
+      for (std::size_t j = 0; j < J; ++j) yv[j] = masked_load<Arch, T>(y[j] + p, mask);
+#pragma GCC unroll 16
+      for (std::size_t r = 0; r < R; ++r) {
+        const B xv = masked_load<Arch, T>(x(r) + p, mask);
+#pragma GCC unroll 4
+        for (std::size_t j = 0; j < J; ++j) acc[r][j] = fmadd<Arch, T>(xv, yv[j], acc[r][j]);
+      }
+    }
+  } else if (p < k) {
     // The last partial vector through zero-padded copies: the same lanes take the same terms.
     alignas(64) T xt[R][W] = {}, yt[J][W] = {};
     const T* yp[J];
