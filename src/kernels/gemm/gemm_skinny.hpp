@@ -204,13 +204,17 @@ void dot_rows(const SkinnyProblem<T>& pr, std::size_t s0, std::size_t l0, std::s
 }
 
 // z[j·ld_z + l] = Σ_p x(l, p)·y(p, s0 + j) for V vectors of rows at once, x contiguous along l.
+// One short column sums even and odd k steps in two chains, added at the end: V ≤ 4 chains of
+// dependent FMAs waited on the FMA latency (64×1×64 Aᵀ·x). The order depends on J only, never on
+// where a block lies, so any split over threads gives the same bits.
 template <class Arch, class T, std::size_t V, std::size_t J>
 void axpy_block(const SkinnyProblem<T>& pr, std::size_t s0, const T* x, std::size_t lanes, T* z, std::size_t ld_z) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
-  B acc[J][V]{};  // value-initialized: zeros
+  constexpr std::size_t C = J == 1 ? 2 : 1;  // chains per output
+  B acc[C][J][V]{};  // value-initialized: zeros
   const T* y = pr.y.data + s0 * pr.y.cs;
-  for (std::size_t p = 0; p < pr.k; ++p) {
+  const auto step = [&](std::size_t p, std::size_t c) __attribute__((always_inline)) {
     const T* xp = x + p * pr.x.cs;
     B xv[V];
     if (lanes == V * W) {
@@ -223,11 +227,20 @@ void axpy_block(const SkinnyProblem<T>& pr, std::size_t s0, const T* x, std::siz
     for (std::size_t j = 0; j < J; ++j) {
       const B yj(y[p * pr.y.rs + j * pr.y.cs]);
 #pragma GCC unroll 8
-      for (std::size_t v = 0; v < V; ++v) acc[j][v] = fmadd<Arch, T>(xv[v], yj, acc[j][v]);
+      for (std::size_t v = 0; v < V; ++v) acc[c][j][v] = fmadd<Arch, T>(xv[v], yj, acc[c][j][v]);
     }
-  }
+  };
+  std::size_t p = 0;
+  for (; p + C <= pr.k; p += C)
+#pragma GCC unroll 2
+    for (std::size_t c = 0; c < C; ++c) step(p + c, c);
+  if (p < pr.k) step(p, 0);  // C = 2 and k odd: the last step is even
   for (std::size_t j = 0; j < J; ++j)
-    for (std::size_t v = 0; v < V; ++v) acc[j][v].store_aligned(z + (s0 + j) * ld_z + v * W);
+    for (std::size_t v = 0; v < V; ++v) {
+      B sum = acc[0][j][v];
+      if constexpr (C == 2) sum += acc[1][j][v];
+      sum.store_aligned(z + (s0 + j) * ld_z + v * W);
+    }
 }
 
 template <class Arch, class T, std::size_t V, std::size_t J>
