@@ -21,6 +21,7 @@
 
 #include "fma_peak.hpp"
 #include "gemm_comparators.hpp"
+#include "stream_read.hpp"
 #include "mlpkit/mlpkit.hpp"
 #include "mlpkit/vector.hpp"
 
@@ -223,10 +224,7 @@ template <class T>
 void BM_stream_read(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   mlpkit::set_num_threads(static_cast<int>(state.range(1)));
-  const std::vector<T> x(n, T(0.5)), y(n, T(0.25));
-  for (auto _ : state) benchmark::DoNotOptimize(mlpkit::dot(x.data(), y.data(), n));
-  state.counters["GB/s"] =
-      benchmark::Counter(2.0 * double(n) * sizeof(T) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  mlpkit_bench::time_stream_read<T>(state, n, "GB/s");
 }
 
 // Thread counts to run: 1 and 2, or the comma-separated list in MLPKIT_BENCH_THREADS (e.g. "1,16").

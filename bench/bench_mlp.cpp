@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mlpkit/mlpkit.hpp"
+#include "stream_read.hpp"
 
 namespace {
 
@@ -117,10 +118,7 @@ void BM_weights_read(benchmark::State& state) {
   const auto depth = static_cast<std::size_t>(state.range(0)), width = static_cast<std::size_t>(state.range(1));
   const std::size_t n = depth * width * width / 2;
   mlpkit::set_num_threads(1);
-  const std::vector<float> x(n, 0.5f), y(n, 0.25f);
-  for (auto _ : state) benchmark::DoNotOptimize(mlpkit::dot(x.data(), y.data(), n));
-  state.counters["weights GB/s"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * double(2 * n * sizeof(float)) * 1e-9, benchmark::Counter::kIsRate);
+  mlpkit_bench::time_stream_read<float>(state, n, "weights GB/s");
 }
 
 void grid(benchmark::internal::Benchmark* b) {

@@ -161,7 +161,8 @@ TEST_CASE_TEMPLATE("the small gemm kernel matches the reference at every row til
     if (kernels.small_kernel == nullptr) return;
     std::size_t turn = 0;
     for (Trans ta : kTrans)
-      for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 33})
+      // 10–13, 24, 25: balanced tiles of unequal rows (13 = 7 + 6, 25 = 7 + 3 × 6).
+      for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17, 24, 25, 33})
         for (std::size_t n : {1, 2, 3, 8, 15, 16, 17, 24, 25, 31, 32, 33, 47, 48, 49, 64})
           for (std::size_t k : {std::size_t(0), std::size_t(1), std::size_t(16), std::size_t(37)}) {
             ++turn;
@@ -193,5 +194,12 @@ TEST_CASE_TEMPLATE("the small gemm path matches the reference and gives the dire
     check_small<T>({Trans::yes, Trans::yes, 64, 100, 101, true, true, 0.0});
     check_small<T>({Trans::no, Trans::no, 64, 100, 64, false, true, 1.0, 1.0, Activation::relu});
     check_small<T>({Trans::no, Trans::no, 17, 33, 0, false, false, -0.5});
+    // Float C of one vector (9–16 columns: fewer go to the skinny kernel) over 9 row tiles
+    // (70 = 7 × 8 + 2 × 7), every form.
+    for (Trans ta : kTrans)
+      for (Trans tb : kTrans) {
+        check_small<T>({ta, tb, 70, 16, 33, false, false, 0.0});
+        check_small<T>({ta, tb, 70, 13, 33, true, true, 1.0, 0.75, Activation::relu});
+      }
   });
 }

@@ -68,8 +68,9 @@ MLPKIT_API void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size
  * A null bias means no bias.
  */
 template <class T>
-MLPKIT_API void gemm(Trans ta, Trans tb, std::type_identity_t<T> alpha, MatrixView<const std::type_identity_t<T>> a,
-          MatrixView<const std::type_identity_t<T>> b, std::type_identity_t<T> beta, MatrixView<T> c,
-          const Epilogue<T>& epilogue = {});
+MLPKIT_API void gemm(Trans ta, Trans tb, std::type_identity_t<T> alpha,
+                     const MatrixView<const std::type_identity_t<T>>& a,
+                     const MatrixView<const std::type_identity_t<T>>& b, std::type_identity_t<T> beta,
+                     const MatrixView<T>& c, const Epilogue<T>& epilogue = {});
 
 }  // namespace mlpkit

@@ -159,8 +159,8 @@ void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alp
 }
 
 template <class T>
-void gemm(Trans ta, Trans tb, std::type_identity_t<T> alpha, MatrixView<const std::type_identity_t<T>> a,
-          MatrixView<const std::type_identity_t<T>> b, std::type_identity_t<T> beta, MatrixView<T> c,
+void gemm(Trans ta, Trans tb, std::type_identity_t<T> alpha, const MatrixView<const std::type_identity_t<T>>& a,
+          const MatrixView<const std::type_identity_t<T>>& b, std::type_identity_t<T> beta, const MatrixView<T>& c,
           const Epilogue<T>& epilogue) {
   const std::size_t k = detail::plainly_valid(ta, tb, a, b, c, epilogue)
                             ? (ta == Trans::no ? a.cols : a.rows)
@@ -172,8 +172,8 @@ void gemm(Trans ta, Trans tb, std::type_identity_t<T> alpha, MatrixView<const st
 #define MLPKIT_INSTANTIATE_GEMM(T)                                                                                    \
   template void gemm<T>(Trans, Trans, std::size_t, std::size_t, std::size_t, T, const T*, std::size_t, const T*,      \
                         std::size_t, T, T*, std::size_t);                                                             \
-  template void gemm<T>(Trans, Trans, T, MatrixView<const T>, MatrixView<const T>, T, MatrixView<T>,                  \
-                        const Epilogue<T>&);                                                                          \
+  template void gemm<T>(Trans, Trans, T, const MatrixView<const T>&, const MatrixView<const T>&, T,                   \
+                        const MatrixView<T>&, const Epilogue<T>&);                                                    \
   template const detail::GemmKernels<T>& detail::active_gemm_kernels<T>();                                            \
   template void detail::check_gemm_arguments<T>(const char*, Trans, Trans, std::size_t, std::size_t, std::size_t,     \
                                                 const T*, std::size_t, const T*, std::size_t, const T*, std::size_t); \

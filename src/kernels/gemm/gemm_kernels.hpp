@@ -128,9 +128,10 @@ struct GemmKernels {
   /**
    * The whole m × n product on the calling thread, A unpacked and B's rows read in place at ldb
    * (elements contiguous), with the epilogue (null: none); for small problems. Null where the ISA
-   * has none (it needs AVX-512's masks).
+   * has none (it needs AVX-512's masks). `a` by reference: a 24-byte struct passed by value was
+   * stored in pieces and reloaded whole, a store-forwarding stall on every call.
    */
-  void (*small_kernel)(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
+  void (*small_kernel)(std::size_t m, std::size_t n, std::size_t k, T alpha, const StridedOperand<T>& a, const T* b,
                        std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue);
 };
 
@@ -145,7 +146,7 @@ const GemmKernels<T>& gemm_kernels();
  * docs/tuning.md).
  */
 template <class Arch, class T>
-void small_gemm_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
+void small_gemm_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, const StridedOperand<T>& a, const T* b,
                        std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue);
 
 /** The kernels of current_isa(). */

@@ -135,7 +135,7 @@ constexpr std::array<std::array<SmallTileFn<T>, 4>, MR> small_tiles(std::index_s
  * accumulators in flight instead of R (100³ float spent 17 % of its time on its last 4 columns).
  */
 template <class Arch, class T, std::size_t MR, std::size_t NB>
-void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
+void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, const StridedOperand<T>& a, const T* b,
                   std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
   constexpr std::size_t W = Batch<Arch, T>::size, NR = NB * W;
   static constexpr auto tiles = small_tiles<Arch, T, MR, NB>(std::make_index_sequence<MR>());
@@ -168,7 +168,7 @@ void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedO
 namespace mlpkit::detail {
 
 template <class Arch, class T>
-void small_gemm_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
+void small_gemm_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, const StridedOperand<T>& a, const T* b,
                        std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
   using C = gemm_simd::Config<Arch, T>;
   gemm_simd::small_kernel<Arch, T, C::MR, C::NB>(m, n, k, alpha, a, b, ldb, beta, c, ldc, epilogue);

@@ -9,10 +9,10 @@
 namespace mlpkit::detail {
 
 template void small_gemm_kernel<arch::avx512, float>(std::size_t, std::size_t, std::size_t, float,
-                                                     StridedOperand<float>, const float*, std::size_t, float, float*,
-                                                     std::size_t, const GemmTileEpilogue<float>*);
+                                                     const StridedOperand<float>&, const float*, std::size_t, float,
+                                                     float*, std::size_t, const GemmTileEpilogue<float>*);
 template void small_gemm_kernel<arch::avx512, double>(std::size_t, std::size_t, std::size_t, double,
-                                                      StridedOperand<double>, const double*, std::size_t, double,
+                                                      const StridedOperand<double>&, const double*, std::size_t, double,
                                                       double*, std::size_t, const GemmTileEpilogue<double>*);
 
 }  // namespace mlpkit::detail
