@@ -120,34 +120,48 @@ template <class Arch, class T>
   return fold(level[0], level[1]);
 }
 
-// z[j·ld_z + r] = Σ_p x_r[p]·y_j[p] for the first `rows` of R long rows and J short columns, both
-// contiguous along k (z points at the tile's first row of its first column).
-template <class Arch, class T, std::size_t R, std::size_t J>
-void dot_tile(std::size_t k, const T* const (&x)[R], const T* const (&y)[J], std::size_t rows, T* z, std::size_t ld_z) {
+// z[j·ld_z + r] = Σ_p x(r)[p]·y_j[p] for the first `rows` of R long rows and J short columns, both
+// contiguous along k (z points at the tile's first row of its first column). x(r): row r (TileRows).
+template <class Arch, class T, std::size_t R, std::size_t J, class Rows>
+void dot_tile(std::size_t k, Rows x, const T* const (&y)[J], std::size_t rows, T* z, std::size_t ld_z) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
   B acc[R][J]{};  // value-initialized: zeros
-  const auto step = [&](const T* const (&xs)[R], const T* const (&ys)[J], std::size_t p) __attribute__((always_inline)) {
+  const auto step = [&](const auto& xs, const T* const (&ys)[J], std::size_t p) __attribute__((always_inline)) {
     B yv[J];
 #pragma GCC unroll 4
     for (std::size_t j = 0; j < J; ++j) yv[j] = B::load_unaligned(ys[j] + p);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (std::size_t r = 0; r < R; ++r) {
-      const B xv = B::load_unaligned(xs[r] + p);
+      const B xv = B::load_unaligned(xs(r) + p);
 #pragma GCC unroll 4
       for (std::size_t j = 0; j < J; ++j) acc[r][j] = fmadd<Arch, T>(xv, yv[j], acc[r][j]);
     }
   };
   std::size_t p = 0;
   for (; p + W <= k; p += W) step(x, y, p);
-  if (p < k) {
+  if constexpr (simd::ops::is_avx512<Arch>) {
+    // The last partial vector under a mask, zeros past k: the terms of the zero-padded copies
+    // below without their calls (around which GCC spilled every accumulator).
+    if (p < k) {
+      const auto mask = LaneMask<T>((std::uint32_t(1) << (k - p)) - 1);
+      B yv[J];
+#pragma GCC unroll 4
+      for (std::size_t j = 0; j < J; ++j) yv[j] = masked_load<Arch, T>(y[j] + p, mask);
+#pragma GCC unroll 16
+      for (std::size_t r = 0; r < R; ++r) {
+        const B xv = masked_load<Arch, T>(x(r) + p, mask);
+#pragma GCC unroll 4
+        for (std::size_t j = 0; j < J; ++j) acc[r][j] = fmadd<Arch, T>(xv, yv[j], acc[r][j]);
+      }
+    }
+  } else if (p < k) {
     // The last partial vector through zero-padded copies: the same lanes take the same terms.
     alignas(64) T xt[R][W] = {}, yt[J][W] = {};
-    const T* xp[R];
     const T* yp[J];
-    for (std::size_t r = 0; r < R; ++r) std::copy(x[r] + p, x[r] + k, xt[r]), xp[r] = xt[r];
+    for (std::size_t r = 0; r < R; ++r) std::copy(x(r) + p, x(r) + k, xt[r]);
     for (std::size_t j = 0; j < J; ++j) std::copy(y[j] + p, y[j] + k, yt[j]), yp[j] = yt[j];
-    step(xp, yp, 0);
+    step([&](std::size_t r) { return &xt[r][0]; }, yp, 0);
   }
   if constexpr (simd::ops::is_avx512<Arch>) {
     // Transpose-and-add: W sums per vector of results instead of one horizontal sum each. Lane
@@ -180,21 +194,27 @@ template <class Arch, class T, std::size_t R, std::size_t J>
 void dot_rows(const SkinnyProblem<T>& pr, std::size_t s0, std::size_t l0, std::size_t len, T* z, std::size_t ld_z) {
   const T* y[J];
   for (std::size_t j = 0; j < J; ++j) y[j] = pr.y.data + (s0 + j) * pr.y.cs;
-  for (std::size_t l = 0; l < len; l += R) {
-    const T* x[R];
-    for (std::size_t r = 0; r < R; ++r) x[r] = pr.x.data + (l0 + std::min(l + r, len - 1)) * pr.x.rs;
-    dot_tile<Arch, T, R, J>(pr.k, x, y, std::min(R, len - l), z + s0 * ld_z + l, ld_z);
-  }
+  std::size_t l = 0;
+  for (; l + R <= len; l += R)
+    dot_tile<Arch, T, R, J>(pr.k, TileRows<T, false>{pr.x.data + (l0 + l) * pr.x.rs, pr.x.rs, R - 1}, y, R,
+                            z + s0 * ld_z + l, ld_z);
+  if (l < len)
+    dot_tile<Arch, T, R, J>(pr.k, TileRows<T, true>{pr.x.data + (l0 + l) * pr.x.rs, pr.x.rs, len - l - 1}, y, len - l,
+                            z + s0 * ld_z + l, ld_z);
 }
 
 // z[j·ld_z + l] = Σ_p x(l, p)·y(p, s0 + j) for V vectors of rows at once, x contiguous along l.
+// One short column sums even and odd k steps in two chains, added at the end: V ≤ 4 chains of
+// dependent FMAs waited on the FMA latency (64×1×64 Aᵀ·x). The order depends on J only, never on
+// where a block lies, so any split over threads gives the same bits.
 template <class Arch, class T, std::size_t V, std::size_t J>
 void axpy_block(const SkinnyProblem<T>& pr, std::size_t s0, const T* x, std::size_t lanes, T* z, std::size_t ld_z) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
-  B acc[J][V]{};  // value-initialized: zeros
+  constexpr std::size_t C = J == 1 ? 2 : 1;  // chains per output
+  B acc[C][J][V]{};  // value-initialized: zeros
   const T* y = pr.y.data + s0 * pr.y.cs;
-  for (std::size_t p = 0; p < pr.k; ++p) {
+  const auto step = [&](std::size_t p, std::size_t c) __attribute__((always_inline)) {
     const T* xp = x + p * pr.x.cs;
     B xv[V];
     if (lanes == V * W) {
@@ -207,11 +227,20 @@ void axpy_block(const SkinnyProblem<T>& pr, std::size_t s0, const T* x, std::siz
     for (std::size_t j = 0; j < J; ++j) {
       const B yj(y[p * pr.y.rs + j * pr.y.cs]);
 #pragma GCC unroll 8
-      for (std::size_t v = 0; v < V; ++v) acc[j][v] = fmadd<Arch, T>(xv[v], yj, acc[j][v]);
+      for (std::size_t v = 0; v < V; ++v) acc[c][j][v] = fmadd<Arch, T>(xv[v], yj, acc[c][j][v]);
     }
-  }
+  };
+  std::size_t p = 0;
+  for (; p + C <= pr.k; p += C)
+#pragma GCC unroll 2
+    for (std::size_t c = 0; c < C; ++c) step(p + c, c);
+  if (p < pr.k) step(p, 0);  // C = 2 and k odd: the last step is even
   for (std::size_t j = 0; j < J; ++j)
-    for (std::size_t v = 0; v < V; ++v) acc[j][v].store_aligned(z + (s0 + j) * ld_z + v * W);
+    for (std::size_t v = 0; v < V; ++v) {
+      B sum = acc[0][j][v];
+      if constexpr (C == 2) sum += acc[1][j][v];
+      sum.store_aligned(z + (s0 + j) * ld_z + v * W);
+    }
 }
 
 template <class Arch, class T, std::size_t V, std::size_t J>
@@ -284,6 +313,11 @@ const T* pack_short_operand(SkinnyProblem<T>& pr, T* room) {
 template <class Arch, class T>
 constexpr std::size_t kAxpyQuadVectors = simd::ops::is_avx512<Arch> && std::is_same_v<T, double> ? 4 : 2;
 
+// Rows of the dot form's one-column tile: a whole vector of sums per reduction tree (16 in
+// AVX-512 float, where 8 rows ran the 16-lane tree half empty), 8 elsewhere.
+template <class Arch, class T>
+constexpr std::size_t kDotOneColumnRows = simd::ops::is_avx512<Arch> && std::is_same_v<T, float> ? 16 : 8;
+
 // Short columns in groups of 4, 3, 2 or 1; fewer columns take more rows per tile so that at least
 // 8 independent accumulator chains hide the FMA latency. `quads`: the dot form's packed quad groups.
 template <class Arch, class T>
@@ -319,7 +353,8 @@ void skinny_columns(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, 
       dot ? dot_rows<Arch, T, 4, 2>(pr, s0, l0, len, z, ld_z) : axpy_rows<Arch, T, 4, 2>(pr, s0, l0, len, z, ld_z);
       s0 += 2;
     } else {
-      dot ? dot_rows<Arch, T, 8, 1>(pr, s0, l0, len, z, ld_z) : axpy_rows<Arch, T, 8, 1>(pr, s0, l0, len, z, ld_z);
+      dot ? dot_rows<Arch, T, kDotOneColumnRows<Arch, T>, 1>(pr, s0, l0, len, z, ld_z)
+          : axpy_rows<Arch, T, 8, 1>(pr, s0, l0, len, z, ld_z);
       s0 += 1;
     }
   }
@@ -336,6 +371,7 @@ void skinny_chunks(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, s
       for (std::size_t s = 0; s < pr.short_n; ++s) std::fill(z + s * kSkinnyChunk + len, z + (s + 1) * kSkinnyChunk, T(0));
     skinny_columns<Arch, T>(pr, quads, l, len, z, kSkinnyChunk);
     finish_chunk<Arch, T>(pr, l, len, z, kSkinnyChunk);
+    skinny_activate<Arch, T>(pr, l, len);
   }
 }
 

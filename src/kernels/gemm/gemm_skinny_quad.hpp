@@ -18,6 +18,21 @@
 namespace mlpkit::detail::gemm_simd {
 
 /**
+ * The long rows of a skinny tile: row r at base + r·stride, or with Clamp (the last, partial tile)
+ * at base + min(r, last)·stride, so rows past the end read the last row again (their sums are
+ * dropped). One base and a stride, where an array of row pointers built per tile cost a fifth of
+ * 64×1×64 A·x (GCC assembled it with vector inserts and extracts).
+ */
+template <class T, bool Clamp>
+struct TileRows {
+  const T* base;
+  std::size_t stride, last;
+  [[gnu::always_inline]] const T* operator()(std::size_t r) const {
+    return base + (Clamp ? std::min(r, last) : r) * stride;
+  }
+};
+
+/**
  * Packs columns (AVX-512 only, like the rest of this file) [s0, s0 + cols) of y (cols ≤ 4) into quads: q[(p / 4)·16 + j·4 + p % 4] = y(p, s0 + j),
  * zero past k (up to the next multiple of 4) and for j ≥ cols. q holds quad_elements(k) floats.
  */
@@ -64,8 +79,8 @@ template <class Arch>
  * z[j·ld_z + r] = Σ_p x_r[p]·y(p, j) for the first `rows` of R long rows (contiguous along k) and
  * the first `cols` columns packed in q.
  */
-template <class Arch, std::size_t R>
-void quad_tile(std::size_t k, const float* const (&x)[R], const float* q, std::size_t rows, std::size_t cols,
+template <class Arch, std::size_t R, class Rows>
+void quad_tile(std::size_t k, Rows x, const float* q, std::size_t rows, std::size_t cols,
                float* z, std::size_t ld_z) {
   static_assert(R % 4 == 0);
   __m512 acc[R];
@@ -78,7 +93,7 @@ void quad_tile(std::size_t k, const float* const (&x)[R], const float* q, std::s
     const __m512 b2 = _mm512_loadu_ps(q + p * 4 + 32), b3 = _mm512_loadu_ps(q + p * 4 + 48);
 #pragma GCC unroll 8
     for (std::size_t r = 0; r < R; ++r) {
-      const __m512 a = _mm512_loadu_ps(x[r] + p);
+      const __m512 a = _mm512_loadu_ps(x(r) + p);
       acc[r] = _mm512_fmadd_ps(_mm512_shuffle_f32x4(a, a, 0x00), b0, acc[r]);
       acc[r] = _mm512_fmadd_ps(_mm512_shuffle_f32x4(a, a, 0x55), b1, acc[r]);
       acc[r] = _mm512_fmadd_ps(_mm512_shuffle_f32x4(a, a, 0xaa), b2, acc[r]);
@@ -89,7 +104,7 @@ void quad_tile(std::size_t k, const float* const (&x)[R], const float* q, std::s
     const __m512 b = _mm512_loadu_ps(q + p * 4);
 #pragma GCC unroll 8
     for (std::size_t r = 0; r < R; ++r)
-      acc[r] = _mm512_fmadd_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(x[r] + p)), b, acc[r]);
+      acc[r] = _mm512_fmadd_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(x(r) + p)), b, acc[r]);
   }
   if (p < k) {
     // The last k steps under a mask: nothing read past a row (q holds zeros there).
@@ -98,7 +113,7 @@ void quad_tile(std::size_t k, const float* const (&x)[R], const float* q, std::s
 #pragma GCC unroll 8
     for (std::size_t r = 0; r < R; ++r)
     {
-      const __m512 tail = _mm512_maskz_loadu_ps(m, x[r] + p);
+      const __m512 tail = _mm512_maskz_loadu_ps(m, x(r) + p);
       acc[r] = _mm512_fmadd_ps(_mm512_shuffle_f32x4(tail, tail, 0), b, acc[r]);
     }
   }
@@ -118,12 +133,13 @@ void quad_tile(std::size_t k, const float* const (&x)[R], const float* q, std::s
 template <class Arch, std::size_t R>
 void quad_rows(const SkinnyProblem<float>& pr, const float* q, std::size_t s0, std::size_t cols, std::size_t l0,
                std::size_t len, float* z, std::size_t ld_z) {
-  for (std::size_t l = 0; l < len; l += R) {
-    // Rows past the end read the last row again; their sums are dropped.
-    const float* x[R];
-    for (std::size_t r = 0; r < R; ++r) x[r] = pr.x.data + (l0 + std::min(l + r, len - 1)) * pr.x.rs;
-    quad_tile<Arch, R>(pr.k, x, q, std::min(R, len - l), cols, z + s0 * ld_z + l, ld_z);
-  }
+  std::size_t l = 0;
+  for (; l + R <= len; l += R)
+    quad_tile<Arch, R>(pr.k, TileRows<float, false>{pr.x.data + (l0 + l) * pr.x.rs, pr.x.rs, R - 1}, q, R, cols,
+                       z + s0 * ld_z + l, ld_z);
+  if (l < len)
+    quad_tile<Arch, R>(pr.k, TileRows<float, true>{pr.x.data + (l0 + l) * pr.x.rs, pr.x.rs, len - l - 1}, q, len - l,
+                       cols, z + s0 * ld_z + l, ld_z);
 }
 
 }  // namespace mlpkit::detail::gemm_simd

@@ -153,6 +153,7 @@ void rank1_kernel(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t l1) {
       const std::size_t len = std::min(kRank1Chunk<Arch, T>, l1 - l);
       rank1_sums<Arch, T, NV>(pr, l, len, z);
       rank1_finish<Arch, T, NV>(pr, l, len, z);
+      skinny_activate<Arch, T>(pr, l, len);
     }
   };
   if constexpr (W * 2 <= SkinnyProblem<T>::max_short)

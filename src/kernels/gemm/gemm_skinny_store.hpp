@@ -31,10 +31,11 @@ template <class T>
 using Zmm = typename ZmmOf<T>::type;
 
 /**
- * The skinny stores' epilogue of one vector of sums: act(alpha·sum + beta·old() + bias()), the
- * operations of store_tile in the same order (so every path gives the same bits). old() is called
- * only when beta ≠ 0 (beta = 0 never reads C), bias() only with a fused bias, and pre(v) receives
- * the value before the activation only when there is a pre-activation output.
+ * The skinny stores' epilogue of one vector of sums: alpha·sum + beta·old() + bias(), the
+ * operations of store_tile in the same order (so every path gives the same bits), and ReLU (one
+ * compare and blend); any other activation is skinny_activate's pass over the block just stored.
+ * old() is called only when beta ≠ 0 (beta = 0 never reads C), bias() only with a fused bias, and
+ * pre(v) receives the value before the activation only when there is a pre-activation output.
  */
 template <class Arch, class T, class Old, class Bias, class Pre>
 [[gnu::always_inline]] inline Batch<Arch, T> skinny_epilogue(const SkinnyProblem<T>& pr, const Batch<Arch, T>& sum,
@@ -46,9 +47,26 @@ template <class Arch, class T, class Old, class Bias, class Pre>
     // Through fmadd: a plain add could be contracted with alpha·sum by the compiler.
     if (pr.bias != nullptr) r = fmadd<Arch, T>(r, B(T(1)), bias());
     if (pr.pre_activation != nullptr) pre(r);
-    r = simd::activate<Arch, T>(pr.activation, r, pr.leaky_slope, pr.accuracy);
+    // activation_forward's own lane function, so fused equals unfused bit for bit.
+    if (pr.activation == Activation::relu) r = simd::activate_as<Arch, T, Activation::relu, Accuracy::precise>(r, T(0));
   }
   return r;
+}
+
+/**
+ * The activation pass of the skinny epilogue over long elements [l0, l0 + len) of C, just stored by
+ * skinny_epilogue (ReLU it applied itself): one activate_rows call a block, its function and tier
+ * resolved once, as activate_tile does for the packed and direct tiles (the run-time switch of
+ * activate() once a vector had put a copy of every activation into each skinny store).
+ */
+template <class Arch, class T>
+inline void skinny_activate(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len) {
+  if (!pr.fused || pr.activation == Activation::relu || pr.activation == Activation::identity) return;
+  T* c = pr.c + l0 * pr.c_l;
+  if (pr.c_s == 1)
+    simd::activate_rows<Arch, T>(pr.activation, pr.accuracy, pr.leaky_slope, c, pr.c_l, len, pr.short_n);
+  else  // c_l = 1: the long dimension runs along C's rows
+    simd::activate_rows<Arch, T>(pr.activation, pr.accuracy, pr.leaky_slope, c, pr.c_s, pr.short_n, len);
 }
 
 // Quarter q of v[k] after the call holds element k of quarter q of v[0], v[1], v[2], v[3] (a 4 × 4
