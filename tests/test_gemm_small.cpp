@@ -16,6 +16,7 @@
 #include "kernels/gemm/gemm_ref.hpp"
 #include "mlpkit/mlpkit.hpp"
 #include "gemm_stored.hpp"
+#include "scoped_threads.hpp"
 #include "test_support.hpp"
 
 using namespace mlpkit;
@@ -150,7 +151,91 @@ void check_small_kernel(const detail::GemmKernels<T>& kernels, const Case& cs) {
   CHECK(bad == 0);
 }
 
+// gemm itself (its route straight to the small kernel, or the driver) against gemm_blocked through
+// the direct path's kernels (no small kernel): the same bits, C and Z, in both of gemm's forms.
+template <class T>
+void check_route(const Case& cs) {
+  const std::size_t m = cs.m, n = cs.n, k = cs.k;
+  const bool ta = cs.ta == Trans::yes, tb = cs.tb == Trans::yes, pow2 = cs.pow2_ld, fused = cs.fused;
+  const double alpha = cs.alpha, beta = cs.beta;
+  CAPTURE(m);
+  CAPTURE(n);
+  CAPTURE(k);
+  CAPTURE(ta);
+  CAPTURE(tb);
+  CAPTURE(pow2);
+  CAPTURE(fused);
+  CAPTURE(alpha);
+  CAPTURE(beta);
+  const Stored<T> a(ta ? k : m, ta ? m : k, pow2, 3 + m + k), b(tb ? n : k, tb ? k : n, pow2, 5 + n + k);
+  const auto bias = test::uniform<T>(m, 7);
+  detail::GemmKernels<T> direct = detail::active_gemm_kernels<T>();
+  direct.small_kernel = nullptr;
+  Stored<T> pre_want(m, n, pow2, 1), pre_got(m, n, pow2, 1);
+  const Stored<T> want = run(direct, cs, a, b, bias, &pre_want);
+  Stored<T> got(m, n, pow2, 31 + m);
+  if (beta == 0) std::fill(got.data.begin(), got.data.end(), std::numeric_limits<T>::quiet_NaN());
+  if (fused) {
+    const Epilogue<T> epilogue{bias.data(), cs.activation, T(0), {pre_got.data.data(), m, n, pre_got.ld}};
+    gemm<T>(cs.ta, cs.tb, T(alpha), a.view(), b.view(), T(beta), got.view(), epilogue);
+    CHECK(same_bits(pre_got.data, pre_want.data));
+  } else if ((m + n + k) % 2 == 0) {
+    gemm<T>(cs.ta, cs.tb, T(alpha), a.view(), b.view(), T(beta), got.view());
+  } else {
+    gemm(cs.ta, cs.tb, m, n, k, T(alpha), a.data.data(), a.ld, b.data.data(), b.ld, T(beta), got.data.data(), got.ld);
+  }
+  CHECK(same_bits(got.data, want.data));
+}
+
 }  // namespace
+
+TEST_CASE_TEMPLATE("gemm's route to the small kernel gives the driver's bits at every thread count under every ISA", T,
+                   float, double) {
+  test::for_each_isa([&](Isa) {
+    std::size_t turn = 0;
+    for (int threads : {1, 2, 3}) {
+      const test::ScopedThreads scoped(threads);
+      for (Trans ta : kTrans)
+        for (Trans tb : kTrans)
+          for (std::size_t m : kSizes)
+            for (std::size_t n : kSizes)
+              for (std::size_t k : {std::size_t(1), std::size_t(16), std::size_t(37)}) {
+                ++turn;
+                const double beta = turn % 3 == 0 ? 0.0 : turn % 3 == 1 ? 1.0 : -0.5;
+                // alpha = 0 is not routed (C = beta·C in the driver).
+                const double alpha = turn % 11 == 0 ? 0.0 : turn % 7 < 3 ? 1.0 : 0.75;
+                const Activation act = turn % 4 == 0 ? Activation::relu : Activation::gelu;
+                check_route<T>({ta, tb, m, n, k, turn % 2 == 0, turn % 5 == 0, beta, alpha, act});
+              }
+      // Beyond the single-thread work the route is taken only by a team of one; Aᵀ with lda = 1
+      // (m = 1) is not the skinny kernel's axpy form; the largest problems the kernel takes.
+      check_route<T>({Trans::no, Trans::no, 100, 100, 100, false, false, 0.0, 1.0});
+      check_route<T>({Trans::yes, Trans::no, 100, 90, 101, true, true, 1.0, 0.75, Activation::relu});
+      check_route<T>({Trans::yes, Trans::no, 1, 33, 17, false, false, 0.0, 1.0});
+      check_route<T>({Trans::no, Trans::no, 64, 100, 64, false, true, -0.5, 1.0, Activation::sigmoid});
+    }
+  });
+}
+
+TEST_CASE_TEMPLATE("gemm's route to the small kernel still rejects bad arguments", T, float, double) {
+  std::vector<T> buf(64 * 64, T(1));
+  const MatrixView<const T> a{buf.data(), 16, 16, 16}, b{buf.data() + 256, 16, 32, 32};
+  // C over B, C with ld < cols, shapes that do not match: the full checks run and throw.
+  CHECK_THROWS_AS(gemm<T>(Trans::no, Trans::no, T(1), a, b, T(0), MatrixView<T>{buf.data() + 512, 16, 32, 32}),
+                  Error);
+  CHECK_THROWS_AS(gemm<T>(Trans::no, Trans::no, T(1), a, b, T(0), MatrixView<T>{buf.data() + 1024, 16, 32, 31}),
+                  Error);
+  CHECK_THROWS_AS(gemm<T>(Trans::no, Trans::no, T(1), a, b, T(0), MatrixView<T>{buf.data() + 1024, 15, 32, 32}),
+                  Error);
+  CHECK_THROWS_AS(gemm<T>(Trans::no, Trans::no, 16, 32, 16, T(1), buf.data(), 16, buf.data() + 256, 32, T(0),
+                          buf.data() + 300, 32),
+                  Error);
+  CHECK_THROWS_AS(gemm<T>(Trans::no, Trans::no, 16, 32, 16, T(1), buf.data(), 15, buf.data() + 256, 32, T(0),
+                          buf.data() + 1024, 32),
+                  Error);
+  gemm<T>(Trans::no, Trans::no, T(1), a, b, T(0), MatrixView<T>{buf.data() + 1024, 16, 32, 32});
+  CHECK(buf[1024] == T(16));
+}
 
 TEST_CASE_TEMPLATE("the small gemm kernel matches the reference at every row tile and column tail", T, float,
                    double) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/gemm/gemm_paths.hpp"
 #include "runtime/checks.hpp"
 #include "runtime/dispatch.hpp"
 
@@ -86,6 +87,28 @@ bool plainly_valid(Trans ta, Trans tb, MatrixView<const T> a, MatrixView<const T
          (apart(sp, sc) && apart(sp, sa) && apart(sp, sb) && apart(sp, bias));
 }
 
+// A plainly valid product (every dimension at least 1) that gemm_blocked would give the small kernel
+// (op(B) = B, alpha ≠ 0, small_size and not skinny_shape), given to it straight from here: the driver's
+// general set-up (operands, path decisions, the Product) was a sixth of a 16×32×16 call's
+// instructions. Returns false, having done nothing, for every other product.
+template <class T>
+bool small_route(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k,
+                 T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc,
+                 const Epilogue<T>& epilogue) {
+  bool columns = false;
+  // op(A) = Aᵀ is the skinny kernel's axpy form unless its stride is 1 (op_a.rs == 1 && op_a.cs != 1).
+  if (tb != Trans::no || alpha == T(0) || !small_size(kernels, m, n, k) ||
+      skinny_shape(kernels.blocking, ta == Trans::yes && lda != 1, m, n, k, columns))
+    return false;
+  const StridedOperand<T> op_a = ta == Trans::no ? StridedOperand<T>{a, lda, 1} : StridedOperand<T>{a, 1, lda};
+  const bool fused = epilogue.bias != nullptr || epilogue.activation != Activation::identity ||
+                     epilogue.pre_activation.data != nullptr;
+  const GemmTileEpilogue<T> full{epilogue.bias,           epilogue.activation,     epilogue.leaky_slope,
+                                 epilogue.pre_activation.data, epilogue.pre_activation.ld, epilogue.accuracy};
+  kernels.small_kernel(m, n, k, alpha, op_a, b, ldb, beta, c, ldc, fused ? &full : nullptr);
+  return true;
+}
+
 }  // namespace
 
 template <class T>
@@ -152,21 +175,31 @@ void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alp
           const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
   const bool a_no = ta == Trans::no, b_no = tb == Trans::no;
   const MatrixView<const T> av{a, a_no ? m : k, a_no ? k : m, lda}, bv{b, b_no ? k : n, b_no ? n : k, ldb};
-  if (!detail::plainly_valid(ta, tb, av, bv, MatrixView<T>{c, m, n, ldc}, Epilogue<T>{}))
+  const detail::GemmKernels<T>& kernels = detail::active_gemm_kernels<T>();
+  if (detail::plainly_valid(ta, tb, av, bv, MatrixView<T>{c, m, n, ldc}, Epilogue<T>{})) {
+    if (detail::small_route(kernels, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Epilogue<T>{})) return;
+  } else {
     detail::check_gemm_arguments("gemm", ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
-  detail::gemm_blocked(detail::active_gemm_kernels<T>(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                       Epilogue<T>{});
+  }
+  detail::gemm_blocked(kernels, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Epilogue<T>{});
 }
 
 template <class T>
 void gemm(Trans ta, Trans tb, std::type_identity_t<T> alpha, const MatrixView<const std::type_identity_t<T>>& a,
           const MatrixView<const std::type_identity_t<T>>& b, std::type_identity_t<T> beta, const MatrixView<T>& c,
           const Epilogue<T>& epilogue) {
-  const std::size_t k = detail::plainly_valid(ta, tb, a, b, c, epilogue)
-                            ? (ta == Trans::no ? a.cols : a.rows)
-                            : detail::check_gemm_views("gemm", ta, tb, a, b, c, epilogue);
-  detail::gemm_blocked(detail::active_gemm_kernels<T>(), ta, tb, c.rows, c.cols, k, alpha, a.data, a.ld, b.data, b.ld,
-                       beta, c.data, c.ld, epilogue);
+  const detail::GemmKernels<T>& kernels = detail::active_gemm_kernels<T>();
+  std::size_t k = 0;
+  if (detail::plainly_valid(ta, tb, a, b, c, epilogue)) {
+    k = ta == Trans::no ? a.cols : a.rows;
+    if (detail::small_route(kernels, ta, tb, c.rows, c.cols, k, alpha, a.data, a.ld, b.data, b.ld, beta, c.data, c.ld,
+                            epilogue))
+      return;
+  } else {
+    k = detail::check_gemm_views("gemm", ta, tb, a, b, c, epilogue);
+  }
+  detail::gemm_blocked(kernels, ta, tb, c.rows, c.cols, k, alpha, a.data, a.ld, b.data, b.ld, beta, c.data, c.ld,
+                       epilogue);
 }
 
 #define MLPKIT_INSTANTIATE_GEMM(T)                                                                                    \

@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/gemm/gemm_paths.hpp"
 #include "runtime/threads.hpp"
 
 namespace mlpkit::detail {
@@ -28,10 +29,6 @@ T* thread_buffer(int slot, std::size_t count) {
   }
   return static_cast<T*>(buffers[slot].get());
 }
-
-// parallel_for's work unit is scalar work (its cut-off is ~10 µs of a scalar loop); the micro-kernel
-// does ~25 flops per scalar step, so flops are scaled down before they are compared with it.
-constexpr double kFlopsPerWorkUnit = 25.0;
 
 // Elements of packed A held at once (rows × k): bounds the buffer for huge A (then A goes in super-blocks).
 constexpr std::size_t kMaxPackedA = std::size_t(1) << 22;
@@ -63,13 +60,8 @@ template <class T>
 bool gemm_skinny(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedOperand<T> op_b, std::size_t m,
                  std::size_t n, std::size_t k, T alpha, T beta, T* c, std::size_t ldc, const Epilogue<T>& epilogue,
                  bool fused) {
-  const GemmBlocking& bl = kernels.blocking;
-  const std::size_t limit = std::min(bl.skinny_max, SkinnyProblem<T>::max_short);
-  // Aᵀ·B (the axpy form on A) up to skinny_axpy_max columns, where the small kernel would not run.
-  const bool axpy_wide = op_a.rs == 1 && op_a.cs != 1 && double(m) * double(n) * double(k) > double(bl.small_max_work);
-  const std::size_t wide = axpy_wide ? std::min(bl.skinny_axpy_max, SkinnyProblem<T>::max_short) : limit;
-  const bool columns = (n <= limit && (m >= n || m > limit)) || (n <= wide && m > wide);
-  if (k == 0 || !(columns || m <= limit)) return false;
+  bool columns = false;
+  if (!skinny_shape(kernels.blocking, op_a.rs == 1 && op_a.cs != 1, m, n, k, columns)) return false;
   const MatrixView<T>& pre = epilogue.pre_activation;
   SkinnyProblem<T> pr{};
   pr.k = k;
@@ -109,22 +101,14 @@ bool gemm_skinny(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedO
   return true;
 }
 
-// Most m·n·k that the direct path would run on one thread whatever the team: half of parallel_for's
-// cut-off in the units above, since its items count padded tiles (100³ was split over 2 threads).
-constexpr double kSingleThreadWork = kMinWorkPerThread * kFlopsPerWorkUnit / 2.0;
-
 // The whole product through the small kernel on this thread, where the ISA has one and the problem
-// is small: up to small_max_work, and beyond kSingleThreadWork only for a team of one (below it
-// parallel_for would not have woken a thread either). op(B) with strided rows (A·Bᵀ) is copied
-// row-major first (k·n elements, 1/m of the work). Returns false when the problem is not taken.
+// is small (small_size). op(B) with strided rows (A·Bᵀ) is copied row-major first (k·n elements,
+// 1/m of the work). Returns false when the problem is not taken.
 template <class T>
 bool gemm_small(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedOperand<T> op_b, std::size_t m,
                 std::size_t n, std::size_t k, T alpha, T beta, T* c, std::size_t ldc,
                 const GemmTileEpilogue<T>* epilogue) {
-  const double work = double(m) * double(n) * double(k);
-  if (kernels.small_kernel == nullptr || k > kernels.blocking.direct_max_k ||
-      work > double(kernels.blocking.small_max_work) || (work > kSingleThreadWork && team_size() > 1))
-    return false;
+  if (!small_size(kernels, m, n, k)) return false;
   const T* b = op_b.data;
   std::size_t ldb = op_b.rs;
   if (k > 0 && op_b.cs != 1) {

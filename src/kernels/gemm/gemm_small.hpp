@@ -27,6 +27,12 @@
 
 namespace mlpkit::detail::gemm_simd {
 
+/** Hides `p`'s value from the optimizer (no instruction): addresses derived from it are computed afresh. */
+template <class Arch, class P>
+[[gnu::always_inline]] inline void opaque(P*& p) {
+  asm("" : "+r"(p));
+}
+
 /**
  * Stores one R × (NB·W) tile from its accumulators: alpha (skipped when Scale is false, for alpha = 1:
  * x·1 is x in every bit), beta·C, bias and pre_activation, then the activation as a second pass.
@@ -46,11 +52,14 @@ template <class Arch, class T, std::size_t R, std::size_t NB, bool Tail, bool Sc
   // expression of activate_as (bitwise the second pass's result), instead of a pass over the tile.
   const bool relu = epilogue != nullptr && epilogue->activation == Activation::relu;
   const B zero(T(0));
+  // C's rows through one pointer stepped by ldc (opaque, so GCC keeps it so): left to itself, GCC
+  // computed every row's and vector's address apart, from offsets it kept on the stack.
+  T* row = c;
 #pragma GCC unroll 16
-  for (std::size_t i = 0; i < R; ++i)
+  for (std::size_t i = 0; i < R; ++i, row += ldc, opaque<Arch>(row))
 #pragma GCC unroll 4
     for (std::size_t jb = 0; jb < NB; ++jb) {
-      T* cp = c + i * ldc + jb * W;
+      T* cp = row + jb * W;
       const LaneMask<T> m = Tail && jb + 1 == NB ? tail : all;
       B r = Scale ? acc[i][jb] * va : acc[i][jb];
       if (read_c) r = fmadd<Arch, T>(vb, masked_load<Arch, T>(cp, m), r);
@@ -73,13 +82,18 @@ template <class Arch, class T, std::size_t R, std::size_t NB, bool Tail, bool Sc
  * rows at b + p·ldb. With Tail, the last vector of columns holds only the lanes of `tail` (read and
  * written under that mask). One call runs every tile of a row count, so a tile costs no call.
  */
-template <class Arch, class T, std::size_t R, std::size_t NB, bool Tail>
+template <class Arch, class T, std::size_t R, std::size_t NB, bool Tail, bool Fused>
 void small_tile(std::size_t count, std::size_t k, const T* a, std::size_t a_rs, std::size_t a_cs, const T* b,
                 std::size_t ldb, LaneMask<T> tail, T alpha, T beta, T* c, std::size_t ldc,
                 const GemmTileEpilogue<T>* epilogue) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
   for (std::size_t t = 0; t < count; ++t) {
+    // The tile's A and C from opaque copies of the running pointers: otherwise GCC strength-reduces
+    // every row's (and vector's) address across the tiles into an induction variable of its own,
+    // 16 of them spilled for an 8 × 2-vector tile and updated in memory at every tile.
+    opaque<Arch>(a);
+    opaque<Arch>(c);
     B acc[R][NB];
 #pragma GCC unroll 16
     for (std::size_t i = 0; i < R; ++i)
@@ -103,8 +117,8 @@ void small_tile(std::size_t count, std::size_t k, const T* a, std::size_t a_rs, 
     };
     for (std::size_t p = 0; p < k; ++p) step(p);
     GemmTileEpilogue<T> e{};
-    if (epilogue != nullptr) e = offset_epilogue<Arch>(*epilogue, t * R, 0);
-    const GemmTileEpilogue<T>* te = epilogue != nullptr ? &e : nullptr;
+    if constexpr (Fused) e = offset_epilogue<Arch>(*epilogue, t * R, 0);
+    const GemmTileEpilogue<T>* te = Fused ? &e : nullptr;
     if (alpha == T(1))
       store_small_tile<Arch, T, R, NB, Tail, false>(acc, tail, alpha, beta, c, ldc, te);
     else
@@ -119,11 +133,12 @@ using SmallTileFn = void (*)(std::size_t, std::size_t, const T*, std::size_t, st
                              LaneMask<T>, T, T, T*, std::size_t, const GemmTileEpilogue<T>*);
 
 // The tile kernels of every row count 1..MR: [R − 1][0] whole NR columns, [1] NR columns with a
-// masked last vector, [2] one masked vector, [3] NR columns and one more masked vector.
-template <class Arch, class T, std::size_t MR, std::size_t NB, std::size_t... I>
+// masked last vector, [2] one masked vector, [3] NR columns and one more masked vector. Fused: with
+// the epilogue (its pointer non-null), else without (the pointer ignored).
+template <class Arch, class T, std::size_t MR, std::size_t NB, bool Fused, std::size_t... I>
 constexpr std::array<std::array<SmallTileFn<T>, 4>, MR> small_tiles(std::index_sequence<I...>) {
-  return {{{&small_tile<Arch, T, I + 1, NB, false>, &small_tile<Arch, T, I + 1, NB, true>,
-            &small_tile<Arch, T, I + 1, 1, true>, &small_tile<Arch, T, I + 1, NB + 1, true>}...}};
+  return {{{&small_tile<Arch, T, I + 1, NB, false, Fused>, &small_tile<Arch, T, I + 1, NB, true, Fused>,
+            &small_tile<Arch, T, I + 1, 1, true, Fused>, &small_tile<Arch, T, I + 1, NB + 1, true, Fused>}...}};
 }
 
 /**
@@ -138,7 +153,11 @@ template <class Arch, class T, std::size_t MR, std::size_t NB>
 void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, const StridedOperand<T>& a, const T* b,
                   std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
   constexpr std::size_t W = Batch<Arch, T>::size, NR = NB * W;
-  static constexpr auto tiles = small_tiles<Arch, T, MR, NB>(std::make_index_sequence<MR>());
+  // Tiles without the epilogue apart from those with it: in one function the epilogue's pointers
+  // and tests took registers that the plain store then reloaded from the stack.
+  static constexpr auto plain_tiles = small_tiles<Arch, T, MR, NB, false>(std::make_index_sequence<MR>());
+  static constexpr auto fused_tiles = small_tiles<Arch, T, MR, NB, true>(std::make_index_sequence<MR>());
+  const auto& tiles = epilogue != nullptr ? fused_tiles : plain_tiles;
   const std::size_t row_tiles = (m + MR - 1) / MR;
   // Whole tiles need no division (two of them cost ~5 % of a 16×32×16 call).
   const std::size_t base = m % MR == 0 ? MR : m / row_tiles, longer = m % MR == 0 ? 0 : m % row_tiles;
