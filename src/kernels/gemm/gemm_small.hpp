@@ -115,7 +115,17 @@ void small_tile(std::size_t count, std::size_t k, const T* a, std::size_t a_rs, 
         for (std::size_t jb = 0; jb < NB; ++jb) acc[i][jb] = fmadd<Arch, T>(ai, bv[jb], acc[i][jb]);
       }
     };
-    for (std::size_t p = 0; p < k; ++p) step(p);
+    // Two k steps an iteration where both steps' operands fit the registers beside the accumulators
+    // (the loop's counter and pointer updates were 5 of 22 instructions a step of a 5-row tile); the
+    // 8-row tile unrolled so spilled a broadcast in its K loop.
+    constexpr bool two_steps = R * NB + 2 * (R + NB) <= 30;
+    std::size_t p = 0;
+    if constexpr (two_steps)
+      for (; p + 2 <= k; p += 2) {
+        step(p);
+        step(p + 1);
+      }
+    for (; p < k; ++p) step(p);
     GemmTileEpilogue<T> e{};
     if constexpr (Fused) e = offset_epilogue<Arch>(*epilogue, t * R, 0);
     const GemmTileEpilogue<T>* te = Fused ? &e : nullptr;
