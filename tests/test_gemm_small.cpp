@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "kernels/gemm/gemm_kernels.hpp"
@@ -56,21 +58,34 @@ Stored<T> run(const detail::GemmKernels<T>& kernels, const Case& cs, const Store
   return c;
 }
 
+// The case as a failing check reports it.
+std::string describe(const Case& cs) {
+  std::ostringstream out;
+  out << cs.m << "×" << cs.n << "×" << cs.k << " ta " << (cs.ta == Trans::yes) << " tb " << (cs.tb == Trans::yes)
+      << " pow2_ld " << cs.pow2_ld << " fused " << cs.fused << " alpha " << cs.alpha << " beta " << cs.beta;
+  return out.str();
+}
+
+// A case's operands: op(A), op(B) stored as the case transposes them, and a bias of m elements.
+template <class T>
+struct Operands {
+  Stored<T> a, b;
+  std::vector<T> bias;
+  explicit Operands(const Case& cs)
+      : a(cs.ta == Trans::yes ? cs.k : cs.m, cs.ta == Trans::yes ? cs.m : cs.k, cs.pow2_ld, 3 + cs.m + cs.k),
+        b(cs.tb == Trans::yes ? cs.n : cs.k, cs.tb == Trans::yes ? cs.k : cs.n, cs.pow2_ld, 5 + cs.n + cs.k),
+        bias(test::uniform<T>(cs.m, 7)) {}
+};
+
 template <class T>
 void check_small(const Case& cs) {
   const std::size_t m = cs.m, n = cs.n, k = cs.k;
-  const bool ta = cs.ta == Trans::yes, tb = cs.tb == Trans::yes, pow2 = cs.pow2_ld, fused = cs.fused;
+  const bool pow2 = cs.pow2_ld, fused = cs.fused;
   const double beta = cs.beta;
-  CAPTURE(m);
-  CAPTURE(n);
-  CAPTURE(k);
-  CAPTURE(ta);
-  CAPTURE(tb);
-  CAPTURE(pow2);
-  CAPTURE(fused);
-  CAPTURE(beta);
-  const Stored<T> a(ta ? k : m, ta ? m : k, pow2, 3 + m + k), b(tb ? n : k, tb ? k : n, pow2, 5 + n + k);
-  const auto bias = test::uniform<T>(m, 7);
+  INFO(describe(cs));
+  const Operands<T> ops(cs);
+  const Stored<T>&a = ops.a, &b = ops.b;
+  const std::vector<T>& bias = ops.bias;
   const auto& active = detail::active_gemm_kernels<T>();
   detail::GemmKernels<T> direct = active, packed = active;
   direct.small_kernel = packed.small_kernel = nullptr;
@@ -156,19 +171,12 @@ void check_small_kernel(const detail::GemmKernels<T>& kernels, const Case& cs) {
 template <class T>
 void check_route(const Case& cs) {
   const std::size_t m = cs.m, n = cs.n, k = cs.k;
-  const bool ta = cs.ta == Trans::yes, tb = cs.tb == Trans::yes, pow2 = cs.pow2_ld, fused = cs.fused;
+  const bool pow2 = cs.pow2_ld, fused = cs.fused;
   const double alpha = cs.alpha, beta = cs.beta;
-  CAPTURE(m);
-  CAPTURE(n);
-  CAPTURE(k);
-  CAPTURE(ta);
-  CAPTURE(tb);
-  CAPTURE(pow2);
-  CAPTURE(fused);
-  CAPTURE(alpha);
-  CAPTURE(beta);
-  const Stored<T> a(ta ? k : m, ta ? m : k, pow2, 3 + m + k), b(tb ? n : k, tb ? k : n, pow2, 5 + n + k);
-  const auto bias = test::uniform<T>(m, 7);
+  INFO(describe(cs));
+  const Operands<T> ops(cs);
+  const Stored<T>&a = ops.a, &b = ops.b;
+  const std::vector<T>& bias = ops.bias;
   detail::GemmKernels<T> direct = detail::active_gemm_kernels<T>();
   direct.small_kernel = nullptr;
   Stored<T> pre_want(m, n, pow2, 1), pre_got(m, n, pow2, 1);
@@ -187,6 +195,21 @@ void check_route(const Case& cs) {
   CHECK(same_bits(got.data, want.data));
 }
 
+// Every form at the edge sizes (kSizes, k of 1, 16, 37), unfused, with `turn` counted up before
+// each: ld a power of two every other case, beta 0, 1, −0.5 and alpha 1 or 0.75 in turn.
+template <class Body>
+void for_each_edge_case(std::size_t& turn, Body&& body) {
+  for (Trans ta : kTrans)
+    for (Trans tb : kTrans)
+      for (std::size_t m : kSizes)
+        for (std::size_t n : kSizes)
+          for (std::size_t k : {std::size_t(1), std::size_t(16), std::size_t(37)}) {
+            ++turn;
+            const double beta = turn % 3 == 0 ? 0.0 : turn % 3 == 1 ? 1.0 : -0.5;
+            body(Case{ta, tb, m, n, k, turn % 2 == 0, false, beta, turn % 7 < 3 ? 1.0 : 0.75});
+          }
+}
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("gemm's route to the small kernel gives the driver's bits at every thread count under every ISA", T,
@@ -195,18 +218,13 @@ TEST_CASE_TEMPLATE("gemm's route to the small kernel gives the driver's bits at 
     std::size_t turn = 0;
     for (int threads : {1, 2, 3}) {
       const test::ScopedThreads scoped(threads);
-      for (Trans ta : kTrans)
-        for (Trans tb : kTrans)
-          for (std::size_t m : kSizes)
-            for (std::size_t n : kSizes)
-              for (std::size_t k : {std::size_t(1), std::size_t(16), std::size_t(37)}) {
-                ++turn;
-                const double beta = turn % 3 == 0 ? 0.0 : turn % 3 == 1 ? 1.0 : -0.5;
-                // alpha = 0 is not routed (C = beta·C in the driver).
-                const double alpha = turn % 11 == 0 ? 0.0 : turn % 7 < 3 ? 1.0 : 0.75;
-                const Activation act = turn % 4 == 0 ? Activation::relu : Activation::gelu;
-                check_route<T>({ta, tb, m, n, k, turn % 2 == 0, turn % 5 == 0, beta, alpha, act});
-              }
+      for_each_edge_case(turn, [&](Case cs) {
+        // alpha = 0 is not routed (C = beta·C in the driver).
+        if (turn % 11 == 0) cs.alpha = 0.0;
+        cs.fused = turn % 5 == 0;
+        cs.activation = turn % 4 == 0 ? Activation::relu : Activation::gelu;
+        check_route<T>(cs);
+      });
       // Beyond the single-thread work the route is taken only by a team of one; Aᵀ with lda = 1
       // (m = 1) is not the skinny kernel's axpy form; the largest problems the kernel takes.
       check_route<T>({Trans::no, Trans::no, 100, 100, 100, false, false, 0.0, 1.0});
@@ -262,18 +280,13 @@ TEST_CASE_TEMPLATE("the small gemm path matches the reference and gives the dire
                    double) {
   test::for_each_isa([&](Isa) {
     std::size_t turn = 0;
-    for (Trans ta : kTrans)
-      for (Trans tb : kTrans)
-        for (std::size_t m : kSizes)
-          for (std::size_t n : kSizes)
-            for (std::size_t k : {std::size_t(1), std::size_t(16), std::size_t(37)}) {
-              ++turn;
-              const double beta = turn % 3 == 0 ? 0.0 : turn % 3 == 1 ? 1.0 : -0.5;
-              const double alpha = turn % 7 < 3 ? 1.0 : 0.75;
-              check_small<T>({ta, tb, m, n, k, turn % 2 == 0, false, beta, alpha});
-              const Activation act = turn % 10 == 0 ? Activation::relu : Activation::gelu;
-              if (turn % 5 == 0) check_small<T>({ta, tb, m, n, k, turn % 2 == 1, true, beta, alpha, act});
-            }
+    for_each_edge_case(turn, [&](Case cs) {
+      check_small<T>(cs);
+      cs.pow2_ld = !cs.pow2_ld;
+      cs.fused = true;
+      cs.activation = turn % 10 == 0 ? Activation::relu : Activation::gelu;
+      if (turn % 5 == 0) check_small<T>(cs);
+    });
     // The largest problems the path takes, and k = 0 (C = beta·C).
     check_small<T>({Trans::no, Trans::no, 100, 100, 100, false, false, 1.0});
     check_small<T>({Trans::yes, Trans::yes, 64, 100, 101, true, true, 0.0});

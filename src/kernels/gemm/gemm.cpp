@@ -175,12 +175,12 @@ void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, T alp
           const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
   const bool a_no = ta == Trans::no, b_no = tb == Trans::no;
   const MatrixView<const T> av{a, a_no ? m : k, a_no ? k : m, lda}, bv{b, b_no ? k : n, b_no ? n : k, ldb};
+  // The arguments are checked before the ISA is asked for (its selection may throw too).
+  const bool plain = detail::plainly_valid(ta, tb, av, bv, MatrixView<T>{c, m, n, ldc}, Epilogue<T>{});
+  if (!plain) detail::check_gemm_arguments("gemm", ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
   const detail::GemmKernels<T>& kernels = detail::active_gemm_kernels<T>();
-  if (detail::plainly_valid(ta, tb, av, bv, MatrixView<T>{c, m, n, ldc}, Epilogue<T>{})) {
-    if (detail::small_route(kernels, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Epilogue<T>{})) return;
-  } else {
-    detail::check_gemm_arguments("gemm", ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
-  }
+  if (plain && detail::small_route(kernels, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Epilogue<T>{}))
+    return;
   detail::gemm_blocked(kernels, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Epilogue<T>{});
 }
 
@@ -188,16 +188,13 @@ template <class T>
 void gemm(Trans ta, Trans tb, std::type_identity_t<T> alpha, const MatrixView<const std::type_identity_t<T>>& a,
           const MatrixView<const std::type_identity_t<T>>& b, std::type_identity_t<T> beta, const MatrixView<T>& c,
           const Epilogue<T>& epilogue) {
+  const bool plain = detail::plainly_valid(ta, tb, a, b, c, epilogue);
+  const std::size_t k =
+      plain ? (ta == Trans::no ? a.cols : a.rows) : detail::check_gemm_views("gemm", ta, tb, a, b, c, epilogue);
   const detail::GemmKernels<T>& kernels = detail::active_gemm_kernels<T>();
-  std::size_t k = 0;
-  if (detail::plainly_valid(ta, tb, a, b, c, epilogue)) {
-    k = ta == Trans::no ? a.cols : a.rows;
-    if (detail::small_route(kernels, ta, tb, c.rows, c.cols, k, alpha, a.data, a.ld, b.data, b.ld, beta, c.data, c.ld,
-                            epilogue))
-      return;
-  } else {
-    k = detail::check_gemm_views("gemm", ta, tb, a, b, c, epilogue);
-  }
+  if (plain && detail::small_route(kernels, ta, tb, c.rows, c.cols, k, alpha, a.data, a.ld, b.data, b.ld, beta,
+                                   c.data, c.ld, epilogue))
+    return;
   detail::gemm_blocked(kernels, ta, tb, c.rows, c.cols, k, alpha, a.data, a.ld, b.data, b.ld, beta, c.data, c.ld,
                        epilogue);
 }
