@@ -127,33 +127,29 @@ void dot_tile(std::size_t k, Rows x, const T* const (&y)[J], std::size_t rows, T
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
   B acc[R][J]{};  // value-initialized: zeros
-  const auto step = [&](const auto& xs, const T* const (&ys)[J], std::size_t p) __attribute__((always_inline)) {
+  // One k vector of every row and column, each read by load(pointer): whole vectors in the loop,
+  // the masked last vector on AVX-512, so the tail runs the same body.
+  const auto step = [&](const auto& xs, const T* const (&ys)[J], std::size_t p, const auto& load)
+                        __attribute__((always_inline)) {
     B yv[J];
 #pragma GCC unroll 4
-    for (std::size_t j = 0; j < J; ++j) yv[j] = B::load_unaligned(ys[j] + p);
+    for (std::size_t j = 0; j < J; ++j) yv[j] = load(ys[j] + p);
 #pragma GCC unroll 16
     for (std::size_t r = 0; r < R; ++r) {
-      const B xv = B::load_unaligned(xs(r) + p);
+      const B xv = load(xs(r) + p);
 #pragma GCC unroll 4
       for (std::size_t j = 0; j < J; ++j) acc[r][j] = fmadd<Arch, T>(xv, yv[j], acc[r][j]);
     }
   };
+  const auto whole = [](const T* v) __attribute__((always_inline)) { return B::load_unaligned(v); };
   std::size_t p = 0;
-  for (; p + W <= k; p += W) step(x, y, p);
+  for (; p + W <= k; p += W) step(x, y, p, whole);
   if constexpr (simd::ops::is_avx512<Arch>) {
     // The last partial vector under a mask, zeros past k: the terms of the zero-padded copies
     // below without their calls (around which GCC spilled every accumulator).
     if (p < k) {
       const auto mask = LaneMask<T>((std::uint32_t(1) << (k - p)) - 1);
-      B yv[J];
-#pragma GCC unroll 4
-      for (std::size_t j = 0; j < J; ++j) yv[j] = masked_load<Arch, T>(y[j] + p, mask);
-#pragma GCC unroll 16
-      for (std::size_t r = 0; r < R; ++r) {
-        const B xv = masked_load<Arch, T>(x(r) + p, mask);
-#pragma GCC unroll 4
-        for (std::size_t j = 0; j < J; ++j) acc[r][j] = fmadd<Arch, T>(xv, yv[j], acc[r][j]);
-      }
+      step(x, y, p, [mask](const T* v) __attribute__((always_inline)) { return masked_load<Arch, T>(v, mask); });
     }
   } else if (p < k) {
     // The last partial vector through zero-padded copies: the same lanes take the same terms.
@@ -161,7 +157,7 @@ void dot_tile(std::size_t k, Rows x, const T* const (&y)[J], std::size_t rows, T
     const T* yp[J];
     for (std::size_t r = 0; r < R; ++r) std::copy(x(r) + p, x(r) + k, xt[r]);
     for (std::size_t j = 0; j < J; ++j) std::copy(y[j] + p, y[j] + k, yt[j]), yp[j] = yt[j];
-    step([&](std::size_t r) { return &xt[r][0]; }, yp, 0);
+    step([&](std::size_t r) { return &xt[r][0]; }, yp, 0, whole);
   }
   if constexpr (simd::ops::is_avx512<Arch>) {
     // Transpose-and-add: W sums per vector of results instead of one horizontal sum each. Lane
