@@ -89,6 +89,13 @@ TEST_CASE_TEMPLATE("skinny gemm matches the reference for every transpose, ISA, 
               check_skinny<T>({ta, tb, l, s, k, pow2, alpha, beta});  // few columns
               check_skinny<T>({ta, tb, s, l, k, !pow2, alpha, beta});  // few rows
             }
+    // The quad form's packing (AVX-512 float, k ≤ 128) 16 k steps at a time, then 4, then the rest.
+    for (Trans tb : kTrans)
+      for (std::size_t s : {3, 4, 8})
+        for (std::size_t k : {16, 20, 23, 48, 100, 128}) {
+          check_skinny<T>({Trans::no, tb, 17, s, k, k % 2 == 0, -0.5, 0.0});
+          check_skinny<T>({Trans::no, tb, 5, s, k, k % 2 == 1, 2.0, 1.0});
+        }
     // Long operands past 2^18 elements: 4-row dot tiles for 4 columns (6 rows below, AVX-512 float).
     for (Trans tb : kTrans) {
       check_skinny<T>({Trans::no, tb, 1027, 4, 257, false, 1.0, 0.0});
