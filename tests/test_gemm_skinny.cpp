@@ -2,9 +2,11 @@
 // (W·X) and backward (Wᵀ·δ, δ·Xᵀ), against the reference under every ISA, at the edge sizes of its
 // tiles, with leading dimensions equal to the row and a power of two, and with the fused epilogue.
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -87,6 +89,13 @@ TEST_CASE_TEMPLATE("skinny gemm matches the reference for every transpose, ISA, 
               check_skinny<T>({ta, tb, l, s, k, pow2, alpha, beta});  // few columns
               check_skinny<T>({ta, tb, s, l, k, !pow2, alpha, beta});  // few rows
             }
+    // The quad form's packing (AVX-512 float, k ≤ 128) 16 k steps at a time, then 4, then the rest.
+    for (Trans tb : kTrans)
+      for (std::size_t s : {3, 4, 8})
+        for (std::size_t k : {16, 20, 23, 48, 100, 128}) {
+          check_skinny<T>({Trans::no, tb, 17, s, k, k % 2 == 0, -0.5, 0.0});
+          check_skinny<T>({Trans::no, tb, 5, s, k, k % 2 == 1, 2.0, 1.0});
+        }
     // Long operands past 2^18 elements: 4-row dot tiles for 4 columns (6 rows below, AVX-512 float).
     for (Trans tb : kTrans) {
       check_skinny<T>({Trans::no, tb, 1027, 4, 257, false, 1.0, 0.0});
@@ -145,5 +154,40 @@ TEST_CASE_TEMPLATE("the skinny path's fused epilogue equals gemm followed by bia
             CHECK(in_place.data == fused.data);
           }
       }
+  });
+}
+
+TEST_CASE_TEMPLATE("the quad form's store into C gives the bits of its store through z: A·Bᵀ equals (B·Aᵀ)ᵀ", T, float,
+                   double) {
+  // C (l × s) = B·Aᵀ has few columns: on AVX-512 float (k ≤ 128, 3–8 columns) its quad tiles store
+  // into C by rows. Cᵀ (s × l) = A·Bᵀ has few rows: the same sums go through z and finish_chunk.
+  // Both read the same operands in the same order, so they must agree bit for bit, epilogue included.
+  test::for_each_isa([&](Isa) {
+    std::size_t turn = 0;
+    for (std::size_t s : {3, 4, 5, 6, 7, 8})
+      for (std::size_t l : {9, 13, 16, 17, 100, 300})
+        for (std::size_t k : {1, 5, 16, 64, 128}) {
+          ++turn;
+          CAPTURE(s);
+          CAPTURE(l);
+          CAPTURE(k);
+          const bool pow2 = turn % 2 == 0;
+          const T alpha = turn % 3 == 0 ? T(1) : T(-0.75), beta = turn % 4 == 0 ? T(0) : T(0.5);
+          const Activation f = std::array{Activation::identity, Activation::relu, Activation::tanh}[turn % 3];
+          const Stored<T> a(s, k, pow2, 31 + s + k), b(l, k, !pow2, 37 + l + k);
+          Stored<T> c(l, s, pow2, 41 + l * s), ct(s, l, !pow2, 0), pre(l, s, !pow2, 43), pre_t(s, l, pow2, 47);
+          for (std::size_t i = 0; i < l; ++i)
+            for (std::size_t j = 0; j < s; ++j) ct.data[j * ct.ld + i] = c.data[i * c.ld + j];
+          gemm(Trans::no, Trans::yes, alpha, b.view(), a.view(), beta, c.view(), Epilogue<T>{nullptr, f, T(0.125), pre.view()});
+          gemm(Trans::no, Trans::yes, alpha, a.view(), b.view(), beta, ct.view(),
+               Epilogue<T>{nullptr, f, T(0.125), pre_t.view()});
+          std::size_t differ = 0;
+          for (std::size_t i = 0; i < l; ++i)
+            for (std::size_t j = 0; j < s; ++j) {
+              differ += std::memcmp(&c.data[i * c.ld + j], &ct.data[j * ct.ld + i], sizeof(T)) != 0;
+              differ += std::memcmp(&pre.data[i * pre.ld + j], &pre_t.data[j * pre_t.ld + i], sizeof(T)) != 0;
+            }
+          CHECK(differ == 0);
+        }
   });
 }

@@ -51,16 +51,18 @@ void scatter_lanes(const Batch<Arch, T>& v, T* p, std::size_t stride, std::size_
 
 /**
  * The store of a chunk: C(l, s) = act(alpha·z[s·ld_z + l] + beta·C(l, s) + bias) by skinny_epilogue,
- * vectorized along the long dimension.
+ * vectorized along the long dimension, for the columns s ≥ s_begin (a multiple of 4: those before
+ * are stored already).
  */
 template <class Arch, class T>
-void finish_chunk(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, const T* z, std::size_t ld_z) {
+void finish_chunk(const SkinnyProblem<T>& pr, std::size_t s_begin, std::size_t l0, std::size_t len, const T* z,
+                  std::size_t ld_z) {
   if constexpr (simd::ops::is_avx512<Arch>)
     if (pr.short_n > 1 && pr.c_s == 1 && (pr.pre_activation == nullptr || pr.pre_s == 1))
-      return finish_chunk_rows<Arch, T>(pr, l0, len, z, ld_z);  // one column: whole vectors below
+      return finish_chunk_rows<Arch, T>(pr, s_begin, l0, len, z, ld_z);  // one column: whole vectors below
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
-  for (std::size_t s = 0; s < pr.short_n; ++s)
+  for (std::size_t s = s_begin; s < pr.short_n; ++s)
     for (std::size_t l = 0; l < len; l += W) {
       const std::size_t lanes = std::min(W, len - l);
       const std::size_t at = (l0 + l) * pr.c_l + s * pr.c_s;
@@ -127,33 +129,29 @@ void dot_tile(std::size_t k, Rows x, const T* const (&y)[J], std::size_t rows, T
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
   B acc[R][J]{};  // value-initialized: zeros
-  const auto step = [&](const auto& xs, const T* const (&ys)[J], std::size_t p) __attribute__((always_inline)) {
+  // One k vector of every row and column, each read by load(pointer): whole vectors in the loop,
+  // the masked last vector on AVX-512, so the tail runs the same body.
+  const auto step = [&](const auto& xs, const T* const (&ys)[J], std::size_t p, const auto& load)
+                        __attribute__((always_inline)) {
     B yv[J];
 #pragma GCC unroll 4
-    for (std::size_t j = 0; j < J; ++j) yv[j] = B::load_unaligned(ys[j] + p);
+    for (std::size_t j = 0; j < J; ++j) yv[j] = load(ys[j] + p);
 #pragma GCC unroll 16
     for (std::size_t r = 0; r < R; ++r) {
-      const B xv = B::load_unaligned(xs(r) + p);
+      const B xv = load(xs(r) + p);
 #pragma GCC unroll 4
       for (std::size_t j = 0; j < J; ++j) acc[r][j] = fmadd<Arch, T>(xv, yv[j], acc[r][j]);
     }
   };
+  const auto whole = [](const T* v) __attribute__((always_inline)) { return B::load_unaligned(v); };
   std::size_t p = 0;
-  for (; p + W <= k; p += W) step(x, y, p);
+  for (; p + W <= k; p += W) step(x, y, p, whole);
   if constexpr (simd::ops::is_avx512<Arch>) {
     // The last partial vector under a mask, zeros past k: the terms of the zero-padded copies
     // below without their calls (around which GCC spilled every accumulator).
     if (p < k) {
       const auto mask = LaneMask<T>((std::uint32_t(1) << (k - p)) - 1);
-      B yv[J];
-#pragma GCC unroll 4
-      for (std::size_t j = 0; j < J; ++j) yv[j] = masked_load<Arch, T>(y[j] + p, mask);
-#pragma GCC unroll 16
-      for (std::size_t r = 0; r < R; ++r) {
-        const B xv = masked_load<Arch, T>(x(r) + p, mask);
-#pragma GCC unroll 4
-        for (std::size_t j = 0; j < J; ++j) acc[r][j] = fmadd<Arch, T>(xv, yv[j], acc[r][j]);
-      }
+      step(x, y, p, [mask](const T* v) __attribute__((always_inline)) { return masked_load<Arch, T>(v, mask); });
     }
   } else if (p < k) {
     // The last partial vector through zero-padded copies: the same lanes take the same terms.
@@ -161,7 +159,7 @@ void dot_tile(std::size_t k, Rows x, const T* const (&y)[J], std::size_t rows, T
     const T* yp[J];
     for (std::size_t r = 0; r < R; ++r) std::copy(x(r) + p, x(r) + k, xt[r]);
     for (std::size_t j = 0; j < J; ++j) std::copy(y[j] + p, y[j] + k, yt[j]), yp[j] = yt[j];
-    step([&](std::size_t r) { return &xt[r][0]; }, yp, 0);
+    step([&](std::size_t r) { return &xt[r][0]; }, yp, 0, whole);
   }
   if constexpr (simd::ops::is_avx512<Arch>) {
     // Transpose-and-add: W sums per vector of results instead of one horizontal sum each. Lane
@@ -277,6 +275,9 @@ bool dot_six_rows(const SkinnyProblem<T>& pr) {
   return kQuadDot<Arch, T> && pr.long_n * pr.k <= kSixRowMaxElements;
 }
 
+// The quad form's groups of short columns: 4 at a time, and 3 left over (1 or 2 take dot_rows).
+constexpr std::size_t quad_groups_of(std::size_t short_n) { return short_n / 4 + (short_n % 4 == 3 ? 1 : 0); }
+
 // Room for the quad form's groups: at most 4 of quad_elements(kQuadMaxK).
 template <class Arch, class T>
 constexpr std::size_t kQuadRoom = kQuadDot<Arch, T> ? 4 * quad_elements(kQuadMaxK) : 0;
@@ -288,7 +289,7 @@ constexpr std::size_t kQuadRoom = kQuadDot<Arch, T> ? 4 * quad_elements(kQuadMax
 // Returns the quads (null when no group takes the quad form).
 template <class Arch, class T>
 const T* pack_short_operand(SkinnyProblem<T>& pr, T* room) {
-  const std::size_t quad_groups = kQuadDot<Arch, T> && pr.k <= kQuadMaxK ? pr.short_n / 4 + (pr.short_n % 4 == 3 ? 1 : 0) : 0;
+  const std::size_t quad_groups = kQuadDot<Arch, T> && pr.k <= kQuadMaxK ? quad_groups_of(pr.short_n) : 0;
   const bool transpose = pr.y.rs != 1 && pr.short_n > quad_groups * 4;
   if constexpr (kQuadDot<Arch, T>)
     for (std::size_t g = 0; g < quad_groups; ++g)
@@ -364,13 +365,17 @@ void skinny_columns(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, 
 template <class Arch, class T>
 void skinny_chunks(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, std::size_t l1) {
   alignas(64) T z[kSkinnyChunk * SkinnyProblem<T>::max_short];
+  // Columns the quad form stores into C itself, as its tiles finish.
+  std::size_t stored = 0;
+  if constexpr (kQuadDot<Arch, T>)
+    if (quads != nullptr && quad_stores_rows<Arch>(pr)) stored = std::min(pr.short_n, quad_groups_of(pr.short_n) * 4);
   for (std::size_t l = l0; l < l1; l += kSkinnyChunk) {
     const std::size_t len = std::min(kSkinnyChunk, l1 - l);
     // The store reads whole vectors of z: lanes past len hold zeros, not stale values.
     if (len % Batch<Arch, T>::size != 0)
       for (std::size_t s = 0; s < pr.short_n; ++s) std::fill(z + s * kSkinnyChunk + len, z + (s + 1) * kSkinnyChunk, T(0));
     skinny_columns<Arch, T>(pr, quads, l, len, z, kSkinnyChunk);
-    finish_chunk<Arch, T>(pr, l, len, z, kSkinnyChunk);
+    finish_chunk<Arch, T>(pr, stored, l, len, z, kSkinnyChunk);
     skinny_activate<Arch, T>(pr, l, len);
   }
 }

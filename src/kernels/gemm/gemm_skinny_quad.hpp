@@ -11,9 +11,11 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/gemm/gemm_skinny_store.hpp"
 
 namespace mlpkit::detail::gemm_simd {
 
@@ -54,8 +56,26 @@ void pack_quads(const SkinnyProblem<float>& pr, std::size_t s0, std::size_t cols
       _mm512_storeu_ps(q + p * 4, _mm512_permutexvar_ps(to_quads, v));
     }
   } else if (rs == 1) {
-    // Columns along k: each quarter is four consecutive elements of one column.
-    for (std::size_t p = 0; p < whole; p += 4)
+    // Columns along k: each quarter is four consecutive elements of one column. Four whole columns
+    // go 16 k steps at a time: one load per column and a 4 × 4 transpose of their quarters (8
+    // shuffles), where one 128-bit load and store per quarter took a tenth of 64×4×64 A·Bᵀ.
+    std::size_t p = 0;
+    if (cols == 4)
+      for (; p + 16 <= whole; p += 16) {
+        const __m512 c0 = _mm512_loadu_ps(y + p), c1 = _mm512_loadu_ps(y + cs + p);
+        const __m512 c2 = _mm512_loadu_ps(y + 2 * cs + p), c3 = _mm512_loadu_ps(y + 3 * cs + p);
+        // Quarters (c0 0, c0 1, c1 0, c1 1), (c0 2, c0 3, c1 2, c1 3), and the same of c2, c3.
+        const __m512 lo01 = _mm512_shuffle_f32x4(c0, c1, _MM_SHUFFLE(1, 0, 1, 0));
+        const __m512 hi01 = _mm512_shuffle_f32x4(c0, c1, _MM_SHUFFLE(3, 2, 3, 2));
+        const __m512 lo23 = _mm512_shuffle_f32x4(c2, c3, _MM_SHUFFLE(1, 0, 1, 0));
+        const __m512 hi23 = _mm512_shuffle_f32x4(c2, c3, _MM_SHUFFLE(3, 2, 3, 2));
+        // Vector t: quarter t of c0, c1, c2, c3.
+        _mm512_storeu_ps(q + p * 4, _mm512_shuffle_f32x4(lo01, lo23, _MM_SHUFFLE(2, 0, 2, 0)));
+        _mm512_storeu_ps(q + p * 4 + 16, _mm512_shuffle_f32x4(lo01, lo23, _MM_SHUFFLE(3, 1, 3, 1)));
+        _mm512_storeu_ps(q + p * 4 + 32, _mm512_shuffle_f32x4(hi01, hi23, _MM_SHUFFLE(2, 0, 2, 0)));
+        _mm512_storeu_ps(q + p * 4 + 48, _mm512_shuffle_f32x4(hi01, hi23, _MM_SHUFFLE(3, 1, 3, 1)));
+      }
+    for (; p < whole; p += 4)
       for (std::size_t j = 0; j < cols; ++j) _mm_storeu_ps(q + p * 4 + j * 4, _mm_loadu_ps(y + j * cs + p));
   } else {
     for (std::size_t p = 0; p < whole; p += 4)
@@ -76,12 +96,12 @@ template <class Arch>
 }
 
 /**
- * z[j·ld_z + r] = Σ_p x_r[p]·y(p, j) for the first `rows` of R long rows (contiguous along k) and
- * the first `cols` columns packed in q.
+ * The sums Σ_p x_r[p]·y(p, j) of the first `rows` of R long rows (contiguous along k) and the
+ * columns packed in q, handed four rows at a time to store(g, sums, n): quarter j of `sums` holds
+ * rows g .. g + 3 of column j, of which the first n are wanted.
  */
-template <class Arch, std::size_t R, class Rows>
-void quad_tile(std::size_t k, Rows x, const float* q, std::size_t rows, std::size_t cols,
-               float* z, std::size_t ld_z) {
+template <class Arch, std::size_t R, class Rows, class Store>
+void quad_tile(std::size_t k, Rows x, const float* q, std::size_t rows, const Store& store) {
   static_assert(R % 4 == 0);
   __m512 acc[R];
 #pragma GCC unroll 8
@@ -121,26 +141,98 @@ void quad_tile(std::size_t k, Rows x, const float* q, std::size_t rows, std::siz
 #pragma GCC unroll 2
   for (std::size_t g = 0; g < R; g += 4) {
     if (g >= rows) break;
-    const __m512 sums = quad_reduce<Arch>(acc[g], acc[g + 1], acc[g + 2], acc[g + 3]);
-    const std::uint32_t row_lanes = (std::uint32_t(1) << std::min<std::size_t>(rows - g, 4)) - 1;
-    // Quarter j goes to z[j·ld_z + g ..]: stored from a base 4·j floats before it (ld_z ≥ 16, so
-    // the base lies inside z), under that quarter's mask.
-    for (std::size_t j = 0; j < cols; ++j)
-      _mm512_mask_storeu_ps(z + j * ld_z + g - 4 * j, __mmask16(row_lanes << (4 * j)), sums);
+    store(g, quad_reduce<Arch>(acc[g], acc[g + 1], acc[g + 2], acc[g + 3]), std::min<std::size_t>(rows - g, 4));
   }
 }
 
-/** Rows [l0, l0 + len) of columns [s0, s0 + cols) into z (column s at z + s·ld_z), in tiles of R rows. */
+/**
+ * The skinny store of rows [l, l + n) (n ≤ 4) × columns [s0, s0 + cols) (cols ≤ 4) of C straight
+ * from a quad tile's sums (quarter j: the rows of column j), where C's short dimension is
+ * contiguous (c_s = 1, pre_s = 1, the bias along the long dimension): one permute makes quarter i
+ * row l + i, then skinny_epilogue on the whole vector and one store per row. finish_chunk_rows'
+ * operations in the same order, without the sums' round trip through z and a transpose per 16 rows.
+ */
+template <class Arch>
+[[gnu::always_inline]] inline void quad_store_rows(const SkinnyProblem<float>& pr, std::size_t s0, std::size_t cols,
+                                                   std::size_t l, std::size_t n, __m512 sums) {
+  using B = Batch<Arch, float>;
+  const __m512i to_rows = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const auto col_mask = __mmask16((1u << cols) - 1);
+  // Row i of a block at p (rows ld apart) into quarter i, and back; nothing read or written past
+  // column cols or row n (AVX-512F has no 128-bit masked access: the low quarter of a masked one).
+  const auto for_rows = [n](auto&& row) __attribute__((always_inline)) {
+    row(std::integral_constant<int, 0>{});
+    if (n > 1) row(std::integral_constant<int, 1>{});
+    if (n > 2) row(std::integral_constant<int, 2>{});
+    if (n > 3) row(std::integral_constant<int, 3>{});
+  };
+  const auto load_rows = [&](const float* p, std::size_t ld) __attribute__((always_inline)) {
+    __m512 v = _mm512_setzero_ps();
+    for_rows([&](auto i) __attribute__((always_inline)) {
+      const __m128 row = _mm512_castps512_ps128(_mm512_maskz_loadu_ps(col_mask, p + decltype(i)::value * ld));
+      v = _mm512_insertf32x4(v, row, decltype(i)::value);
+    });
+    return B(v);
+  };
+  const auto store_rows = [&](float* p, std::size_t ld, __m512 v) __attribute__((always_inline)) {
+    for_rows([&](auto i) __attribute__((always_inline)) {
+      const __m128 row = _mm512_extractf32x4_ps(v, decltype(i)::value);
+      if (cols == 4)
+        _mm_storeu_ps(p + decltype(i)::value * ld, row);
+      else
+        _mm512_mask_storeu_ps(p + decltype(i)::value * ld, col_mask, _mm512_castps128_ps512(row));
+    });
+  };
+  float* c = pr.c + l * pr.c_l + s0;
+  const B r = skinny_epilogue<Arch, float>(
+      pr, B(_mm512_permutexvar_ps(to_rows, sums)), [&] { return load_rows(c, pr.c_l); },
+      [&] {
+        // bias[l + i] in every lane of quarter i.
+        const __m512 four = _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), pr.bias + l);
+        return B(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), four));
+      },
+      [&](const B& pre) { store_rows(pr.pre_activation + l * pr.pre_l + s0, pr.pre_l, pre); });
+  store_rows(c, pr.c_l, r);
+}
+
+/** Whether quad_rows stores into C itself (quad_store_rows) rather than into z. */
+template <class Arch>
+bool quad_stores_rows(const SkinnyProblem<float>& pr) {
+  return pr.c_s == 1 && pr.bias_along_long && (pr.pre_activation == nullptr || pr.pre_s == 1);
+}
+
+/**
+ * Rows [l0, l0 + len) of columns [s0, s0 + cols) in tiles of R rows: stored into C with the
+ * epilogue where quad_stores_rows(pr), else into z (column s at z + s·ld_z) for finish_chunk.
+ */
 template <class Arch, std::size_t R>
-void quad_rows(const SkinnyProblem<float>& pr, const float* q, std::size_t s0, std::size_t cols, std::size_t l0,
+void quad_rows(const SkinnyProblem<float>& problem, const float* q, std::size_t s0, std::size_t cols, std::size_t l0,
                std::size_t len, float* z, std::size_t ld_z) {
-  std::size_t l = 0;
-  for (; l + R <= len; l += R)
-    quad_tile<Arch, R>(pr.k, TileRows<float, false>{pr.x.data + (l0 + l) * pr.x.rs, pr.x.rs, R - 1}, q, R, cols,
-                       z + s0 * ld_z + l, ld_z);
-  if (l < len)
-    quad_tile<Arch, R>(pr.k, TileRows<float, true>{pr.x.data + (l0 + l) * pr.x.rs, pr.x.rs, len - l - 1}, q, len - l,
-                       cols, z + s0 * ld_z + l, ld_z);
+  // A local copy: C's floats could alias the problem's alpha and beta, and the stores inside the
+  // tiles would reload them (and every other field) for each group of four rows.
+  const SkinnyProblem<float> pr = problem;
+  const auto tiles = [&](const auto& store) __attribute__((always_inline)) {
+    std::size_t l = 0;
+    for (; l + R <= len; l += R)
+      quad_tile<Arch, R>(pr.k, TileRows<float, false>{pr.x.data + (l0 + l) * pr.x.rs, pr.x.rs, R - 1}, q, R,
+                         [&](std::size_t g, __m512 sums, std::size_t n)
+                             __attribute__((always_inline)) { store(l + g, sums, n); });
+    if (l < len)
+      quad_tile<Arch, R>(pr.k, TileRows<float, true>{pr.x.data + (l0 + l) * pr.x.rs, pr.x.rs, len - l - 1}, q,
+                         len - l, [&](std::size_t g, __m512 sums, std::size_t n)
+                                      __attribute__((always_inline)) { store(l + g, sums, n); });
+  };
+  if (quad_stores_rows<Arch>(pr))
+    return tiles([&](std::size_t l, __m512 sums, std::size_t n) __attribute__((always_inline)) {
+      quad_store_rows<Arch>(pr, s0, cols, l0 + l, n, sums);
+    });
+  tiles([&](std::size_t l, __m512 sums, std::size_t n) __attribute__((always_inline)) {
+    const std::uint32_t row_lanes = (std::uint32_t(1) << n) - 1;
+    // Quarter j goes to z[(s0 + j)·ld_z + l ..]: stored from a base 4·j floats before it (ld_z ≥
+    // 16, so the base lies inside z), under that quarter's mask.
+    for (std::size_t j = 0; j < cols; ++j)
+      _mm512_mask_storeu_ps(z + (s0 + j) * ld_z + l - 4 * j, __mmask16(row_lanes << (4 * j)), sums);
+  });
 }
 
 }  // namespace mlpkit::detail::gemm_simd

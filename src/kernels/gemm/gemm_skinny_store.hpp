@@ -126,14 +126,15 @@ template <class Arch, class T>
 
 /**
  * finish_chunk where C's short dimension is contiguous (c_s = 1, and pre_s = 1 when there is a
- * pre-activation): the same operations in the same order on the columns of z, W rows × 4 columns
- * at a time, C read (beta ≠ 0) and written by rows.
+ * pre-activation): the same operations in the same order on columns [s_begin, short_n) of z
+ * (s_begin a multiple of 4), W rows × 4 columns at a time, C read (beta ≠ 0) and written by rows.
  */
 template <class Arch, class T>
-void finish_chunk_rows(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t len, const T* z, std::size_t ld_z) {
+void finish_chunk_rows(const SkinnyProblem<T>& pr, std::size_t s_begin, std::size_t l0, std::size_t len, const T* z,
+                       std::size_t ld_z) {
   using B = Batch<Arch, T>;
   constexpr std::size_t W = B::size;
-  for (std::size_t s0 = 0; s0 < pr.short_n; s0 += 4) {
+  for (std::size_t s0 = s_begin; s0 < pr.short_n; s0 += 4) {
     const std::size_t n4 = std::min<std::size_t>(4, pr.short_n - s0);
     const std::uint32_t cols = (1u << n4) - 1;
     for (std::size_t l = 0; l < len; l += W) {
