@@ -102,12 +102,16 @@ template <class Arch, class T>
   // (t − start)/width − 1/2 first, then the shifter: its spacing of 1 would round the offset itself.
   const B position = fmadd(t, B(T(1) / width), B(-gelu_piece_start<T>() / width - T(0.5)));
   const B index = position + B(shifter<T>());
-  // The tables are memory operands of the permutes: held in registers, the double form's eleven spilled
-  // the four batches in flight (see docs/tuning.md).
+  // Double: the tables are memory operands of the permutes (held in registers, the eleven of them spilled
+  // the four batches in flight, see docs/tuning.md); float's five stay in registers.
   static constexpr auto centers = gelu_piece_centers<T>();
   static constexpr auto tables = gelu_piece_coefficients<T>();
-  const B s = t - ops::permute_low_bits_from_memory(centers, index);
-  const auto coefficient = [&index](std::size_t k) { return ops::permute_low_bits_from_memory(tables[k], index); };
+  const auto permute = [&index](const auto& table) {
+    if constexpr (std::is_same_v<T, double>) return ops::permute_low_bits_from_memory(table, index);
+    else return ops::permute_low_bits(table, index);
+  };
+  const B s = t - permute(centers);
+  const auto coefficient = [&permute](std::size_t k) { return permute(tables[k]); };
   return horner_steps(s, coefficient, std::make_index_sequence<tables.size() - 1>{});
 }
 
