@@ -205,3 +205,35 @@ TEST_CASE_TEMPLATE("the fast gelu is within its bound on each piece of its AVX-5
     }
   });
 }
+
+TEST_CASE_TEMPLATE("the fast gelu_tanh is within its bound across its clamp, its underflow and its argument's grid", T,
+                   float, double) {
+  // AVX-512 evaluates the tail a·σ(−|z|) on a = min(|x|, 11 float / 22 double) with c1 + c3·a² split on a
+  // fixed grid (activations_fast.hpp): ±x for 128 neighbours either side of the clamp, 4001 points
+  // across the range where the tail decays into the subnormals (float 8..11, double 18..22) and 4001
+  // across [0, 4] where c1 + c3·a² stays near c1; every ISA, against the long double reference.
+  constexpr bool is_float = std::is_same_v<T, float>;
+  const T limit = is_float ? T(11) : T(22);
+  std::vector<T> x;
+  T up = limit, down = limit;
+  for (int n = 0; n < 128; ++n) {
+    up = std::nextafter(up, T(100)), down = std::nextafter(down, T(0));
+    for (T v : {up, -up, down, -down}) x.push_back(v);
+  }
+  const double tail_from = is_float ? 8.0 : 18.0;
+  for (int k = 0; k <= 4000; ++k) {
+    for (double v : {tail_from + (double(limit) - tail_from) * k / 4000.0, 4.0 * k / 4000.0}) {
+      x.push_back(static_cast<T>(v));
+      x.push_back(static_cast<T>(-v));
+    }
+  }
+  const auto exact = exact_values(x, Activation::gelu_tanh, false);
+  test::for_each_isa([&](Isa isa) {
+    std::vector<T> y(x.size());
+    activation_forward(Activation::gelu_tanh, Accuracy::fast, x.data(), y.data(), x.size());
+    const Worst worst = max_ulp(x, y, exact);
+    MESSAGE("gelu_tanh<" << std::string(is_float ? "float" : "double") << "> fast (" << isa_name(isa)
+                         << ") at its clamp, underflow and grid: max ULP " << worst.ulp << " at x = " << worst.x);
+    CHECK(worst.ulp <= ulp_bound(Activation::gelu_tanh, Accuracy::fast));
+  });
+}

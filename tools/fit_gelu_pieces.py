@@ -35,6 +35,20 @@ def literal(x, type_name):
     return repr(float(x)) if type_name == "double" else repr(to_float32(x)) + "F"
 
 
+def wrapped(head, items, tail, indent):
+    """head + the items joined by ", " + tail, broken into lines of at most 120 columns (as the header holds them)."""
+    lines, current = [], indent + head
+    for i, item in enumerate(items):
+        piece = item + ("," if i + 1 < len(items) else tail)
+        candidate = current + ("" if i == 0 else " ") + piece
+        if len(candidate) > 120 and i > 0:
+            lines.append(current)
+            current = indent + "    " + piece
+        else:
+            current = candidate
+    return "\n".join(lines + [current])
+
+
 for type_name, degree, t0, width, count in FITS:
     centers, columns = [], []
     for j in range(count):
@@ -45,6 +59,7 @@ for type_name, degree, t0, width, count in FITS:
         centers.append(center)
         columns.append(coefficients)
         print(f"// {type_name} interval {j}: max |error| {float(error):.3g}")
-    print(f"{type_name} centers: {{{', '.join(literal(c, type_name) for c in centers)}}}")
+    print(f"// {type_name} centers:")
+    print(wrapped("{", [literal(c, type_name) for c in centers], "}", "    "))
     for k in range(degree + 1):
-        print(f"  {{{', '.join(literal(columns[j][k], type_name) for j in range(count))}}},")
+        print(wrapped("{", [literal(columns[j][k], type_name) for j in range(count)], "},", "        "))

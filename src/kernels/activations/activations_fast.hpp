@@ -207,7 +207,9 @@ inline xsimd::batch<T, Arch> exp_parts(const xsimd::batch<T, Arch>& v, const xsi
  * x·Φ(x) within 16 ULP: the precise evaluation (activations_gelu.hpp) without the first-order
  * correction of t's rounding (G(t) amplifies it about 3×), with a·t·P rounded plainly and the
  * one-table exp on AVX-512, where P comes in pieces from per-lane coefficient tables
- * (activations_gelu_pieces.hpp).
+ * (activations_gelu_pieces.hpp). AVX-512 reduces −a²/2 = k·ln2 + r without forming a² as a
+ * double-word: a·(−a/2) (−a/2 exact) and k·ln2_hi (exact) meet in one FMA, 7 operations against 9.
+ * The result is (x < 0 ? −0 : x) − a·Φ(−a): −a·Φ(−a) for x < 0 (−0 for x = −Inf), NaN through x.
  */
 // Not forced inline for float, flattened into the loop for double: see simd::gelu.
 template <class Arch, class T>
@@ -215,32 +217,86 @@ inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
   const B a = xsimd::min(xsimd::abs(x), B(gelu_a_limit<T>()));
   const B t = T(1) / fmadd(a, B(T(0.25)), B(T(1)));
-  B square_lo;
-  const B square = two_product(a, a, square_lo);
-  B scale;
-  const B m = exp_parts(square * T(-0.5), square_lo * T(-0.5), scale);
-  B p;
-  if constexpr (is_avx512<Arch>) p = gelu_tail_pieces(t);
-  else p = horner_even_odd(t, gelu_tail_coefficients<T>());
+  B scale, m, p;
+  if constexpr (is_avx512<Arch>) {
+    const B minus_half = a * T(-0.5);
+    const B shift(shifter<T>() / T(kExpTableSize));
+    const B ks = fmadd(a * minus_half, B(kLog2e<T>), shift);  // k ≈ −a²/2·log2e, j/16 in the low bits
+    scale = ks - shift;
+    const B r = fnmadd(scale, B(ln2_lo<T>()), fmsub(a, minus_half, scale * B(ln2_hi<T>())));
+    m = exp_table_product<Arch, T, false>(ks, r);
+    p = gelu_tail_pieces(t);
+  } else {
+    B square_lo;
+    const B square = two_product(a, a, square_lo);
+    m = exp_parts(square * T(-0.5), square_lo * T(-0.5), scale);
+    p = horner_even_odd(t, gelu_tail_coefficients<T>());
+  }
   const B tail_product = apply_scale(((a * t) * p) * m, scale);
-  // tail_product ≥ 0: setting its sign bit negates it, −0 included (gelu(−Inf) = −0).
-  return xsimd::select(x < B(T(0)), tail_product | B(-T(0)), x - tail_product);
+  // tail_product ≥ 0: −0 − tail_product is −tail_product, −0 included (gelu(−Inf) = −0).
+  return xsimd::select(x < B(T(0)), B(-T(0)), x) - tail_product;
+}
+
+template <class T>
+constexpr T gelu_tanh_a_limit() {  // |x| beyond it: a·σ(−|z|) rounds to 0 (−11: 1.3e−48, −22: 1e−344)
+  return std::is_same_v<T, float> ? T(11) : T(22);
+}
+
+/**
+ * AVX-512 x·σ(z) within 16 ULP, on a = min(|x|, gelu_tanh_a_limit) like gelu: the tail
+ * a·σ(−|z|) = a·E/(1 + E) with E = e^(−|z|), |z| = a·(c1 + c3·a²); the result is −tail for x < 0 and
+ * x − tail otherwise (−0 − tail: −0 for x = −Inf; NaN passes through x). σ amplifies an absolute error
+ * of |z| by |z| (up to 112 float, 795 double), so w = c1 + c3·a² is carried as w + w_lo: c3·a² rounded
+ * onto the grid of 2^−19 (float; double 2^−46) by adding `base` + c1_hi (c1 on that grid; the sum stays
+ * in [base, 2·base)), so that w = c1_hi + that exactly, and w_lo = c3·a² − grid value (one FMA, exact
+ * enough) plus the low parts, c3·(a² − a²rounded) and c3_lo·a². No two-sum, no sign per lane: 12
+ * operations for the argument against 22 (gelu_tanh_exp). The reduction −|z| = k·ln2 + r takes a·w
+ * and k·ln2_hi (exact) in one FMA, then k·ln2_lo and a·w_lo; e^r by the one-table exp, and E/(1 + E)
+ * by one division, scaled by 2^k last (one rounding into the subnormals).
+ */
+template <class Arch, class T>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> gelu_tanh_on_magnitude(const xsimd::batch<T, Arch>& x) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr bool is_float = std::is_same_v<T, float>;
+  constexpr auto c = gelu_tanh_coefficients<T>();
+  constexpr T base = is_float ? T(16) : T(64);  // c1 + c3·a² ≤ 10.3 (float), 36.1 (double): below base
+  constexpr T c1_hi = T(T(c.c1 + base) - base);
+  constexpr T c1_rest = T(T(c.c1 - c1_hi) + c.c1_lo);
+  const B a = xsimd::min(xsimd::abs(x), B(gelu_tanh_a_limit<T>()));  // NaN: the limit (vminps' second operand)
+  const B square = opaque(B(a * a));
+  const B square_lo = fmsub(a, a, square);
+  const B shifted = fmadd(square, B(c.c3), B(base + c1_hi));  // on the grid of base's last place
+  const B w = shifted - B(base);                                  // c1_hi + the grid value, exactly
+  const B grid = shifted - B(base + c1_hi);
+  const B w_lo = fmadd(B(c.c3), square_lo, fmadd(B(c.c3_lo), square, fmsub(square, B(c.c3), grid))) + c1_rest;
+  const B shift(shifter<T>() / T(kExpTableSize));
+  const B ks = fmadd(a * w, B(-kLog2e<T>), shift);  // k ≈ −|z|·log2e in 16ths, j/16 in the low bits
+  const B k = ks - shift;
+  const B r = fnmadd(a, w_lo, fnmadd(k, B(ln2_lo<T>()), fnmadd(a, w, k * B(-ln2_hi<T>()))));
+  const B e = exp_table_product<Arch, T, false>(ks, r);
+  const B tail = ops::scale_by_pow2((a * e) / (T(1) + ops::scale_by_pow2(e, k)), k);
+  return xsimd::select(x < B(T(0)), B(-T(0)), x) - tail;
 }
 
 /** x·σ(z) within 16 ULP: the precise argument z = hi + lo (σ amplifies its error by |z|), a plain division. */
 // Forced inline with all its helpers, and the loop's lane lambda with it (float, 4096, one thread:
 // 2.3 → 2.9 G items/s; left to GCC, the helpers were calls in some builds and not in others).
+// AVX-512: gelu_tanh_on_magnitude.
 template <class Arch, class T>
 [[gnu::always_inline]]
 inline xsimd::batch<T, Arch> gelu_tanh(const xsimd::batch<T, Arch>& x) {
   using B = xsimd::batch<T, Arch>;
-  const auto parts = gelu_tanh_exp(x, exp_parts<Arch, T>);
-  // x < 0: x·e/(1 + e), scaled only at the end; otherwise x/(1 + e) with x itself, not the clamped xc:
-  // beyond the limit e is 0 and the quotient x (+Inf included), and NaN stays NaN, with no final select.
-  // (z < 0 exactly where x < 0, −0 included; x < 0 is false for NaN, whatever the clamp made of it.)
-  const auto negative = x < B(T(0));
-  const B quotient = xsimd::select(negative, parts.xc * parts.m, x) / (T(1) + apply_scale(parts.m, parts.scale));
-  return xsimd::select(negative, apply_scale(quotient, parts.scale), quotient);
+  if constexpr (is_avx512<Arch>) {
+    return gelu_tanh_on_magnitude(x);
+  } else {
+    const auto parts = gelu_tanh_exp(x, exp_parts<Arch, T>);
+    // x < 0: x·e/(1 + e), scaled only at the end; otherwise x/(1 + e) with x itself, not the clamped xc:
+    // beyond the limit e is 0 and the quotient x (+Inf included), and NaN stays NaN, with no final select.
+    // (z < 0 exactly where x < 0, −0 included; x < 0 is false for NaN, whatever the clamp made of it.)
+    const auto negative = x < B(T(0));
+    const B quotient = xsimd::select(negative, parts.xc * parts.m, x) / (T(1) + apply_scale(parts.m, parts.scale));
+    return xsimd::select(negative, apply_scale(quotient, parts.scale), quotient);
+  }
 }
 
 }  // namespace mlpkit::detail::simd::fast

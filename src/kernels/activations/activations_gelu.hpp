@@ -193,18 +193,27 @@ template <class Arch, class T>
   return xsimd::select(xsimd::isnan(x), x, dy * derivative);
 }
 
+/** z = c1·x + c3·x³ with c1 = 2√(2/π) and c3 = 2√(2/π)·0.044715, each as a hi + lo pair. */
+template <class T>
+struct GeluTanhCoefficients {
+  T c1, c1_lo, c3, c3_lo;
+};
+template <class T>
+constexpr GeluTanhCoefficients<T> gelu_tanh_coefficients() {
+  if constexpr (std::is_same_v<T, float>)
+    return {1.59576917F, -4.53406805e-08F, 0.0713548139F, 2.39883247e-09F};
+  else
+    return {1.5957691216057308, -9.96930880911092e-17, 0.07135481627260025, -6.175149918155315e-19};
+}
+
 /** z = 2√(2/π)(x + 0.044715x³) as an unevaluated sum hi + lo (error about 2^−2p·|z|), and z' = dz/dx. */
 template <class Arch, class T>
 [[gnu::always_inline]]
 inline xsimd::batch<T, Arch> gelu_tanh_argument(const xsimd::batch<T, Arch>& x, xsimd::batch<T, Arch>& lo,
                                                 xsimd::batch<T, Arch>* slope = nullptr) {
   using B = xsimd::batch<T, Arch>;
-  constexpr bool is_float = std::is_same_v<T, float>;
-  // 2√(2/π) and 2√(2/π)·0.044715 as hi + lo pairs.
-  const T c1 = is_float ? T(1.59576917F) : T(1.5957691216057308);
-  const T c1_lo = is_float ? T(-4.53406805e-08F) : T(-9.96930880911092e-17);
-  const T c3 = is_float ? T(0.0713548139F) : T(0.07135481627260025);
-  const T c3_lo = is_float ? T(2.39883247e-09F) : T(-6.175149918155315e-19);
+  constexpr auto c = gelu_tanh_coefficients<T>();
+  const T c1 = c.c1, c1_lo = c.c1_lo, c3 = c.c3, c3_lo = c.c3_lo;
   B square_lo;
   const B square = two_product(x, x, square_lo);
   B cubic_lo;

@@ -30,21 +30,26 @@ using ops::fnmadd;
 using ops::is_avx512;
 using ops::opaque;
 
-/** Σ c_k t^k by Horner's rule, coefficients highest degree first. */
+/**
+ * Horner's rule over sizeof...(I) + 1 coefficients, highest degree first, `coefficient(k)` the batch of
+ * the k-th (a constant broadcast, or per lane from a table: the fast gelu's pieces).
+ */
 // Unrolled at compile time (a fold over the indices): GCC kept the 23-term double GELU chain as a run-time
 // loop reading each coefficient from memory (precise double gelu at 0.27 G items/s, 4096, one thread).
-template <class Arch, class T, std::size_t N, std::size_t... I>
-inline xsimd::batch<T, Arch> horner_steps(const xsimd::batch<T, Arch>& t, const std::array<T, N>& highest_first,
-                                          std::index_sequence<I...>) {
-  xsimd::batch<T, Arch> p(highest_first[0]);
-  ((p = fmadd(p, t, xsimd::batch<T, Arch>(highest_first[I + 1]))), ...);
+template <class Arch, class T, class Coefficient, std::size_t... I>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> horner_steps(const xsimd::batch<T, Arch>& t,
+                                                                 const Coefficient& coefficient,
+                                                                 std::index_sequence<I...>) {
+  xsimd::batch<T, Arch> p = coefficient(std::size_t{0});
+  ((p = fmadd(p, t, coefficient(I + 1))), ...);
   return p;
 }
 
 /** Σ c_k t^k by Horner's rule, coefficients highest degree first. */
 template <class Arch, class T, std::size_t N>
 inline xsimd::batch<T, Arch> horner(const xsimd::batch<T, Arch>& t, const std::array<T, N>& highest_first) {
-  return horner_steps(t, highest_first, std::make_index_sequence<N - 1>{});
+  const auto coefficient = [&highest_first](std::size_t k) { return xsimd::batch<T, Arch>(highest_first[k]); };
+  return horner_steps(t, coefficient, std::make_index_sequence<N - 1>{});
 }
 
 /**

@@ -6,8 +6,8 @@
 //   AVX-512); xsimd leaves AVX-512 to its generic x*y + z, which the compiler then fuses or not per call
 //   site. SSE2 has no FMA: a multiply and an add, as xsimd does.
 // - AVX-512 only (callers branch on is_avx512): scale_by_pow2 (vscalef), permute_low_bits (a 16-float
-//   or 8-double table indexed by the low bits of each lane, one vperm; twice as long, one vpermi2),
-//   reciprocal_estimate14 (vrcp14).
+//   or 8-double table indexed by the low bits of each lane, one vperm; twice as long, one vpermi2;
+//   permute_low_bits_from_memory: the table a memory operand of the vperm), reciprocal_estimate14 (vrcp14).
 // - with_sign_of: the magnitude of one batch with the sign bit of another (one vpternlog on AVX-512).
 // - opaque: a value hidden from the optimizer, so that error-free transformations are not contracted.
 // - store_stream / stream_fence: non-temporal stores of full aligned batches, and the fence that
@@ -113,6 +113,25 @@ inline xsimd::batch<T, Arch> permute_low_bits(const std::array<T, N>& table, con
   } else {
     return _mm512_permutexvar_pd(_mm512_castpd_si512(index), entries);
   }
+}
+
+/**
+ * AVX-512: permute_low_bits of a one-batch table read by the permute itself from memory (vpermps /
+ * vpermpd with a memory operand), so the table holds no register across a loop. `table` must have
+ * static storage (a register copy would defeat the purpose; an automatic one would be stored each call).
+ */
+template <class Arch, class T, std::size_t N>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> permute_low_bits_from_memory(const std::array<T, N>& table,
+                                                                                 const xsimd::batch<T, Arch>& index) {
+  using B = xsimd::batch<T, Arch>;
+  static_assert(is_avx512<Arch>, "a full-width permute is AVX-512 only here");
+  static_assert(N == B::size, "one table entry per lane");
+  typename B::register_type out;
+  if constexpr (std::is_same_v<T, float>)
+    asm("vpermps %[table], %[index], %[out]" : [out] "=v"(out) : [index] "v"(index.data), [table] "m"(table));
+  else
+    asm("vpermpd %[table], %[index], %[out]" : [out] "=v"(out) : [index] "v"(index.data), [table] "m"(table));
+  return out;
 }
 
 /** AVX-512: 1/d to a relative error below 2^−14 (vrcp14). */
