@@ -102,12 +102,8 @@ template <class T>
   if (tb != Trans::no || alpha == T(0) || !small_size(kernels, m, n, k) ||
       skinny_shape(kernels.blocking, ta == Trans::yes && lda != 1, m, n, k, columns))
     return false;
-  const StridedOperand<T> op_a = ta == Trans::no ? StridedOperand<T>{a, lda, 1} : StridedOperand<T>{a, 1, lda};
-  const bool fused = epilogue.bias != nullptr || epilogue.activation != Activation::identity ||
-                     epilogue.pre_activation.data != nullptr;
-  const GemmTileEpilogue<T> full{epilogue.bias,           epilogue.activation,     epilogue.leaky_slope,
-                                 epilogue.pre_activation.data, epilogue.pre_activation.ld, epilogue.accuracy};
-  kernels.small_kernel(m, n, k, alpha, op_a, b, ldb, beta, c, ldc, fused ? &full : nullptr);
+  const GemmTileEpilogue<T> full = tile_epilogue(epilogue);
+  kernels.small_kernel(m, n, k, alpha, op_operand(a, lda, ta), b, ldb, beta, c, ldc, fuses(epilogue) ? &full : nullptr);
   return true;
 }
 

@@ -299,14 +299,11 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
   const std::size_t kk = alpha == T(0) ? 0 : k;
   if (kk == 0) alpha = T(0);
   static const T dummy[1] = {T(0)};
-  StridedOperand<T> op_a = ta == Trans::no ? StridedOperand<T>{a, lda, 1} : StridedOperand<T>{a, 1, lda};
-  StridedOperand<T> op_b = tb == Trans::no ? StridedOperand<T>{b, ldb, 1} : StridedOperand<T>{b, 1, ldb};
+  StridedOperand<T> op_a = op_operand(a, lda, ta), op_b = op_operand(b, ldb, tb);
   if (kk == 0) op_a = op_b = StridedOperand<T>{dummy, 0, 0};
 
-  const bool fused = epilogue.bias != nullptr || epilogue.activation != Activation::identity ||
-                     epilogue.pre_activation.data != nullptr;
-  const GemmTileEpilogue<T> full{epilogue.bias,           epilogue.activation,     epilogue.leaky_slope,
-                                 epilogue.pre_activation.data, epilogue.pre_activation.ld, epilogue.accuracy};
+  const bool fused = fuses(epilogue);
+  const GemmTileEpilogue<T> full = tile_epilogue(epilogue);
   if (gemm_skinny(kernels, op_a, op_b, m, n, kk, alpha, beta, c, ldc, epilogue, fused)) return;
   if (gemm_small(kernels, op_a, op_b, m, n, kk, alpha, beta, c, ldc, fused ? &full : nullptr)) return;
   const Product<T> product{kernels, op_a, op_b, m, n, kk, alpha, beta, c, ldc, fused, full};

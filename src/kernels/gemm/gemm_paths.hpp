@@ -1,6 +1,6 @@
 #pragma once
 // Which path gemm_blocked gives a product, as predicates shared with gemm's route to the small
-// kernel (gemm.cpp), so that the route takes exactly the products the driver would give that kernel
+// kernel (gemm.cpp), and the operands and epilogue both hand the kernels, so that the route takes exactly the products the driver would give that kernel
 // and the choice never changes a result. Baseline code only: no ISA object includes this header.
 #include <algorithm>
 #include <cstddef>
@@ -46,6 +46,30 @@ bool small_size(const GemmKernels<T>& kernels, std::size_t m, std::size_t n, std
   const double work = double(m) * double(n) * double(k);
   return kernels.small_kernel != nullptr && k <= kernels.blocking.direct_max_k &&
          work <= double(kernels.blocking.small_max_work) && !(work > kSingleThreadWork && team_size() > 1);
+}
+
+/** op(X) of a row-major X (rows ld apart) as a strided operand: X itself, or Xᵀ. */
+template <class T>
+StridedOperand<T> op_operand(const T* x, std::size_t ld, Trans t) {
+  return t == Trans::no ? StridedOperand<T>{x, ld, 1} : StridedOperand<T>{x, 1, ld};
+}
+
+/** Whether `epilogue` does anything: a bias, an activation or a pre-activation copy. */
+template <class T>
+bool fuses(const Epilogue<T>& epilogue) {
+  return epilogue.bias != nullptr || epilogue.activation != Activation::identity ||
+         epilogue.pre_activation.data != nullptr;
+}
+
+/** `epilogue` over the whole of C, in the tile kernels' form. */
+template <class T>
+GemmTileEpilogue<T> tile_epilogue(const Epilogue<T>& epilogue) {
+  return {epilogue.bias,
+          epilogue.activation,
+          epilogue.leaky_slope,
+          epilogue.pre_activation.data,
+          epilogue.pre_activation.ld,
+          epilogue.accuracy};
 }
 
 }  // namespace mlpkit::detail
