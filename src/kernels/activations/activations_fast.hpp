@@ -204,6 +204,16 @@ inline xsimd::batch<T, Arch> exp_parts(const xsimd::batch<T, Arch>& v, const xsi
 }
 
 /**
+ * x < 0 ? −0 : x, lane by lane (±0 and NaN kept): one maxps, which returns its second operand unless
+ * the first is greater. Not a compare and select: clang 14 folds `x < 0 ? −0 : x` into
+ * `x ≤ 0 ? −0 : x` (equal lanes taken for equal values, signed zeros ignored), which turns +0 into −0.
+ */
+template <class Arch, class T>
+[[gnu::always_inline]] inline xsimd::batch<T, Arch> negative_to_minus_zero(const xsimd::batch<T, Arch>& x) {
+  return xsimd::max(xsimd::batch<T, Arch>(-T(0)), x);
+}
+
+/**
  * x·Φ(x) within 16 ULP: the precise evaluation (activations_gelu.hpp) without the first-order
  * correction of t's rounding (G(t) amplifies it about 3×), with a·t·P rounded plainly and the
  * one-table exp on AVX-512, where P comes in pieces from per-lane coefficient tables
@@ -234,7 +244,7 @@ inline xsimd::batch<T, Arch> gelu(const xsimd::batch<T, Arch>& x) {
   }
   const B tail_product = apply_scale(((a * t) * p) * m, scale);
   // tail_product ≥ 0: −0 − tail_product is −tail_product, −0 included (gelu(−Inf) = −0).
-  return xsimd::select(x < B(T(0)), B(-T(0)), x) - tail_product;
+  return negative_to_minus_zero(x) - tail_product;
 }
 
 template <class T>
@@ -275,7 +285,7 @@ template <class Arch, class T>
   const B r = fnmadd(a, w_lo, fnmadd(k, B(ln2_lo<T>()), fnmadd(a, w, k * B(-ln2_hi<T>()))));
   const B e = exp_table_product<Arch, T, false>(ks, r);
   const B tail = ops::scale_by_pow2((a * e) / (T(1) + ops::scale_by_pow2(e, k)), k);
-  return xsimd::select(x < B(T(0)), B(-T(0)), x) - tail;
+  return negative_to_minus_zero(x) - tail;
 }
 
 /** x·σ(z) within 16 ULP: the precise argument z = hi + lo (σ amplifies its error by |z|), a plain division. */
