@@ -38,6 +38,7 @@ void check_valid(const GemmBlocking& b) {
   CHECK(b.skinny_max > 0);
   CHECK(b.skinny_axpy_max >= b.skinny_max);
   CHECK(b.skinny_axpy_max <= detail::SkinnyProblem<T>::max_short);
+  CHECK(b.skinny_axpy_min_work <= b.small_max_work);
 }
 
 }  // namespace

@@ -105,10 +105,10 @@ TEST_CASE_TEMPLATE("skinny gemm matches the reference for every transpose, ISA, 
 }
 
 TEST_CASE_TEMPLATE("the rank-1 form (Aᵀ·B, AVX-512) matches the reference at every width it takes", T, float, double) {
-  // Past skinny_max columns Aᵀ·B takes the skinny path only above small_max_work (here 1100·n·130):
-  // every width from 5 (double, one vector a row) through 9 (double: two vectors a row) to 16, and
-  // 17 (not skinny); 1100 rows end in tiles of 8 and 4 (1100 = 68·16 + 12), 130 k steps in a short
-  // panel (130 = 2·64 + 2).
+  // Past skinny_max columns Aᵀ·B takes the skinny path only above skinny_axpy_min_work (1100·n·130
+  // is above every row's; 33·n·7 only above the Intel float row's 0): every width from 5 (double,
+  // one vector a row) through 9 (double: two vectors a row) to 16, and 17 (not skinny); 1100 rows
+  // end in tiles of 8 and 4 (1100 = 68·16 + 12), 130 k steps in a short panel (130 = 2·64 + 2).
   test::for_each_isa([&](Isa) {
     for (std::size_t s = 5; s <= 17; ++s)
       for (const double beta : {0.0, -1.5}) {

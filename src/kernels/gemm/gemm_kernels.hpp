@@ -23,10 +23,13 @@ struct GemmBlocking {
   std::size_t direct_in_place_max_m;  ///< most rows for which the direct path reads B's rows in place
   std::size_t skinny_max;  ///< up to this many columns (or rows) of C the skinny kernel runs (0: never)
   /// up to this many columns of C (≥ skinny_max) the skinny kernel's axpy form (op(A) = Aᵀ) runs,
-  /// for problems the small kernel does not take
+  /// for problems of more than skinny_axpy_min_work
   std::size_t skinny_axpy_max;
   std::size_t narrow_nr;   ///< columns of the narrow direct kernel's tile (one vector)
   std::size_t small_max_work;  ///< most m·n·k the small kernel takes (0: never)
+  /// most m·n·k (≤ small_max_work) of an Aᵀ·B with more than skinny_max columns that the skinny
+  /// kernel leaves to the small kernel
+  std::size_t skinny_axpy_min_work;
 
   /** Field-by-field equality. */
   friend constexpr bool operator==(const GemmBlocking&, const GemmBlocking&) = default;

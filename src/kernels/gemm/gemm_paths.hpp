@@ -21,7 +21,7 @@ constexpr double kSingleThreadWork = kMinWorkPerThread * kFlopsPerWorkUnit / 2.0
 /**
  * Whether the skinny kernel takes an m × n × k product (k > 0) by its shape: C of at most
  * skinny_max columns or rows, or, for op(A) = Aᵀ (`a_axpy`: A's rows along m, its columns strided)
- * above small_max_work, of at most skinny_axpy_max columns. `columns`: whether it computes C's
+ * above skinny_axpy_min_work, of at most skinny_axpy_max columns. `columns`: whether it computes C's
  * columns (else Cᵀ).
  */
 inline bool skinny_shape(const GemmBlocking& bl, bool a_axpy, std::size_t m, std::size_t n, std::size_t k,
@@ -29,8 +29,9 @@ inline bool skinny_shape(const GemmBlocking& bl, bool a_axpy, std::size_t m, std
   constexpr std::size_t max_short = SkinnyProblem<float>::max_short;
   static_assert(max_short == SkinnyProblem<double>::max_short);
   const std::size_t limit = std::min(bl.skinny_max, max_short);
-  // Aᵀ·B (the axpy form on A) up to skinny_axpy_max columns, where the small kernel would not run.
-  const bool axpy_wide = a_axpy && double(m) * double(n) * double(k) > double(bl.small_max_work);
+  // Aᵀ·B (the axpy form on A) up to skinny_axpy_max columns above skinny_axpy_min_work (at most
+  // small_max_work: beyond it the small kernel does not run).
+  const bool axpy_wide = a_axpy && double(m) * double(n) * double(k) > double(bl.skinny_axpy_min_work);
   const std::size_t wide = axpy_wide ? std::min(bl.skinny_axpy_max, max_short) : limit;
   columns = (n <= limit && (m >= n || m > limit)) || (n <= wide && m > wide);
   return k > 0 && (columns || m <= limit);
