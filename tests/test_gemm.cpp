@@ -145,6 +145,41 @@ TEST_CASE_TEMPLATE("gemm crosses the MC, KC and NC blocks of the packed path cor
   });
 }
 
+TEST_CASE_TEMPLATE("op(B) = Bᵀ is copied into rows and packed into slivers element for element, under every ISA", T,
+                   float, double) {
+  // Sizes around the AVX-512 transpose's W × W blocks (W = 16 float, 8 double) and the slivers' NR:
+  // tails of k and of n in every combination, and a source row longer than k.
+  const std::size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40};
+  test::for_each_isa([&](Isa) {
+    const auto& kernels = detail::active_gemm_kernels<T>();
+    const std::size_t nr = kernels.blocking.nr;
+    for (std::size_t k : sizes)
+      for (std::size_t n : sizes) {
+        CAPTURE(k);
+        CAPTURE(n);
+        const std::size_t ld = k + 3;  // B stored n × k, op(B) = Bᵀ: element (p, j) at b[j·ld + p]
+        const std::vector<T> b = test::uniform<T>(n * ld, 31);
+        const detail::StridedOperand<T> op_b{b.data(), 1, ld};
+        std::vector<T> rows(k * n + 5, T(-7));
+        kernels.copy_b_rows(k, n, op_b, rows.data());
+        const std::size_t slivers = (n + nr - 1) / nr;
+        std::vector<T> packed(slivers * nr * k + 5, T(-7));
+        kernels.pack_b(k, n, op_b, packed.data());
+        std::size_t wrong = 0;
+        for (std::size_t p = 0; p < k; ++p)
+          for (std::size_t j = 0; j < slivers * nr; ++j) {
+            const T expected = j < n ? b[j * ld + p] : T(0);
+            if (j < n && rows[p * n + j] != expected) ++wrong;
+            if (packed[(j / nr) * nr * k + p * nr + j % nr] != expected) ++wrong;
+          }
+        CHECK(wrong == 0);
+        // Nothing past the copies is written.
+        CHECK(std::all_of(rows.end() - 5, rows.end(), [](T v) { return v == T(-7); }));
+        CHECK(std::all_of(packed.end() - 5, packed.end(), [](T v) { return v == T(-7); }));
+      }
+  });
+}
+
 TEST_CASE_TEMPLATE("the direct path gives the same bits whether it reads B in place or packs its slivers", T, float,
                    double) {
   // Which of the two the direct path takes depends on the rows and the CPU (direct_in_place_max_m);

@@ -11,6 +11,7 @@
 #include "kernels/gemm/gemm_kernels.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
 #include "kernels/gemm/gemm_skinny.hpp"
+#include "kernels/gemm/gemm_transpose.hpp"
 #include "runtime/dispatch.hpp"
 
 namespace mlpkit::detail::gemm_simd {
@@ -71,10 +72,9 @@ void pack_b_slivers(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* pack
       for (std::size_t p = 0; p < kc; ++p)
         for (std::size_t j = 0; j < NR; ++j) packed[p * NR + j] = src[p * b.rs + j];
     } else if (b.rs == 1) {
-      // op(B) = Bᵀ: walk each stored row (one column of op(B)) contiguously; a partial sliver (a
-      // narrow C, as A·Bᵀ at batch 9–16) zero-fills its last columns.
-      for (std::size_t j = 0; j < NR; ++j)
-        for (std::size_t p = 0; p < kc; ++p) packed[p * NR + j] = j < cols ? src[j * b.cs + p] : T(0);
+      // op(B) = Bᵀ: its stored rows (columns of op(B)) transposed into the sliver's rows; a partial
+      // sliver (a narrow C, as A·Bᵀ at batch 9–16) zero-fills its last columns.
+      transpose_into<Arch, T>(kc, cols, src, b.cs, packed, NR, NR);
     } else {
       for (std::size_t p = 0; p < kc; ++p)
         for (std::size_t j = 0; j < NR; ++j) packed[p * NR + j] = j < cols ? src[p * b.rs + j * b.cs] : T(0);
@@ -90,6 +90,13 @@ void pack_a(std::size_t mc, std::size_t kc, StridedOperand<T> a, T* packed) {
 template <class Arch, class T>
 void pack_b(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed) {
   pack_b_slivers<Arch, T, Config<Arch, T>::NR>(kc, nc, b, packed);
+}
+
+template <class Arch, class T>
+void copy_b_rows(std::size_t k, std::size_t n, StridedOperand<T> b, T* packed) {
+  if (b.rs == 1) return transpose_into<Arch, T>(k, n, b.data, b.cs, packed, n, n);
+  for (std::size_t p = 0; p < k; ++p)
+    for (std::size_t j = 0; j < n; ++j) packed[p * n + j] = b.data[p * b.rs + j * b.cs];
 }
 
 // Loop order jr (B sliver stays in L1) then ir (A panels stream from L2), as in BLIS.
@@ -163,6 +170,7 @@ const GemmKernels<T>& gemm_kernels() {
       cpu_vendor() == CpuVendor::amd ? amd : other,
       &gemm_simd::pack_a<Arch, T>,
       &gemm_simd::pack_b<Arch, T>,
+      &gemm_simd::copy_b_rows<Arch, T>,
       &gemm_simd::macro_kernel<Arch, T>,
       &gemm_simd::direct_kernel<Arch, T, C::NB>,
       &gemm_simd::direct_kernel<Arch, T, 1>,
