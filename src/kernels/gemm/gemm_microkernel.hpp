@@ -80,6 +80,7 @@ template <class Arch, class T, std::size_t MR, std::size_t NB, bool PackedA, boo
   constexpr std::size_t W = B::size;
   constexpr std::size_t NR = NB * W;
   constexpr std::size_t kLine = 64 / sizeof(T), kPrefetchMinK = 128;
+  constexpr std::uintptr_t kAheadBytes = 1024;  // packed A's prefetch distance
   B acc[MR][NB];  // local: `out` may alias A and B as far as the compiler knows
 #pragma GCC unroll 32
   for (std::size_t i = 0; i < MR; ++i)
@@ -113,6 +114,17 @@ template <class Arch, class T, std::size_t MR, std::size_t NB, bool PackedA, boo
       for (std::size_t i = 0; i < MR; ++i)
         __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(a_rows[i] + p * a_cs) + a_next));
       for (std::size_t q = 0; q < kLine; ++q) step(p + q);
+    }
+  } else {
+    // The packed A panel streams from L2, a line every step (double) or two (float): each line is
+    // asked for 1 KiB ahead (16 or 32 steps). On an Ice Lake-SP guest, one thread, double 512³ to
+    // 2048³ ran 0.74-0.78 of the time without (the hardware prefetchers alone left the K loop
+    // waiting); float within ±5 %.
+    constexpr std::size_t kStepsPerLine = std::max<std::size_t>(1, 64 / (MR * sizeof(T)));
+    for (; p + kStepsPerLine <= k; p += kStepsPerLine) {
+      __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(a + p * MR) + kAheadBytes));
+#pragma GCC unroll 4
+      for (std::size_t q = 0; q < kStepsPerLine; ++q) step(p + q);
     }
   }
   for (; p < k; ++p) step(p);
