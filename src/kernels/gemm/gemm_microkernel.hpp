@@ -113,6 +113,12 @@ template <class Arch, class T, std::size_t MR, std::size_t NB, bool PackedA, boo
 #pragma GCC unroll 32
       for (std::size_t i = 0; i < MR; ++i)
         __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(a_rows[i] + p * a_cs) + a_next));
+      // Contiguous rows: this tile's own rows two lines ahead too (one thread, Ice Lake-SP: float
+      // 1024×16×1024 0.91 of the time without, double 256×64×784 0.95; 4 and 8 lines no better).
+      if (a_cs == 1)
+#pragma GCC unroll 32
+        for (std::size_t i = 0; i < MR; ++i)
+          __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(a_rows[i] + p) + 2 * 64));
       for (std::size_t q = 0; q < kLine; ++q) step(p + q);
     }
   } else {
