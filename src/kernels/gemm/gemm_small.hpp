@@ -27,12 +27,6 @@
 
 namespace mlpkit::detail::gemm_simd {
 
-/** Hides `p`'s value from the optimizer (no instruction): addresses derived from it are computed afresh. */
-template <class Arch, class P>
-[[gnu::always_inline]] inline void opaque(P*& p) {
-  asm("" : "+r"(p));
-}
-
 /**
  * Stores one R × (NB·W) tile from its accumulators: alpha (skipped when Scale is false, for alpha = 1:
  * x·1 is x in every bit), beta·C, bias and pre_activation, then the activation as a second pass.
@@ -56,7 +50,7 @@ template <class Arch, class T, std::size_t R, std::size_t NB, bool Tail, bool Sc
   // computed every row's and vector's address apart, from offsets it kept on the stack.
   T* row = c;
 #pragma GCC unroll 16
-  for (std::size_t i = 0; i < R; ++i, row += ldc, opaque<Arch>(row))
+  for (std::size_t i = 0; i < R; ++i, row += ldc, simd::ops::opaque_pointer<Arch>(row))
 #pragma GCC unroll 4
     for (std::size_t jb = 0; jb < NB; ++jb) {
       T* cp = row + jb * W;
@@ -92,8 +86,8 @@ void small_tile(std::size_t count, std::size_t k, const T* a, std::size_t a_rs, 
     // The tile's A and C from opaque copies of the running pointers: otherwise GCC strength-reduces
     // every row's (and vector's) address across the tiles into an induction variable of its own,
     // 16 of them spilled for an 8 × 2-vector tile and updated in memory at every tile.
-    opaque<Arch>(a);
-    opaque<Arch>(c);
+    simd::ops::opaque_pointer<Arch>(a);
+    simd::ops::opaque_pointer<Arch>(c);
     B acc[R][NB];
 #pragma GCC unroll 16
     for (std::size_t i = 0; i < R; ++i)

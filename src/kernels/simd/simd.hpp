@@ -176,6 +176,15 @@ inline xsimd::batch<T, Arch> opaque(const xsimd::batch<T, Arch>& v) {
   return reg;
 }
 
+/**
+ * Hides pointer `p`'s value from the optimizer (no instruction): addresses derived from it are
+ * computed afresh from it, not strength-reduced into induction variables that GCC may spill.
+ */
+template <class Arch, class P>
+[[gnu::always_inline]] inline void opaque_pointer(P*& p) {
+  __asm__("" : "+r"(p));
+}
+
 /** A non-temporal store of a full batch to an address aligned to the batch's size. */
 template <class Arch, class T>
 inline void store_stream(T* p, const xsimd::batch<T, Arch>& v) {
