@@ -101,6 +101,14 @@ TEST_CASE_TEMPLATE("skinny gemm matches the reference for every transpose, ISA, 
       check_skinny<T>({Trans::no, tb, 1027, 4, 257, false, 1.0, 0.0});
       check_skinny<T>({Trans::no, tb, 1027, 4, 257, true, -0.5, 1.0});
     }
+    // One column with the long operand past 2^13 elements: 4-row dot tiles (AVX-512), the last one
+    // short (303 = 75·4 + 3, 1027 = 256·4 + 3), across the 256-row work items; at 2^13 exactly
+    // (128 × 64) still the wide tile.
+    for (Trans tb : kTrans)
+      for (std::size_t l : {128, 129, 303, 1027}) {
+        check_skinny<T>({Trans::no, tb, l, 1, 64, l % 2 == 0, 1.0, 0.0});
+        check_skinny<T>({Trans::no, tb, l, 1, 33, l % 2 == 1, -0.5, 1.0});
+      }
   });
 }
 

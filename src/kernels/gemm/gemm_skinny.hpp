@@ -324,6 +324,16 @@ constexpr std::size_t kAxpyQuadVectors = simd::ops::is_avx512<Arch> && std::is_s
 template <class Arch, class T>
 constexpr std::size_t kDotOneColumnRows = simd::ops::is_avx512<Arch> && std::is_same_v<T, float> ? 16 : 8;
 
+// AVX-512: past kDotOneColumnL1Elements of the long operand (A·x with A beyond L1), the one-column
+// tile takes 4 rows: 4 streams of A instead of 16 (float) or 8 (double). One thread, Ice Lake-SP,
+// 256×1×256 A·x and A·xᵀ ran 0.77-0.81 of the time with the wide tile (float and double),
+// 1024×1×1024 0.93-0.95; 64×1×64 float (16 KiB, in L1) 0.99 and 1.05, so it keeps 16 rows.
+constexpr std::size_t kDotOneColumnL1Elements = std::size_t(1) << 13;
+template <class Arch, class T>
+bool dot_one_column_streams(const SkinnyProblem<T>& pr) {
+  return simd::ops::is_avx512<Arch> && pr.long_n * pr.k > kDotOneColumnL1Elements;
+}
+
 // Short columns in groups of 4, 3, 2 or 1; fewer columns take more rows per tile so that at least
 // 8 independent accumulator chains hide the FMA latency. `quads`: the dot form's packed quad groups.
 template <class Arch, class T>
@@ -359,8 +369,12 @@ void skinny_columns(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, 
       dot ? dot_rows<Arch, T, 4, 2>(pr, s0, l0, len, z, ld_z) : axpy_rows<Arch, T, 4, 2>(pr, s0, l0, len, z, ld_z);
       s0 += 2;
     } else {
-      dot ? dot_rows<Arch, T, kDotOneColumnRows<Arch, T>, 1>(pr, s0, l0, len, z, ld_z)
-          : axpy_rows<Arch, T, 8, 1>(pr, s0, l0, len, z, ld_z);
+      if (!dot)
+        axpy_rows<Arch, T, 8, 1>(pr, s0, l0, len, z, ld_z);
+      else if (dot_one_column_streams<Arch, T>(pr))
+        dot_rows<Arch, T, 4, 1>(pr, s0, l0, len, z, ld_z);
+      else
+        dot_rows<Arch, T, kDotOneColumnRows<Arch, T>, 1>(pr, s0, l0, len, z, ld_z);
       s0 += 1;
     }
   }
