@@ -314,10 +314,11 @@ const T* pack_short_operand(SkinnyProblem<T>& pr, T* room) {
   return quad_groups > 0 ? room : nullptr;
 }
 
-// Vectors of rows per block of the axpy form at 4 columns: 16 accumulators in AVX-512 double
-// (one thread, Aᵀ·B 64×4×64 455 → 360 ns, 256×4×256 -20 %; docs/tuning.md); float keeps 2.
+// Vectors of rows per block of the axpy form at 4 columns: 16 accumulators on AVX-512 (one thread,
+// double Aᵀ·B 64×4×64 455 → 360 ns, 256×4×256 -20 %; float on Ice Lake-SP 0.85-0.96 of the time
+// with 2 at 64, 256 and 1024; docs/tuning.md), 2 elsewhere.
 template <class Arch, class T>
-constexpr std::size_t kAxpyQuadVectors = simd::ops::is_avx512<Arch> && std::is_same_v<T, double> ? 4 : 2;
+constexpr std::size_t kAxpyQuadVectors = simd::ops::is_avx512<Arch> ? 4 : 2;
 
 // Rows of the dot form's one-column tile: a whole vector of sums per reduction tree (16 in
 // AVX-512 float, where 8 rows ran the 16-lane tree half empty), 8 elsewhere.
