@@ -15,48 +15,51 @@
 
 namespace mlpkit::detail::gemm_simd {
 
-// AVX-512: v[q] becomes column q of the W × W block whose row r was v[r]. Four rounds of pairwise
-// shuffles (float: 2-lane, 4-lane, then two of 128-bit chunks; double: 2-lane, then two of chunks).
+// AVX-512: chunks (x's 128-bit chunks a, b and y's c, d of imm = _MM_SHUFFLE(d, c, b, a)) of two vectors.
+template <int imm, class Arch, class T>
+[[gnu::always_inline]] inline Batch<Arch, T> chunks(const Batch<Arch, T>& x, const Batch<Arch, T>& y) {
+  if constexpr (std::is_same_v<T, float>)
+    return _mm512_shuffle_f32x4(x, y, imm);
+  else
+    return _mm512_shuffle_f64x2(x, y, imm);
+}
+
+// AVX-512: v[q] becomes column q of the W × W block whose row r was v[r]. First each 128-bit chunk
+// is transposed among groups of L rows (L = 4 float, 2 double: unpacks, and for float 2-lane
+// shuffles), so that chunk h of v[G·L + c] holds element L·h + c of rows G·L … G·L + L − 1; then
+// two rounds of chunk shuffles gather each column's chunks.
 template <class Arch, class T>
 [[gnu::always_inline]] inline void transpose_block(Batch<Arch, T> (&v)[Batch<Arch, T>::size]) {
   using B = Batch<Arch, T>;
+  constexpr std::size_t W = B::size, L = 16 / sizeof(T);
+  B t[W];
   if constexpr (std::is_same_v<T, float>) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 16; i += 2) {
-      t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);  // per chunk: r_i[0] r_i+1[0] r_i[1] r_i+1[1]
-      t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+    for (std::size_t i = 0; i < W; i += 2) {
+      t[i] = B(_mm512_unpacklo_ps(v[i], v[i + 1]));  // per chunk: r_i[0] r_i+1[0] r_i[1] r_i+1[1]
+      t[i + 1] = B(_mm512_unpackhi_ps(v[i], v[i + 1]));
     }
-    for (int i = 0; i < 16; i += 4) {  // per chunk: element c of rows i..i+3, c = 0..3
-      u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-      u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-      u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-      u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    // u[4g + c]'s chunk h: element 4h + c of rows 4g..4g+3.
-    for (int g = 0; g < 16; g += 8)
-      for (int c = 0; c < 4; ++c) {
-        t[g + c] = _mm512_shuffle_f32x4(u[g + c], u[g + 4 + c], 0x88);      // elements c, 8 + c
-        t[g + 4 + c] = _mm512_shuffle_f32x4(u[g + c], u[g + 4 + c], 0xDD);  // elements 4 + c, 12 + c
-      }
-    for (int c = 0; c < 8; ++c) {
-      v[c] = B(_mm512_shuffle_f32x4(t[c], t[8 + c], 0x88));
-      v[8 + c] = B(_mm512_shuffle_f32x4(t[c], t[8 + c], 0xDD));
+    for (std::size_t i = 0; i < W; i += 4) {
+      v[i] = B(_mm512_shuffle_ps(t[i], t[i + 2], 0x44));
+      v[i + 1] = B(_mm512_shuffle_ps(t[i], t[i + 2], 0xEE));
+      v[i + 2] = B(_mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44));
+      v[i + 3] = B(_mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE));
     }
   } else {
-    __m512d t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-      t[i] = _mm512_unpacklo_pd(v[i], v[i + 1]);  // per chunk: element 2h of rows i, i + 1
-      t[i + 1] = _mm512_unpackhi_pd(v[i], v[i + 1]);
+    for (std::size_t i = 0; i < W; i += 2) {
+      t[i] = B(_mm512_unpacklo_pd(v[i], v[i + 1]));  // per chunk: element 2h of rows i, i + 1
+      t[i + 1] = B(_mm512_unpackhi_pd(v[i], v[i + 1]));
     }
-    for (int g = 0; g < 8; g += 4)
-      for (int c = 0; c < 2; ++c) {
-        u[g + c] = _mm512_shuffle_f64x2(t[g + c], t[g + 2 + c], 0x88);      // elements c, 4 + c
-        u[g + 2 + c] = _mm512_shuffle_f64x2(t[g + c], t[g + 2 + c], 0xDD);  // elements 2 + c, 6 + c
-      }
-    for (int c = 0; c < 4; ++c) {
-      v[c] = B(_mm512_shuffle_f64x2(u[c], u[4 + c], 0x88));
-      v[4 + c] = B(_mm512_shuffle_f64x2(u[c], u[4 + c], 0xDD));
+    for (std::size_t i = 0; i < W; ++i) v[i] = t[i];
+  }
+  // Chunks 0, 2 and 1, 3 of row groups G and G + 1: elements c, 2L + c and L + c, 3L + c of 2L rows.
+  for (std::size_t g = 0; g < W; g += 2 * L)
+    for (std::size_t c = 0; c < L; ++c) {
+      t[g + c] = chunks<0x88, Arch, T>(v[g + c], v[g + L + c]);
+      t[g + L + c] = chunks<0xDD, Arch, T>(v[g + c], v[g + L + c]);
     }
+  for (std::size_t c = 0; c < W / 2; ++c) {
+    v[c] = chunks<0x88, Arch, T>(t[c], t[W / 2 + c]);
+    v[W / 2 + c] = chunks<0xDD, Arch, T>(t[c], t[W / 2 + c]);
   }
 }
 
