@@ -49,7 +49,7 @@ constexpr bool scatter_reaches(std::size_t stride) {
 }
 
 // p[i·stride] = lane i of v where bit i of `mask` is set (nothing else written), by one scatter
-// (scatter_reaches(stride) must hold). Lanes land in order, so equal addresses (stride 0) keep the last.
+// (scatter_reaches(stride) must hold).
 template <class Arch, class T>
 [[gnu::always_inline]] inline void masked_scatter(T* p, std::size_t stride, LaneMask<T> mask, const Batch<Arch, T>& v) {
   const auto s = static_cast<int>(stride);
