@@ -28,10 +28,11 @@ template <int imm, class Arch, class T>
 // is transposed among groups of L rows (L = 4 float, 2 double: unpacks, and for float 2-lane
 // shuffles), so that chunk h of v[G·L + c] holds element L·h + c of rows G·L … G·L + L − 1; then
 // two rounds of chunk shuffles gather each column's chunks.
-template <class Arch, class T>
-[[gnu::always_inline]] inline void transpose_block(Batch<Arch, T> (&v)[Batch<Arch, T>::size]) {
+template <class Arch, class T, std::size_t W>
+[[gnu::always_inline]] inline void transpose_block(Batch<Arch, T> (&v)[W]) {
   using B = Batch<Arch, T>;
-  constexpr std::size_t W = B::size, L = 16 / sizeof(T);
+  static_assert(W == B::size, "a block of W vectors of W lanes");
+  constexpr std::size_t L = 16 / sizeof(T);
   B t[W];
   if constexpr (std::is_same_v<T, float>) {
     for (std::size_t i = 0; i < W; i += 2) {
