@@ -86,10 +86,9 @@ bool gemm_skinny(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedO
   if (pr.x.cs != 1 && pr.x.rs != 1) return false;
   if (pr.x.cs == 1 && pr.y.rs != 1 && pr.short_n * k > SkinnyProblem<T>::max_kernel_pack) {
     // The dot form reads each short column along k: pack them (short_n·k elements, a fraction
-    // 1/long_n of the work). Smaller ones the kernel packs itself, vectorized.
+    // 1/long_n of the work), as the rows of yᵀ. Smaller ones the kernel packs itself, vectorized.
     T* packed = thread_buffer<T>(2, pr.short_n * k);
-    for (std::size_t s = 0; s < pr.short_n; ++s)
-      for (std::size_t p = 0; p < k; ++p) packed[s * k + p] = pr.y.data[p * pr.y.rs + s * pr.y.cs];
+    kernels.copy_b_rows(pr.short_n, k, StridedOperand<T>{pr.y.data, pr.y.cs, pr.y.rs}, packed);
     pr.y = {packed, 1, k};
   }
   const std::size_t items = ceil_div(pr.long_n, kSkinnyItem);

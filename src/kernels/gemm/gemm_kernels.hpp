@@ -105,7 +105,10 @@ struct GemmKernels {
   void (*pack_a)(std::size_t mc, std::size_t kc, StridedOperand<T> a, T* packed);
   /** Packs the kc × nc block of `b` into ⌈nc/NR⌉ slivers of kc × NR (sliver[p·NR + j]), zero padded. */
   void (*pack_b)(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed);
-  /** Copies the k × n `b` into rows, packed[p·n + j] = B(p, j) (the small kernel's B, for a strided op(B)). */
+  /**
+   * Copies the k × n `b` into rows, packed[p·n + j] = B(p, j): the small kernel's B and the skinny
+   * dot form's short operand (as its transpose), where they are strided.
+   */
   void (*copy_b_rows)(std::size_t k, std::size_t n, StridedOperand<T> b, T* packed);
   /**
    * C(mc × nc) = alpha·Apacked·Bpacked + beta·C, then the epilogue when it is non-null. beta = 0
