@@ -1,7 +1,8 @@
 #pragma once
 // Which path gemm_blocked gives a product, as predicates shared with gemm's route to the small
-// kernel (gemm.cpp), and the operands and epilogue both hand the kernels, so that the route takes exactly the products the driver would give that kernel
-// and the choice never changes a result. Baseline code only: no ISA object includes this header.
+// kernel (gemm.cpp), and the operands and epilogue both hand the kernels: the route takes exactly
+// the products the driver would give that kernel, in the same form, so the choice never changes a
+// result. Baseline code only: no ISA object includes this header.
 #include <algorithm>
 #include <cstddef>
 

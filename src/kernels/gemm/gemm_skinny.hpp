@@ -391,7 +391,8 @@ void skinny_chunks(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, s
     if (quads != nullptr && quad_stores_rows<Arch>(pr)) stored = std::min(pr.short_n, quad_groups_of(pr.short_n) * 4);
   for (std::size_t l = l0; l < l1; l += kSkinnyChunk) {
     const std::size_t len = std::min(kSkinnyChunk, l1 - l);
-    // The store reads whole vectors of z (of the columns it stores): lanes past len hold zeros, not stale values.
+    // The store reads whole vectors of z (of the columns it stores): lanes past len hold zeros, not
+    // stale values.
     if (len % Batch<Arch, T>::size != 0)
       for (std::size_t s = stored; s < pr.short_n; ++s) std::fill(z + s * kSkinnyChunk + len, z + (s + 1) * kSkinnyChunk, T(0));
     skinny_columns<Arch, T>(pr, quads, l, len, z, kSkinnyChunk);
