@@ -76,8 +76,10 @@ constexpr Trans kTrans[] = {Trans::no, Trans::yes};
 // Sizes that cross every edge of the active ISA's tiles and blocks.
 template <class T>
 std::vector<std::size_t> edge_sizes() {
-  const auto& bl = detail::active_gemm_kernels<T>().blocking;
+  const auto& kernels = detail::active_gemm_kernels<T>();
+  const auto& bl = kernels.blocking;
   return {0,  1,  2,  3,  5,   7,   bl.mr - 1, bl.mr + 1, bl.nr - 1, bl.nr + 1,
+          kernels.packed_mr - 1, kernels.packed_mr + 1, kernels.packed_nr - 1, kernels.packed_nr + 1,
           31, 33, 63, 65, 127, 129, 257,       bl.kc - 1, bl.kc + 1};
 }
 
@@ -147,12 +149,12 @@ TEST_CASE_TEMPLATE("gemm crosses the MC, KC and NC blocks of the packed path cor
 
 TEST_CASE_TEMPLATE("op(B) = Bᵀ is copied into rows and packed into slivers element for element, under every ISA", T,
                    float, double) {
-  // Sizes around the AVX-512 transpose's W × W blocks (W = 16 float, 8 double) and the slivers' NR:
-  // tails of k and of n in every combination, and a source row longer than k.
-  const std::size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40};
+  // Sizes around the AVX-512 transpose's W × W blocks (W = 16 float, 8 double) and the slivers' NR
+  // (the direct path's pack_b) and PNR (the packed path's pack_b_chunk, up to 64): tails of k and of
+  // n in every combination, and a source row longer than k.
+  const std::size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 63, 65};
   test::for_each_isa([&](Isa) {
     const auto& kernels = detail::active_gemm_kernels<T>();
-    const std::size_t nr = kernels.blocking.nr;
     for (std::size_t k : sizes)
       for (std::size_t n : sizes) {
         CAPTURE(k);
@@ -162,20 +164,25 @@ TEST_CASE_TEMPLATE("op(B) = Bᵀ is copied into rows and packed into slivers ele
         const detail::StridedOperand<T> op_b{b.data(), 1, ld};
         std::vector<T> rows(k * n + 5, T(-7));
         kernels.copy_b_rows(k, n, op_b, rows.data());
-        const std::size_t slivers = (n + nr - 1) / nr;
-        std::vector<T> packed(slivers * nr * k + 5, T(-7));
-        kernels.pack_b(k, n, op_b, packed.data());
         std::size_t wrong = 0;
-        for (std::size_t p = 0; p < k; ++p)
-          for (std::size_t j = 0; j < slivers * nr; ++j) {
-            const T expected = j < n ? b[j * ld + p] : T(0);
-            if (j < n && rows[p * n + j] != expected) ++wrong;
-            if (packed[(j / nr) * nr * k + p * nr + j % nr] != expected) ++wrong;
-          }
+        for (std::size_t j = 0; j < n; ++j)
+          for (std::size_t p = 0; p < k; ++p)
+            if (rows[p * n + j] != b[j * ld + p]) ++wrong;
         CHECK(wrong == 0);
-        // Nothing past the copies is written.
-        CHECK(std::all_of(rows.end() - 5, rows.end(), [](T v) { return v == T(-7); }));
-        CHECK(std::all_of(packed.end() - 5, packed.end(), [](T v) { return v == T(-7); }));
+        CHECK(std::all_of(rows.end() - 5, rows.end(), [](T v) { return v == T(-7); }));  // nothing past the copy
+        for (const bool chunk : {false, true}) {
+          CAPTURE(chunk);
+          const std::size_t nr = chunk ? kernels.packed_nr : kernels.blocking.nr;
+          const std::size_t slivers = (n + nr - 1) / nr;
+          std::vector<T> packed(slivers * nr * k + 5, T(-7));
+          (chunk ? kernels.pack_b_chunk : kernels.pack_b)(k, n, op_b, packed.data());
+          wrong = 0;
+          for (std::size_t p = 0; p < k; ++p)
+            for (std::size_t j = 0; j < slivers * nr; ++j)
+              if (packed[(j / nr) * nr * k + p * nr + j % nr] != (j < n ? b[j * ld + p] : T(0))) ++wrong;
+          CHECK(wrong == 0);
+          CHECK(std::all_of(packed.end() - 5, packed.end(), [](T v) { return v == T(-7); }));
+        }
       }
   });
 }

@@ -217,7 +217,13 @@ PackedSplit packed_split(const GemmBlocking& bl, std::size_t m, std::size_t n, s
 template <class T>
 void gemm_packed(const Product<T>& pr) {
   const GemmKernels<T>& kernels = pr.kernels;
-  const GemmBlocking& bl = kernels.blocking;
+  // The blocking in the packed path's own tile (gemm_simd::Config's PMR × PNR), MC and NC rounded
+  // down to whole panels and slivers of it.
+  GemmBlocking bl = kernels.blocking;
+  bl.mr = kernels.packed_mr;
+  bl.nr = kernels.packed_nr;
+  bl.mc = std::max(bl.mr, bl.mc / bl.mr * bl.mr);
+  bl.nc = std::max(bl.nr, bl.nc / bl.nr * bl.nr);
   const auto team = static_cast<std::size_t>(team_size());
   const StridedOperand<T>& b = pr.op_b;
   // Steps:
@@ -264,7 +270,7 @@ void gemm_packed(const Product<T>& pr) {
           for (std::size_t q = 0; q < k_blocks; ++q) {
             const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, pr.kk - pc);
             if (kc > 0)
-              kernels.pack_b(kc, nc, StridedOperand<T>{b.data + pc * b.rs + j * b.cs, b.rs, b.cs}, packed_b);
+              kernels.pack_b_chunk(kc, nc, StridedOperand<T>{b.data + pc * b.rs + j * b.cs, b.rs, b.cs}, packed_b);
             const bool last = q + 1 == k_blocks;
             // The group's rows in pieces of at most MC (an A block that stays in L2 across B slivers).
             // Panels are contiguous in packed A whatever MC block they were packed in.

@@ -101,10 +101,18 @@ struct SkinnyProblem {
 template <class T>
 struct GemmKernels {
   GemmBlocking blocking;
-  /** Packs the mc × kc block of `a` into ⌈mc/MR⌉ panels of MR × kc (panel[p·MR + i]), zero padded. */
+  /// The packed path's register tile, PMR × PNR (pack_a, pack_b_chunk, macro_kernel); blocking's
+  /// MR × NR is the direct and small paths' tile.
+  std::size_t packed_mr, packed_nr;
+  /** Packs the mc × kc block of `a` into ⌈mc/PMR⌉ panels of PMR × kc (panel[p·PMR + i]), zero padded. */
   void (*pack_a)(std::size_t mc, std::size_t kc, StridedOperand<T> a, T* packed);
-  /** Packs the kc × nc block of `b` into ⌈nc/NR⌉ slivers of kc × NR (sliver[p·NR + j]), zero padded. */
+  /**
+   * Packs the kc × nc block of `b` into ⌈nc/NR⌉ slivers of kc × NR (sliver[p·NR + j]), zero padded:
+   * the direct path's sliver.
+   */
   void (*pack_b)(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed);
+  /** pack_b in slivers of PNR columns: the packed path's chunk of B. */
+  void (*pack_b_chunk)(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed);
   /**
    * Copies the k × n `b` into rows, packed[p·n + j] = B(p, j): the small kernel's B and the skinny
    * dot form's short operand (as its transpose), where they are strided.

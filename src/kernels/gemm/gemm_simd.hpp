@@ -35,6 +35,16 @@ struct Config {
   static constexpr std::size_t NR = blocks.nr;
   static constexpr std::size_t NB = NR / W;
   static_assert(NB * W == NR && blocks.narrow_nr == W, "the tile is whole vectors; the narrow tile one vector");
+  // The packed path's tile (pack_a, pack_b_chunk, macro_kernel). AVX-512: 4 vectors wide, 5 rows
+  // (float) or 6 (double): 20 or 24 accumulators take 4 loads and 5–6 broadcasts for 20–24 FMAs,
+  // where MR × NB takes 2 and 8 for 16. On an Ice Lake-SP guest, one thread, the same product run
+  // alternately with both tiles in one process: large float products 0.89–0.92 of the 8 × 2 tile's
+  // time, double 0.86–0.92 (docs/tuning.md). Float 6 × 4 is not used: under -fsched-pressure GCC
+  // keeps part of its K loop on the stack, and it ran slower than 8 × 2. Elsewhere MR × NB. The
+  // direct and small paths keep MR × NB (their narrow and short products waste less of it).
+  static constexpr std::size_t PMR = is_avx512 ? (std::is_same_v<T, float> ? 5 : 6) : MR;
+  static constexpr std::size_t PNB = is_avx512 ? 4 : NB;
+  static constexpr std::size_t PNR = PNB * W;
   static_assert(isa_of<Arch> != Isa::sse2 || std::is_same_v<Arch, arch::sse2>, "an arch tag of dispatch.hpp");
 };
 
@@ -84,12 +94,17 @@ void pack_b_slivers(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* pack
 
 template <class Arch, class T>
 void pack_a(std::size_t mc, std::size_t kc, StridedOperand<T> a, T* packed) {
-  pack_a_panels<Arch, T, Config<Arch, T>::MR>(mc, kc, a, packed);
+  pack_a_panels<Arch, T, Config<Arch, T>::PMR>(mc, kc, a, packed);
 }
 
 template <class Arch, class T>
 void pack_b(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed) {
   pack_b_slivers<Arch, T, Config<Arch, T>::NR>(kc, nc, b, packed);
+}
+
+template <class Arch, class T>
+void pack_b_chunk(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed) {
+  pack_b_slivers<Arch, T, Config<Arch, T>::PNR>(kc, nc, b, packed);
 }
 
 template <class Arch, class T>
@@ -99,21 +114,23 @@ void copy_b_rows(std::size_t k, std::size_t n, StridedOperand<T> b, T* packed) {
     for (std::size_t j = 0; j < n; ++j) packed[p * n + j] = b.data[p * b.rs + j * b.cs];
 }
 
-// Loop order jr (B sliver stays in L1) then ir (A panels stream from L2), as in BLIS.
+// Loop order jr (B sliver stays in L1) then ir (A panels stream from L2), as in BLIS; Config's packed
+// tile, PMR × PNR.
 template <class Arch, class T>
 void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const T* packed_a, const T* packed_b, T beta,
                   T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
   using C = Config<Arch, T>;
-  for (std::size_t jr = 0; jr < nc; jr += C::NR) {
-    const T* b = packed_b + (jr / C::NR) * kc * C::NR;
-    const std::size_t n_eff = std::min(C::NR, nc - jr);
-    for (std::size_t ir = 0; ir < mc; ir += C::MR) {
-      const T* a = packed_a + (ir / C::MR) * kc * C::MR;
-      const std::size_t m_eff = std::min(C::MR, mc - ir);
+  constexpr std::size_t MR = C::PMR, NB = C::PNB, NR = C::PNR;
+  for (std::size_t jr = 0; jr < nc; jr += NR) {
+    const T* b = packed_b + (jr / NR) * kc * NR;
+    const std::size_t n_eff = std::min(NR, nc - jr);
+    for (std::size_t ir = 0; ir < mc; ir += MR) {
+      const T* a = packed_a + (ir / MR) * kc * MR;
+      const std::size_t m_eff = std::min(MR, mc - ir);
       GemmTileEpilogue<T> e{};
       if (epilogue != nullptr) e = offset_epilogue<Arch>(*epilogue, ir, jr);
-      micro_tile<Arch, T, C::MR, C::NB, true, true>(kc, a, 1, C::MR, b, C::NR, alpha, beta, c + ir * ldc + jr, ldc,
-                                                    m_eff, n_eff, epilogue != nullptr ? &e : nullptr);
+      micro_tile<Arch, T, MR, NB, true, true>(kc, a, 1, MR, b, NR, alpha, beta, c + ir * ldc + jr, ldc, m_eff, n_eff,
+                                              epilogue != nullptr ? &e : nullptr);
       if (epilogue != nullptr) activate_tile<Arch>(e, c + ir * ldc + jr, ldc, m_eff, n_eff);
     }
   }
@@ -168,8 +185,11 @@ const GemmKernels<T>& gemm_kernels() {
   static constexpr GemmBlocking other = gemm_config(gemm_simd::isa_of<Arch>, CpuVendor::any).template blocking<T>();
   static const GemmKernels<T> table{
       cpu_vendor() == CpuVendor::amd ? amd : other,
+      C::PMR,
+      C::PNR,
       &gemm_simd::pack_a<Arch, T>,
       &gemm_simd::pack_b<Arch, T>,
+      &gemm_simd::pack_b_chunk<Arch, T>,
       &gemm_simd::copy_b_rows<Arch, T>,
       &gemm_simd::macro_kernel<Arch, T>,
       &gemm_simd::direct_kernel<Arch, T, C::NB>,
