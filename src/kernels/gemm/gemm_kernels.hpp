@@ -13,8 +13,9 @@ namespace mlpkit::detail {
 /**
  * Register tile MR × NR and cache blocks of one ISA and type (Goto/BLIS naming): a packed A block
  * is MC × KC (kept in L2), a packed B panel KC × NC (kept in L3), a B sliver KC × NR (kept in L1).
- * `direct_max_m`/`direct_max_n`/`direct_max_k`: up to these sizes the direct path (A unpacked, one K
- * block) runs.
+ * The packed path runs its own tile (GemmKernels::packed_mr × packed_nr), MC and NC rounded down to
+ * whole panels and slivers of it. `direct_max_m`/`direct_max_n`/`direct_max_k`: up to these sizes the
+ * direct path (A unpacked, one K block) runs.
  */
 struct GemmBlocking {
   std::size_t mr, nr, mc, kc;
