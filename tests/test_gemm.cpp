@@ -79,7 +79,7 @@ std::vector<std::size_t> edge_sizes() {
   const auto& kernels = detail::active_gemm_kernels<T>();
   const auto& bl = kernels.blocking;
   return {0,  1,  2,  3,  5,   7,   bl.mr - 1, bl.mr + 1, bl.nr - 1, bl.nr + 1,
-          kernels.packed_mr - 1, kernels.packed_mr + 1, kernels.packed_nr - 1, kernels.packed_nr + 1,
+          kernels.wide_mr - 1, kernels.wide_mr + 1, kernels.wide_nr - 1, kernels.wide_nr + 1,
           31, 33, 63, 65, 127, 129, 257,       bl.kc - 1, bl.kc + 1};
 }
 
@@ -150,8 +150,8 @@ TEST_CASE_TEMPLATE("gemm crosses the MC, KC and NC blocks of the packed path cor
 TEST_CASE_TEMPLATE("op(B) = Bᵀ is copied into rows and packed into slivers element for element, under every ISA", T,
                    float, double) {
   // Sizes around the AVX-512 transpose's W × W blocks (W = 16 float, 8 double) and the slivers' NR
-  // (the direct path's pack_b) and PNR (the packed path's pack_b_chunk, up to 64): tails of k and of
-  // n in every combination, and a source row longer than k.
+  // (pack_b) and wide_nr (pack_b_wide, up to 64): tails of k and of n in every combination, and a
+  // source row longer than k.
   const std::size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 63, 65};
   test::for_each_isa([&](Isa) {
     const auto& kernels = detail::active_gemm_kernels<T>();
@@ -170,12 +170,12 @@ TEST_CASE_TEMPLATE("op(B) = Bᵀ is copied into rows and packed into slivers ele
             if (rows[p * n + j] != b[j * ld + p]) ++wrong;
         CHECK(wrong == 0);
         CHECK(std::all_of(rows.end() - 5, rows.end(), [](T v) { return v == T(-7); }));  // nothing past the copy
-        for (const bool chunk : {false, true}) {
-          CAPTURE(chunk);
-          const std::size_t nr = chunk ? kernels.packed_nr : kernels.blocking.nr;
+        for (const bool wide : {false, true}) {
+          CAPTURE(wide);
+          const std::size_t nr = wide ? kernels.wide_nr : kernels.blocking.nr;
           const std::size_t slivers = (n + nr - 1) / nr;
           std::vector<T> packed(slivers * nr * k + 5, T(-7));
-          (chunk ? kernels.pack_b_chunk : kernels.pack_b)(k, n, op_b, packed.data());
+          (wide ? kernels.pack_b_wide : kernels.pack_b)(k, n, op_b, packed.data());
           wrong = 0;
           for (std::size_t p = 0; p < k; ++p)
             for (std::size_t j = 0; j < slivers * nr; ++j)
@@ -201,7 +201,7 @@ TEST_CASE_TEMPLATE("the direct path gives the same bits whether it reads B in pl
     const std::size_t nr = active.blocking.nr;
     for (Trans ta : kTrans)
       for (std::size_t m : {std::size_t(1), std::size_t(7), std::size_t(33), std::size_t(200)})
-        for (std::size_t n : {nr, 3 * nr + 5})
+        for (std::size_t n : {nr, active.wide_nr, 3 * nr + 5})
           for (std::size_t k : {std::size_t(1), std::size_t(7), active.blocking.kc + 1}) {
             CAPTURE(m);
             CAPTURE(n);
@@ -226,6 +226,8 @@ TEST_CASE_TEMPLATE("the blocks chosen per CPU change no bits: MC, and direct or 
   // gemm_kernels gives Intel's avx512 cores a smaller MC and a narrower direct path than AMD's. MC
   // only regroups rows, and up to one K block the direct and packed paths run the same K loop and
   // the same store, so either choice must give the same bits, with rows and columns split over threads.
+  // So must the register tile: the wide tile where C is wide enough, or MR × NR everywhere (wide_nr
+  // set to NR), in the direct path and in the packed one.
   test::ScopedThreads threads(3);
   test::for_each_isa([&](Isa) {
     const auto& active = detail::active_gemm_kernels<T>();
@@ -234,21 +236,30 @@ TEST_CASE_TEMPLATE("the blocks chosen per CPU change no bits: MC, and direct or 
     packed.blocking.direct_max_m = 0;
     detail::GemmKernels<T> other_mc = packed;
     other_mc.blocking.mc = active.blocking.mc == 6 * mr ? 24 * mr : 6 * mr;
+    detail::GemmKernels<T> narrow_direct = active;
+    narrow_direct.wide_mr = mr;
+    narrow_direct.wide_nr = nr;
+    detail::GemmKernels<T> narrow_packed = packed;
+    narrow_packed.wide_mr = mr;
+    narrow_packed.wide_nr = nr;
+    constexpr int kTables = 5;
+    const detail::GemmKernels<T>* tables[kTables] = {&active, &other_mc, &packed, &narrow_direct, &narrow_packed};
     for (Trans ta : kTrans)
       for (std::size_t m : {std::size_t(1), std::size_t(37), 12 * mr + 5})
-        for (std::size_t n : {nr, 2 * nr + 3, std::size_t(300)})
+        for (std::size_t n : {nr, 2 * nr + 3, active.wide_nr, std::size_t(300)})
           for (std::size_t k : {std::size_t(7), kc}) {
             CAPTURE(m);
             CAPTURE(n);
             CAPTURE(k);
             const Operand<T> a(ta == Trans::no ? m : k, ta == Trans::no ? k : m, 1, 17 + k), b(k, n, 2, 19 + n);
-            Operand<T> c[3] = {Operand<T>(m, n, 0, 5), Operand<T>(m, n, 0, 5), Operand<T>(m, n, 0, 5)};  // the same C
-            const detail::GemmKernels<T>* tables[3] = {&active, &other_mc, &packed};
-            for (int t = 0; t < 3; ++t)
+            std::vector<Operand<T>> c(kTables, Operand<T>(m, n, 0, 5));  // the same C
+            for (int t = 0; t < kTables; ++t)
               detail::gemm_blocked(*tables[t], ta, Trans::no, m, n, k, T(0.75), a.data.data(), a.ld, b.data.data(),
                                    b.ld, T(0.5), c[t].data.data(), c[t].ld, Epilogue<T>{});
-            CHECK(std::equal(c[0].data.begin(), c[0].data.end(), c[1].data.begin()));
-            CHECK(std::equal(c[0].data.begin(), c[0].data.end(), c[2].data.begin()));
+            for (int t = 1; t < kTables; ++t) {
+              CAPTURE(t);
+              CHECK(std::equal(c[0].data.begin(), c[0].data.end(), c[t].data.begin()));
+            }
           }
   });
 }

@@ -136,13 +136,37 @@ struct Product {
   GemmTileEpilogue<T> at(std::size_t i, std::size_t j) const { return offset_epilogue<void>(full, i, j); }
 };
 
+// Whether a C n columns wide runs the wide tile: where the ISA has one and it pads C's columns no
+// more than the MR × NR tile (float n = 96 would take 128 columns, not 96). Its K loop ran 1.17–1.34×
+// the 8 × 2 tile's on AVX-512 (docs/tuning.md); a third more columns cost more than that gains
+// (256×96×256 float 1.09×, 256×40×256 double 1.06× the time). Each element's K order is the same in
+// both tiles, so the choice never changes a result.
+template <class T>
+bool wide_tile(const GemmKernels<T>& kernels, std::size_t n) {
+  const std::size_t nr = kernels.blocking.nr, wide = kernels.wide_nr;
+  return wide > nr && ceil_div(n, wide) * wide <= ceil_div(n, nr) * nr;
+}
+
+// The blocking in the tile a path runs: MR, NR, and MC and NC rounded down to whole panels and slivers.
+template <class T>
+GemmBlocking blocking_in_tile(const GemmKernels<T>& kernels, bool wide) {
+  GemmBlocking bl = kernels.blocking;
+  if (!wide) return bl;
+  bl.mr = kernels.wide_mr;
+  bl.nr = kernels.wide_nr;
+  bl.mc = std::max(bl.mr, bl.mc / bl.mr * bl.mr);
+  bl.nc = std::max(bl.nr, bl.nc / bl.nr * bl.nr);
+  return bl;
+}
+
 // Direct path: A unpacked; an item is one NR-column sliver of C over a run of MR-row tiles, and packs
 // that k × NR sliver of B into its own buffer unless it can be read in place. Few slivers (a narrow
 // C) are split by rows too, so every thread gets work; each element's sum is the same.
 template <class T>
 void gemm_direct(const Product<T>& pr) {
   const GemmKernels<T>& kernels = pr.kernels;
-  const GemmBlocking& bl = kernels.blocking;
+  const bool wide = wide_tile(kernels, pr.n);
+  const GemmBlocking bl = blocking_in_tile(kernels, wide);
   const StridedOperand<T> op_a = pr.op_a, op_b = pr.op_b;
   const std::size_t m = pr.m, n = pr.n, kk = pr.kk, ldc = pr.ldc;
   const T alpha = pr.alpha, beta = pr.beta;
@@ -171,7 +195,9 @@ void gemm_direct(const Product<T>& pr) {
     const GemmTileEpilogue<T> e = pr.at(i0, j0);
     const StridedOperand<T> a_rows{op_a.data + i0 * op_a.rs, op_a.rs, op_a.cs};
     const bool narrow = n <= bl.narrow_nr;
-    const auto kernel = narrow ? kernels.narrow_direct_kernel : kernels.direct_kernel;
+    const auto kernel = narrow ? kernels.narrow_direct_kernel
+                        : wide ? kernels.wide_direct_kernel
+                               : kernels.direct_kernel;
     if (b_in_place && nc == (narrow ? bl.narrow_nr : bl.nr)) {
       // Rows of B are contiguous and the sliver is whole: read it in place.
       kernel(rows, nc, kk, alpha, a_rows, op_b.data + j0, op_b.rs, false, beta, c + i0 * ldc + j0, ldc,
@@ -179,7 +205,8 @@ void gemm_direct(const Product<T>& pr) {
       return;
     }
     T* sliver = thread_buffer<T>(2, std::max<std::size_t>(kk, 1) * bl.nr);
-    kernels.pack_b(kk, nc, StridedOperand<T>{op_b.data + j0 * op_b.cs, op_b.rs, op_b.cs}, sliver);
+    const auto pack_b = wide ? kernels.pack_b_wide : kernels.pack_b;
+    pack_b(kk, nc, StridedOperand<T>{op_b.data + j0 * op_b.cs, op_b.rs, op_b.cs}, sliver);
     kernel(rows, nc, kk, alpha, a_rows, sliver, bl.nr, true, beta, c + i0 * ldc + j0, ldc, fused ? &e : nullptr);
   }, Schedule::balanced);
 }
@@ -217,13 +244,8 @@ PackedSplit packed_split(const GemmBlocking& bl, std::size_t m, std::size_t n, s
 template <class T>
 void gemm_packed(const Product<T>& pr) {
   const GemmKernels<T>& kernels = pr.kernels;
-  // The blocking in the packed path's own tile (gemm_simd::Config's PMR × PNR), MC and NC rounded
-  // down to whole panels and slivers of it.
-  GemmBlocking bl = kernels.blocking;
-  bl.mr = kernels.packed_mr;
-  bl.nr = kernels.packed_nr;
-  bl.mc = std::max(bl.mr, bl.mc / bl.mr * bl.mr);
-  bl.nc = std::max(bl.nr, bl.nc / bl.nr * bl.nr);
+  const bool wide = wide_tile(kernels, pr.n);
+  const GemmBlocking bl = blocking_in_tile(kernels, wide);
   const auto team = static_cast<std::size_t>(team_size());
   const StridedOperand<T>& b = pr.op_b;
   // Steps:
@@ -244,9 +266,9 @@ void gemm_packed(const Product<T>& pr) {
       parallel_for(k_blocks * a_blocks, double(bl.mc) * double(bl.kc), [&](std::size_t item) {
         const std::size_t q = item / a_blocks, blk = item % a_blocks;
         const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, pr.kk - pc), i = ic0 + blk * bl.mc;
-        kernels.pack_a(std::min(bl.mc, pr.m - i), kc,
-                       StridedOperand<T>{pr.op_a.data + i * pr.op_a.rs + pc * pr.op_a.cs, pr.op_a.rs, pr.op_a.cs},
-                       packed_a + pc * panel_rows + blk * bl.mc * kc);
+        kernels.pack_a[wide](std::min(bl.mc, pr.m - i), kc,
+                             StridedOperand<T>{pr.op_a.data + i * pr.op_a.rs + pc * pr.op_a.cs, pr.op_a.rs, pr.op_a.cs},
+                             packed_a + pc * panel_rows + blk * bl.mc * kc);
       });
     }
     // Enough items to share out even when C is one column chunk wide. Groups are runs of MR-row panels
@@ -267,10 +289,11 @@ void gemm_packed(const Product<T>& pr) {
           const std::size_t j = (item % col_chunks) * chunk_cols;
           const std::size_t nc = std::min(chunk_cols, pr.n - j);
           T* packed_b = thread_buffer<T>(0, std::max<std::size_t>(std::min(pr.kk, bl.kc), 1) * chunk_cols);
+          const auto pack_b = wide ? kernels.pack_b_wide : kernels.pack_b;
+          const auto macro_kernel = kernels.macro_kernel[wide];
           for (std::size_t q = 0; q < k_blocks; ++q) {
             const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, pr.kk - pc);
-            if (kc > 0)
-              kernels.pack_b_chunk(kc, nc, StridedOperand<T>{b.data + pc * b.rs + j * b.cs, b.rs, b.cs}, packed_b);
+            if (kc > 0) pack_b(kc, nc, StridedOperand<T>{b.data + pc * b.rs + j * b.cs, b.rs, b.cs}, packed_b);
             const bool last = q + 1 == k_blocks;
             // The group's rows in pieces of at most MC (an A block that stays in L2 across B slivers).
             // Panels are contiguous in packed A whatever MC block they were packed in.
@@ -278,9 +301,9 @@ void gemm_packed(const Product<T>& pr) {
             for (std::size_t r = group * panels_per_group * bl.mr; r < row_end; r += bl.mc) {
               const std::size_t i = ic0 + r;
               const GemmTileEpilogue<T> e = pr.at(i, j);
-              kernels.macro_kernel(std::min(bl.mc, row_end - r), nc, kc, pr.alpha, packed_a + pc * panel_rows + r * kc,
-                                   packed_b, q == 0 ? pr.beta : T(1), pr.c + i * pr.ldc + j, pr.ldc,
-                                   last && pr.fused ? &e : nullptr);
+              macro_kernel(std::min(bl.mc, row_end - r), nc, kc, pr.alpha, packed_a + pc * panel_rows + r * kc,
+                           packed_b, q == 0 ? pr.beta : T(1), pr.c + i * pr.ldc + j, pr.ldc,
+                           last && pr.fused ? &e : nullptr);
             }
           }
         },

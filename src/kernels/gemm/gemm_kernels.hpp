@@ -13,9 +13,9 @@ namespace mlpkit::detail {
 /**
  * Register tile MR × NR and cache blocks of one ISA and type (Goto/BLIS naming): a packed A block
  * is MC × KC (kept in L2), a packed B panel KC × NC (kept in L3), a B sliver KC × NR (kept in L1).
- * The packed path runs its own tile (GemmKernels::packed_mr × packed_nr), MC and NC rounded down to
- * whole panels and slivers of it. `direct_max_m`/`direct_max_n`/`direct_max_k`: up to these sizes the
- * direct path (A unpacked, one K block) runs.
+ * GemmKernels also has a wider tile (wide_mr × wide_nr) that the packed and direct paths may take,
+ * with MC and NC rounded down to whole panels and slivers of it. `direct_max_m`/`direct_max_n`/
+ * `direct_max_k`: up to these sizes the direct path (A unpacked, one K block) runs.
  */
 struct GemmBlocking {
   std::size_t mr, nr, mc, kc;
@@ -102,18 +102,21 @@ struct SkinnyProblem {
 template <class T>
 struct GemmKernels {
   GemmBlocking blocking;
-  /// The packed path's register tile, PMR × PNR (pack_a, pack_b_chunk, macro_kernel); blocking's
-  /// MR × NR is the direct and small paths' tile.
-  std::size_t packed_mr, packed_nr;
-  /** Packs the mc × kc block of `a` into ⌈mc/PMR⌉ panels of PMR × kc (panel[p·PMR + i]), zero padded. */
-  void (*pack_a)(std::size_t mc, std::size_t kc, StridedOperand<T> a, T* packed);
+  /// The wide register tile (rows × columns) beside blocking's MR × NR: entry [1] of pack_a and
+  /// macro_kernel, pack_b_wide and wide_direct_kernel use it (equal to MR × NR where the ISA has none).
+  std::size_t wide_mr, wide_nr;
+  /**
+   * Packs the mc × kc block of `a` into ⌈mc/R⌉ panels of R × kc (panel[p·R + i]), zero padded: R = MR
+   * ([0]) or wide_mr ([1]).
+   */
+  void (*pack_a[2])(std::size_t mc, std::size_t kc, StridedOperand<T> a, T* packed);
   /**
    * Packs the kc × nc block of `b` into ⌈nc/NR⌉ slivers of kc × NR (sliver[p·NR + j]), zero padded:
    * the direct path's sliver.
    */
   void (*pack_b)(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed);
-  /** pack_b in slivers of PNR columns: the packed path's chunk of B. */
-  void (*pack_b_chunk)(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed);
+  /** pack_b in slivers of wide_nr columns. */
+  void (*pack_b_wide)(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed);
   /**
    * Copies the k × n `b` into rows, packed[p·n + j] = B(p, j): the small kernel's B and the skinny
    * dot form's short operand (as its transpose), where they are strided.
@@ -121,10 +124,11 @@ struct GemmKernels {
   void (*copy_b_rows)(std::size_t k, std::size_t n, StridedOperand<T> b, T* packed);
   /**
    * C(mc × nc) = alpha·Apacked·Bpacked + beta·C, then the epilogue when it is non-null. beta = 0
-   * never reads C. packed_b holds the slivers of exactly these nc columns.
+   * never reads C. packed_b holds the slivers of exactly these nc columns. [0]: the MR × NR tile
+   * (pack_a[0], pack_b); [1]: the wide tile (pack_a[1], pack_b_wide).
    */
-  void (*macro_kernel)(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const T* packed_a, const T* packed_b,
-                       T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue);
+  void (*macro_kernel[2])(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const T* packed_a, const T* packed_b,
+                          T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue);
   /**
    * The same over an unpacked A (all k at once) and one k × NR sliver of B (nc ≤ NR columns valid):
    * for small problems where packing A costs more than it saves. The sliver is packed (b_packed,
@@ -140,6 +144,10 @@ struct GemmKernels {
   void (*narrow_direct_kernel)(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a,
                                const T* b, std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
                                const GemmTileEpilogue<T>* epilogue);
+  /** direct_kernel with the wide tile; a packed sliver comes from pack_b_wide (b_rs = wide_nr). */
+  void (*wide_direct_kernel)(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a,
+                             const T* b, std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
+                             const GemmTileEpilogue<T>* epilogue);
   /** Elements [l0, l1) of the long dimension of a skinny problem, stored with its epilogue. */
   void (*skinny_kernel)(const SkinnyProblem<T>& problem, std::size_t l0, std::size_t l1);
   /**

@@ -35,16 +35,17 @@ struct Config {
   static constexpr std::size_t NR = blocks.nr;
   static constexpr std::size_t NB = NR / W;
   static_assert(NB * W == NR && blocks.narrow_nr == W, "the tile is whole vectors; the narrow tile one vector");
-  // The packed path's tile (pack_a, pack_b_chunk, macro_kernel). AVX-512: 4 vectors wide, 5 rows
-  // (float) or 6 (double): 20 or 24 accumulators take 4 loads and 5–6 broadcasts for 20–24 FMAs,
-  // where MR × NB takes 2 and 8 for 16. On an Ice Lake-SP guest, one thread, the same product run
-  // alternately with both tiles in one process: large float products 0.89–0.92 of the 8 × 2 tile's
-  // time, double 0.86–0.92 (docs/tuning.md). Float 6 × 4 is not used: under -fsched-pressure GCC
-  // keeps part of its K loop on the stack, and it ran slower than 8 × 2. Elsewhere MR × NB. The
-  // direct and small paths keep MR × NB (their narrow and short products waste less of it).
-  static constexpr std::size_t PMR = is_avx512 ? (std::is_same_v<T, float> ? 5 : 6) : MR;
-  static constexpr std::size_t PNB = is_avx512 ? 4 : NB;
-  static constexpr std::size_t PNR = PNB * W;
+  // The wide tile, which the packed and direct paths take for a C it pads no more than MR × NR
+  // (gemm_driver.cpp, wide_tile). AVX-512: 4 vectors wide, 5 rows (float) or 6 (double): 20 or 24
+  // accumulators take 4 loads and 5–6 broadcasts for 20–24 FMAs, where MR × NB takes 2 and 8 for 16.
+  // On an Ice Lake-SP guest, one thread, the same product run alternately with both tiles in one
+  // process: 0.80–0.81 of the 8 × 2 tile's time at 256×64×784 (direct path), 0.85–0.86 at 256³,
+  // 0.84–0.93 on the packed path's large products (docs/tuning.md). Float 6 × 4 is not used: under
+  // -fsched-pressure GCC keeps part of its K loop on the stack, and it ran slower than 8 × 2.
+  // Elsewhere MR × NB.
+  static constexpr std::size_t WMR = is_avx512 ? (std::is_same_v<T, float> ? 5 : 6) : MR;
+  static constexpr std::size_t WNB = is_avx512 ? 4 : NB;
+  static constexpr std::size_t WNR = WNB * W;
   static_assert(isa_of<Arch> != Isa::sse2 || std::is_same_v<Arch, arch::sse2>, "an arch tag of dispatch.hpp");
 };
 
@@ -92,9 +93,9 @@ void pack_b_slivers(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* pack
   }
 }
 
-template <class Arch, class T>
+template <class Arch, class T, bool Wide>
 void pack_a(std::size_t mc, std::size_t kc, StridedOperand<T> a, T* packed) {
-  pack_a_panels<Arch, T, Config<Arch, T>::PMR>(mc, kc, a, packed);
+  pack_a_panels<Arch, T, Wide ? Config<Arch, T>::WMR : Config<Arch, T>::MR>(mc, kc, a, packed);
 }
 
 template <class Arch, class T>
@@ -103,8 +104,8 @@ void pack_b(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed) {
 }
 
 template <class Arch, class T>
-void pack_b_chunk(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed) {
-  pack_b_slivers<Arch, T, Config<Arch, T>::PNR>(kc, nc, b, packed);
+void pack_b_wide(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed) {
+  pack_b_slivers<Arch, T, Config<Arch, T>::WNR>(kc, nc, b, packed);
 }
 
 template <class Arch, class T>
@@ -114,13 +115,13 @@ void copy_b_rows(std::size_t k, std::size_t n, StridedOperand<T> b, T* packed) {
     for (std::size_t j = 0; j < n; ++j) packed[p * n + j] = b.data[p * b.rs + j * b.cs];
 }
 
-// Loop order jr (B sliver stays in L1) then ir (A panels stream from L2), as in BLIS; Config's packed
-// tile, PMR × PNR.
-template <class Arch, class T>
+// Loop order jr (B sliver stays in L1) then ir (A panels stream from L2), as in BLIS; the MR × NR
+// tile, or the wide one.
+template <class Arch, class T, bool Wide>
 void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const T* packed_a, const T* packed_b, T beta,
                   T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
   using C = Config<Arch, T>;
-  constexpr std::size_t MR = C::PMR, NB = C::PNB, NR = C::PNR;
+  constexpr std::size_t MR = Wide ? C::WMR : C::MR, NB = Wide ? C::WNB : C::NB, NR = NB * C::W;
   for (std::size_t jr = 0; jr < nc; jr += NR) {
     const T* b = packed_b + (jr / NR) * kc * NR;
     const std::size_t n_eff = std::min(NR, nc - jr);
@@ -136,25 +137,26 @@ void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const
   }
 }
 
-// NB vectors of columns: the ISA's NB, or 1 for a C of at most one vector's width (batch 9–16 in
-// float on avx512), where the wide tile would spend half its FMAs on padding.
-template <class Arch, class T, std::size_t NB>
+// MR rows × NB vectors of columns: the ISA's MR × NB; MR × 1 for a C of at most one vector's width
+// (batch 9–16 in float on avx512), where the MR × NB tile would spend half its FMAs on padding; or
+// the wide WMR × WNB.
+template <class Arch, class T, std::size_t MR, std::size_t NB>
 void direct_kernel(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
                    std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
                    const GemmTileEpilogue<T>* epilogue) {
   using C = Config<Arch, T>;
   constexpr std::size_t NR = NB * C::W;
-  for (std::size_t ir = 0; ir < m; ir += C::MR) {
-    const std::size_t m_eff = std::min(C::MR, m - ir);
+  for (std::size_t ir = 0; ir < m; ir += MR) {
+    const std::size_t m_eff = std::min(MR, m - ir);
     GemmTileEpilogue<T> e{};
     if (epilogue != nullptr) e = offset_epilogue<Arch>(*epilogue, ir, 0);
     const GemmTileEpilogue<T>* tile_epilogue = epilogue != nullptr ? &e : nullptr;
     if (b_packed && b_rs == NR)
-      micro_tile<Arch, T, C::MR, NB, false, true>(k, a.data + ir * a.rs, a.rs, a.cs, b, NR, alpha, beta,
-                                                  c + ir * ldc, ldc, m_eff, nc, tile_epilogue);
+      micro_tile<Arch, T, MR, NB, false, true>(k, a.data + ir * a.rs, a.rs, a.cs, b, NR, alpha, beta, c + ir * ldc,
+                                               ldc, m_eff, nc, tile_epilogue);
     else
-      micro_tile<Arch, T, C::MR, NB, false, false>(k, a.data + ir * a.rs, a.rs, a.cs, b, b_rs, alpha, beta,
-                                                   c + ir * ldc, ldc, m_eff, nc, tile_epilogue);
+      micro_tile<Arch, T, MR, NB, false, false>(k, a.data + ir * a.rs, a.rs, a.cs, b, b_rs, alpha, beta, c + ir * ldc,
+                                                ldc, m_eff, nc, tile_epilogue);
     if (epilogue != nullptr) activate_tile<Arch>(e, c + ir * ldc, ldc, m_eff, nc);
   }
 }
@@ -185,15 +187,16 @@ const GemmKernels<T>& gemm_kernels() {
   static constexpr GemmBlocking other = gemm_config(gemm_simd::isa_of<Arch>, CpuVendor::any).template blocking<T>();
   static const GemmKernels<T> table{
       cpu_vendor() == CpuVendor::amd ? amd : other,
-      C::PMR,
-      C::PNR,
-      &gemm_simd::pack_a<Arch, T>,
+      C::WMR,
+      C::WNR,
+      {&gemm_simd::pack_a<Arch, T, false>, &gemm_simd::pack_a<Arch, T, true>},
       &gemm_simd::pack_b<Arch, T>,
-      &gemm_simd::pack_b_chunk<Arch, T>,
+      &gemm_simd::pack_b_wide<Arch, T>,
       &gemm_simd::copy_b_rows<Arch, T>,
-      &gemm_simd::macro_kernel<Arch, T>,
-      &gemm_simd::direct_kernel<Arch, T, C::NB>,
-      &gemm_simd::direct_kernel<Arch, T, 1>,
+      {&gemm_simd::macro_kernel<Arch, T, false>, &gemm_simd::macro_kernel<Arch, T, true>},
+      &gemm_simd::direct_kernel<Arch, T, C::MR, C::NB>,
+      &gemm_simd::direct_kernel<Arch, T, C::MR, 1>,
+      &gemm_simd::direct_kernel<Arch, T, C::WMR, C::WNB>,
       &gemm_simd::skinny_kernel<Arch, T>,
       gemm_simd::small_kernel_of<Arch, T>()};
   return table;
