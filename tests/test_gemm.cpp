@@ -150,7 +150,7 @@ TEST_CASE_TEMPLATE("gemm crosses the MC, KC and NC blocks of the packed path cor
 TEST_CASE_TEMPLATE("op(B) = Bᵀ is copied into rows and packed into slivers element for element, under every ISA", T,
                    float, double) {
   // Sizes around the AVX-512 transpose's W × W blocks (W = 16 float, 8 double) and the slivers' NR
-  // (pack_b) and wide_nr (pack_b_wide, up to 64): tails of k and of n in every combination, and a
+  // (pack_b[0]) and wide_nr (pack_b[1], up to 64): tails of k and of n in every combination, and a
   // source row longer than k.
   const std::size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 63, 65};
   test::for_each_isa([&](Isa) {
@@ -175,7 +175,7 @@ TEST_CASE_TEMPLATE("op(B) = Bᵀ is copied into rows and packed into slivers ele
           const std::size_t nr = wide ? kernels.wide_nr : kernels.blocking.nr;
           const std::size_t slivers = (n + nr - 1) / nr;
           std::vector<T> packed(slivers * nr * k + 5, T(-7));
-          (wide ? kernels.pack_b_wide : kernels.pack_b)(k, n, op_b, packed.data());
+          kernels.pack_b[wide](k, n, op_b, packed.data());
           wrong = 0;
           for (std::size_t p = 0; p < k; ++p)
             for (std::size_t j = 0; j < slivers * nr; ++j)

@@ -195,9 +195,7 @@ void gemm_direct(const Product<T>& pr) {
     const GemmTileEpilogue<T> e = pr.at(i0, j0);
     const StridedOperand<T> a_rows{op_a.data + i0 * op_a.rs, op_a.rs, op_a.cs};
     const bool narrow = n <= bl.narrow_nr;
-    const auto kernel = narrow ? kernels.narrow_direct_kernel
-                        : wide ? kernels.wide_direct_kernel
-                               : kernels.direct_kernel;
+    const auto kernel = narrow ? kernels.narrow_direct_kernel : kernels.direct_kernel[wide];
     if (b_in_place && nc == (narrow ? bl.narrow_nr : bl.nr)) {
       // Rows of B are contiguous and the sliver is whole: read it in place.
       kernel(rows, nc, kk, alpha, a_rows, op_b.data + j0, op_b.rs, false, beta, c + i0 * ldc + j0, ldc,
@@ -205,8 +203,7 @@ void gemm_direct(const Product<T>& pr) {
       return;
     }
     T* sliver = thread_buffer<T>(2, std::max<std::size_t>(kk, 1) * bl.nr);
-    const auto pack_b = wide ? kernels.pack_b_wide : kernels.pack_b;
-    pack_b(kk, nc, StridedOperand<T>{op_b.data + j0 * op_b.cs, op_b.rs, op_b.cs}, sliver);
+    kernels.pack_b[wide](kk, nc, StridedOperand<T>{op_b.data + j0 * op_b.cs, op_b.rs, op_b.cs}, sliver);
     kernel(rows, nc, kk, alpha, a_rows, sliver, bl.nr, true, beta, c + i0 * ldc + j0, ldc, fused ? &e : nullptr);
   }, Schedule::balanced);
 }
@@ -289,7 +286,7 @@ void gemm_packed(const Product<T>& pr) {
           const std::size_t j = (item % col_chunks) * chunk_cols;
           const std::size_t nc = std::min(chunk_cols, pr.n - j);
           T* packed_b = thread_buffer<T>(0, std::max<std::size_t>(std::min(pr.kk, bl.kc), 1) * chunk_cols);
-          const auto pack_b = wide ? kernels.pack_b_wide : kernels.pack_b;
+          const auto pack_b = kernels.pack_b[wide];
           const auto macro_kernel = kernels.macro_kernel[wide];
           for (std::size_t q = 0; q < k_blocks; ++q) {
             const std::size_t pc = q * bl.kc, kc = std::min(bl.kc, pr.kk - pc);

@@ -102,8 +102,8 @@ struct SkinnyProblem {
 template <class T>
 struct GemmKernels {
   GemmBlocking blocking;
-  /// The wide register tile (rows × columns) beside blocking's MR × NR: entry [1] of pack_a and
-  /// macro_kernel, pack_b_wide and wide_direct_kernel use it (equal to MR × NR where the ISA has none).
+  /// The wide register tile (rows × columns) beside blocking's MR × NR: entry [1] of pack_a, pack_b,
+  /// macro_kernel and direct_kernel uses it (equal to MR × NR where the ISA has none).
   std::size_t wide_mr, wide_nr;
   /**
    * Packs the mc × kc block of `a` into ⌈mc/R⌉ panels of R × kc (panel[p·R + i]), zero padded: R = MR
@@ -111,12 +111,10 @@ struct GemmKernels {
    */
   void (*pack_a[2])(std::size_t mc, std::size_t kc, StridedOperand<T> a, T* packed);
   /**
-   * Packs the kc × nc block of `b` into ⌈nc/NR⌉ slivers of kc × NR (sliver[p·NR + j]), zero padded:
-   * the direct path's sliver.
+   * Packs the kc × nc block of `b` into ⌈nc/R⌉ slivers of kc × R (sliver[p·R + j]), zero padded:
+   * R = NR ([0]) or wide_nr ([1]).
    */
-  void (*pack_b)(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed);
-  /** pack_b in slivers of wide_nr columns. */
-  void (*pack_b_wide)(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed);
+  void (*pack_b[2])(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed);
   /**
    * Copies the k × n `b` into rows, packed[p·n + j] = B(p, j): the small kernel's B and the skinny
    * dot form's short operand (as its transpose), where they are strided.
@@ -125,7 +123,7 @@ struct GemmKernels {
   /**
    * C(mc × nc) = alpha·Apacked·Bpacked + beta·C, then the epilogue when it is non-null. beta = 0
    * never reads C. packed_b holds the slivers of exactly these nc columns. [0]: the MR × NR tile
-   * (pack_a[0], pack_b); [1]: the wide tile (pack_a[1], pack_b_wide).
+   * (pack_a[0], pack_b[0]); [1]: the wide tile (pack_a[1], pack_b[1]).
    */
   void (*macro_kernel[2])(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const T* packed_a, const T* packed_b,
                           T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue);
@@ -133,21 +131,18 @@ struct GemmKernels {
    * The same over an unpacked A (all k at once) and one k × NR sliver of B (nc ≤ NR columns valid):
    * for small problems where packing A costs more than it saves. The sliver is packed (b_packed,
    * aligned, row stride NR) or, when nc = NR, read in place (element (p, j) at b[p·b_rs + j]).
+   * [0]: the MR × NR tile (pack_b[0]); [1]: the wide tile, NR = wide_nr (pack_b[1]).
    */
-  void (*direct_kernel)(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
-                        std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
-                        const GemmTileEpilogue<T>* epilogue);
+  void (*direct_kernel[2])(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
+                           std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
+                           const GemmTileEpilogue<T>* epilogue);
   /**
-   * direct_kernel with a tile narrow_nr columns wide, for a C that narrow (nc ≤ narrow_nr). B's rows
-   * are read at b_rs (in place, or a packed NR-wide sliver with b_rs = NR).
+   * direct_kernel[0] with a tile narrow_nr columns wide, for a C that narrow (nc ≤ narrow_nr). B's
+   * rows are read at b_rs (in place, or a packed NR-wide sliver with b_rs = NR).
    */
   void (*narrow_direct_kernel)(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a,
                                const T* b, std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
                                const GemmTileEpilogue<T>* epilogue);
-  /** direct_kernel with the wide tile; a packed sliver comes from pack_b_wide (b_rs = wide_nr). */
-  void (*wide_direct_kernel)(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a,
-                             const T* b, std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
-                             const GemmTileEpilogue<T>* epilogue);
   /** Elements [l0, l1) of the long dimension of a skinny problem, stored with its epilogue. */
   void (*skinny_kernel)(const SkinnyProblem<T>& problem, std::size_t l0, std::size_t l1);
   /**

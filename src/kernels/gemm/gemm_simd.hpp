@@ -98,14 +98,9 @@ void pack_a(std::size_t mc, std::size_t kc, StridedOperand<T> a, T* packed) {
   pack_a_panels<Arch, T, Wide ? Config<Arch, T>::WMR : Config<Arch, T>::MR>(mc, kc, a, packed);
 }
 
-template <class Arch, class T>
+template <class Arch, class T, bool Wide>
 void pack_b(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed) {
-  pack_b_slivers<Arch, T, Config<Arch, T>::NR>(kc, nc, b, packed);
-}
-
-template <class Arch, class T>
-void pack_b_wide(std::size_t kc, std::size_t nc, StridedOperand<T> b, T* packed) {
-  pack_b_slivers<Arch, T, Config<Arch, T>::WNR>(kc, nc, b, packed);
+  pack_b_slivers<Arch, T, Wide ? Config<Arch, T>::WNR : Config<Arch, T>::NR>(kc, nc, b, packed);
 }
 
 template <class Arch, class T>
@@ -185,18 +180,18 @@ const GemmKernels<T>& gemm_kernels() {
   // ISA's object in an unoptimized build (tests/check_isa_symbols.cmake).
   static constexpr GemmBlocking amd = gemm_config(gemm_simd::isa_of<Arch>, CpuVendor::amd).template blocking<T>();
   static constexpr GemmBlocking other = gemm_config(gemm_simd::isa_of<Arch>, CpuVendor::any).template blocking<T>();
+  // Where the wide tile is MR × NR itself, entries [1] are entries [0] (no second copy of the code).
+  constexpr bool has_wide = C::WNR != C::NR || C::WMR != C::MR;
   static const GemmKernels<T> table{
       cpu_vendor() == CpuVendor::amd ? amd : other,
       C::WMR,
       C::WNR,
-      {&gemm_simd::pack_a<Arch, T, false>, &gemm_simd::pack_a<Arch, T, true>},
-      &gemm_simd::pack_b<Arch, T>,
-      &gemm_simd::pack_b_wide<Arch, T>,
+      {&gemm_simd::pack_a<Arch, T, false>, &gemm_simd::pack_a<Arch, T, has_wide>},
+      {&gemm_simd::pack_b<Arch, T, false>, &gemm_simd::pack_b<Arch, T, has_wide>},
       &gemm_simd::copy_b_rows<Arch, T>,
-      {&gemm_simd::macro_kernel<Arch, T, false>, &gemm_simd::macro_kernel<Arch, T, true>},
-      &gemm_simd::direct_kernel<Arch, T, C::MR, C::NB>,
+      {&gemm_simd::macro_kernel<Arch, T, false>, &gemm_simd::macro_kernel<Arch, T, has_wide>},
+      {&gemm_simd::direct_kernel<Arch, T, C::MR, C::NB>, &gemm_simd::direct_kernel<Arch, T, C::WMR, C::WNB>},
       &gemm_simd::direct_kernel<Arch, T, C::MR, 1>,
-      &gemm_simd::direct_kernel<Arch, T, C::WMR, C::WNB>,
       &gemm_simd::skinny_kernel<Arch, T>,
       gemm_simd::small_kernel_of<Arch, T>()};
   return table;
