@@ -264,9 +264,10 @@ TEST_CASE_TEMPLATE("the small gemm kernel matches the reference at every row til
     if (kernels.small_kernel == nullptr) return;
     std::size_t turn = 0;
     for (Trans ta : kTrans)
-      // 10–13, 24, 25: balanced tiles of unequal rows (13 = 7 + 6, 25 = 7 + 3 × 6).
+      // 10–13, 24, 25: balanced tiles of unequal rows (13 = 7 + 6, 25 = 7 + 3 × 6). n from 32
+      // (double) and 64 (float): whole slivers of the wide tile, then the MR × NR tile's columns.
       for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17, 24, 25, 33})
-        for (std::size_t n : {1, 2, 3, 8, 15, 16, 17, 24, 25, 31, 32, 33, 47, 48, 49, 64})
+        for (std::size_t n : {1, 2, 3, 8, 15, 16, 17, 24, 25, 31, 32, 33, 47, 48, 49, 63, 64, 65, 80, 129})
           for (std::size_t k : {std::size_t(0), std::size_t(1), std::size_t(16), std::size_t(37)}) {
             ++turn;
             const double beta = turn % 3 == 0 ? 0.0 : turn % 3 == 1 ? 1.0 : -0.5;
@@ -292,6 +293,10 @@ TEST_CASE_TEMPLATE("the small gemm path matches the reference and gives the dire
     check_small<T>({Trans::yes, Trans::yes, 64, 100, 101, true, true, 0.0});
     check_small<T>({Trans::no, Trans::no, 64, 100, 64, false, true, 1.0, 1.0, Activation::relu});
     check_small<T>({Trans::no, Trans::no, 17, 33, 0, false, false, -0.5});
+    // Whole slivers of the wide tile and the last columns through the MR × NR tile, fused.
+    check_small<T>({Trans::no, Trans::no, 24, 129, 20, true, true, 1.0, 0.75, Activation::relu});
+    check_small<T>({Trans::yes, Trans::no, 13, 80, 37, false, true, 0.0, 1.0, Activation::gelu});
+    check_small<T>({Trans::no, Trans::yes, 11, 64, 64, false, true, -0.5, 1.0, Activation::tanh});
     // Float C of one vector (9–16 columns: fewer go to the skinny kernel) over 9 row tiles
     // (70 = 7 × 8 + 2 × 7), every form.
     for (Trans ta : kTrans)
