@@ -14,6 +14,7 @@
 #include "kernels/gemm/gemm_ref.hpp"
 #include "mlpkit/mlpkit.hpp"
 #include "gemm_stored.hpp"
+#include "scoped_threads.hpp"
 #include "test_support.hpp"
 
 using namespace mlpkit;
@@ -162,6 +163,47 @@ TEST_CASE_TEMPLATE("the skinny path's fused epilogue equals gemm followed by bia
             CHECK(in_place.data == fused.data);
           }
       }
+  });
+}
+
+TEST_CASE_TEMPLATE("Aᵀ·x and xᵀ·B past L2 (rows read whole) give the bits of the strips form at any thread count", T,
+                   float, double) {
+  // One short column in the axpy form with the long operand past SkinnyStream::min_bytes: its rows
+  // are read whole (AVX-512), in items of up to SkinnyStream::item long elements (2100: one item and
+  // a short one, its last vector masked). Column blocks of 300 are below the limit and take the
+  // strips of axpy_block; each element is the same sum in the same order either way.
+  constexpr std::size_t kLong = 2100, kDepth = sizeof(T) == 4 ? 201 : 101;  // odd: a last even step
+  static_assert(kLong * kDepth * sizeof(T) > detail::SkinnyStream::min_bytes);
+  static_assert(300 * kDepth * sizeof(T) <= detail::SkinnyStream::min_bytes);
+  test::for_each_isa([&](Isa) {
+    const Stored<T> a(kDepth, kLong, false, 51), x(kDepth, 1, false, 52), xt(1, kDepth, false, 53);
+    const auto bias = test::uniform<T>(kLong, 54);
+    for (const bool fused : {false, true}) {
+      CAPTURE(fused);
+      const Epilogue<T> none{};
+      Stored<T> want(kLong, 1, false, 55), want_t(1, kLong, false, 56);
+      for (std::size_t c0 = 0; c0 < kLong; c0 += 300) {
+        const MatrixView<const T> block{a.data.data() + c0, kDepth, 300, a.ld};
+        const Epilogue<T> e = fused ? Epilogue<T>{bias.data() + c0, Activation::gelu} : none;
+        gemm(Trans::yes, Trans::no, T(0.75), block, x.view(), T(-0.5),
+             MatrixView<T>{want.data.data() + c0 * want.ld, 300, 1, want.ld}, e);
+        // xᵀ·B: the bias runs along C's rows, one element here.
+        gemm(Trans::no, Trans::no, T(0.75), xt.view(), block, T(-0.5),
+             MatrixView<T>{want_t.data.data() + c0, 1, 300, want_t.ld},
+             fused ? Epilogue<T>{bias.data(), Activation::tanh} : none);
+      }
+      for (int threads : {1, 2, 3}) {
+        CAPTURE(threads);
+        const test::ScopedThreads scoped(threads);
+        Stored<T> got(kLong, 1, false, 55), got_t(1, kLong, false, 56);
+        gemm(Trans::yes, Trans::no, T(0.75), a.view(), x.view(), T(-0.5), got.view(),
+             fused ? Epilogue<T>{bias.data(), Activation::gelu} : none);
+        gemm(Trans::no, Trans::no, T(0.75), xt.view(), a.view(), T(-0.5), got_t.view(),
+             fused ? Epilogue<T>{bias.data(), Activation::tanh} : none);
+        CHECK(std::memcmp(got.data.data(), want.data.data(), want.data.size() * sizeof(T)) == 0);
+        CHECK(std::memcmp(got_t.data.data(), want_t.data.data(), want_t.data.size() * sizeof(T)) == 0);
+      }
+    }
   });
 }
 

@@ -91,11 +91,17 @@ bool gemm_skinny(const GemmKernels<T>& kernels, StridedOperand<T> op_a, StridedO
     kernels.copy_b_rows(pr.short_n, k, StridedOperand<T>{pr.y.data, pr.y.cs, pr.y.rs}, packed);
     pr.y = {packed, 1, k};
   }
-  const std::size_t items = ceil_div(pr.long_n, kSkinnyItem);
-  parallel_for(items, 2.0 * double(kSkinnyItem) * double(pr.short_n) * double(k) / kFlopsPerWorkUnit,
+  // Where the axpy form streams whole rows (SkinnyStream), items one a thread, up to its item: each
+  // element's sum is the same in any item, so only the split among threads depends on their count.
+  std::size_t item_len = kSkinnyItem;
+  if (SkinnyStream::takes(pr))
+    item_len = std::clamp(ceil_div(ceil_div(pr.long_n, std::size_t(team_size())), kSkinnyItem) * kSkinnyItem,
+                          kSkinnyItem, SkinnyStream::item);
+  const std::size_t items = ceil_div(pr.long_n, item_len);
+  parallel_for(items, 2.0 * double(item_len) * double(pr.short_n) * double(k) / kFlopsPerWorkUnit,
                [&](std::size_t item) {
-                 const std::size_t l0 = item * kSkinnyItem;
-                 kernels.skinny_kernel(pr, l0, std::min(pr.long_n, l0 + kSkinnyItem));
+                 const std::size_t l0 = item * item_len;
+                 kernels.skinny_kernel(pr, l0, std::min(pr.long_n, l0 + item_len));
                });
   return true;
 }

@@ -98,6 +98,21 @@ struct SkinnyProblem {
   Accuracy accuracy;
 };
 
+/**
+ * Aᵀ·x through the skinny kernel's axpy form with the long operand past L2: one short column, the
+ * long operand's rows read whole rather than in strips of a few vectors, each row one sequential
+ * run (gemm_skinny.hpp, axpy_stream; AVX-512). `item`: the most long-dimension elements of a work
+ * item there (the driver's items of that form are up to this long, one a thread).
+ */
+struct SkinnyStream {
+  static constexpr std::size_t min_bytes = std::size_t(3) << 19;  ///< 1.5 MiB: past a 1.25 MiB L2
+  static constexpr std::size_t item = 2048;
+  template <class T>
+  static bool takes(const SkinnyProblem<T>& pr) {
+    return pr.x.cs != 1 && pr.short_n == 1 && double(pr.long_n) * double(pr.k) * double(sizeof(T)) > double(min_bytes);
+  }
+};
+
 /** Single-threaded GEMM kernels of one ISA. */
 template <class T>
 struct GemmKernels {

@@ -18,6 +18,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/gemm/gemm_kernels.hpp"
+#include "kernels/gemm/gemm_masked.hpp"
 #include "kernels/gemm/gemm_microkernel.hpp"
 #include "kernels/gemm/gemm_skinny_quad.hpp"
 #include "kernels/gemm/gemm_skinny_rank1.hpp"
@@ -262,6 +263,45 @@ void axpy_rows(const SkinnyProblem<T>& pr, std::size_t s0, std::size_t l0, std::
     axpy_block<Arch, T, 1, J>(pr, s0, pr.x.data + (l0 + l) * pr.x.rs, std::min(W, len - l), z + l, ld_z);
 }
 
+// Aᵀ·x past L2 (SkinnyStream::takes; AVX-512), on [l0, l1) in pieces of SkinnyStream::item: the
+// long operand's rows read whole, each row's FMAs added into sums kept in memory (L1), even k steps
+// into one and odd into the other, then added: the two chains of axpy_block, so the same bits.
+// axpy_block reads a strip of 8 vectors of every row in turn, k rows 4 KiB apart at 1024×1×1024:
+// a few lines from each of k pages. On an Ice Lake-SP guest, one thread, both forms in one harness:
+// 1024 × 1024 float 0.88–0.89 of the strips' time (28 GB/s against 24–25, a streaming read 29–30),
+// 1024 × 2048 0.90, 1024 × 512 0.91; in L2 (512 × 512) the sums' loads and stores took twice the time.
+template <class Arch, class T>
+void axpy_stream(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t l1) {
+  using B = Batch<Arch, T>;
+  constexpr std::size_t W = B::size, kItem = SkinnyStream::item;
+  alignas(64) T even[kItem], odd[kItem];
+  for (std::size_t l = l0; l < l1; l += kItem) {
+    const std::size_t len = std::min(kItem, l1 - l), whole = len / W * W, padded = (len + W - 1) / W * W;
+    const auto tail = LaneMask<T>((std::uint32_t(1) << (len - whole)) - 1);
+    std::fill(even, even + padded, T(0));
+    std::fill(odd, odd + padded, T(0));
+    const T* x = pr.x.data + l * pr.x.rs;
+    const auto add_row = [&](std::size_t p, T* sums, std::size_t i) __attribute__((always_inline)) {
+      const B xv = i < whole ? B::load_unaligned(x + p * pr.x.cs + i) : masked_load<Arch, T>(x + p * pr.x.cs + i, tail);
+      fmadd<Arch, T>(xv, B(pr.y.data[p * pr.y.rs]), B::load_aligned(sums + i)).store_aligned(sums + i);
+    };
+    std::size_t p = 0;
+    for (; p + 2 <= pr.k; p += 2)
+      for (std::size_t i = 0; i < padded; i += W) {
+        add_row(p, even, i);
+        add_row(p + 1, odd, i);
+      }
+    if (p < pr.k)
+      for (std::size_t i = 0; i < padded; i += W) add_row(p, even, i);
+    for (std::size_t i = 0; i < padded; i += W) (B::load_aligned(even + i) + B::load_aligned(odd + i)).store_aligned(even + i);
+    for (std::size_t c = 0; c < len; c += kSkinnyChunk) {
+      const std::size_t chunk = std::min(kSkinnyChunk, len - c);
+      finish_chunk<Arch, T>(pr, 0, l + c, chunk, even + c, kSkinnyChunk);
+      skinny_activate<Arch, T>(pr, l + c, chunk);
+    }
+  }
+}
+
 // Whether groups of 3–4 short columns of the dot form take the quad form (gemm_skinny_quad.hpp):
 // AVX-512 float up to kQuadMaxK. Measured one thread against dot_rows (docs/tuning.md): 64×4×64
 // 627 → 442 ns, but 256×4×256 4.3 → 5.0 µs, where A streams from L2 and the in-register broadcasts
@@ -403,8 +443,10 @@ void skinny_chunks(const SkinnyProblem<T>& pr, const T* quads, std::size_t l0, s
 
 template <class Arch, class T>
 void skinny_kernel(const SkinnyProblem<T>& problem, std::size_t l0, std::size_t l1) {
-  if constexpr (simd::ops::is_avx512<Arch>)
+  if constexpr (simd::ops::is_avx512<Arch>) {
     if (rank1_takes<Arch, T>(problem)) return rank1_kernel<Arch, T>(problem, l0, l1);
+    if (SkinnyStream::takes(problem)) return axpy_stream<Arch, T>(problem, l0, l1);
+  }
   // The axpy form, and a dot form with nothing to pack (W·x with x contiguous), run without the
   // packing room on the stack.
   const bool quads = kQuadDot<Arch, T> && problem.k <= kQuadMaxK && problem.short_n >= 3;
