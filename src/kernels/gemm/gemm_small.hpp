@@ -12,8 +12,9 @@
 // Every element is the same sum in the same order as in micro_tile (acc = Σ_p fma over p from 0,
 // then alpha, beta·C, bias and activation through the same operations), so the small, direct and
 // packed paths give the same bits and the choice among them never changes a result.
-// Instantiated only in isa/avx512_gemm_small.cpp, never in the translation unit of the packed
-// kernel: there it changed GCC's code for the packed micro-tile (docs/tuning.md).
+// Instantiated only in isa/avx512_gemm_small.cpp (float) and avx512_gemm_small_double.cpp, never in
+// the translation unit of the packed kernel: there it changed GCC's code for the packed micro-tile
+// (docs/tuning.md).
 #include <algorithm>
 #include <array>
 #include <cstddef>
