@@ -5,7 +5,8 @@
 // - dot form, for a long operand whose rows run along k (W·x): MR rows × up to 4 short columns of
 //   vector partial sums, reduced horizontally at the end;
 // - axpy form, for a long operand whose columns run along the long dimension (Wᵀ·δ): vectors along
-//   the long dimension times broadcast elements of the short operand;
+//   the long dimension times broadcast elements of the short operand (one short column with a long
+//   operand past L2: its rows read whole, axpy_stream);
 // - rank-1 form (gemm_skinny_rank1.hpp, AVX-512, 9–16 short columns in float, 5–16 in double), for
 //   the same long operand with a short operand whose rows are contiguous: broadcast elements of the
 //   long operand times rows of the short one, a row of C per accumulator.

@@ -178,7 +178,7 @@ void small_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, const St
     const bool joined = !Whole && left > NR && left <= NR + W;
     cols = joined ? left : std::min(NR, left);
     const int variant = Whole || cols == NR ? 0 : joined ? 3 : cols > W ? 1 : 2;
-    const std::size_t tail_lanes = cols - (cols > NR ? NR : cols > W ? W : 0);
+    const std::size_t tail_lanes = cols - (cols - 1) / W * W;  // lanes of the last vector
     const auto tail = LaneMask<T>((std::uint32_t(1) << tail_lanes) - 1);
     const std::size_t done = longer * (base + 1);
     GemmTileEpilogue<T> first{}, rest{};
