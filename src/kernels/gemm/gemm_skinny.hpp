@@ -268,9 +268,10 @@ void axpy_rows(const SkinnyProblem<T>& pr, std::size_t s0, std::size_t l0, std::
 // long operand's rows read whole, each row's FMAs added into sums kept in memory (L1), even k steps
 // into one and odd into the other, then added: the two chains of axpy_block, so the same bits.
 // axpy_block reads a strip of 8 vectors of every row in turn, k rows 4 KiB apart at 1024×1×1024:
-// a few lines from each of k pages. On an Ice Lake-SP guest, one thread, both forms in one harness:
-// 1024 × 1024 float 0.88–0.89 of the strips' time (28 GB/s against 24–25, a streaming read 29–30),
-// 1024 × 2048 0.90, 1024 × 512 0.91; in L2 (512 × 512) the sums' loads and stores took twice the time.
+// a few lines from each of k pages. On an Ice Lake-SP guest, one thread, the whole gemm call with
+// either form alternating in one process: 0.74 of the strips' time at float 1024 × 1024 (0.77
+// double), 0.87 at 768 × 768; in L2 the sums' loads and stores bound it (256 × 256 float in a
+// harness: 44 GB/s against the strips' 117).
 template <class Arch, class T>
 void axpy_stream(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t l1) {
   using B = Batch<Arch, T>;
@@ -283,7 +284,8 @@ void axpy_stream(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t l1) {
     std::fill(odd, odd + padded, T(0));
     const T* x = pr.x.data + l * pr.x.rs;
     const auto add_row = [&](std::size_t p, T* sums, std::size_t i) __attribute__((always_inline)) {
-      const B xv = i < whole ? B::load_unaligned(x + p * pr.x.cs + i) : masked_load<Arch, T>(x + p * pr.x.cs + i, tail);
+      const T* row = x + p * pr.x.cs + i;
+      const B xv = i < whole ? B::load_unaligned(row) : masked_load<Arch, T>(row, tail);
       fmadd<Arch, T>(xv, B(pr.y.data[p * pr.y.rs]), B::load_aligned(sums + i)).store_aligned(sums + i);
     };
     std::size_t p = 0;
@@ -294,7 +296,8 @@ void axpy_stream(const SkinnyProblem<T>& pr, std::size_t l0, std::size_t l1) {
       }
     if (p < pr.k)
       for (std::size_t i = 0; i < padded; i += W) add_row(p, even, i);
-    for (std::size_t i = 0; i < padded; i += W) (B::load_aligned(even + i) + B::load_aligned(odd + i)).store_aligned(even + i);
+    for (std::size_t i = 0; i < padded; i += W)
+      (B::load_aligned(even + i) + B::load_aligned(odd + i)).store_aligned(even + i);
     for (std::size_t c = 0; c < len; c += kSkinnyChunk) {
       const std::size_t chunk = std::min(kSkinnyChunk, len - c);
       finish_chunk<Arch, T>(pr, 0, l + c, chunk, even + c, kSkinnyChunk);
