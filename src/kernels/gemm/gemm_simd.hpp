@@ -46,6 +46,8 @@ struct Config {
   static constexpr std::size_t WMR = is_avx512 ? (std::is_same_v<T, float> ? 5 : 6) : MR;
   static constexpr std::size_t WNB = is_avx512 ? 4 : NB;
   static constexpr std::size_t WNR = WNB * W;
+  /// Whether the wide tile differs from MR × NB (where it does not, its entries share MR × NB's code).
+  static constexpr bool has_wide = WNR != NR || WMR != MR;
   static_assert(isa_of<Arch> != Isa::sse2 || std::is_same_v<Arch, arch::sse2>, "an arch tag of dispatch.hpp");
 };
 
@@ -181,15 +183,14 @@ const GemmKernels<T>& gemm_kernels() {
   static constexpr GemmBlocking amd = gemm_config(gemm_simd::isa_of<Arch>, CpuVendor::amd).template blocking<T>();
   static constexpr GemmBlocking other = gemm_config(gemm_simd::isa_of<Arch>, CpuVendor::any).template blocking<T>();
   // Where the wide tile is MR × NR itself, entries [1] are entries [0] (no second copy of the code).
-  constexpr bool has_wide = C::WNR != C::NR || C::WMR != C::MR;
   static const GemmKernels<T> table{
       cpu_vendor() == CpuVendor::amd ? amd : other,
       C::WMR,
       C::WNR,
-      {&gemm_simd::pack_a<Arch, T, false>, &gemm_simd::pack_a<Arch, T, has_wide>},
-      {&gemm_simd::pack_b<Arch, T, false>, &gemm_simd::pack_b<Arch, T, has_wide>},
+      {&gemm_simd::pack_a<Arch, T, false>, &gemm_simd::pack_a<Arch, T, C::has_wide>},
+      {&gemm_simd::pack_b<Arch, T, false>, &gemm_simd::pack_b<Arch, T, C::has_wide>},
       &gemm_simd::copy_b_rows<Arch, T>,
-      {&gemm_simd::macro_kernel<Arch, T, false>, &gemm_simd::macro_kernel<Arch, T, has_wide>},
+      {&gemm_simd::macro_kernel<Arch, T, false>, &gemm_simd::macro_kernel<Arch, T, C::has_wide>},
       {&gemm_simd::direct_kernel<Arch, T, C::MR, C::NB>, &gemm_simd::direct_kernel<Arch, T, C::WMR, C::WNB>},
       &gemm_simd::direct_kernel<Arch, T, C::MR, 1>,
       &gemm_simd::skinny_kernel<Arch, T>,

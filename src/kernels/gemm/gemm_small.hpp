@@ -202,7 +202,7 @@ template <class Arch, class T>
 void small_gemm_kernel(std::size_t m, std::size_t n, std::size_t k, T alpha, const StridedOperand<T>& a, const T* b,
                        std::size_t ldb, T beta, T* c, std::size_t ldc, const GemmTileEpilogue<T>* epilogue) {
   using C = gemm_simd::Config<Arch, T>;
-  if constexpr (C::WNR != C::NR || C::WMR != C::MR) {
+  if constexpr (C::has_wide) {
     // Whole slivers of the wide tile (WMR × WNB vectors: 4 loads of B and 5–6 broadcasts for 20–24
     // FMAs, where MR × NB takes 2 and 8 for 16), then the last columns, fewer than WNR, through
     // MR × NB and its masked tails. On an Ice Lake-SP guest, one thread, both alternating in one
