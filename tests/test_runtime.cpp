@@ -8,6 +8,7 @@
 #include "mlpkit/mlpkit.hpp"
 #include "mlpkit/version.hpp"
 #include "runtime/checks.hpp"
+#include "runtime/info.hpp"
 #include "runtime/threads.hpp"
 #include "test_support.hpp"
 
@@ -132,8 +133,21 @@ TEST_CASE("a Matrix of 8 MiB or more lies on 2 MiB boundaries (huge pages) and i
 TEST_CASE("cache_info and version answer") {
   const CacheInfo info = cache_info();
   CHECK(info.line >= 32);
-  MESSAGE("L1d " << info.l1d << " L2 " << info.l2 << " L3 " << info.l3);
+  MESSAGE("L1d " << info.l1d << " L2 " << info.l2 << " L3 " << info.l3 << " shared by " << info.l3_cpus << " CPUs");
   CHECK(version() == MLPKIT_VERSION_STRING);
+}
+
+TEST_CASE("cpu_list_count reads the CPU lists of sysfs (the CPUs sharing a cache)") {
+  CHECK(detail::cpu_list_count("0") == 1);
+  CHECK(detail::cpu_list_count("3") == 1);
+  CHECK(detail::cpu_list_count("0-1") == 2);
+  CHECK(detail::cpu_list_count("0-15,32-47") == 32);
+  CHECK(detail::cpu_list_count("0,2,4-7") == 6);
+  CHECK(detail::cpu_list_count("12-12") == 1);
+  for (const char* malformed : {"", ",", "0-", "-3", "3-1", "a", "0-1,,4", "1 2", "0x3"}) {
+    INFO(malformed);
+    CHECK(detail::cpu_list_count(malformed) == 0);
+  }
 }
 
 TEST_CASE("views_overlap is exact: it agrees with a byte-by-byte comparison on random strided views") {

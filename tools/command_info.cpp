@@ -24,7 +24,9 @@ std::string info_text() {
       << "threads:        " << num_threads() << "\n"
       << "L1d cache:      " << kib(caches.l1d) << "\n"
       << "L2 cache:       " << kib(caches.l2) << "\n"
-      << "L3 cache:       " << kib(caches.l3) << "\n";
+      << "L3 cache:       " << kib(caches.l3);
+  if (caches.l3_cpus != 0) out << " (shared by " << caches.l3_cpus << (caches.l3_cpus == 1 ? " CPU)" : " CPUs)");
+  out << "\n";
   return out.str();
 }
 

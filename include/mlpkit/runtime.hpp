@@ -59,14 +59,15 @@ void set_num_threads(int n);
 /** The number of threads kernels use: the last set_num_threads, else OpenMP's default (OMP_NUM_THREADS). */
 int num_threads();
 
-/** Cache sizes in bytes of the CPU the program runs on (0 where unknown). */
+/** Cache sizes in bytes of the CPU the program runs on (0 where unknown), and who shares the last level. */
 struct CacheInfo {
-  std::size_t l1d = 0;   ///< level-1 data cache, per core
-  std::size_t l2 = 0;    ///< level-2 cache, per core
-  std::size_t l3 = 0;    ///< last-level cache, shared
-  std::size_t line = 64; ///< cache line
+  std::size_t l1d = 0;      ///< level-1 data cache, per core
+  std::size_t l2 = 0;       ///< level-2 cache, per core
+  std::size_t l3 = 0;       ///< last-level cache, shared
+  std::size_t l3_cpus = 0;  ///< logical CPUs sharing that last-level cache (0 where unknown)
+  std::size_t line = 64;    ///< cache line
 };
-/** Cache sizes as reported by the OS (sysconf, then /sys). */
+/** Cache sizes as reported by the OS (/sys, then sysconf; l3_cpus from /sys only). */
 CacheInfo cache_info();
 
 /** The library version, "major.minor.patch". */

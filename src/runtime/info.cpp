@@ -1,11 +1,15 @@
 // Cache sizes and the version string.
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <string>
+#include <string_view>
 
 #include "mlpkit/runtime.hpp"
 #include "mlpkit/version.hpp"
+#include "runtime/info.hpp"
 
 namespace mlpkit {
 namespace {
@@ -15,8 +19,14 @@ std::size_t sysconf_size(int name) {
   return value > 0 ? static_cast<std::size_t>(value) : 0;
 }
 
-// /sys/devices/system/cpu/cpu0/cache/index<i>/size, e.g. "32K"; 0 where the kernel does not say.
-std::size_t sysfs_cache_size(int level, bool data) {
+// cpu0's cache of the given level as /sys/devices/system/cpu/cpu0/cache/index<i>/ describes it: size
+// ("32K") and shared_cpu_list ("0-15,32-47"); zeros where the kernel does not say.
+struct SysfsCache {
+  std::size_t size = 0;
+  std::size_t cpus = 0;
+};
+
+SysfsCache sysfs_cache(int level, bool data) {
   for (int index = 0; index < 8; ++index) {
     const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
     std::ifstream level_file(dir + "level"), type_file(dir + "type"), size_file(dir + "size");
@@ -24,24 +34,52 @@ std::size_t sysfs_cache_size(int level, bool data) {
     std::string type, size;
     if (!(level_file >> l) || !(type_file >> type) || !(size_file >> size)) break;
     if (l != level || (data && type == "Instruction") || (!data && type != "Unified")) continue;
-    std::size_t value = std::stoul(size);
-    if (size.back() == 'K') value <<= 10;
-    if (size.back() == 'M') value <<= 20;
-    return value;
+    SysfsCache cache;
+    cache.size = std::stoul(size);
+    if (size.back() == 'K') cache.size <<= 10;
+    if (size.back() == 'M') cache.size <<= 20;
+    std::ifstream list_file(dir + "shared_cpu_list");
+    if (std::string cpus; list_file >> cpus) cache.cpus = detail::cpu_list_count(cpus);
+    return cache;
   }
-  return 0;
+  return {};
 }
 
 }  // namespace
+
+namespace detail {
+
+std::size_t cpu_list_count(std::string_view list) {
+  std::size_t count = 0;
+  while (!list.empty()) {
+    const std::string_view range = list.substr(0, list.find(','));
+    list.remove_prefix(std::min(list.size(), range.size() + 1));
+    const std::size_t dash = range.find('-');
+    std::size_t first = 0, last = 0;
+    const auto number = [](std::string_view digits, std::size_t& value) {
+      const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+      return error == std::errc{} && end == digits.data() + digits.size();
+    };
+    if (!number(range.substr(0, dash), first)) return 0;
+    if (dash == std::string_view::npos) last = first;
+    else if (!number(range.substr(dash + 1), last) || last < first) return 0;
+    count += last - first + 1;
+  }
+  return count;
+}
+
+}  // namespace detail
 
 CacheInfo cache_info() {
   // The kernel's sysfs first: it gives the size of the cache instance cpu0 sits behind. glibc's
   // sysconf derives it from CPUID and can be far off on a VM (on an AMD EPYC guest it reports a
   // 320 MiB L3 where each core reaches a 32 MiB one). sysconf only where sysfs says nothing.
   CacheInfo info;
-  info.l1d = sysfs_cache_size(1, true);
-  info.l2 = sysfs_cache_size(2, false);
-  info.l3 = sysfs_cache_size(3, false);
+  info.l1d = sysfs_cache(1, true).size;
+  info.l2 = sysfs_cache(2, false).size;
+  const SysfsCache l3 = sysfs_cache(3, false);
+  info.l3 = l3.size;
+  info.l3_cpus = l3.cpus;
 #ifdef _SC_LEVEL1_DCACHE_SIZE
   if (info.l1d == 0) info.l1d = sysconf_size(_SC_LEVEL1_DCACHE_SIZE);
   if (info.l2 == 0) info.l2 = sysconf_size(_SC_LEVEL2_CACHE_SIZE);

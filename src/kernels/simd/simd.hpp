@@ -28,8 +28,8 @@ namespace mlpkit::detail {
 
 /**
  * Whether a call writes its output with non-temporal stores, given `bytes`, what it moves that
- * competes for the cache: only from the last-level cache's size on (at least 8 MiB), where the
- * output would be evicted before anyone read it again. (kernels/simd/streaming.cpp)
+ * competes for the cache: only from one CPU's share of the last-level cache on (at least 8 MiB), where
+ * the output would be evicted before anyone read it again. (kernels/simd/streaming.cpp)
  */
 bool use_streaming_stores(std::size_t bytes);
 
