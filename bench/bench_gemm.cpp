@@ -37,7 +37,8 @@ struct Shape {
 
 // The grid: batch 1, 4, 16 through square layers of 64, 256, 1024 (forward W·X, and the backward
 // forms Wᵀ·δ and δ·Xᵀ at the same sizes), small odd layers, large squares with the power-of-two
-// size between its neighbours, and batch-256 MLP layers (M = features out, N = batch, K = features in).
+// size between its neighbours, batch-256 MLP layers (M = features out, N = batch, K = features in), and
+// batch 16 through a layer of 2048 outputs (more rows than the direct path's limit, one sliver of C).
 const std::vector<Shape>& shapes() {
   static const std::vector<Shape> all = [] {
     std::vector<Shape> s;
@@ -48,7 +49,8 @@ const std::vector<Shape>& shapes() {
     for (Shape small : std::vector<Shape>{{16, 32, 16}, {10, 32, 64}, {32, 32, 32}, {64, 64, 64}, {100, 100, 100}})
       s.push_back(small);
     for (std::int64_t n : {512, 1000, 1024, 1040, 2048}) s.push_back({n, n, n});
-    for (Shape layer : std::vector<Shape>{{64, 256, 64}, {1024, 256, 1024}, {256, 64, 784}}) s.push_back(layer);
+    for (Shape layer : std::vector<Shape>{{64, 256, 64}, {1024, 256, 1024}, {256, 64, 784}, {2048, 16, 512}})
+      s.push_back(layer);
     return s;
   }();
   return all;

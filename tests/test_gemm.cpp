@@ -131,7 +131,8 @@ TEST_CASE_TEMPLATE("gemm crosses the MC, KC and NC blocks of the packed path cor
       for (Trans tb : kTrans) {
         // Deeper than the direct path takes, so the packed path runs: MC + 1 rows, several KC blocks.
         check_against_reference<T>({ta, tb, bl.mc + 1, 2 * bl.nr + 3, bl.direct_max_k + bl.kc + 1, 1.0, 0.5});
-        check_against_reference<T>({ta, tb, bl.direct_max_m + 1, 17, bl.kc - 1, -1.0, 0.0});
+        // More rows than the direct path takes, in C wider than one sliver of its widest tile.
+        check_against_reference<T>({ta, tb, bl.direct_max_m + 1, 4 * bl.nr + 3, bl.kc - 1, -1.0, 0.0});
       }
     check_against_reference<T>({Trans::no, Trans::no, bl.direct_max_m + 3, bl.nc + 1, 5, 1.0, 0.0});
     // Packed A is capped at 2^22 elements: a tall, deep A goes in several row super-blocks.
@@ -233,7 +234,7 @@ TEST_CASE_TEMPLATE("the blocks chosen per CPU change no bits: MC, and direct or 
     const auto& active = detail::active_gemm_kernels<T>();
     const std::size_t mr = active.blocking.mr, nr = active.blocking.nr, kc = active.blocking.kc;
     detail::GemmKernels<T> packed = active;
-    packed.blocking.direct_max_m = 0;
+    packed.blocking.direct_max_n = 0;  // every C wider than that: the packed path
     detail::GemmKernels<T> other_mc = packed;
     other_mc.blocking.mc = active.blocking.mc == 6 * mr ? 24 * mr : 6 * mr;
     detail::GemmKernels<T> narrow_direct = active;
@@ -261,6 +262,52 @@ TEST_CASE_TEMPLATE("the blocks chosen per CPU change no bits: MC, and direct or 
               CHECK(std::equal(c[0].data.begin(), c[0].data.end(), c[t].data.begin()));
             }
           }
+  });
+}
+
+TEST_CASE_TEMPLATE("a C of one sliver takes the direct path at any number of rows, and is right there", T, float,
+                   double) {
+  // The direct path reads A once for a C of one sliver (at most the NR columns of the tile it runs),
+  // so it takes such a C past direct_max_m rows. Over more than one K block its sums are not the
+  // packed path's, so the bits tell which path ran: the default route must give the bits of a
+  // table whose direct path has no row limit, and the packed path (forced) others. Rows split over
+  // threads, fused and plain, every transpose of A.
+  test::ScopedThreads threads(3);
+  test::for_each_isa([&](Isa) {
+    const auto& active = detail::active_gemm_kernels<T>();
+    const detail::GemmBlocking& bl = active.blocking;
+    detail::GemmKernels<T> direct = active, packed = active;
+    direct.blocking.direct_max_m = ~std::size_t{0};
+    packed.blocking.direct_max_n = 0;
+    const std::size_t m = bl.direct_max_m + 9, k = bl.kc + 37;
+    const std::vector<T> bias = test::uniform<T>(m, 3);
+    for (std::size_t n : {std::size_t(1), std::size_t(2), bl.narrow_nr + 1, bl.nr - 1, bl.nr, active.wide_nr})
+      for (Trans ta : kTrans)
+        for (bool fused : {false, true}) {
+          CAPTURE(n);
+          CAPTURE(ta == Trans::yes);
+          CAPTURE(fused);
+          const Operand<T> a(ta == Trans::no ? m : k, ta == Trans::no ? k : m, 1, 23 + n), b(k, n, 2, 29 + n);
+          Epilogue<T> epilogue;
+          if (fused) {
+            epilogue.bias = bias.data();
+            epilogue.activation = Activation::tanh;
+          }
+          std::vector<Operand<T>> c(3, Operand<T>(m, n, 0, 7));
+          const detail::GemmKernels<T>* tables[3] = {&active, &direct, &packed};
+          for (int t = 0; t < 3; ++t)
+            detail::gemm_blocked(*tables[t], ta, Trans::no, m, n, k, T(1), a.data.data(), a.ld, b.data.data(), b.ld,
+                                 T(0.5), c[t].data.data(), c[t].ld, epilogue);
+          CHECK(std::equal(c[0].data.begin(), c[0].data.end(), c[1].data.begin()));
+          // Up to skinny_max columns (or Aᵀ·B in the skinny kernel's axpy form) neither table runs
+          // the direct or packed path: the skinny kernel comes first in both.
+          const bool skinny = n <= bl.skinny_max || (ta == Trans::yes && n <= bl.skinny_axpy_max);
+          if (!skinny) CHECK_FALSE(std::equal(c[0].data.begin(), c[0].data.end(), c[2].data.begin()));
+        }
+    // Against the reference through the public gemm, past the row limit, with the remainder rows of a tile.
+    for (Trans ta : kTrans)
+      for (std::size_t n : {bl.nr - 3, bl.nr, active.wide_nr})
+        check_against_reference<T>({ta, Trans::no, bl.direct_max_m + bl.mr + 3, n, bl.kc + 5, 1.0, 0.5});
   });
 }
 

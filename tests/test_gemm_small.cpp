@@ -89,7 +89,7 @@ void check_small(const Case& cs) {
   const auto& active = detail::active_gemm_kernels<T>();
   detail::GemmKernels<T> direct = active, packed = active;
   direct.small_kernel = packed.small_kernel = nullptr;
-  packed.blocking.direct_max_m = 0;
+  packed.blocking.direct_max_n = 0;  // every C wider than that: the packed path
   Stored<T> pre_small(m, n, pow2, 1), pre_direct(m, n, pow2, 1), pre_packed(m, n, pow2, 1);
   const Stored<T> small = run(active, cs, a, b, bias, &pre_small);
   CHECK(same_bits(small.data, run(direct, cs, a, b, bias, &pre_direct).data));
