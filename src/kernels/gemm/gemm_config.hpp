@@ -45,28 +45,30 @@ struct GemmConfig {
 inline constexpr std::size_t kGemmNoLimit = ~std::size_t{0};
 
 // Columns, as in GemmBlocking: mr, nr | mc, kc, nc | direct_max_m, _n, _k, direct_in_place_max_m |
-// skinny_max, skinny_axpy_max | narrow_nr | small_max_work, skinny_axpy_min_work. An ISA's rows share
-// mr, nr and narrow_nr (the micro-kernel is compiled once per ISA); gemm_config takes the first row
-// that matches. A function rather than a variable: an inline variable would be a weak symbol of
+// skinny_max, skinny_axpy_max | narrow_nr | small_max_work, skinny_axpy_min_work | direct_prefetch_next.
+// An ISA's rows share mr, nr and narrow_nr (the micro-kernel is compiled once per ISA); gemm_config
+// takes the first row that matches. A function rather than a variable: an inline variable would be a weak symbol of
 // every ISA's object (tests/check_isa_symbols.cmake).
 constexpr std::array<GemmConfig, 4> gemm_configs() {
   return {{
     {Isa::avx512, CpuVendor::amd,
-     {8, 32, 192, 256, 256, 1024, kGemmNoLimit, 1024, 1024, 8, 16, 16, std::size_t(1) << 20, std::size_t(1) << 20},
-     {8, 16, 192, 256, 512, 1024, 256, 1024, 1024, 8, 16, 8, std::size_t(1) << 20, std::size_t(1) << 20},
+     {8, 32, 192, 256, 256, 1024, kGemmNoLimit, 1024, 1024, 8, 16, 16, std::size_t(1) << 20, std::size_t(1) << 20, true},
+     {8, 16, 192, 256, 512, 1024, 256, 1024, 1024, 8, 16, 8, std::size_t(1) << 20, std::size_t(1) << 20, true},
      "Zen 4/5: 8 x 2-vector tile; L2 keeps up with B's rows read in place on the whole direct path"},
     {Isa::avx512, CpuVendor::any,
-     {8, 32, 192, 256, 256, 1024, 256, 1024, 32, 8, 16, 16, std::size_t(1) << 20, 0},
-     {8, 16, 48, 256, 512, 1024, 256, 1024, 32, 8, 16, 8, std::size_t(1) << 20, std::size_t(1) << 20},
+     {8, 32, 192, 256, 256, 1024, 256, 1024, 32, 8, 16, 16, std::size_t(1) << 20, 0, false},
+     {8, 16, 48, 256, 512, 1024, 256, 1024, 32, 8, 16, 8, std::size_t(1) << 20, std::size_t(1) << 20, false},
      "Intel (Emerald Rapids, 2 MiB L2): B's slivers packed past 32 rows, direct path to 256 columns, "
-     "48-row A blocks in double; float Aᵀ·B of 9-16 columns skinny at every size (Ice Lake-SP)"},
+     "48-row A blocks in double; float Aᵀ·B of 9-16 columns skinny at every size, and no prefetch of the next "
+     "row tile on the direct path (Ice Lake-SP)"},
     {Isa::avx2, CpuVendor::any,
-     {6, 16, 144, 256, 256, 256, kGemmNoLimit, 1024, 32, 8, 8, 8, 0, 0},
-     {6, 8, 144, 256, 512, 256, kGemmNoLimit, 1024, 32, 8, 8, 4, 0, 0},
-     "6 x 2-vector tile (12 of 16 registers); past 256 rows the packed path beats the direct one"},
+     {6, 16, 144, 256, 256, 256, kGemmNoLimit, 1024, 32, 8, 8, 8, 0, 0, true},
+     {6, 8, 144, 256, 512, 256, kGemmNoLimit, 1024, 32, 8, 8, 4, 0, 0, true},
+     "6 x 2-vector tile (12 of 16 registers); past 256 rows the packed path beats the direct one (but for a C "
+     "of one sliver)"},
     {Isa::sse2, CpuVendor::any,
-     {6, 8, 144, 256, 256, 256, kGemmNoLimit, 1024, 32, 8, 8, 4, 0, 0},
-     {6, 4, 144, 256, 512, 256, kGemmNoLimit, 1024, 32, 8, 8, 2, 0, 0},
+     {6, 8, 144, 256, 256, 256, kGemmNoLimit, 1024, 32, 8, 8, 4, 0, 0, true},
+     {6, 4, 144, 256, 512, 256, kGemmNoLimit, 1024, 32, 8, 8, 2, 0, 0, true},
      "avx2's blocks with 128-bit vectors (not tuned on its own: a fallback)"},
   }};
 }

@@ -217,12 +217,13 @@ void gemm_direct(const Product<T>& pr) {
     if (b_in_place && nc == (narrow ? bl.narrow_nr : bl.nr)) {
       // Rows of B are contiguous and the sliver is whole: read it in place.
       kernel(rows, nc, kk, alpha, a_rows, op_b.data + j0, op_b.rs, false, beta, c + i0 * ldc + j0, ldc,
-             fused ? &e : nullptr);
+             fused ? &e : nullptr, bl.direct_prefetch_next);
       return;
     }
     T* sliver = thread_buffer<T>(2, std::max<std::size_t>(kk, 1) * bl.nr);
     kernels.pack_b[wide](kk, nc, StridedOperand<T>{op_b.data + j0 * op_b.cs, op_b.rs, op_b.cs}, sliver);
-    kernel(rows, nc, kk, alpha, a_rows, sliver, bl.nr, true, beta, c + i0 * ldc + j0, ldc, fused ? &e : nullptr);
+    kernel(rows, nc, kk, alpha, a_rows, sliver, bl.nr, true, beta, c + i0 * ldc + j0, ldc, fused ? &e : nullptr,
+           bl.direct_prefetch_next);
   }, Schedule::balanced);
 }
 
@@ -333,7 +334,6 @@ void gemm_blocked(const GemmKernels<T>& kernels, Trans ta, Trans tb, std::size_t
                   T alpha, const T* a, std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc,
                   const Epilogue<T>& epilogue) {
   if (m == 0 || n == 0) return;
-  const GemmBlocking& bl = kernels.blocking;
   // alpha = 0 or k = 0: C = beta·C (+ epilogue) without reading A or B, as CBLAS. alpha times the
   // empty sum is 0 even for alpha = ±Inf or NaN (0·Inf would be NaN), so alpha is zeroed then.
   const std::size_t kk = alpha == T(0) ? 0 : k;

@@ -31,6 +31,9 @@ struct GemmBlocking {
   /// most m·n·k (≤ small_max_work) of an Aᵀ·B with more than skinny_max columns that the skinny
   /// kernel leaves to the small kernel
   std::size_t skinny_axpy_min_work;
+  /// whether the direct path's tiles fetch, per line of K, the same line of the next tile's rows of A
+  /// (unpacked A from L3 or memory, whose MR interleaved row streams the hardware prefetchers miss)
+  bool direct_prefetch_next;
 
   /** Field-by-field equality. */
   friend constexpr bool operator==(const GemmBlocking&, const GemmBlocking&) = default;
@@ -146,18 +149,19 @@ struct GemmKernels {
    * The same over an unpacked A (all k at once) and one k × NR sliver of B (nc ≤ NR columns valid):
    * for small problems where packing A costs more than it saves. The sliver is packed (b_packed,
    * aligned, row stride NR) or, when nc = NR, read in place (element (p, j) at b[p·b_rs + j]).
-   * [0]: the MR × NR tile (pack_b[0]); [1]: the wide tile, NR = wide_nr (pack_b[1]).
+   * [0]: the MR × NR tile (pack_b[0]); [1]: the wide tile, NR = wide_nr (pack_b[1]). prefetch_next:
+   * GemmBlocking::direct_prefetch_next.
    */
   void (*direct_kernel[2])(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
                            std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
-                           const GemmTileEpilogue<T>* epilogue);
+                           const GemmTileEpilogue<T>* epilogue, bool prefetch_next);
   /**
    * direct_kernel[0] with a tile narrow_nr columns wide, for a C that narrow (nc ≤ narrow_nr). B's
    * rows are read at b_rs (in place, or a packed NR-wide sliver with b_rs = NR).
    */
   void (*narrow_direct_kernel)(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a,
                                const T* b, std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
-                               const GemmTileEpilogue<T>* epilogue);
+                               const GemmTileEpilogue<T>* epilogue, bool prefetch_next);
   /** Elements [l0, l1) of the long dimension of a skinny problem, stored with its epilogue. */
   void (*skinny_kernel)(const SkinnyProblem<T>& problem, std::size_t l0, std::size_t l1);
   /**

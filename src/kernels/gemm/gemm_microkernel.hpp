@@ -105,14 +105,16 @@ template <class Arch, class T, std::size_t MR, std::size_t NB, bool PackedA, boo
   std::size_t p = 0;
   if constexpr (!PackedA) {
     // Unpacked A may come from L3 or memory (a deep network's weights, read once per layer). Each
-    // line of K fetches the same line of the next row tile's rows, one tile ahead, which the
-    // hardware prefetchers do not do for MR interleaved row streams. The address is formed as an
-    // integer: past the last tile it points beyond A, which a prefetch may but a pointer may not.
-    // A short K (A of a few KiB, in cache) skips it: at 32³ it cost 2 % of the time.
+    // line of K fetches the same line of the next row tile's rows, one tile ahead (a_next bytes
+    // on; 0: not), which the hardware prefetchers do not do for MR interleaved row streams. The
+    // address is formed as an integer: past the last tile it points beyond A, which a prefetch may
+    // but a pointer may not. A short K (A of a few KiB, in cache) skips it: at 32³ it cost 2 % of
+    // the time. On Ice Lake-SP it cost more than it saved (GemmBlocking::direct_prefetch_next).
     for (; k >= kPrefetchMinK && p + kLine <= k; p += kLine) {
+      if (a_next != 0)
 #pragma GCC unroll 32
-      for (std::size_t i = 0; i < MR; ++i)
-        __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(a_rows[i] + p * a_cs) + a_next));
+        for (std::size_t i = 0; i < MR; ++i)
+          __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(a_rows[i] + p * a_cs) + a_next));
       // Contiguous rows: this tile's own rows two lines ahead too (one thread, Ice Lake-SP: float
       // 1024×16×1024 0.91 of the time without, double 256×64×784 0.95; 4 and 8 lines no better).
       if (a_cs == 1)
@@ -149,7 +151,7 @@ template <class Arch, class T, std::size_t MR, std::size_t NB, bool PackedA, boo
 template <class Arch, class T, std::size_t MR, std::size_t NB, bool PackedA, bool PackedB>
 void micro_tile(std::size_t k, const T* a, std::size_t a_rs, std::size_t a_cs, const T* b, std::size_t b_rs, T alpha,
                 T beta, T* c, std::size_t ldc, std::size_t m_eff, std::size_t n_eff,
-                const GemmTileEpilogue<T>* epilogue) {
+                const GemmTileEpilogue<T>* epilogue, bool prefetch_next = false) {
   using B = Batch<Arch, T>;
   constexpr std::size_t NR = NB * B::size;
   const T* a_rows[MR];
@@ -165,7 +167,8 @@ void micro_tile(std::size_t k, const T* a, std::size_t a_rs, std::size_t a_cs, c
     }
   }
   B acc[MR][NB];
-  accumulate<Arch, T, MR, NB, PackedA, PackedB>(k, a, a_rows, a_cs, static_cast<std::ptrdiff_t>(MR * a_rs * sizeof(T)), b, b_rs, acc);
+  const auto a_next = prefetch_next ? static_cast<std::ptrdiff_t>(MR * a_rs * sizeof(T)) : std::ptrdiff_t{0};
+  accumulate<Arch, T, MR, NB, PackedA, PackedB>(k, a, a_rows, a_cs, a_next, b, b_rs, acc);
   if (full) {
     store_tile<Arch, T, MR, NB>(acc, alpha, beta, c, ldc, epilogue);
     return;

@@ -140,7 +140,7 @@ void macro_kernel(std::size_t mc, std::size_t nc, std::size_t kc, T alpha, const
 template <class Arch, class T, std::size_t MR, std::size_t NB>
 void direct_kernel(std::size_t m, std::size_t nc, std::size_t k, T alpha, StridedOperand<T> a, const T* b,
                    std::size_t b_rs, bool b_packed, T beta, T* c, std::size_t ldc,
-                   const GemmTileEpilogue<T>* epilogue) {
+                   const GemmTileEpilogue<T>* epilogue, bool prefetch_next) {
   using C = Config<Arch, T>;
   constexpr std::size_t NR = NB * C::W;
   for (std::size_t ir = 0; ir < m; ir += MR) {
@@ -150,10 +150,10 @@ void direct_kernel(std::size_t m, std::size_t nc, std::size_t k, T alpha, Stride
     const GemmTileEpilogue<T>* tile_epilogue = epilogue != nullptr ? &e : nullptr;
     if (b_packed && b_rs == NR)
       micro_tile<Arch, T, MR, NB, false, true>(k, a.data + ir * a.rs, a.rs, a.cs, b, NR, alpha, beta, c + ir * ldc,
-                                               ldc, m_eff, nc, tile_epilogue);
+                                               ldc, m_eff, nc, tile_epilogue, prefetch_next);
     else
       micro_tile<Arch, T, MR, NB, false, false>(k, a.data + ir * a.rs, a.rs, a.cs, b, b_rs, alpha, beta, c + ir * ldc,
-                                                ldc, m_eff, nc, tile_epilogue);
+                                                ldc, m_eff, nc, tile_epilogue, prefetch_next);
     if (epilogue != nullptr) activate_tile<Arch>(e, c + ir * ldc, ldc, m_eff, nc);
   }
 }
