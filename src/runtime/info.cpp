@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <fstream>
 #include <string>
 #include <string_view>
@@ -56,9 +55,16 @@ std::size_t cpu_list_count(std::string_view list) {
     list.remove_prefix(std::min(list.size(), range.size() + 1));
     const std::size_t dash = range.find('-');
     std::size_t first = 0, last = 0;
+    // Decimal digits only (std::from_chars would leave one of its templates exported from a shared
+    // mlpkit, tests/package/check_exported_symbols.cmake); no CPU number has 10 of them.
     const auto number = [](std::string_view digits, std::size_t& value) {
-      const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-      return error == std::errc{} && end == digits.data() + digits.size();
+      if (digits.empty() || digits.size() > 9) return false;
+      value = 0;
+      for (const char digit : digits) {
+        if (digit < '0' || digit > '9') return false;
+        value = value * 10 + static_cast<std::size_t>(digit - '0');
+      }
+      return true;
     };
     if (!number(range.substr(0, dash), first)) return 0;
     if (dash == std::string_view::npos) last = first;
