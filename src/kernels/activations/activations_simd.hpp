@@ -138,6 +138,12 @@ inline xsimd::batch<T, Arch> derivative_from_output_times(Activation f, const xs
 // op on the full batches of [i, n), `unroll` (1, 2 or 4) per step: independent evaluations in flight
 // hide part of the latency of the long dependency chains (sigmoid, tanh); the pointers are local
 // copies, so the compiler keeps them in registers across the stores. Returns where the full batches end.
+// With 2 or 4 per step, a step's inputs are loaded before the previous step's outputs are stored: an
+// output a few lines ahead of its input within the 4 KiB page (two arrays of one size allocated one
+// after the other lie 16 bytes apart there) otherwise made every load wait on the store just before
+// it, whose address matches in the 12 bits the CPU compares first (4K aliasing). Fast float sigmoid,
+// 4 Mi floats, one thread, Ice Lake-SP: y 16-128 bytes ahead of x 1.2-1.3 G items/s, at the same
+// offset as x 2.2. (In place, y = x, a load never follows a store to its own address.)
 template <class Arch, class T, std::size_t unroll, class Op, class Store>
 [[gnu::always_inline]] inline std::size_t batches(const T* a, const T* b, T* out, std::size_t i, std::size_t n,
                                                   Op& op, Store store) {
@@ -149,37 +155,57 @@ template <class Arch, class T, std::size_t unroll, class Op, class Store>
   static_assert(unroll == 1 || unroll == 2 || unroll == 4);
   if constexpr (unroll == 2 && requires(const B& v) { op.fits(v, v); op.inside(v); }) {
     // Runs of steps whose lanes all fit op's branch-free part take it, one test per step; a step with
-    // any other lane takes op itself, then the run resumes (unary ops only: b is not read).
+    // any other lane takes op itself, out of the run's loop, then the run resumes (unary ops only: b
+    // is not read).
     while (i + 2 * w <= n) {
-      for (; i + 2 * w <= n; i += 2 * w) {
-        const B a0 = B::load_unaligned(pa + i), a1 = B::load_unaligned(pa + i + w);
-        if (!op.fits(a0, a1)) break;
-        store(po + i, op.inside(a0));
-        store(po + i + w, op.inside(a1));
+      B a0 = B::load_unaligned(pa + i), a1 = B::load_unaligned(pa + i + w);
+      bool outliers = false;
+      for (;;) {
+        if (!op.fits(a0, a1)) {
+          outliers = true;
+          break;
+        }
+        const B y0 = op.inside(a0), y1 = op.inside(a1);
+        const bool last = i + 4 * w > n;
+        if (!last) {
+          a0 = B::load_unaligned(pa + i + 2 * w);
+          a1 = B::load_unaligned(pa + i + 3 * w);
+        }
+        store(po + i, y0);
+        store(po + i + w, y1);
+        i += 2 * w;
+        if (last) break;
       }
-      if (i + 2 * w > n) break;
-      const B a0 = B::load_unaligned(pa + i), a1 = B::load_unaligned(pa + i + w);
+      if (!outliers) break;
       store(po + i, op(a0, a0));
       store(po + i + w, op(a1, a1));
       i += 2 * w;
     }
   }
-  for (; unroll == 4 && i + 4 * w <= n; i += 4 * w) {
-    B y[4];
-    for (std::size_t u = 0; u < 4; ++u) {
-      const B a0 = B::load_unaligned(pa + i + u * w);
-      y[u] = op(a0, pb ? B::load_unaligned(pb + i + u * w) : a0);
+  // Steps of U batches over [i, n), each loading the next step's inputs before storing its outputs.
+  const auto steps = [&]<std::size_t U>(std::integral_constant<std::size_t, U>) __attribute__((always_inline)) {
+    if (i + U * w > n) return;
+    B va[U], vb[U];
+    const auto load = [&](std::size_t j) __attribute__((always_inline)) {
+      for (std::size_t u = 0; u < U; ++u) {
+        va[u] = B::load_unaligned(pa + j + u * w);
+        vb[u] = pb ? B::load_unaligned(pb + j + u * w) : va[u];
+      }
+    };
+    load(i);
+    for (;;) {
+      B y[U];
+      for (std::size_t u = 0; u < U; ++u) y[u] = op(va[u], vb[u]);
+      const bool last = i + 2 * U * w > n;
+      if (!last) load(i + U * w);
+      for (std::size_t u = 0; u < U; ++u) store(po + i + u * w, y[u]);
+      i += U * w;
+      if (last) return;
     }
-    for (std::size_t u = 0; u < 4; ++u) store(po + i + u * w, y[u]);
-  }
-  for (; unroll >= 2 && i + 2 * w <= n; i += 2 * w) {  // after four per step: at most once
-    const B a0 = B::load_unaligned(pa + i), a1 = B::load_unaligned(pa + i + w);
-    const B y0 = op(a0, pb ? B::load_unaligned(pb + i) : a0);
-    const B y1 = op(a1, pb ? B::load_unaligned(pb + i + w) : a1);
-    store(po + i, y0);
-    store(po + i + w, y1);
-  }
-  for (; i + w <= n; i += w) {  // unrolled: at most once
+  };
+  if constexpr (unroll == 4) steps(std::integral_constant<std::size_t, 4>{});
+  if constexpr (unroll >= 2) steps(std::integral_constant<std::size_t, 2>{});  // after four per step: at most once
+  for (; i + w <= n; i += w) {  // unroll 1 (in place), or at most once
     const B a0 = B::load_unaligned(pa + i);
     store(po + i, op(a0, pb ? B::load_unaligned(pb + i) : a0));
   }
