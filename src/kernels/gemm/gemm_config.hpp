@@ -47,8 +47,8 @@ inline constexpr std::size_t kGemmNoLimit = ~std::size_t{0};
 // Columns, as in GemmBlocking: mr, nr | mc, kc, nc | direct_max_m, _n, _k, direct_in_place_max_m |
 // skinny_max, skinny_axpy_max | narrow_nr | small_max_work, skinny_axpy_min_work | direct_prefetch_next.
 // An ISA's rows share mr, nr and narrow_nr (the micro-kernel is compiled once per ISA); gemm_config
-// takes the first row that matches. A function rather than a variable: an inline variable would be a weak symbol of
-// every ISA's object (tests/check_isa_symbols.cmake).
+// takes the first row that matches. A function rather than a variable: an inline variable would be a
+// weak symbol of every ISA's object (tests/check_isa_symbols.cmake).
 constexpr std::array<GemmConfig, 4> gemm_configs() {
   return {{
     {Isa::avx512, CpuVendor::amd,
