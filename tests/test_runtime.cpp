@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -134,6 +136,11 @@ TEST_CASE("cache_info and version answer") {
   const CacheInfo info = cache_info();
   CHECK(info.line >= 32);
   MESSAGE("L1d " << info.l1d << " L2 " << info.l2 << " L3 " << info.l3 << " shared by " << info.l3_cpus << " CPUs");
+  // The CPUs sharing the L3 come from the same sysfs entry as its size, and are CPUs this machine has.
+  if (info.l3_cpus != 0) {
+    CHECK(info.l3 != 0);
+    CHECK(info.l3_cpus <= static_cast<std::size_t>(::sysconf(_SC_NPROCESSORS_CONF)));
+  }
   CHECK(version() == MLPKIT_VERSION_STRING);
 }
 
