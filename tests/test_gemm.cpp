@@ -228,7 +228,8 @@ TEST_CASE_TEMPLATE("the blocks chosen per CPU change no bits: MC, and direct or 
   // only regroups rows, and up to one K block the direct and packed paths run the same K loop and
   // the same store, so either choice must give the same bits, with rows and columns split over threads.
   // So must the register tile: the wide tile where C is wide enough, or MR × NR everywhere (wide_nr
-  // set to NR), in the direct path and in the packed one.
+  // set to NR), in the direct path and in the packed one. n = 17·NR − 3 takes the wide tile on AVX-512
+  // although it pads C to 18·NR columns where MR × NR pads it to 17·NR (wide_tile allows 1/16 more).
   test::ScopedThreads threads(3);
   test::for_each_isa([&](Isa) {
     const auto& active = detail::active_gemm_kernels<T>();
@@ -247,7 +248,7 @@ TEST_CASE_TEMPLATE("the blocks chosen per CPU change no bits: MC, and direct or 
     const detail::GemmKernels<T>* tables[kTables] = {&active, &other_mc, &packed, &narrow_direct, &narrow_packed};
     for (Trans ta : kTrans)
       for (std::size_t m : {std::size_t(1), std::size_t(37), 12 * mr + 5})
-        for (std::size_t n : {nr, 2 * nr + 3, active.wide_nr, std::size_t(300)})
+        for (std::size_t n : {nr, 2 * nr + 3, active.wide_nr, std::size_t(300), 17 * nr - 3})
           for (std::size_t k : {std::size_t(7), kc}) {
             CAPTURE(m);
             CAPTURE(n);

@@ -142,15 +142,20 @@ struct Product {
   GemmTileEpilogue<T> at(std::size_t i, std::size_t j) const { return offset_epilogue<void>(full, i, j); }
 };
 
-// Whether a C n columns wide runs the wide tile: where the ISA has one and it pads C's columns no
-// more than the MR × NR tile (float n = 96 would take 128 columns, not 96). Its K loop ran 1.17–1.34×
-// the 8 × 2 tile's on AVX-512 (docs/tuning.md); a third more columns cost more than that gains
-// (256×96×256 float 1.09×, 256×40×256 double 1.06× the time). Each element's K order is the same in
-// both tiles, so the choice never changes a result.
+// Whether a C n columns wide runs the wide tile: where the ISA has one and it pads C's columns at most
+// 1/16 more than the MR × NR tile does (float n = 96 would take 128 columns, not 96; n = 1040 takes
+// 1088 instead of 1056). Its K loop ran 1.17–1.34× the 8 × 2 tile's on AVX-512 (docs/tuning.md). A
+// third more columns cost more than that gains (256×96×256 float 1.09×, 256×40×256 double 1.06× the
+// time); a sixteenth costs less. When the wide tile had to pad no more at all, products of a few
+// hundred columns or more whose last wide sliver was partial ran the 8 × 2 tile. On an Ice Lake-SP
+// guest, one thread, both rules alternating in one process, time with this rule ÷ the old one:
+// double 1000³ 0.91 (another run 1.05), 1040³ 0.90 / 0.90, 512×272×512 0.87 / 0.94, 256×1000×784
+// 0.92 / 0.91, 1024×1000×256 0.89 / 0.93; float 1040³ 0.91 / 0.92, 512×544×512 0.98 / 1.03. Each
+// element's K order is the same in both tiles, so the choice never changes a result.
 template <class T>
 bool wide_tile(const GemmKernels<T>& kernels, std::size_t n) {
   const std::size_t nr = kernels.blocking.nr, wide = kernels.wide_nr;
-  return wide > nr && ceil_div(n, wide) * wide <= ceil_div(n, nr) * nr;
+  return wide > nr && ceil_div(n, wide) * wide * 16 <= ceil_div(n, nr) * nr * 17;
 }
 
 // The blocking in the tile a path runs: MR, NR, and MC and NC rounded down to whole panels and slivers.
