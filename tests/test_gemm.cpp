@@ -266,6 +266,37 @@ TEST_CASE_TEMPLATE("the blocks chosen per CPU change no bits: MC, and direct or 
   });
 }
 
+TEST_CASE_TEMPLATE("the packed path splits K into blocks of equal length", T, float, double) {
+  // K = 2·KC − 2 runs as two blocks of KC − 1 (not KC and KC − 2): the bits of two calls of KC − 1
+  // steps each, the second adding into the first's C (beta = 1). MR × NR and the wide tile, on 3
+  // threads, every transpose of A, under every ISA.
+  test::ScopedThreads threads(3);
+  test::for_each_isa([&](Isa) {
+    detail::GemmKernels<T> packed = detail::active_gemm_kernels<T>();
+    packed.blocking.direct_max_n = 0;  // every C wider than that: the packed path
+    const std::size_t kc = packed.blocking.kc, half = kc - 1, k = 2 * half, m = 12 * packed.blocking.mr + 5;
+    // Wider than the skinny kernel takes (it runs K in one loop): MR × NR's columns, and the wide tile's.
+    const std::size_t wider = packed.blocking.skinny_max + 1, wide = packed.wide_nr;
+    for (Trans ta : kTrans)
+      for (std::size_t n : {wider + packed.blocking.nr + 3, (wider + wide - 1) / wide * wide}) {
+        CAPTURE(ta);
+        CAPTURE(n);
+        const Operand<T> a(ta == Trans::no ? m : k, ta == Trans::no ? k : m, 3, 23), b(k, n, 1, 29);
+        // A's columns from `half` on, and B's rows from `half` on.
+        const T* a_rest = a.data.data() + (ta == Trans::no ? half : half * a.ld);
+        const T* b_rest = b.data.data() + half * b.ld;
+        Operand<T> whole(m, n, 2, 31), split = whole;
+        detail::gemm_blocked(packed, ta, Trans::no, m, n, k, T(0.75), a.data.data(), a.ld, b.data.data(), b.ld, T(0.5),
+                             whole.data.data(), whole.ld, Epilogue<T>{});
+        detail::gemm_blocked(packed, ta, Trans::no, m, n, half, T(0.75), a.data.data(), a.ld, b.data.data(), b.ld,
+                             T(0.5), split.data.data(), split.ld, Epilogue<T>{});
+        detail::gemm_blocked(packed, ta, Trans::no, m, n, half, T(0.75), a_rest, a.ld, b_rest, b.ld, T(1),
+                             split.data.data(), split.ld, Epilogue<T>{});
+        CHECK(std::equal(whole.data.begin(), whole.data.end(), split.data.begin()));
+      }
+  });
+}
+
 TEST_CASE_TEMPLATE("a C of one sliver takes the direct path at any number of rows, and is right there", T, float,
                    double) {
   // The direct path reads A once for a C of one sliver (at most the NR columns of the tile it runs),
