@@ -36,8 +36,9 @@ struct Config {
   static constexpr std::size_t NB = NR / W;
   static_assert(NB * W == NR && blocks.narrow_nr == W, "the tile is whole vectors; the narrow tile one vector");
   // The wide tile, which the packed and direct paths take for a C it pads at most 1/16 more than
-  // MR × NR does (gemm_driver.cpp, wide_tile). AVX-512: 4 vectors wide, 5 rows (float) or 6 (double): 20 or 24
-  // accumulators take 4 loads and 5–6 broadcasts for 20–24 FMAs, where MR × NB takes 2 and 8 for 16.
+  // MR × NR does (gemm_driver.cpp, wide_tile). AVX-512: 4 vectors wide, 5 rows (float) or 6
+  // (double): 20 or 24 accumulators take 4 loads and 5–6 broadcasts for 20–24 FMAs, where MR × NB
+  // takes 2 and 8 for 16.
   // On an Ice Lake-SP guest, one thread, the same product run alternately with both tiles in one
   // process: 0.80–0.81 of the 8 × 2 tile's time at 256×64×784 (direct path), 0.85–0.86 at 256³,
   // 0.84–0.93 on the packed path's large products (docs/tuning.md). Float 6 × 4 is not used: under
